@@ -857,6 +857,12 @@ class Evaluator:
                     raise SpecRuntimeError(f"the choice policy picked {pick}, not one of {legal}", span)
                 self.assign(place, pick, env)
                 return
+            if self.live().fields["terminated"]:
+                # the game has ended (a `win` earlier in the step): no one moves in a finished game,
+                # so the decision takes its lowest legal option and the effect runs on (hunt S: the
+                # step paused, and the rest of the effect was silently dropped)
+                self.assign(place, legal[0], env)
+                return
             bp, j = point
             self._save(bp, j, env)
             f = self.live().fields

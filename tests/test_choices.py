@@ -264,3 +264,44 @@ def test_a_pausing_call_in_a_loop_may_take_in_its_arguments():
     m = load(str(Path(__file__).parent / "specs" / "pause_loop_take.envspec"))
     report = verify(m, ["python", "flat", "jax"], episodes=10, seed=0)
     assert report.ok and report.episodes == 10, [d.render() for d in report.divergences] + report.faults
+
+
+WIN_THEN_CHOOSE = """env wincho "a choose reached after the game ended in the same effect"
+players 2
+turn_limit 20
+state { x: int[0..9] = 0  y: int[0..9] = 0 }
+proc tail(p: int[0..1]) {
+    let v = choose(1 - p, v in 1..4) else 0
+    y = v
+}
+action go(k: int[0..2]) {
+    let p = current_player
+    x = min(x + k, 9)
+    if x >= 5 { win(p) }
+    tail(p)
+    current_player = 1 - p
+}
+observe(p) -> int[0..9][3] { return [x, y, pending_choice()] }
+"""
+
+
+def test_a_choose_after_the_game_ended_takes_its_lowest_option_without_pausing(tmp_path):
+    """Hunt S: a `choose` reached after `win` in the same step paused the finished game
+    (`pending_choice()` stayed set, `current_player` the chooser) and the rest of the effect was
+    dropped. No one moves in a finished game: the decision takes its lowest legal option and
+    the effect runs on, on the native and the lowered interpreter alike."""
+    spec = tmp_path / "wincho.envspec"
+    spec.write_text(WIN_THEN_CHOOSE, encoding="utf-8")
+    m = load(str(spec))
+    for interp in (Interpreter(m), Interpreter(lower_choices.run(m))):
+        s = interp.init(0)
+        s = interp.step(s, interp.actions.encode("go", k=2))
+        s = interp.step(s, interp.actions.encode("choose", option=3))  # a decision before the end
+        assert (s.y, s.current_player, s.observation[2]) == (3, 1, 0)
+        s = interp.step(s, interp.actions.encode("go", k=2))
+        s = interp.step(s, interp.actions.encode("choose", option=2))
+        s = interp.step(s, interp.actions.encode("go", k=2))  # x = 6: player 0 wins, then `tail` decides
+        assert s.terminated and s.rewards[0] == 1
+        assert (s.y, s.current_player, s.observation[2]) == (1, 1, 0)
+    report = verify(m, ["python", "flat"], episodes=20, seed=1)
+    assert report.faults == [] and [d.render() for d in report.divergences] == []

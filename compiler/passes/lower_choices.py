@@ -296,8 +296,17 @@ class _Body:
             fallback: list[ir.Stmt] = [ir.Assign(place=s.place, value=s.orelse, span=s.span)]
         else:
             fallback = [ir.Fault(message=s.fault or "no legal option", span=s.span)]
+        # after the game ended (`terminated`), the lowest legal option, no pause (the interpreter's
+        # `s_choose`): `min(if cond then var else hi for var in lo..hi)`
+        lowest = ir.Reduce(op="min", var=s.var, lo=s.lo, hi=s.hi, type=ir.IntT(lo=s.lo, hi=s.hi),
+                           body=ir.Cond(cond=s.cond, then=ir.Local(name=s.var, type=ir.IntT(lo=s.lo, hi=s.hi - 1)),
+                                        orelse=irutil.int_const(s.hi), type=ir.IntT(lo=s.lo, hi=s.hi)))
+        ended = ir.StateGet(name="terminated", type=ir.BOOL)
+        finish: list[ir.Stmt] = [ir.Assign(place=s.place, value=ir.Builtin(name="min", args=[lowest, irutil.int_const(s.hi - 1)],
+                                                              type=ir.IntT(lo=s.lo, hi=s.hi - 1)), span=s.span)]
         running: list[ir.Stmt] = [ir.Let(name=who, type=player, value=s.chooser, span=s.span),
-                                  ir.If(cond=legal, then=pause, orelse=fallback, span=s.span)]
+                                  ir.If(cond=legal, then=[ir.If(cond=ended, then=finish, orelse=pause, span=s.span)],
+                                        orelse=fallback, span=s.span)]
         # Decision: the option is read with the type of this `choose`'s own domain (`lo..hi`), not
         # the option field's (the widest domain of every `choose` of the spec): the legal-action
         # mask offers only values of `lo..hi` where `cond` holds, so the stored value is in it, and

@@ -15329,65 +15329,113 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
 
         def _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a390 = v_amount
-            st["_envc_frame_g1_1"] = _cast(_a390, jnp.int16)
-            _a391 = v_bench_only
-            st["_envc_frame_g1_2"] = _cast(_a391, jnp.bool_)
-            _a392 = v_attack
-            st["_envc_frame_g1_3"] = _cast(_a392, jnp.bool_)
-            _a393 = v_q
-            st["_envc_frame_g1_4"] = _cast(_a393, jnp.int8)
-            _a394 = v_s
-            st["_envc_frame_g1_5"] = _cast(_a394, jnp.int8)
-            _a395 = 1
-            st["_envc_at_g1"] = _cast(_a395, jnp.int8)
-            _a396 = False
-            v__envc_run = _lcast(_a396, jnp.bool_)
-            _a397 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a397, jnp.int8)
-            _a398 = v__envc_who1
-            st["current_player"] = _cast(_a398, jnp.int8)
+            _c390 = st["terminated"]
+
+            def _then391(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+                st = dict(st)
+
+                def _g393(i392):
+                    return _i32(
+                        jnp.where(
+                            jnp.logical_and(
+                                st["occupied"][_i32(v_q)][i392],
+                                jnp.logical_or((i392 > 0), jnp.logical_not(v_bench_only)),
+                            ),
+                            i392,
+                            4,
+                        )
+                    )
+
+                _e394 = jax.vmap(_g393)(jnp.arange(0, 4, dtype=jnp.int32))
+                _a395 = jnp.minimum(jnp.min(_e394), 3)
+                v_s = _lcast(_a395, jnp.int8)
+                return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
+
+            def _else396(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+                st = dict(st)
+                _a397 = v_amount
+                st["_envc_frame_g1_1"] = _cast(_a397, jnp.int16)
+                _a398 = v_bench_only
+                st["_envc_frame_g1_2"] = _cast(_a398, jnp.bool_)
+                _a399 = v_attack
+                st["_envc_frame_g1_3"] = _cast(_a399, jnp.bool_)
+                _a400 = v_q
+                st["_envc_frame_g1_4"] = _cast(_a400, jnp.int8)
+                _a401 = v_s
+                st["_envc_frame_g1_5"] = _cast(_a401, jnp.int8)
+                _a402 = 1
+                st["_envc_at_g1"] = _cast(_a402, jnp.int8)
+                _a403 = False
+                v__envc_run = _lcast(_a403, jnp.bool_)
+                _a404 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a404, jnp.int8)
+                _a405 = v__envc_who1
+                st["current_player"] = _cast(_a405, jnp.int8)
+                return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
+
+            st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(
+                _c390,
+                lambda: _then391(
+                    st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
+                ),
+                lambda: _else396(
+                    st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
+                ),
+            )
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
-        def _else399(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _else406(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a400 = -1
-            v_s = _lcast(_a400, jnp.int8)
+            _a407 = -1
+            v_s = _lcast(_a407, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
-        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(
+        st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch_any(
             _c385,
             lambda: _then389(
                 st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
             ),
-            lambda: _else399(
+            lambda: _else406(
                 st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
+            ),
+            True,
+            (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1),
+            (
+                jnp.int8,
+                jnp.int16,
+                jnp.bool_,
+                jnp.bool_,
+                jnp.bool_,
+                jnp.bool_,
+                jnp.int8,
+                jnp.int8,
+                jnp.int8,
             ),
         )
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
-    def _then401(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then408(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a402 = st["_envc_frame_g1_1"]
-        v_amount = _lcast(_a402, jnp.int16)
-        _a403 = st["_envc_frame_g1_2"]
-        v_bench_only = _lcast(_a403, jnp.bool_)
-        _a404 = st["_envc_frame_g1_3"]
-        v_attack = _lcast(_a404, jnp.bool_)
-        _a405 = st["_envc_frame_g1_4"]
-        v_q = _lcast(_a405, jnp.int8)
-        _a406 = st["_envc_frame_g1_5"]
-        v_s = _lcast(_a406, jnp.int8)
-        _a407 = 0
-        st["_envc_at_g1"] = _cast(_a407, jnp.int8)
-        _a408 = False
-        v__envc_seek = _lcast(_a408, jnp.bool_)
-        _a409 = st["_envc_choice_option"]
-        v_s = _lcast(_a409, jnp.int8)
-        _a410 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a410, jnp.int8)
-        _a411 = True
-        v__envc_run = _lcast(_a411, jnp.bool_)
+        _a409 = st["_envc_frame_g1_1"]
+        v_amount = _lcast(_a409, jnp.int16)
+        _a410 = st["_envc_frame_g1_2"]
+        v_bench_only = _lcast(_a410, jnp.bool_)
+        _a411 = st["_envc_frame_g1_3"]
+        v_attack = _lcast(_a411, jnp.bool_)
+        _a412 = st["_envc_frame_g1_4"]
+        v_q = _lcast(_a412, jnp.int8)
+        _a413 = st["_envc_frame_g1_5"]
+        v_s = _lcast(_a413, jnp.int8)
+        _a414 = 0
+        st["_envc_at_g1"] = _cast(_a414, jnp.int8)
+        _a415 = False
+        v__envc_seek = _lcast(_a415, jnp.bool_)
+        _a416 = st["_envc_choice_option"]
+        v_s = _lcast(_a416, jnp.int8)
+        _a417 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a417, jnp.int8)
+        _a418 = True
+        v__envc_run = _lcast(_a418, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first_any(
@@ -15398,7 +15446,7 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         (
             lambda: _then384(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
-            lambda: _then401(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+            lambda: _then408(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         ),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         (
@@ -15416,41 +15464,41 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
             jnp.int8,
         ),
     )
-    _c412 = v__envc_run
+    _c419 = v__envc_run
 
-    def _then413(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then420(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _c414 = jnp.logical_and((_i32(v_s) == 0), v_attack)
-        _c415 = _i32(v_s) >= 0
+        _c421 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c422 = _i32(v_s) >= 0
 
-        def _then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then423(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
             st = p_add_damage(st, v_amount)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
-        def _then417(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
-            _a418 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a418, jnp.int16))
+            _a425 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a425, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
         st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first(
             (
-                _c414,
-                _c415,
+                _c421,
+                _c422,
             ),
             (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
             (
-                lambda: _then416(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
-                lambda: _then417(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+                lambda: _then423(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+                lambda: _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
             ),
             lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         )
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(
-        _c412,
-        lambda: _then413(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+        _c419,
+        lambda: _then420(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
     )
     return st
@@ -15465,85 +15513,127 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c419 = v__envc_run
-    _c420 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
+    _c426 = v__envc_run
+    _c427 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
 
-    def _then421(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then428(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g424(i423):
+        def _g431(i430):
             return jnp.logical_and(
-                st["occupied"][_i32(v_p)][i423], jnp.logical_or((i423 > 0), jnp.logical_not(v_bench_only))
+                st["occupied"][_i32(v_p)][i430], jnp.logical_or((i430 > 0), jnp.logical_not(v_bench_only))
             )
 
-        _e425 = jax.vmap(_g424)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c422 = jnp.any(_e425)
+        _e432 = jax.vmap(_g431)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c429 = jnp.any(_e432)
 
-        def _then426(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _then433(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a427 = v_p
-            st["_envc_frame_g1_4"] = _cast(_a427, jnp.int8)
-            _a428 = v_amount
-            st["_envc_frame_g1_1"] = _cast(_a428, jnp.int16)
-            _a429 = v_bench_only
-            st["_envc_frame_g1_2"] = _cast(_a429, jnp.bool_)
-            _a430 = v_s
-            st["_envc_frame_g1_5"] = _cast(_a430, jnp.int8)
-            _a431 = 2
-            st["_envc_at_g1"] = _cast(_a431, jnp.int8)
-            _a432 = False
-            v__envc_run = _lcast(_a432, jnp.bool_)
-            _a433 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a433, jnp.int8)
-            _a434 = v__envc_who1
-            st["current_player"] = _cast(_a434, jnp.int8)
+            _c434 = st["terminated"]
+
+            def _then435(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+                st = dict(st)
+
+                def _g437(i436):
+                    return _i32(
+                        jnp.where(
+                            jnp.logical_and(
+                                st["occupied"][_i32(v_p)][i436],
+                                jnp.logical_or((i436 > 0), jnp.logical_not(v_bench_only)),
+                            ),
+                            i436,
+                            4,
+                        )
+                    )
+
+                _e438 = jax.vmap(_g437)(jnp.arange(0, 4, dtype=jnp.int32))
+                _a439 = jnp.minimum(jnp.min(_e438), 3)
+                v_s = _lcast(_a439, jnp.int8)
+                return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
+
+            def _else440(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+                st = dict(st)
+                _a441 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a441, jnp.int8)
+                _a442 = v_amount
+                st["_envc_frame_g1_1"] = _cast(_a442, jnp.int16)
+                _a443 = v_bench_only
+                st["_envc_frame_g1_2"] = _cast(_a443, jnp.bool_)
+                _a444 = v_s
+                st["_envc_frame_g1_5"] = _cast(_a444, jnp.int8)
+                _a445 = 2
+                st["_envc_at_g1"] = _cast(_a445, jnp.int8)
+                _a446 = False
+                v__envc_run = _lcast(_a446, jnp.bool_)
+                _a447 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a447, jnp.int8)
+                _a448 = v__envc_who1
+                st["current_player"] = _cast(_a448, jnp.int8)
+                return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
+
+            st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(
+                _c434,
+                lambda: _then435(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                lambda: _else440(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            )
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        def _else435(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a436 = -1
-            v_s = _lcast(_a436, jnp.int8)
+            _a450 = -1
+            v_s = _lcast(_a450, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(
-            _c422,
-            lambda: _then426(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-            lambda: _else435(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+        st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
+            _c429,
+            lambda: _then433(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            lambda: _else449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            True,
+            (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            (
+                jnp.int8,
+                jnp.int16,
+                jnp.bool_,
+                jnp.bool_,
+                jnp.bool_,
+                jnp.int8,
+                jnp.int8,
+            ),
         )
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
-    def _then437(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then451(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a438 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a438, jnp.int8)
-        _a439 = st["_envc_frame_g1_1"]
-        v_amount = _lcast(_a439, jnp.int16)
-        _a440 = st["_envc_frame_g1_2"]
-        v_bench_only = _lcast(_a440, jnp.bool_)
-        _a441 = st["_envc_frame_g1_5"]
-        v_s = _lcast(_a441, jnp.int8)
-        _a442 = 0
-        st["_envc_at_g1"] = _cast(_a442, jnp.int8)
-        _a443 = False
-        v__envc_seek = _lcast(_a443, jnp.bool_)
-        _a444 = st["_envc_choice_option"]
-        v_s = _lcast(_a444, jnp.int8)
-        _a445 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a445, jnp.int8)
-        _a446 = True
-        v__envc_run = _lcast(_a446, jnp.bool_)
+        _a452 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a452, jnp.int8)
+        _a453 = st["_envc_frame_g1_1"]
+        v_amount = _lcast(_a453, jnp.int16)
+        _a454 = st["_envc_frame_g1_2"]
+        v_bench_only = _lcast(_a454, jnp.bool_)
+        _a455 = st["_envc_frame_g1_5"]
+        v_s = _lcast(_a455, jnp.int8)
+        _a456 = 0
+        st["_envc_at_g1"] = _cast(_a456, jnp.int8)
+        _a457 = False
+        v__envc_seek = _lcast(_a457, jnp.bool_)
+        _a458 = st["_envc_choice_option"]
+        v_s = _lcast(_a458, jnp.int8)
+        _a459 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a459, jnp.int8)
+        _a460 = True
+        v__envc_run = _lcast(_a460, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first_any(
         (
-            _c419,
-            _c420,
+            _c426,
+            _c427,
         ),
         (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         (
-            lambda: _then421(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
-            lambda: _then437(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            lambda: _then428(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            lambda: _then451(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
         ),
         lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         (
@@ -15559,28 +15649,28 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
             jnp.int8,
         ),
     )
-    _c447 = v__envc_run
+    _c461 = v__envc_run
 
-    def _then448(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then462(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c449 = _i32(v_s) >= 0
+        _c463 = _i32(v_s) >= 0
 
-        def _then450(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        def _then464(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
-            _a451 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a451, jnp.int16))
+            _a465 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a465, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
         st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(
-            _c449,
-            lambda: _then450(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            _c463,
+            lambda: _then464(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
             lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         )
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(
-        _c447,
-        lambda: _then448(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+        _c461,
+        lambda: _then462(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
     )
     return st
@@ -15594,94 +15684,157 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c452 = v__envc_run
-    _c453 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
+    _c466 = v__envc_run
+    _c467 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
 
-    def _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then468(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g457(i456):
+        def _g471(i470):
             return jnp.logical_and(
                 jnp.logical_and(
-                    st["occupied"][_i32(v_p)][i456],
+                    st["occupied"][_i32(v_p)][i470],
                     (
                         _i32(
                             jnp.where(
-                                (_K0[_i32(st["card"][_i32(v_p)][i456])] == 1),
-                                st["played_type"][_i32(v_p)][i456],
-                                _K2[_i32(st["card"][_i32(v_p)][i456])],
+                                (_K0[_i32(st["card"][_i32(v_p)][i470])] == 1),
+                                st["played_type"][_i32(v_p)][i470],
+                                _K2[_i32(st["card"][_i32(v_p)][i470])],
                             )
                         )
                         == _i32(v_t)
                     ),
                 ),
-                (_i32(st["energy"][_i32(v_p)][i456][_i32(v_t)]) < 12),
+                (_i32(st["energy"][_i32(v_p)][i470][_i32(v_t)]) < 12),
             )
 
-        _e458 = jax.vmap(_g457)(jnp.arange(1, 4, dtype=jnp.int32))
-        _c455 = jnp.any(_e458)
+        _e472 = jax.vmap(_g471)(jnp.arange(1, 4, dtype=jnp.int32))
+        _c469 = jnp.any(_e472)
 
-        def _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _then473(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a460 = v_p
-            st["_envc_frame_g1_4"] = _cast(_a460, jnp.int8)
-            _a461 = v_t
-            st["_envc_frame_g1_6"] = _cast(_a461, jnp.int8)
-            _a462 = v_s
-            st["_envc_frame_g1_7"] = _cast(_a462, jnp.int8)
-            _a463 = 3
-            st["_envc_at_g1"] = _cast(_a463, jnp.int8)
-            _a464 = False
-            v__envc_run = _lcast(_a464, jnp.bool_)
-            _a465 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a465, jnp.int8)
-            _a466 = v__envc_who1
-            st["current_player"] = _cast(_a466, jnp.int8)
+            _c474 = st["terminated"]
+
+            def _then475(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+                st = dict(st)
+
+                def _g477(i476):
+                    return _i32(
+                        jnp.where(
+                            jnp.logical_and(
+                                jnp.logical_and(
+                                    st["occupied"][_i32(v_p)][i476],
+                                    (
+                                        _i32(
+                                            jnp.where(
+                                                (_K0[_i32(st["card"][_i32(v_p)][i476])] == 1),
+                                                st["played_type"][_i32(v_p)][i476],
+                                                _K2[_i32(st["card"][_i32(v_p)][i476])],
+                                            )
+                                        )
+                                        == _i32(v_t)
+                                    ),
+                                ),
+                                (_i32(st["energy"][_i32(v_p)][i476][_i32(v_t)]) < 12),
+                            ),
+                            i476,
+                            4,
+                        )
+                    )
+
+                _e478 = jax.vmap(_g477)(jnp.arange(1, 4, dtype=jnp.int32))
+                _a479 = jnp.minimum(jnp.min(_e478), 3)
+                v_s = _lcast(_a479, jnp.int8)
+                return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
+
+            def _else480(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+                st = dict(st)
+                _a481 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a481, jnp.int8)
+                _a482 = v_t
+                st["_envc_frame_g1_6"] = _cast(_a482, jnp.int8)
+                _a483 = v_s
+                st["_envc_frame_g1_7"] = _cast(_a483, jnp.int8)
+                _a484 = 3
+                st["_envc_at_g1"] = _cast(_a484, jnp.int8)
+                _a485 = False
+                v__envc_run = _lcast(_a485, jnp.bool_)
+                _a486 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a486, jnp.int8)
+                _a487 = v__envc_who1
+                st["current_player"] = _cast(_a487, jnp.int8)
+                return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
+
+            st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
+                _c474,
+                lambda: _then475(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                lambda: _else480(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                True,
+                (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                (
+                    jnp.int8,
+                    jnp.int8,
+                    jnp.bool_,
+                    jnp.bool_,
+                    jnp.int8,
+                    jnp.int8,
+                ),
+            )
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        def _else467(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else488(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a468 = 0
-            v_s = _lcast(_a468, jnp.int8)
+            _a489 = 0
+            v_s = _lcast(_a489, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(
-            _c455,
-            lambda: _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-            lambda: _else467(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+        st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
+            _c469,
+            lambda: _then473(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            lambda: _else488(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            True,
+            (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            (
+                jnp.int8,
+                jnp.int8,
+                jnp.bool_,
+                jnp.bool_,
+                jnp.int8,
+                jnp.int8,
+            ),
         )
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
-    def _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a470 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a470, jnp.int8)
-        _a471 = st["_envc_frame_g1_6"]
-        v_t = _lcast(_a471, jnp.int8)
-        _a472 = st["_envc_frame_g1_7"]
-        v_s = _lcast(_a472, jnp.int8)
-        _a473 = 0
-        st["_envc_at_g1"] = _cast(_a473, jnp.int8)
-        _a474 = False
-        v__envc_seek = _lcast(_a474, jnp.bool_)
-        _a475 = st["_envc_choice_option"]
-        v_s = _lcast(_a475, jnp.int8)
-        _a476 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a476, jnp.int8)
-        _a477 = True
-        v__envc_run = _lcast(_a477, jnp.bool_)
+        _a491 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a491, jnp.int8)
+        _a492 = st["_envc_frame_g1_6"]
+        v_t = _lcast(_a492, jnp.int8)
+        _a493 = st["_envc_frame_g1_7"]
+        v_s = _lcast(_a493, jnp.int8)
+        _a494 = 0
+        st["_envc_at_g1"] = _cast(_a494, jnp.int8)
+        _a495 = False
+        v__envc_seek = _lcast(_a495, jnp.bool_)
+        _a496 = st["_envc_choice_option"]
+        v_s = _lcast(_a496, jnp.int8)
+        _a497 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a497, jnp.int8)
+        _a498 = True
+        v__envc_run = _lcast(_a498, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first_any(
         (
-            _c452,
-            _c453,
+            _c466,
+            _c467,
         ),
         (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         (
-            lambda: _then454(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
-            lambda: _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            lambda: _then468(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            lambda: _then490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
         ),
         lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         (
@@ -15696,20 +15849,20 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             jnp.int8,
         ),
     )
-    _c478 = v__envc_run
+    _c499 = v__envc_run
 
-    def _then479(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then500(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c480 = _i32(v_s) > 0
+        _c501 = _i32(v_s) > 0
 
-        def _then481(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        def _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
         st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(
-            _c480,
-            lambda: _then481(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            _c501,
+            lambda: _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
             lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
             True,
             (v_p, v_t, v__envc_run, v__envc_seek, v_s),
@@ -15724,8 +15877,8 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(
-        _c478,
-        lambda: _then479(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+        _c499,
+        lambda: _then500(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
         lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         True,
         (v_p, v_t, v__envc_run, v__envc_seek, v_s),
@@ -15749,93 +15902,129 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_a = _lcast(0, jnp.int8)
-    _c482 = v__envc_run
-    _c483 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
+    _c503 = v__envc_run
+    _c504 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
 
-    def _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then505(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c485 = jnp.any(jax.vmap(lambda i486: st["occupied"][_i32(v_p)][i486])(jnp.arange(1, 4, dtype=jnp.int32)))
+        _c506 = jnp.any(jax.vmap(lambda i507: st["occupied"][_i32(v_p)][i507])(jnp.arange(1, 4, dtype=jnp.int32)))
 
-        def _then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _then508(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a488 = v_p
-            st["_envc_frame_g1_4"] = _cast(_a488, jnp.int8)
-            _a489 = v_t
-            st["_envc_frame_g1_6"] = _cast(_a489, jnp.int8)
-            _a490 = v_n
-            st["_envc_frame_g1_8"] = _cast(_a490, jnp.int8)
-            _a491 = 4
-            st["_envc_at_g1"] = _cast(_a491, jnp.int8)
-            _a492 = False
-            v__envc_run = _lcast(_a492, jnp.bool_)
-            _a493 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a493, jnp.int8)
-            _a494 = v__envc_who1
-            st["current_player"] = _cast(_a494, jnp.int8)
+            _c509 = st["terminated"]
+
+            def _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+                st = dict(st)
+                _a512 = jnp.minimum(
+                    jnp.min(
+                        jax.vmap(lambda i511: _i32(jnp.where(st["occupied"][_i32(v_p)][i511], i511, 4)))(
+                            jnp.arange(1, 4, dtype=jnp.int32)
+                        )
+                    ),
+                    3,
+                )
+                v_a = _lcast(_a512, jnp.int8)
+                return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
+
+            def _else513(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+                st = dict(st)
+                _a514 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a514, jnp.int8)
+                _a515 = v_t
+                st["_envc_frame_g1_6"] = _cast(_a515, jnp.int8)
+                _a516 = v_n
+                st["_envc_frame_g1_8"] = _cast(_a516, jnp.int8)
+                _a517 = 4
+                st["_envc_at_g1"] = _cast(_a517, jnp.int8)
+                _a518 = False
+                v__envc_run = _lcast(_a518, jnp.bool_)
+                _a519 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a519, jnp.int8)
+                _a520 = v__envc_who1
+                st["current_player"] = _cast(_a520, jnp.int8)
+                return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
+
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(
+                _c509,
+                lambda: _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+                lambda: _else513(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            )
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
-        def _else495(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _else521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a496 = 0
-            v_a = _lcast(_a496, jnp.int8)
+            _a522 = 0
+            v_a = _lcast(_a522, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(
-            _c485,
-            lambda: _then487(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
-            lambda: _else495(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            _c506,
+            lambda: _then508(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            lambda: _else521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
         )
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
-    def _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then523(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a498 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a498, jnp.int8)
-        _a499 = st["_envc_frame_g1_6"]
-        v_t = _lcast(_a499, jnp.int8)
-        _a500 = st["_envc_frame_g1_8"]
-        v_n = _lcast(_a500, jnp.int8)
-        _a501 = 0
-        st["_envc_at_g1"] = _cast(_a501, jnp.int8)
-        _a502 = False
-        v__envc_seek = _lcast(_a502, jnp.bool_)
-        _a503 = st["_envc_choice_option"]
-        v_a = _lcast(_a503, jnp.int8)
-        _a504 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a504, jnp.int8)
-        _a505 = True
-        v__envc_run = _lcast(_a505, jnp.bool_)
+        _a524 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a524, jnp.int8)
+        _a525 = st["_envc_frame_g1_6"]
+        v_t = _lcast(_a525, jnp.int8)
+        _a526 = st["_envc_frame_g1_8"]
+        v_n = _lcast(_a526, jnp.int8)
+        _a527 = 0
+        st["_envc_at_g1"] = _cast(_a527, jnp.int8)
+        _a528 = False
+        v__envc_seek = _lcast(_a528, jnp.bool_)
+        _a529 = st["_envc_choice_option"]
+        v_a = _lcast(_a529, jnp.int8)
+        _a530 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a530, jnp.int8)
+        _a531 = True
+        v__envc_run = _lcast(_a531, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
-    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first(
+    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first_any(
         (
-            _c482,
-            _c483,
+            _c503,
+            _c504,
         ),
         (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         (
-            lambda: _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
-            lambda: _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            lambda: _then505(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            lambda: _then523(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
         ),
         lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
+        (
+            True,
+            False,
+        ),
+        (
+            jnp.int8,
+            jnp.int8,
+            jnp.int8,
+            jnp.bool_,
+            jnp.bool_,
+            jnp.int8,
+        ),
     )
-    _c506 = jnp.logical_or(
+    _c532 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
     )
 
-    def _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then533(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _c508 = v__envc_run
+        _c534 = v__envc_run
 
-        def _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        def _then535(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-            _c508,
-            lambda: _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            _c534,
+            lambda: _then535(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
             lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
             True,
             (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -15848,103 +16037,154 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 jnp.int8,
             ),
         )
-        _c510 = jnp.logical_or(
+        _c536 = jnp.logical_or(
             jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
         )
 
-        def _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        def _then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _lcast(0, jnp.int8)
-            _c512 = v__envc_run
-            _c513 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
+            _c538 = v__envc_run
+            _c539 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
 
-            def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then540(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _lcast(v_p, jnp.int8)
 
-                def _g517(i516):
-                    return jnp.logical_and(st["occupied"][_i32(v_p)][i516], (i516 != _i32(v_a)))
+                def _g543(i542):
+                    return jnp.logical_and(st["occupied"][_i32(v_p)][i542], (i542 != _i32(v_a)))
 
-                _e518 = jax.vmap(_g517)(jnp.arange(1, 4, dtype=jnp.int32))
-                _c515 = jnp.any(_e518)
+                _e544 = jax.vmap(_g543)(jnp.arange(1, 4, dtype=jnp.int32))
+                _c541 = jnp.any(_e544)
 
-                def _then519(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _then545(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a520 = v_p
-                    st["_envc_frame_g1_4"] = _cast(_a520, jnp.int8)
-                    _a521 = v_t
-                    st["_envc_frame_g1_6"] = _cast(_a521, jnp.int8)
-                    _a522 = v_a
-                    st["_envc_frame_g1_7"] = _cast(_a522, jnp.int8)
-                    _a523 = 5
-                    st["_envc_at_g1"] = _cast(_a523, jnp.int8)
-                    _a524 = False
-                    v__envc_run = _lcast(_a524, jnp.bool_)
-                    _a525 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a525, jnp.int8)
-                    _a526 = v__envc_who2
-                    st["current_player"] = _cast(_a526, jnp.int8)
+                    _c546 = st["terminated"]
+
+                    def _then547(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                        st = dict(st)
+
+                        def _g549(i548):
+                            return _i32(
+                                jnp.where(
+                                    jnp.logical_and(st["occupied"][_i32(v_p)][i548], (i548 != _i32(v_a))), i548, 4
+                                )
+                            )
+
+                        _e550 = jax.vmap(_g549)(jnp.arange(1, 4, dtype=jnp.int32))
+                        _a551 = jnp.minimum(jnp.min(_e550), 3)
+                        v_b = _lcast(_a551, jnp.int8)
+                        return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
+
+                    def _else552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                        st = dict(st)
+                        _a553 = v_p
+                        st["_envc_frame_g1_4"] = _cast(_a553, jnp.int8)
+                        _a554 = v_t
+                        st["_envc_frame_g1_6"] = _cast(_a554, jnp.int8)
+                        _a555 = v_a
+                        st["_envc_frame_g1_7"] = _cast(_a555, jnp.int8)
+                        _a556 = 5
+                        st["_envc_at_g1"] = _cast(_a556, jnp.int8)
+                        _a557 = False
+                        v__envc_run = _lcast(_a557, jnp.bool_)
+                        _a558 = st["current_player"]
+                        st["_envc_choice_mover"] = _cast(_a558, jnp.int8)
+                        _a559 = v__envc_who2
+                        st["current_player"] = _cast(_a559, jnp.int8)
+                        return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
+
+                    st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(
+                        _c546,
+                        lambda: _then547(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                        lambda: _else552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    )
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
-                def _else527(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _else560(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a528 = 0
-                    v_b = _lcast(_a528, jnp.int8)
+                    _a561 = 0
+                    v_b = _lcast(_a561, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
-                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(
-                    _c515,
-                    lambda: _then519(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
-                    lambda: _else527(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch_any(
+                    _c541,
+                    lambda: _then545(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    lambda: _else560(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    True,
+                    (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    (
+                        jnp.int8,
+                        jnp.int8,
+                        jnp.int8,
+                        jnp.bool_,
+                        jnp.bool_,
+                        jnp.int8,
+                        jnp.int8,
+                        jnp.int8,
+                    ),
                 )
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
-            def _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a530 = st["_envc_frame_g1_4"]
-                v_p = _lcast(_a530, jnp.int8)
-                _a531 = st["_envc_frame_g1_6"]
-                v_t = _lcast(_a531, jnp.int8)
-                _a532 = st["_envc_frame_g1_7"]
-                v_a = _lcast(_a532, jnp.int8)
-                _a533 = 0
-                st["_envc_at_g1"] = _cast(_a533, jnp.int8)
-                _a534 = False
-                v__envc_seek = _lcast(_a534, jnp.bool_)
-                _a535 = st["_envc_choice_option"]
-                v_b = _lcast(_a535, jnp.int8)
-                _a536 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a536, jnp.int8)
-                _a537 = True
-                v__envc_run = _lcast(_a537, jnp.bool_)
+                _a563 = st["_envc_frame_g1_4"]
+                v_p = _lcast(_a563, jnp.int8)
+                _a564 = st["_envc_frame_g1_6"]
+                v_t = _lcast(_a564, jnp.int8)
+                _a565 = st["_envc_frame_g1_7"]
+                v_a = _lcast(_a565, jnp.int8)
+                _a566 = 0
+                st["_envc_at_g1"] = _cast(_a566, jnp.int8)
+                _a567 = False
+                v__envc_seek = _lcast(_a567, jnp.bool_)
+                _a568 = st["_envc_choice_option"]
+                v_b = _lcast(_a568, jnp.int8)
+                _a569 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a569, jnp.int8)
+                _a570 = True
+                v__envc_run = _lcast(_a570, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
-            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first(
+            st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first_any(
                 (
-                    _c512,
-                    _c513,
+                    _c538,
+                    _c539,
                 ),
                 (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 (
-                    lambda: _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
-                    lambda: _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    lambda: _then540(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    lambda: _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                 ),
                 lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
+                (
+                    True,
+                    False,
+                ),
+                (
+                    jnp.int8,
+                    jnp.int8,
+                    jnp.int8,
+                    jnp.bool_,
+                    jnp.bool_,
+                    jnp.int8,
+                    jnp.int8,
+                ),
             )
-            _c538 = v__envc_run
+            _c571 = v__envc_run
 
-            def _then539(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then572(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _c540 = _i32(v_b) > 0
+                _c573 = _i32(v_b) > 0
 
-                def _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                def _then574(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
                 st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(
-                    _c540,
-                    lambda: _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    _c573,
+                    lambda: _then574(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                     lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                     True,
                     (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
@@ -15961,8 +16201,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(
-                _c538,
-                lambda: _then539(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                _c571,
+                lambda: _then572(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                 lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 True,
                 (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
@@ -15979,8 +16219,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-            _c510,
-            lambda: _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            _c536,
+            lambda: _then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
             lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
             True,
             (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -15996,8 +16236,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-        _c506,
-        lambda: _then507(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+        _c532,
+        lambda: _then533(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
         lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         True,
         (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16024,34 +16264,34 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c542 = v__envc_run
+    _c575 = v__envc_run
 
-    def _then543(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    def _then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        _a544 = 1 - _i32(v_p)
-        v_q = _lcast(_a544, jnp.int8)
-        _c545 = v_coin
+        _a577 = 1 - _i32(v_p)
+        v_q = _lcast(_a577, jnp.int8)
+        _c578 = v_coin
 
-        def _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        def _then579(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
-            st, _r547 = _randint(st, 0, 1)
-            _a548 = _r547 == 1
-            v_go = _lcast(_a548, jnp.bool_)
+            st, _r580 = _randint(st, 0, 1)
+            _a581 = _r580 == 1
+            v_go = _lcast(_a581, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(
-            _c545,
-            lambda: _then546(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+            _c578,
+            lambda: _then579(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
         )
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(
-        _c542,
-        lambda: _then543(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+        _c575,
+        lambda: _then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
     )
-    _c549 = jnp.logical_or(
+    _c582 = jnp.logical_or(
         jnp.logical_and(
             v__envc_run,
             jnp.logical_and(v_go, jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))),
@@ -16059,34 +16299,34 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6)),
     )
 
-    def _then550(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    def _then583(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _lcast(0, jnp.int8)
-        _c551 = v__envc_run
-        _c552 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
+        _c584 = v__envc_run
+        _c585 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
 
-        def _then553(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then586(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _lcast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
 
-            def _g556(i555):
+            def _g589(i588):
                 return jnp.logical_and(
-                    st["occupied"][_i32(v_q)][i555],
+                    st["occupied"][_i32(v_q)][i588],
                     jnp.logical_or(
                         jnp.logical_not(v_basic_only),
                         (
                             jnp.where(
-                                (_K0[_i32(st["card"][_i32(v_q)][i555])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i555])]
+                                (_K0[_i32(st["card"][_i32(v_q)][i588])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i588])]
                             )
                             == 0
                         ),
                     ),
                 )
 
-            _e557 = jax.vmap(_g556)(jnp.arange(1, 4, dtype=jnp.int32))
-            _c554 = jnp.any(_e557)
+            _e590 = jax.vmap(_g589)(jnp.arange(1, 4, dtype=jnp.int32))
+            _c587 = jnp.any(_e590)
 
-            def _then558(
+            def _then591(
                 st,
                 v_p,
                 v_coin,
@@ -16100,20 +16340,145 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 v__envc_who1,
             ):
                 st = dict(st)
-                _a559 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a559, jnp.int8)
-                _a560 = v_basic_only
-                st["_envc_frame_g1_2"] = _cast(_a560, jnp.bool_)
-                _a561 = v_q
-                st["_envc_frame_g1_9"] = _cast(_a561, jnp.int8)
-                _a562 = 6
-                st["_envc_at_g1"] = _cast(_a562, jnp.int8)
-                _a563 = False
-                v__envc_run = _lcast(_a563, jnp.bool_)
-                _a564 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a564, jnp.int8)
-                _a565 = v__envc_who1
-                st["current_player"] = _cast(_a565, jnp.int8)
+                _c592 = st["terminated"]
+
+                def _then593(
+                    st,
+                    v_p,
+                    v_coin,
+                    v_opponent_chooses,
+                    v_basic_only,
+                    v__envc_run,
+                    v__envc_seek,
+                    v_q,
+                    v_go,
+                    v_b,
+                    v__envc_who1,
+                ):
+                    st = dict(st)
+
+                    def _g595(i594):
+                        return _i32(
+                            jnp.where(
+                                jnp.logical_and(
+                                    st["occupied"][_i32(v_q)][i594],
+                                    jnp.logical_or(
+                                        jnp.logical_not(v_basic_only),
+                                        (
+                                            jnp.where(
+                                                (_K0[_i32(st["card"][_i32(v_q)][i594])] == 1),
+                                                0,
+                                                _K3[_i32(st["card"][_i32(v_q)][i594])],
+                                            )
+                                            == 0
+                                        ),
+                                    ),
+                                ),
+                                i594,
+                                4,
+                            )
+                        )
+
+                    _e596 = jax.vmap(_g595)(jnp.arange(1, 4, dtype=jnp.int32))
+                    _a597 = jnp.minimum(jnp.min(_e596), 3)
+                    v_b = _lcast(_a597, jnp.int8)
+                    return st, (
+                        v_p,
+                        v_coin,
+                        v_opponent_chooses,
+                        v_basic_only,
+                        v__envc_run,
+                        v__envc_seek,
+                        v_q,
+                        v_go,
+                        v_b,
+                        v__envc_who1,
+                    )
+
+                def _else598(
+                    st,
+                    v_p,
+                    v_coin,
+                    v_opponent_chooses,
+                    v_basic_only,
+                    v__envc_run,
+                    v__envc_seek,
+                    v_q,
+                    v_go,
+                    v_b,
+                    v__envc_who1,
+                ):
+                    st = dict(st)
+                    _a599 = v_p
+                    st["_envc_frame_g1_4"] = _cast(_a599, jnp.int8)
+                    _a600 = v_basic_only
+                    st["_envc_frame_g1_2"] = _cast(_a600, jnp.bool_)
+                    _a601 = v_q
+                    st["_envc_frame_g1_9"] = _cast(_a601, jnp.int8)
+                    _a602 = 6
+                    st["_envc_at_g1"] = _cast(_a602, jnp.int8)
+                    _a603 = False
+                    v__envc_run = _lcast(_a603, jnp.bool_)
+                    _a604 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a604, jnp.int8)
+                    _a605 = v__envc_who1
+                    st["current_player"] = _cast(_a605, jnp.int8)
+                    return st, (
+                        v_p,
+                        v_coin,
+                        v_opponent_chooses,
+                        v_basic_only,
+                        v__envc_run,
+                        v__envc_seek,
+                        v_q,
+                        v_go,
+                        v_b,
+                        v__envc_who1,
+                    )
+
+                (
+                    st,
+                    (
+                        v_p,
+                        v_coin,
+                        v_opponent_chooses,
+                        v_basic_only,
+                        v__envc_run,
+                        v__envc_seek,
+                        v_q,
+                        v_go,
+                        v_b,
+                        v__envc_who1,
+                    ),
+                ) = _branch(
+                    _c592,
+                    lambda: _then593(
+                        st,
+                        v_p,
+                        v_coin,
+                        v_opponent_chooses,
+                        v_basic_only,
+                        v__envc_run,
+                        v__envc_seek,
+                        v_q,
+                        v_go,
+                        v_b,
+                        v__envc_who1,
+                    ),
+                    lambda: _else598(
+                        st,
+                        v_p,
+                        v_coin,
+                        v_opponent_chooses,
+                        v_basic_only,
+                        v__envc_run,
+                        v__envc_seek,
+                        v_q,
+                        v_go,
+                        v_b,
+                        v__envc_who1,
+                    ),
+                )
                 return st, (
                     v_p,
                     v_coin,
@@ -16127,7 +16492,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 )
 
-            def _else566(
+            def _else606(
                 st,
                 v_p,
                 v_coin,
@@ -16141,8 +16506,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 v__envc_who1,
             ):
                 st = dict(st)
-                _a567 = 0
-                v_b = _lcast(_a567, jnp.int8)
+                _a607 = 0
+                v_b = _lcast(_a607, jnp.int8)
                 return st, (
                     v_p,
                     v_coin,
@@ -16170,9 +16535,9 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v_b,
                     v__envc_who1,
                 ),
-            ) = _branch(
-                _c554,
-                lambda: _then558(
+            ) = _branch_any(
+                _c587,
+                lambda: _then591(
                     st,
                     v_p,
                     v_coin,
@@ -16185,7 +16550,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v_b,
                     v__envc_who1,
                 ),
-                lambda: _else566(
+                lambda: _else606(
                     st,
                     v_p,
                     v_coin,
@@ -16197,42 +16562,67 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v_go,
                     v_b,
                     v__envc_who1,
+                ),
+                True,
+                (
+                    v_p,
+                    v_coin,
+                    v_opponent_chooses,
+                    v_basic_only,
+                    v__envc_run,
+                    v__envc_seek,
+                    v_q,
+                    v_go,
+                    v_b,
+                    v__envc_who1,
+                ),
+                (
+                    jnp.int8,
+                    jnp.bool_,
+                    jnp.bool_,
+                    jnp.bool_,
+                    jnp.bool_,
+                    jnp.bool_,
+                    jnp.int8,
+                    jnp.bool_,
+                    jnp.int8,
+                    jnp.int8,
                 ),
             )
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
-        def _then568(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then608(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a569 = st["_envc_frame_g1_4"]
-            v_p = _lcast(_a569, jnp.int8)
-            _a570 = st["_envc_frame_g1_2"]
-            v_basic_only = _lcast(_a570, jnp.bool_)
-            _a571 = st["_envc_frame_g1_9"]
-            v_q = _lcast(_a571, jnp.int8)
-            _a572 = 0
-            st["_envc_at_g1"] = _cast(_a572, jnp.int8)
-            _a573 = False
-            v__envc_seek = _lcast(_a573, jnp.bool_)
-            _a574 = st["_envc_choice_option"]
-            v_b = _lcast(_a574, jnp.int8)
-            _a575 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a575, jnp.int8)
-            _a576 = True
-            v__envc_run = _lcast(_a576, jnp.bool_)
+            _a609 = st["_envc_frame_g1_4"]
+            v_p = _lcast(_a609, jnp.int8)
+            _a610 = st["_envc_frame_g1_2"]
+            v_basic_only = _lcast(_a610, jnp.bool_)
+            _a611 = st["_envc_frame_g1_9"]
+            v_q = _lcast(_a611, jnp.int8)
+            _a612 = 0
+            st["_envc_at_g1"] = _cast(_a612, jnp.int8)
+            _a613 = False
+            v__envc_seek = _lcast(_a613, jnp.bool_)
+            _a614 = st["_envc_choice_option"]
+            v_b = _lcast(_a614, jnp.int8)
+            _a615 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a615, jnp.int8)
+            _a616 = True
+            v__envc_run = _lcast(_a616, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
             _select_first_any(
                 (
-                    _c551,
-                    _c552,
+                    _c584,
+                    _c585,
                 ),
                 (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)),
                 (
-                    lambda: _then553(
+                    lambda: _then586(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
-                    lambda: _then568(
+                    lambda: _then608(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                 ),
@@ -16257,21 +16647,21 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 ),
             )
         )
-        _c577 = v__envc_run
+        _c617 = v__envc_run
 
-        def _then578(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then618(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _c579 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            _c619 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
 
-            def _then580(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            def _then620(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
             st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
                 _branch_any(
-                    _c579,
-                    lambda: _then580(
+                    _c619,
+                    lambda: _then620(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                     lambda: (
@@ -16293,9 +16683,9 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     ),
                 )
             )
-            _c581 = _i32(v_b) > 0
+            _c621 = _i32(v_b) > 0
 
-            def _then582(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            def _then622(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
@@ -16303,8 +16693,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
 
             st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
                 _branch_any(
-                    _c581,
-                    lambda: _then582(
+                    _c621,
+                    lambda: _then622(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                     lambda: (
@@ -16329,8 +16719,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch_any(
-            _c577,
-            lambda: _then578(
+            _c617,
+            lambda: _then618(
                 st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
             ),
             lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)),
@@ -16351,8 +16741,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch_any(
-        _c549,
-        lambda: _then550(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+        _c582,
+        lambda: _then583(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
         True,
         (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
@@ -16377,76 +16767,110 @@ def p_switch_self(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_b = _lcast(0, jnp.int8)
-    _c583 = v__envc_run
-    _c584 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
+    _c623 = v__envc_run
+    _c624 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
 
-    def _then585(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then625(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c586 = jnp.any(jax.vmap(lambda i587: st["occupied"][_i32(v_p)][i587])(jnp.arange(1, 4, dtype=jnp.int32)))
+        _c626 = jnp.any(jax.vmap(lambda i627: st["occupied"][_i32(v_p)][i627])(jnp.arange(1, 4, dtype=jnp.int32)))
 
-        def _then588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _then628(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a589 = v_p
-            st["_envc_frame_g1_4"] = _cast(_a589, jnp.int8)
-            _a590 = 7
-            st["_envc_at_g1"] = _cast(_a590, jnp.int8)
-            _a591 = False
-            v__envc_run = _lcast(_a591, jnp.bool_)
-            _a592 = st["current_player"]
-            st["_envc_choice_mover"] = _cast(_a592, jnp.int8)
-            _a593 = v__envc_who1
-            st["current_player"] = _cast(_a593, jnp.int8)
+            _c629 = st["terminated"]
+
+            def _then630(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+                st = dict(st)
+                _a632 = jnp.minimum(
+                    jnp.min(
+                        jax.vmap(lambda i631: _i32(jnp.where(st["occupied"][_i32(v_p)][i631], i631, 4)))(
+                            jnp.arange(1, 4, dtype=jnp.int32)
+                        )
+                    ),
+                    3,
+                )
+                v_b = _lcast(_a632, jnp.int8)
+                return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
+
+            def _else633(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+                st = dict(st)
+                _a634 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a634, jnp.int8)
+                _a635 = 7
+                st["_envc_at_g1"] = _cast(_a635, jnp.int8)
+                _a636 = False
+                v__envc_run = _lcast(_a636, jnp.bool_)
+                _a637 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a637, jnp.int8)
+                _a638 = v__envc_who1
+                st["current_player"] = _cast(_a638, jnp.int8)
+                return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
+
+            st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(
+                _c629,
+                lambda: _then630(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+                lambda: _else633(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            )
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
-        def _else594(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _else639(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a595 = 0
-            v_b = _lcast(_a595, jnp.int8)
+            _a640 = 0
+            v_b = _lcast(_a640, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
         st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(
-            _c586,
-            lambda: _then588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
-            lambda: _else594(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            _c626,
+            lambda: _then628(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            lambda: _else639(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
         )
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
-    def _then596(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then641(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a597 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a597, jnp.int8)
-        _a598 = 0
-        st["_envc_at_g1"] = _cast(_a598, jnp.int8)
-        _a599 = False
-        v__envc_seek = _lcast(_a599, jnp.bool_)
-        _a600 = st["_envc_choice_option"]
-        v_b = _lcast(_a600, jnp.int8)
-        _a601 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a601, jnp.int8)
-        _a602 = True
-        v__envc_run = _lcast(_a602, jnp.bool_)
+        _a642 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a642, jnp.int8)
+        _a643 = 0
+        st["_envc_at_g1"] = _cast(_a643, jnp.int8)
+        _a644 = False
+        v__envc_seek = _lcast(_a644, jnp.bool_)
+        _a645 = st["_envc_choice_option"]
+        v_b = _lcast(_a645, jnp.int8)
+        _a646 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a646, jnp.int8)
+        _a647 = True
+        v__envc_run = _lcast(_a647, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
-    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first(
+    st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first_any(
         (
-            _c583,
-            _c584,
+            _c623,
+            _c624,
         ),
         (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         (
-            lambda: _then585(st, v_p, v__envc_run, v__envc_seek, v_b),
-            lambda: _then596(st, v_p, v__envc_run, v__envc_seek, v_b),
+            lambda: _then625(st, v_p, v__envc_run, v__envc_seek, v_b),
+            lambda: _then641(st, v_p, v__envc_run, v__envc_seek, v_b),
         ),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
+        (
+            True,
+            False,
+        ),
+        (
+            jnp.int8,
+            jnp.bool_,
+            jnp.bool_,
+            jnp.int8,
+        ),
     )
-    _c603 = v__envc_run
+    _c648 = v__envc_run
 
-    def _then604(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then649(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _c605 = _i32(v_b) > 0
+        _c650 = _i32(v_b) > 0
 
-        def _then606(st, v_p, v__envc_run, v__envc_seek, v_b):
+        def _then651(st, v_p, v__envc_run, v__envc_seek, v_b):
             st = dict(st)
             st = p_hit_active(st, v_p)
             st = p_clear_conditions(st, v_p)
@@ -16454,8 +16878,8 @@ def p_switch_self(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
         st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(
-            _c605,
-            lambda: _then606(st, v_p, v__envc_run, v__envc_seek, v_b),
+            _c650,
+            lambda: _then651(st, v_p, v__envc_run, v__envc_seek, v_b),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_b),
@@ -16469,8 +16893,8 @@ def p_switch_self(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
     st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(
-        _c603,
-        lambda: _then604(st, v_p, v__envc_run, v__envc_seek, v_b),
+        _c648,
+        lambda: _then649(st, v_p, v__envc_run, v__envc_seek, v_b),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         True,
         (v_p, v__envc_run, v__envc_seek, v_b),
@@ -16491,30 +16915,30 @@ def p_protect(st, v_p, v_amount, v_coin):
     v_amount = _lcast(v_amount, jnp.int16)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c607 = v_coin
+    _c652 = v_coin
 
-    def _then608(st, v_p, v_amount, v_coin, v_go):
+    def _then653(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        st, _r609 = _randint(st, 0, 1)
-        _a610 = _r609 == 1
-        v_go = _lcast(_a610, jnp.bool_)
+        st, _r654 = _randint(st, 0, 1)
+        _a655 = _r654 == 1
+        v_go = _lcast(_a655, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
 
     st, (v_p, v_amount, v_coin, v_go) = _branch(
-        _c607, lambda: _then608(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
+        _c652, lambda: _then653(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
     )
-    _c611 = v_go
+    _c656 = v_go
 
-    def _then612(st, v_p, v_amount, v_coin, v_go):
+    def _then657(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        _a613 = v_amount
-        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a613, jnp.int16))
-        _a614 = 1 + (1 - _i32(v_p))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a614, jnp.int8))
+        _a658 = v_amount
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a658, jnp.int16))
+        _a659 = 1 + (1 - _i32(v_p))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a659, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
 
     st, (v_p, v_amount, v_coin, v_go) = _branch(
-        _c611, lambda: _then612(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
+        _c656, lambda: _then657(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
     )
     return st
 
@@ -16525,31 +16949,31 @@ def p_protect_all(st, v_p, v_coin):
     v_p = _lcast(v_p, jnp.int8)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c615 = v_coin
+    _c660 = v_coin
 
-    def _then616(st, v_p, v_coin, v_go):
+    def _then661(st, v_p, v_coin, v_go):
         st = dict(st)
-        st, _r617 = _randint(st, 0, 1)
-        _a618 = _r617 == 1
-        v_go = _lcast(_a618, jnp.bool_)
+        st, _r662 = _randint(st, 0, 1)
+        _a663 = _r662 == 1
+        v_go = _lcast(_a663, jnp.bool_)
         return st, (v_p, v_coin, v_go)
 
-    st, (v_p, v_coin, v_go) = _branch(_c615, lambda: _then616(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
-    _c619 = v_go
+    st, (v_p, v_coin, v_go) = _branch(_c660, lambda: _then661(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    _c664 = v_go
 
-    def _then620(st, v_p, v_coin, v_go):
+    def _then665(st, v_p, v_coin, v_go):
         st = dict(st)
-        _a621 = 300
-        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a621, jnp.int16))
-        _a622 = 1 + (1 - _i32(v_p))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a622, jnp.int8))
-        _a623 = True
-        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a623, jnp.bool_))
-        _a624 = 1 + (1 - _i32(v_p))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a624, jnp.int8))
+        _a666 = 300
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a666, jnp.int16))
+        _a667 = 1 + (1 - _i32(v_p))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a667, jnp.int8))
+        _a668 = True
+        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a668, jnp.bool_))
+        _a669 = 1 + (1 - _i32(v_p))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a669, jnp.int8))
         return st, (v_p, v_coin, v_go)
 
-    st, (v_p, v_coin, v_go) = _branch(_c619, lambda: _then620(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _branch(_c664, lambda: _then665(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
     return st
 
 
@@ -16563,77 +16987,77 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     v_less = _lcast(v_less, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c625 = v_coin
+    _c670 = v_coin
 
-    def _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    def _then671(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        st, _r627 = _randint(st, 0, 1)
-        _a628 = _r627 == 1
-        v_go = _lcast(_a628, jnp.bool_)
+        st, _r672 = _randint(st, 0, 1)
+        _a673 = _r672 == 1
+        v_go = _lcast(_a673, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
     st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-        _c625,
-        lambda: _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+        _c670,
+        lambda: _then671(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
     )
-    _c629 = jnp.logical_and(
+    _c674 = jnp.logical_and(
         jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    def _then675(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        _c631 = v_attack
+        _c676 = v_attack
 
-        def _then632(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then677(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a633 = True
-            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a633, jnp.bool_))
-            _a634 = 1 + _i32(v_q)
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a634, jnp.int8))
+            _a678 = True
+            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a678, jnp.bool_))
+            _a679 = 1 + _i32(v_q)
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a679, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c631,
-            lambda: _then632(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c676,
+            lambda: _then677(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
-        _c635 = v_retreat
+        _c680 = v_retreat
 
-        def _then636(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then681(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a637 = True
-            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a637, jnp.bool_))
-            _a638 = 1 + _i32(v_q)
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a638, jnp.int8))
+            _a682 = True
+            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a682, jnp.bool_))
+            _a683 = 1 + _i32(v_q)
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a683, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c635,
-            lambda: _then636(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c680,
+            lambda: _then681(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
-        _c639 = _i32(v_less) > 0
+        _c684 = _i32(v_less) > 0
 
-        def _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then685(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a641 = v_less
-            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a641, jnp.int8))
-            _a642 = 1 + _i32(v_q)
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a642, jnp.int8))
+            _a686 = v_less
+            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a686, jnp.int8))
+            _a687 = 1 + _i32(v_q)
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a687, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c639,
-            lambda: _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c684,
+            lambda: _then685(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
     st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch_any(
-        _c629,
-        lambda: _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+        _c674,
+        lambda: _then675(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         True,
         (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
@@ -16655,10 +17079,10 @@ def p_counter_damage(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a643 = v_amount
-    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a643, jnp.int8))
-    _a644 = 1 + (1 - _i32(v_p))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a644, jnp.int8))
+    _a688 = v_amount
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a688, jnp.int8))
+    _a689 = 1 + (1 - _i32(v_p))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a689, jnp.int8))
     return st
 
 
@@ -16666,10 +17090,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a645 = True
-    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a645, jnp.bool_))
-    _a646 = 1 + (1 - _i32(v_p))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a646, jnp.int8))
+    _a690 = True
+    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a690, jnp.bool_))
+    _a691 = 1 + (1 - _i32(v_p))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a691, jnp.int8))
     return st
 
 
@@ -16682,14 +17106,14 @@ def f_extra_energy(st, v_p, v_t):
     v_c = _lcast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
     v_a = _lcast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
 
-    def _g650(i647, _h648, _h649):
+    def _g695(i692, _h693, _h694):
         return _i32(
             jnp.where(
-                jnp.logical_and((i647 != _i32(v_t)), (i647 < 9)),
+                jnp.logical_and((i692 != _i32(v_t)), (i692 < 9)),
                 jnp.maximum(
                     (
-                        _i32(st["energy"][_i32(v_p)][0][i647])
-                        - _i32(jnp.where((_i32(v_a) == 0), _i32(_h648), _i32(_h649)))
+                        _i32(st["energy"][_i32(v_p)][0][i692])
+                        - _i32(jnp.where((_i32(v_a) == 0), _i32(_h693), _i32(_h694)))
                     ),
                     0,
                 ),
@@ -16697,9 +17121,9 @@ def f_extra_energy(st, v_p, v_t):
             )
         )
 
-    _e651 = jax.vmap(_g650)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
+    _e696 = jax.vmap(_g695)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
     v_others = _lcast(
-        (jnp.sum(_e651, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))),
+        (jnp.sum(_e696, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))),
         jnp.int16,
     )
     _ret = _select(
@@ -16735,15 +17159,15 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c652 = _i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n)
+    _c697 = _i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n)
 
-    def _then653(st, v_p, v_t, v_n, v_amount):
+    def _then698(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
 
     st, (v_p, v_t, v_n, v_amount) = _branch(
-        _c652, lambda: _then653(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount))
+        _c697, lambda: _then698(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount))
     )
     return st
 
@@ -16753,18 +17177,18 @@ def p_sweets_relay(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c654 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    _c699 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
 
-    def _then655(st, v_p, v_amount):
+    def _then700(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
 
-    st, (v_p, v_amount) = _branch(_c654, lambda: _then655(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a656 = st["turn"]
-    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a656, jnp.int8))
-    _a657 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a657, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c699, lambda: _then700(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a701 = st["turn"]
+    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a701, jnp.int8))
+    _a702 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a702, jnp.int8))
     return st
 
 
@@ -16773,8 +17197,8 @@ def p_damage_per_relay(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a658 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
-    st["dmg"] = _cast(_a658, jnp.int16)
+    _a703 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
+    st["dmg"] = _cast(_a703, jnp.int16)
     return st
 
 
@@ -16783,16 +17207,16 @@ def p_boost_next_turn(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c659 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    _c704 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
 
-    def _then660(st, v_p, v_amount):
+    def _then705(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
 
-    st, (v_p, v_amount) = _branch(_c659, lambda: _then660(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a661 = st["turn"]
-    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a661, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c704, lambda: _then705(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a706 = st["turn"]
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a706, jnp.int8))
     return st
 
 
@@ -16803,21 +17227,21 @@ def p_see_opponent_hand(st, v_p):
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop662(i, carry):
+    def _loop707(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f663 = _i32(v_i)
-        _f664 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]) & (_f663 >= _f664), 25, _f663, _f664)
-        _a665 = jnp.where(
-            (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f663]), -1
+        _f708 = _i32(v_i)
+        _f709 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]) & (_f708 >= _f709), 25, _f708, _f709)
+        _a710 = jnp.where(
+            (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f708]), -1
         )
-        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a665, jnp.int16))
+        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a710, jnp.int16))
         return st, (v_p, v_q, v_i)
 
-    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop662, (st, (v_p, v_q, v_i)))
-    _a666 = st["turn"]
-    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a666, jnp.int8))
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop707, (st, (v_p, v_q, v_i)))
+    _a711 = st["turn"]
+    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a711, jnp.int8))
     return st
 
 
@@ -16827,55 +17251,55 @@ def p_look_at_deck(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_i = 0
-    _f667 = _i32(v_i)
-    _f668 = _get(st["deck"], _i32(v_p))["len"]
+    _f712 = _i32(v_i)
+    _f713 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(
         st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f667 >= _f668),
+        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f712 >= _f713),
         26,
-        _f667,
-        _f668,
+        _f712,
+        _f713,
     )
-    _a669 = jnp.where(
+    _a714 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f667]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_f712]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a669, jnp.int16))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a714, jnp.int16))
     v_i = 1
-    _f670 = _i32(v_i)
-    _f671 = _get(st["deck"], _i32(v_p))["len"]
+    _f715 = _i32(v_i)
+    _f716 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(
         st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f670 >= _f671),
+        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f715 >= _f716),
         26,
-        _f670,
-        _f671,
+        _f715,
+        _f716,
     )
-    _a672 = jnp.where(
+    _a717 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f670]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_f715]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a672, jnp.int16))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a717, jnp.int16))
     v_i = 2
-    _f673 = _i32(v_i)
-    _f674 = _get(st["deck"], _i32(v_p))["len"]
+    _f718 = _i32(v_i)
+    _f719 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(
         st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f673 >= _f674),
+        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f718 >= _f719),
         26,
-        _f673,
-        _f674,
+        _f718,
+        _f719,
     )
-    _a675 = jnp.where(
+    _a720 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f673]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_f718]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a675, jnp.int16))
-    _a676 = st["turn"]
-    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a676, jnp.int8))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a720, jnp.int16))
+    _a721 = st["turn"]
+    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a721, jnp.int8))
     return st
 
 
@@ -16883,13 +17307,13 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c677 = st["occupied"][_i32(v_p)][0]
+    _c722 = st["occupied"][_i32(v_p)][0]
 
-    def _then678(st, v_p):
+    def _then723(st, v_p):
         st = dict(st)
         v_k = jnp.int32(0)
 
-        def _loop679(i, carry):
+        def _loop724(i, carry):
             st, (v_p, v_k) = dict(carry[0]), carry[1]
             v_k = i
             v_c = _lcast(
@@ -16900,51 +17324,51 @@ def p_active_to_hand(st, v_p):
                 ),
                 jnp.int16,
             )
-            _c680 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+            _c725 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
 
-            def _then681(st, v_p, v_k, v_c):
+            def _then726(st, v_p, v_k, v_c):
                 st = dict(st)
-                _c682 = _get(st["hand"], _i32(v_p))["len"] < 10
+                _c727 = _get(st["hand"], _i32(v_p))["len"] < 10
 
-                def _then683(st, v_p, v_k, v_c):
+                def _then728(st, v_p, v_k, v_c):
                     st = dict(st)
-                    _f684 = _get(st["hand"], _i32(v_p))["len"]
-                    st = _fault_at(st, (_f684 >= 10), 27, 0, 0)
-                    _l685 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                    st["hand"] = _set(st["hand"], _i32(v_p), _l685)
+                    _f729 = _get(st["hand"], _i32(v_p))["len"]
+                    st = _fault_at(st, (_f729 >= 10), 27, 0, 0)
+                    _l730 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["hand"] = _set(st["hand"], _i32(v_p), _l730)
                     return st, (v_p, v_k, v_c)
 
-                def _else686(st, v_p, v_k, v_c):
+                def _else731(st, v_p, v_k, v_c):
                     st = dict(st)
-                    _f687 = _get(st["discard"], _i32(v_p))["len"]
-                    st = _fault_at(st, (_f687 >= 20), 28, 0, 0)
-                    _l688 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                    st["discard"] = _set(st["discard"], _i32(v_p), _l688)
+                    _f732 = _get(st["discard"], _i32(v_p))["len"]
+                    st = _fault_at(st, (_f732 >= 20), 28, 0, 0)
+                    _l733 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["discard"] = _set(st["discard"], _i32(v_p), _l733)
                     return st, (v_p, v_k, v_c)
 
                 st, (v_p, v_k, v_c) = _branch(
-                    _c682, lambda: _then683(st, v_p, v_k, v_c), lambda: _else686(st, v_p, v_k, v_c)
+                    _c727, lambda: _then728(st, v_p, v_k, v_c), lambda: _else731(st, v_p, v_k, v_c)
                 )
                 return st, (v_p, v_k, v_c)
 
-            st, (v_p, v_k, v_c) = _branch(_c680, lambda: _then681(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+            st, (v_p, v_k, v_c) = _branch(_c725, lambda: _then726(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
             return st, (v_p, v_k)
 
-        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop679, (st, (v_p, v_k)))
-        _a689 = False
-        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a689, jnp.bool_))
-        _a690 = 0
-        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a690, jnp.int16))
-        _a692 = jax.vmap(lambda i691: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a692, jnp.int8))
-        _a693 = 0
-        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a693, jnp.int8))
-        _a694 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a694, jnp.bool_))
+        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop724, (st, (v_p, v_k)))
+        _a734 = False
+        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a734, jnp.bool_))
+        _a735 = 0
+        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a735, jnp.int16))
+        _a737 = jax.vmap(lambda i736: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a737, jnp.int8))
+        _a738 = 0
+        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a738, jnp.int8))
+        _a739 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a739, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c677, lambda: _then678(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c722, lambda: _then723(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
     return st
 
 
@@ -16955,38 +17379,38 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c695 = v_coin
+    _c740 = v_coin
 
-    def _then696(st, v_p, v_coin, v_q, v_go):
+    def _then741(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r697 = _randint(st, 0, 1)
-        _a698 = _r697 == 1
-        v_go = _lcast(_a698, jnp.bool_)
+        st, _r742 = _randint(st, 0, 1)
+        _a743 = _r742 == 1
+        v_go = _lcast(_a743, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c695, lambda: _then696(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c740, lambda: _then741(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
-    _c699 = jnp.logical_and(
+    _c744 = jnp.logical_and(
         jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then700(st, v_p, v_coin, v_q, v_go):
+    def _then745(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c701 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
+        _c746 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
 
-        def _then702(st, v_p, v_coin, v_q, v_go):
+        def _then747(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
             v_k = 0
-            _c703 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c748 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then704(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then749(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f705 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f705 >= 20), 29, 0, 0)
-                _l706 = _push(
+                _f750 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f750 >= 20), 29, 0, 0)
+                _l751 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -16997,20 +17421,20 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l706)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l751)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c703, lambda: _then704(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c748, lambda: _then749(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
             v_k = 1
-            _c707 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c752 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then708(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then753(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f709 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f709 >= 20), 29, 0, 0)
-                _l710 = _push(
+                _f754 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f754 >= 20), 29, 0, 0)
+                _l755 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -17021,20 +17445,20 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l710)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l755)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c707, lambda: _then708(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c752, lambda: _then753(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
             v_k = 2
-            _c711 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c756 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then712(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then757(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f713 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f713 >= 20), 29, 0, 0)
-                _l714 = _push(
+                _f758 = _get(st["deck"], _i32(v_q))["len"]
+                st = _fault_at(st, (_f758 >= 20), 29, 0, 0)
+                _l759 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -17045,31 +17469,31 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l714)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l759)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c711, lambda: _then712(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c756, lambda: _then757(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
-            _f715 = _get(st["deck"], _i32(v_q))["len"]
-            st, _l716 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l716)
-            _a717 = False
-            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a717, jnp.bool_))
-            _a718 = 0
-            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a718, jnp.int16))
-            _a720 = jax.vmap(lambda i719: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a720, jnp.int8))
-            _a721 = 0
-            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a721, jnp.int8))
-            _a722 = False
-            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a722, jnp.bool_))
+            _f760 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l761 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l761)
+            _a762 = False
+            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a762, jnp.bool_))
+            _a763 = 0
+            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a763, jnp.int16))
+            _a765 = jax.vmap(lambda i764: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a765, jnp.int8))
+            _a766 = 0
+            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a766, jnp.int8))
+            _a767 = False
+            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a767, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
 
         st, (v_p, v_coin, v_q, v_go) = _branch_any(
-            _c701,
-            lambda: _then702(st, v_p, v_coin, v_q, v_go),
+            _c746,
+            lambda: _then747(st, v_p, v_coin, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_q, v_go)),
             True,
             (v_p, v_coin, v_q, v_go),
@@ -17083,8 +17507,8 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch_any(
-        _c699,
-        lambda: _then700(st, v_p, v_coin, v_q, v_go),
+        _c744,
+        lambda: _then745(st, v_p, v_coin, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_q, v_go)),
         True,
         (v_p, v_coin, v_q, v_go),
@@ -17104,26 +17528,26 @@ def p_move_bench_energy(st, v_p, v_t):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_s = 1
-    _a723 = jnp.minimum(
+    _a768 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a723, jnp.int8))
-    _a724 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a724, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a768, jnp.int8))
+    _a769 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a769, jnp.int8))
     v_s = 2
-    _a725 = jnp.minimum(
+    _a770 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a725, jnp.int8))
-    _a726 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a726, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a770, jnp.int8))
+    _a771 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a771, jnp.int8))
     v_s = 3
-    _a727 = jnp.minimum(
+    _a772 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a727, jnp.int8))
-    _a728 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a728, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a772, jnp.int8))
+    _a773 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a773, jnp.int8))
     return st
 
 
@@ -17132,15 +17556,15 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c729 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    _c774 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
 
-    def _then730(st, v_p, v_s):
+    def _then775(st, v_p, v_s):
         st = dict(st)
-        _a731 = True
-        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a731, jnp.bool_))
+        _a776 = True
+        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a776, jnp.bool_))
         return st, (v_p, v_s)
 
-    st, (v_p, v_s) = _branch(_c729, lambda: _then730(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c774, lambda: _then775(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -17152,31 +17576,31 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
     v_t = _lcast(v_t, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
     v_n = _lcast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
-    _f733 = jnp.maximum((_i32(v_n) - 1), 0)
-    _f734 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f733 >= _f734), 30, _f733, _f734)
-    _c732 = jnp.logical_and(
+    _f778 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f779 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f778 >= _f779), 30, _f778, _f779)
+    _c777 = jnp.logical_and(
         jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)),
-        (_get(st["discard"], _i32(v_p))["items"][_f733] == st["playing"]),
+        (_get(st["discard"], _i32(v_p))["items"][_f778] == st["playing"]),
     )
 
-    def _then735(st, v_p, v_hp, v_t, v_s, v_n):
+    def _then780(st, v_p, v_hp, v_t, v_s, v_n):
         st = dict(st)
-        _f736 = jnp.maximum((_i32(v_n) - 1), 0)
-        _f737 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f736 >= _f737), 31, _f736, _f737)
-        _l738 = _remove_at(_get(st["discard"], _i32(v_p)), _f736)
-        st["discard"] = _set(st["discard"], _i32(v_p), _l738)
+        _f781 = jnp.maximum((_i32(v_n) - 1), 0)
+        _f782 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f781 >= _f782), 31, _f781, _f782)
+        _l783 = _remove_at(_get(st["discard"], _i32(v_p)), _f781)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l783)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
-        _a739 = v_hp
-        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a739, jnp.int16))
-        _a740 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a740, jnp.int8))
+        _a784 = v_hp
+        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a784, jnp.int16))
+        _a785 = v_t
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a785, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
 
     st, (v_p, v_hp, v_t, v_s, v_n) = _branch_any(
-        _c732,
-        lambda: _then735(st, v_p, v_hp, v_t, v_s, v_n),
+        _c777,
+        lambda: _then780(st, v_p, v_hp, v_t, v_s, v_n),
         lambda: (st, (v_p, v_hp, v_t, v_s, v_n)),
         True,
         (v_p, v_hp, v_t, v_s, v_n),
@@ -17197,16 +17621,16 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c741 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    _c786 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
 
-    def _then742(st, v_p, v_t, v_amount):
+    def _then787(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a743 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
-        st["passive_cut"] = _cast(_a743, jnp.int16)
+        _a788 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
+        st["passive_cut"] = _cast(_a788, jnp.int16)
         return st, (v_p, v_t, v_amount)
 
     st, (v_p, v_t, v_amount) = _branch(
-        _c741, lambda: _then742(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
+        _c786, lambda: _then787(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
     )
     return st
 
@@ -17216,15 +17640,15 @@ def p_strike_back(st, v_s, v_amount):
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _c744 = _i32(v_s) == 0
+    _c789 = _i32(v_s) == 0
 
-    def _then745(st, v_s, v_amount):
+    def _then790(st, v_s, v_amount):
         st = dict(st)
-        _a746 = v_amount
-        st["passive_spiky"] = _cast(_a746, jnp.int8)
+        _a791 = v_amount
+        st["passive_spiky"] = _cast(_a791, jnp.int8)
         return st, (v_s, v_amount)
 
-    st, (v_s, v_amount) = _branch(_c744, lambda: _then745(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _branch(_c789, lambda: _then790(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
     return st
 
 
@@ -17235,15 +17659,15 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c747 = _i32(st["last_attached"]) == _i32(v_t)
+    _c792 = _i32(st["last_attached"]) == _i32(v_t)
 
-    def _then748(st, v_p, v_s, v_t, v_amount):
+    def _then793(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
 
     st, (v_p, v_s, v_t, v_amount) = _branch(
-        _c747, lambda: _then748(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
+        _c792, lambda: _then793(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
     )
     return st
 
@@ -17254,16 +17678,16 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c749 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    _c794 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
 
-    def _then750(st, v_p, v_t, v_amount):
+    def _then795(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a751 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a751, jnp.int16))
+        _a796 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a796, jnp.int16))
         return st, (v_p, v_t, v_amount)
 
     st, (v_p, v_t, v_amount) = _branch(
-        _c749, lambda: _then750(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
+        _c794, lambda: _then795(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
     )
     return st
 
@@ -17275,114 +17699,164 @@ def p_copy_attack(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
-    _c752 = v__envc_run
+    _c797 = v__envc_run
 
-    def _then753(st, v_p, v__envc_run, v__envc_seek, v_q):
+    def _then798(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        _a754 = 1 - _i32(v_p)
-        v_q = _lcast(_a754, jnp.int8)
-        _a755 = 0
-        st["dmg"] = _cast(_a755, jnp.int16)
+        _a799 = 1 - _i32(v_p)
+        v_q = _lcast(_a799, jnp.int8)
+        _a800 = 0
+        st["dmg"] = _cast(_a800, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
 
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(
-        _c752,
-        lambda: _then753(st, v_p, v__envc_run, v__envc_seek, v_q),
+        _c797,
+        lambda: _then798(st, v_p, v__envc_run, v__envc_seek, v_q),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)),
     )
-    _c756 = jnp.logical_or(
+    _c801 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8)),
     )
 
-    def _then757(st, v_p, v__envc_run, v__envc_seek, v_q):
+    def _then802(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _lcast(0, jnp.int8)
-        _c758 = v__envc_run
-        _c759 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
+        _c803 = v__envc_run
+        _c804 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
 
-        def _then760(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _lcast(v_p, jnp.int8)
 
-            def _g763(i762):
+            def _g808(i807):
                 return jnp.logical_and(
-                    st["occupied"][_i32(v_q)][jnp.floor_divide(i762, 2)],
+                    st["occupied"][_i32(v_q)][jnp.floor_divide(i807, 2)],
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i762, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i762, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i762, 2)])]),
+                                (jnp.remainder(i807, 2) == 0),
+                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i807, 2)])]),
+                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i807, 2)])]),
                             )
                         )
                         >= 0
                     ),
                 )
 
-            _e764 = jax.vmap(_g763)(jnp.arange(0, 8, dtype=jnp.int32))
-            _c761 = jnp.any(_e764)
+            _e809 = jax.vmap(_g808)(jnp.arange(0, 8, dtype=jnp.int32))
+            _c806 = jnp.any(_e809)
 
-            def _then765(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _then810(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a766 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a766, jnp.int8)
-                _a767 = v_q
-                st["_envc_frame_g1_9"] = _cast(_a767, jnp.int8)
-                _a768 = v_k
-                st["_envc_frame_g1_10"] = _cast(_a768, jnp.int8)
-                _a769 = 8
-                st["_envc_at_g1"] = _cast(_a769, jnp.int8)
-                _a770 = False
-                v__envc_run = _lcast(_a770, jnp.bool_)
-                _a771 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a771, jnp.int8)
-                _a772 = v__envc_who1
-                st["current_player"] = _cast(_a772, jnp.int8)
+                _c811 = st["terminated"]
+
+                def _then812(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                    st = dict(st)
+
+                    def _g814(i813):
+                        return _i32(
+                            jnp.where(
+                                jnp.logical_and(
+                                    st["occupied"][_i32(v_q)][jnp.floor_divide(i813, 2)],
+                                    (
+                                        _i32(
+                                            jnp.where(
+                                                (jnp.remainder(i813, 2) == 0),
+                                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i813, 2)])]),
+                                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i813, 2)])]),
+                                            )
+                                        )
+                                        >= 0
+                                    ),
+                                ),
+                                i813,
+                                8,
+                            )
+                        )
+
+                    _e815 = jax.vmap(_g814)(jnp.arange(0, 8, dtype=jnp.int32))
+                    _a816 = jnp.minimum(jnp.min(_e815), 7)
+                    v_k = _lcast(_a816, jnp.int8)
+                    return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
+
+                def _else817(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                    st = dict(st)
+                    _a818 = v_p
+                    st["_envc_frame_g1_4"] = _cast(_a818, jnp.int8)
+                    _a819 = v_q
+                    st["_envc_frame_g1_9"] = _cast(_a819, jnp.int8)
+                    _a820 = v_k
+                    st["_envc_frame_g1_10"] = _cast(_a820, jnp.int8)
+                    _a821 = 8
+                    st["_envc_at_g1"] = _cast(_a821, jnp.int8)
+                    _a822 = False
+                    v__envc_run = _lcast(_a822, jnp.bool_)
+                    _a823 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a823, jnp.int8)
+                    _a824 = v__envc_who1
+                    st["current_player"] = _cast(_a824, jnp.int8)
+                    return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
+
+                st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(
+                    _c811,
+                    lambda: _then812(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                    lambda: _else817(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                )
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
-            def _else773(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _else825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a774 = -1
-                v_k = _lcast(_a774, jnp.int8)
+                _a826 = -1
+                v_k = _lcast(_a826, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
-            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(
-                _c761,
-                lambda: _then765(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
-                lambda: _else773(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+            st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch_any(
+                _c806,
+                lambda: _then810(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                lambda: _else825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                True,
+                (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                (
+                    jnp.int8,
+                    jnp.bool_,
+                    jnp.bool_,
+                    jnp.int8,
+                    jnp.int8,
+                    jnp.int8,
+                ),
             )
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
-        def _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a776 = st["_envc_frame_g1_4"]
-            v_p = _lcast(_a776, jnp.int8)
-            _a777 = st["_envc_frame_g1_9"]
-            v_q = _lcast(_a777, jnp.int8)
-            _a778 = st["_envc_frame_g1_10"]
-            v_k = _lcast(_a778, jnp.int8)
-            _a779 = 0
-            st["_envc_at_g1"] = _cast(_a779, jnp.int8)
-            _a780 = False
-            v__envc_seek = _lcast(_a780, jnp.bool_)
-            _a781 = st["_envc_choice_option"]
-            v_k = _lcast(_a781, jnp.int8)
-            _a782 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a782, jnp.int8)
-            _a783 = True
-            v__envc_run = _lcast(_a783, jnp.bool_)
+            _a828 = st["_envc_frame_g1_4"]
+            v_p = _lcast(_a828, jnp.int8)
+            _a829 = st["_envc_frame_g1_9"]
+            v_q = _lcast(_a829, jnp.int8)
+            _a830 = st["_envc_frame_g1_10"]
+            v_k = _lcast(_a830, jnp.int8)
+            _a831 = 0
+            st["_envc_at_g1"] = _cast(_a831, jnp.int8)
+            _a832 = False
+            v__envc_seek = _lcast(_a832, jnp.bool_)
+            _a833 = st["_envc_choice_option"]
+            v_k = _lcast(_a833, jnp.int8)
+            _a834 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a834, jnp.int8)
+            _a835 = True
+            v__envc_run = _lcast(_a835, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first_any(
             (
-                _c758,
-                _c759,
+                _c803,
+                _c804,
             ),
             (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             (
-                lambda: _then760(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
-                lambda: _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                lambda: _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                lambda: _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
             ),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             (
@@ -17397,11 +17871,11 @@ def p_copy_attack(st, v_p):
                 jnp.int8,
             ),
         )
-        _c784 = v__envc_run
+        _c836 = v__envc_run
 
-        def _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then837(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _c786 = jnp.logical_and(
+            _c838 = jnp.logical_and(
                 (_i32(v_k) >= 0),
                 f_pays(
                     st,
@@ -17411,13 +17885,13 @@ def p_copy_attack(st, v_p):
                 ),
             )
 
-            def _then787(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            def _then839(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
                 st = dict(st)
-                _a788 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
-                st["copy_card"] = _cast(_a788, jnp.int16)
-                _a789 = jnp.remainder(_i32(v_k), 2)
-                st["copy_index"] = _cast(_a789, jnp.int8)
-                _a790 = jnp.maximum(
+                _a840 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
+                st["copy_card"] = _cast(_a840, jnp.int16)
+                _a841 = jnp.remainder(_i32(v_k), 2)
+                st["copy_index"] = _cast(_a841, jnp.int8)
+                _a842 = jnp.maximum(
                     _i32(
                         f_printed_damage(
                             st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2)
@@ -17425,14 +17899,14 @@ def p_copy_attack(st, v_p):
                     ),
                     0,
                 )
-                st["dmg"] = _cast(_a790, jnp.int16)
-                _a791 = 1
-                st["copying"] = _cast(_a791, jnp.int8)
+                st["dmg"] = _cast(_a842, jnp.int16)
+                _a843 = 1
+                st["copying"] = _cast(_a843, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
             st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(
-                _c786,
-                lambda: _then787(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                _c838,
+                lambda: _then839(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_q, v_k),
@@ -17447,8 +17921,8 @@ def p_copy_attack(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(
-            _c784,
-            lambda: _then785(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+            _c836,
+            lambda: _then837(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_q, v_k),
@@ -17463,8 +17937,8 @@ def p_copy_attack(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
 
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch_any(
-        _c756,
-        lambda: _then757(st, v_p, v__envc_run, v__envc_seek, v_q),
+        _c801,
+        lambda: _then802(st, v_p, v__envc_run, v__envc_seek, v_q),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)),
         True,
         (v_p, v__envc_run, v__envc_seek, v_q),
@@ -17484,20 +17958,20 @@ def p_put_in_play(st, v_p, v_s, v_c):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_c = _lcast(v_c, jnp.int16)
-    _a792 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a792, jnp.int16))
-    _a793 = True
-    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a793, jnp.bool_))
-    _a794 = 0
-    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a794, jnp.int16))
-    _a796 = jax.vmap(lambda i795: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a796, jnp.int8))
-    _a797 = 0
-    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a797, jnp.int8))
-    _a798 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a798, jnp.int8))
-    _a799 = False
-    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a799, jnp.bool_))
+    _a844 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a844, jnp.int16))
+    _a845 = True
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a845, jnp.bool_))
+    _a846 = 0
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a846, jnp.int16))
+    _a848 = jax.vmap(lambda i847: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a848, jnp.int8))
+    _a849 = 0
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a849, jnp.int8))
+    _a850 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a850, jnp.int8))
+    _a851 = False
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a851, jnp.bool_))
     return st
 
 
@@ -17505,26 +17979,26 @@ def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1920)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a800 = False
-    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a800, jnp.bool_))
-    _a801 = False
-    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a801, jnp.bool_))
-    _a802 = 0
-    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a802, jnp.int8))
-    _a803 = 0
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a803, jnp.int16))
-    _a804 = False
-    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a804, jnp.bool_))
-    _a805 = False
-    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a805, jnp.bool_))
-    _a806 = False
-    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a806, jnp.bool_))
-    _a807 = 0
-    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a807, jnp.int8))
-    _a808 = 0
-    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a808, jnp.int8))
-    _a809 = 0
-    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a809, jnp.int8))
+    _a852 = False
+    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a852, jnp.bool_))
+    _a853 = False
+    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a853, jnp.bool_))
+    _a854 = 0
+    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a854, jnp.int8))
+    _a855 = 0
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a855, jnp.int16))
+    _a856 = False
+    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a856, jnp.bool_))
+    _a857 = False
+    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a857, jnp.bool_))
+    _a858 = False
+    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a858, jnp.bool_))
+    _a859 = 0
+    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a859, jnp.int8))
+    _a860 = 0
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a860, jnp.int8))
+    _a861 = 0
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a861, jnp.int8))
     return st
 
 
@@ -17533,54 +18007,54 @@ def p_clear_slot(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _f810 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f810 >= 20), 32, 0, 0)
-    _l811 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(v_p), _l811)
+    _f862 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f862 >= 20), 32, 0, 0)
+    _l863 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l863)
     v_k = 0
-    _c812 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
+    _c864 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
 
-    def _then813(st, v_p, v_s, v_k):
+    def _then865(st, v_p, v_s, v_k):
         st = dict(st)
-        _f814 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f814 >= 20), 33, 0, 0)
-        _l815 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l815)
+        _f866 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f866 >= 20), 33, 0, 0)
+        _l867 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l867)
         return st, (v_p, v_s, v_k)
 
-    st, (v_p, v_s, v_k) = _branch(_c812, lambda: _then813(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _branch(_c864, lambda: _then865(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
     v_k = 1
-    _c816 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
+    _c868 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
 
-    def _then817(st, v_p, v_s, v_k):
+    def _then869(st, v_p, v_s, v_k):
         st = dict(st)
-        _f818 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f818 >= 20), 33, 0, 0)
-        _l819 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l819)
+        _f870 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f870 >= 20), 33, 0, 0)
+        _l871 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l871)
         return st, (v_p, v_s, v_k)
 
-    st, (v_p, v_s, v_k) = _branch(_c816, lambda: _then817(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
-    _a820 = False
-    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a820, jnp.bool_))
-    _a821 = 0
-    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a821, jnp.int16))
-    _a823 = jax.vmap(lambda i822: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a823, jnp.int8))
-    _a824 = 0
-    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a824, jnp.int8))
-    _a825 = False
-    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a825, jnp.bool_))
-    _c826 = _i32(v_s) == 0
+    st, (v_p, v_s, v_k) = _branch(_c868, lambda: _then869(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    _a872 = False
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a872, jnp.bool_))
+    _a873 = 0
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a873, jnp.int16))
+    _a875 = jax.vmap(lambda i874: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a875, jnp.int8))
+    _a876 = 0
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a876, jnp.int8))
+    _a877 = False
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a877, jnp.bool_))
+    _c878 = _i32(v_s) == 0
 
-    def _then827(st, v_p, v_s):
+    def _then879(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
 
     st, (v_p, v_s) = _branch_any(
-        _c826,
-        lambda: _then827(st, v_p, v_s),
+        _c878,
+        lambda: _then879(st, v_p, v_s),
         lambda: (st, (v_p, v_s)),
         True,
         (v_p, v_s),
@@ -17599,55 +18073,55 @@ def p_swap_slots(st, v_p, v_a, v_b):
     v_a = _lcast(v_a, jnp.int8)
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a828 = st["card"][_i32(v_p)][_i32(v_b)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a828, jnp.int16))
-    _a829 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a829, jnp.int16))
+    _a880 = st["card"][_i32(v_p)][_i32(v_b)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a880, jnp.int16))
+    _a881 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a881, jnp.int16))
     v_o = _lcast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a830 = st["occupied"][_i32(v_p)][_i32(v_b)]
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a830, jnp.bool_))
-    _a831 = v_o
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a831, jnp.bool_))
+    _a882 = st["occupied"][_i32(v_p)][_i32(v_b)]
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a882, jnp.bool_))
+    _a883 = v_o
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a883, jnp.bool_))
     v_u = _lcast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a832 = st["below"][_i32(v_p)][_i32(v_b)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a832, jnp.int16))
-    _a833 = v_u
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a833, jnp.int16))
+    _a884 = st["below"][_i32(v_p)][_i32(v_b)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a884, jnp.int16))
+    _a885 = v_u
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a885, jnp.int16))
     v_v = _lcast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a834 = st["evolutions"][_i32(v_p)][_i32(v_b)]
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a834, jnp.int8))
-    _a835 = v_v
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a835, jnp.int8))
+    _a886 = st["evolutions"][_i32(v_p)][_i32(v_b)]
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a886, jnp.int8))
+    _a887 = v_v
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a887, jnp.int8))
     v_d = _lcast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a836 = st["damage"][_i32(v_p)][_i32(v_b)]
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a836, jnp.int16))
-    _a837 = v_d
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a837, jnp.int16))
+    _a888 = st["damage"][_i32(v_p)][_i32(v_b)]
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a888, jnp.int16))
+    _a889 = v_d
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a889, jnp.int16))
     v_e = _lcast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a838 = st["energy"][_i32(v_p)][_i32(v_b)]
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a838, jnp.int8))
-    _a839 = v_e
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a839, jnp.int8))
+    _a890 = st["energy"][_i32(v_p)][_i32(v_b)]
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a890, jnp.int8))
+    _a891 = v_e
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a891, jnp.int8))
     v_t = _lcast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a840 = st["placed"][_i32(v_p)][_i32(v_b)]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a840, jnp.int8))
-    _a841 = v_t
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a841, jnp.int8))
+    _a892 = st["placed"][_i32(v_p)][_i32(v_b)]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a892, jnp.int8))
+    _a893 = v_t
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a893, jnp.int8))
     v_h = _lcast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a842 = st["played_hp"][_i32(v_p)][_i32(v_b)]
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a842, jnp.int16))
-    _a843 = v_h
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a843, jnp.int16))
+    _a894 = st["played_hp"][_i32(v_p)][_i32(v_b)]
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a894, jnp.int16))
+    _a895 = v_h
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a895, jnp.int16))
     v_y = _lcast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a844 = st["played_type"][_i32(v_p)][_i32(v_b)]
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a844, jnp.int8))
-    _a845 = v_y
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a845, jnp.int8))
+    _a896 = st["played_type"][_i32(v_p)][_i32(v_b)]
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a896, jnp.int8))
+    _a897 = v_y
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a897, jnp.int8))
     v_x = _lcast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a846 = st["ability_used"][_i32(v_p)][_i32(v_b)]
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a846, jnp.bool_))
-    _a847 = v_x
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a847, jnp.bool_))
+    _a898 = st["ability_used"][_i32(v_p)][_i32(v_b)]
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a898, jnp.bool_))
+    _a899 = v_x
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a899, jnp.bool_))
     return st
 
 
@@ -17656,35 +18130,35 @@ def p_knock_outs(st):
     st = dict(st)
     v_q = jnp.int32(0)
 
-    def _loop848(i, carry):
+    def _loop900(i, carry):
         st, (v_q,) = dict(carry[0]), carry[1]
         v_q = i
         v_s = jnp.int32(0)
 
-        def _loop849(i, carry):
+        def _loop901(i, carry):
             st, (v_q, v_s) = dict(carry[0]), carry[1]
             v_s = i
-            _c850 = jnp.logical_and(
+            _c902 = jnp.logical_and(
                 st["occupied"][_i32(v_q)][_i32(v_s)],
                 (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))),
             )
 
-            def _then851(st, v_q, v_s):
+            def _then903(st, v_q, v_s):
                 st = dict(st)
-                _a852 = jnp.minimum(
+                _a904 = jnp.minimum(
                     (
                         _i32(st["points"][(1 - _i32(v_q))])
                         + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))
                     ),
                     4,
                 )
-                st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a852, jnp.int8))
+                st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a904, jnp.int8))
                 st = p_clear_slot(st, v_q, v_s)
                 return st, (v_q, v_s)
 
             st, (v_q, v_s) = _branch_any(
-                _c850,
-                lambda: _then851(st, v_q, v_s),
+                _c902,
+                lambda: _then903(st, v_q, v_s),
                 lambda: (st, (v_q, v_s)),
                 True,
                 (v_q, v_s),
@@ -17695,15 +18169,15 @@ def p_knock_outs(st):
             )
             return st, (v_q, v_s)
 
-        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop849, (st, (v_q, v_s)))
+        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop901, (st, (v_q, v_s)))
         return st, (v_q,)
 
-    st, (v_q,) = lax.fori_loop(0, 2, _loop848, (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop900, (st, (v_q,)))
     v_won0 = _lcast(
         jnp.logical_or(
             (_i32(st["points"][0]) >= 3),
             jnp.logical_not(
-                jnp.any(jax.vmap(lambda i853, _h854: _h854)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
+                jnp.any(jax.vmap(lambda i905, _h906: _h906)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
             ),
         ),
         jnp.bool_,
@@ -17712,50 +18186,50 @@ def p_knock_outs(st):
         jnp.logical_or(
             (_i32(st["points"][1]) >= 3),
             jnp.logical_not(
-                jnp.any(jax.vmap(lambda i855, _h856: _h856)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
+                jnp.any(jax.vmap(lambda i907, _h908: _h908)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
             ),
         ),
         jnp.bool_,
     )
-    _c857 = jnp.logical_or(v_won0, v_won1)
+    _c909 = jnp.logical_or(v_won0, v_won1)
 
-    def _then858(st, v_won0, v_won1):
+    def _then910(st, v_won0, v_won1):
         st = dict(st)
-        _a859 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a859, jnp.int8)
+        _a911 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a911, jnp.int8)
         return st, (v_won0, v_won1)
 
-    st, (v_won0, v_won1) = _branch(_c857, lambda: _then858(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
-    _c860 = jnp.logical_and(v_won0, v_won1)
-    _c861 = v_won0
-    _c862 = v_won1
+    st, (v_won0, v_won1) = _branch(_c909, lambda: _then910(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
+    _c912 = jnp.logical_and(v_won0, v_won1)
+    _c913 = v_won0
+    _c914 = v_won1
 
-    def _then863(st, v_won0, v_won1):
+    def _then915(st, v_won0, v_won1):
         st = dict(st)
         st = _draw(st)
         return st, (v_won0, v_won1)
 
-    def _then864(st, v_won0, v_won1):
+    def _then916(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_won0, v_won1)
 
-    def _then865(st, v_won0, v_won1):
+    def _then917(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
 
     st, (v_won0, v_won1) = _select_first(
         (
-            _c860,
-            _c861,
-            _c862,
+            _c912,
+            _c913,
+            _c914,
         ),
         (st, (v_won0, v_won1)),
         (
-            lambda: _then863(st, v_won0, v_won1),
-            lambda: _then864(st, v_won0, v_won1),
-            lambda: _then865(st, v_won0, v_won1),
+            lambda: _then915(st, v_won0, v_won1),
+            lambda: _then916(st, v_won0, v_won1),
+            lambda: _then917(st, v_won0, v_won1),
         ),
         lambda: (st, (v_won0, v_won1)),
     )
@@ -17768,16 +18242,16 @@ def p_random_zone_energy(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(
         jnp.sum(
-            jax.vmap(lambda i866, _h867: _i32(_h867))(
+            jax.vmap(lambda i918, _h919: _i32(_h919))(
                 jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]
             ),
             dtype=jnp.int32,
         ),
         jnp.int8,
     )
-    st, _r868 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
-    _a869 = f_nth_energy(st, st["decks"][_i32(v_p)], _r868)
-    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a869, jnp.int8))
+    st, _r920 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a921 = f_nth_energy(st, st["decks"][_i32(v_p)], _r920)
+    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a921, jnp.int8))
     return st
 
 
@@ -17785,61 +18259,61 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:2017)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c870 = _i32(st["turn"]) >= 50
+    _c922 = _i32(st["turn"]) >= 50
 
-    def _then871(st, v_p):
+    def _then923(st, v_p):
         st = dict(st)
-        _a872 = 3
-        st["ended_by"] = _cast(_a872, jnp.int8)
+        _a924 = 3
+        st["ended_by"] = _cast(_a924, jnp.int8)
         st = _draw(st)
         return st, (v_p,)
 
-    def _else873(st, v_p):
+    def _else925(st, v_p):
         st = dict(st)
-        _a874 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a874, jnp.int8)
-        _a875 = v_p
-        st["current_player"] = _cast(_a875, jnp.int8)
-        _a876 = 1
-        st["phase"] = _cast(_a876, jnp.int8)
-        _a877 = False
-        st["attached"] = _cast(_a877, jnp.bool_)
-        _a878 = False
-        st["supporter"] = _cast(_a878, jnp.bool_)
-        _a879 = False
-        st["retreated"] = _cast(_a879, jnp.bool_)
-        _a880 = 0
-        st["retreat_discount"] = _cast(_a880, jnp.int8)
-        _a881 = 0
-        st["attack_bonus"] = _cast(_a881, jnp.int8)
-        _a882 = 0
-        st["named_bonus"] = _cast(_a882, jnp.int8)
+        _a926 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a926, jnp.int8)
+        _a927 = v_p
+        st["current_player"] = _cast(_a927, jnp.int8)
+        _a928 = 1
+        st["phase"] = _cast(_a928, jnp.int8)
+        _a929 = False
+        st["attached"] = _cast(_a929, jnp.bool_)
+        _a930 = False
+        st["supporter"] = _cast(_a930, jnp.bool_)
+        _a931 = False
+        st["retreated"] = _cast(_a931, jnp.bool_)
+        _a932 = 0
+        st["retreat_discount"] = _cast(_a932, jnp.int8)
+        _a933 = 0
+        st["attack_bonus"] = _cast(_a933, jnp.int8)
+        _a934 = 0
+        st["named_bonus"] = _cast(_a934, jnp.int8)
         v_s = 0
-        _a883 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a883, jnp.bool_))
+        _a935 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a935, jnp.bool_))
         v_s = 1
-        _a884 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a884, jnp.bool_))
+        _a936 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a936, jnp.bool_))
         v_s = 2
-        _a885 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a885, jnp.bool_))
+        _a937 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a937, jnp.bool_))
         v_s = 3
-        _a886 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a886, jnp.bool_))
-        _c887 = _i32(st["turn"]) > 1
+        _a938 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a938, jnp.bool_))
+        _c939 = _i32(st["turn"]) > 1
 
-        def _then888(st, v_p):
+        def _then940(st, v_p):
             st = dict(st)
-            _a889 = st["zone_next"][_i32(v_p)]
-            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a889, jnp.int8))
+            _a941 = st["zone_next"][_i32(v_p)]
+            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a941, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
 
-        st, (v_p,) = _branch_any(_c887, lambda: _then888(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+        st, (v_p,) = _branch_any(_c939, lambda: _then940(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c870, lambda: _then871(st, v_p), lambda: _else873(st, v_p), False, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c922, lambda: _then923(st, v_p), lambda: _else925(st, v_p), False, (v_p,), (jnp.int8,))
     return st
 
 
@@ -17848,57 +18322,57 @@ def p_continue_game(st, v_next, v_resume):
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
-    _c890 = jnp.logical_not(st["terminated"])
+    _c942 = jnp.logical_not(st["terminated"])
 
-    def _then891(st, v_next, v_resume):
+    def _then943(st, v_next, v_resume):
         st = dict(st)
-        _c892 = jnp.logical_or(
+        _c944 = jnp.logical_or(
             jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0])
         )
-        _c893 = v_resume
+        _c945 = v_resume
 
-        def _then894(st, v_next, v_resume):
+        def _then946(st, v_next, v_resume):
             st = dict(st)
-            _a895 = 2
-            st["phase"] = _cast(_a895, jnp.int8)
-            _a896 = v_next
-            st["promote_next"] = _cast(_a896, jnp.int8)
-            _a897 = v_resume
-            st["promote_resume"] = _cast(_a897, jnp.bool_)
-            _a898 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
-            st["current_player"] = _cast(_a898, jnp.int8)
+            _a947 = 2
+            st["phase"] = _cast(_a947, jnp.int8)
+            _a948 = v_next
+            st["promote_next"] = _cast(_a948, jnp.int8)
+            _a949 = v_resume
+            st["promote_resume"] = _cast(_a949, jnp.bool_)
+            _a950 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
+            st["current_player"] = _cast(_a950, jnp.int8)
             return st, (v_next, v_resume)
 
-        def _then899(st, v_next, v_resume):
+        def _then951(st, v_next, v_resume):
             st = dict(st)
-            _a900 = 1
-            st["phase"] = _cast(_a900, jnp.int8)
-            _a901 = v_next
-            st["current_player"] = _cast(_a901, jnp.int8)
+            _a952 = 1
+            st["phase"] = _cast(_a952, jnp.int8)
+            _a953 = v_next
+            st["current_player"] = _cast(_a953, jnp.int8)
             return st, (v_next, v_resume)
 
-        def _else902(st, v_next, v_resume):
+        def _else954(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
 
         st, (v_next, v_resume) = _select_first(
             (
-                _c892,
-                _c893,
+                _c944,
+                _c945,
             ),
             (st, (v_next, v_resume)),
             (
-                lambda: _then894(st, v_next, v_resume),
-                lambda: _then899(st, v_next, v_resume),
+                lambda: _then946(st, v_next, v_resume),
+                lambda: _then951(st, v_next, v_resume),
             ),
-            lambda: _else902(st, v_next, v_resume),
+            lambda: _else954(st, v_next, v_resume),
         )
         return st, (v_next, v_resume)
 
     st, (v_next, v_resume) = _branch_any(
-        _c890,
-        lambda: _then891(st, v_next, v_resume),
+        _c942,
+        lambda: _then943(st, v_next, v_resume),
         lambda: (st, (v_next, v_resume)),
         True,
         (v_next, v_resume),
@@ -17914,24 +18388,24 @@ def p_continue_game(st, v_next, v_resume):
 def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2066)"""
     st = dict(st)
-    _a903 = _K23
-    st["locked_supporters"] = _cast(_a903, jnp.bool_)
+    _a955 = _K23
+    st["locked_supporters"] = _cast(_a955, jnp.bool_)
     v_q = jnp.int32(0)
 
-    def _loop904(i, carry):
+    def _loop956(i, carry):
         st, (v_q,) = dict(carry[0]), carry[1]
         v_q = i
-        _c905 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+        _c957 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
 
-        def _then906(st, v_q):
+        def _then958(st, v_q):
             st = dict(st)
             st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
             return st, (v_q,)
 
-        st, (v_q,) = _branch(_c905, lambda: _then906(st, v_q), lambda: (st, (v_q,)))
+        st, (v_q,) = _branch(_c957, lambda: _then958(st, v_q), lambda: (st, (v_q,)))
         return st, (v_q,)
 
-    st, (v_q,) = lax.fori_loop(0, 2, _loop904, (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop956, (st, (v_q,)))
     return st
 
 
@@ -17941,82 +18415,82 @@ def p_checkup(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop907(i, carry):
+    def _loop959(i, carry):
         st, (v_p, v_k) = dict(carry[0]), carry[1]
         v_k = i
         v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-        _c908 = st["occupied"][_i32(v_q)][0]
+        _c960 = st["occupied"][_i32(v_q)][0]
 
-        def _then909(st, v_p, v_k, v_q):
+        def _then961(st, v_p, v_k, v_q):
             st = dict(st)
-            _c910 = st["poisoned"][_i32(v_q)]
+            _c962 = st["poisoned"][_i32(v_q)]
 
-            def _then911(st, v_p, v_k, v_q):
+            def _then963(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a912 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a912, jnp.int16))
+                _a964 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a964, jnp.int16))
                 return st, (v_p, v_k, v_q)
 
-            st, (v_p, v_k, v_q) = _branch(_c910, lambda: _then911(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            _c913 = st["burned"][_i32(v_q)]
+            st, (v_p, v_k, v_q) = _branch(_c962, lambda: _then963(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c965 = st["burned"][_i32(v_q)]
 
-            def _then914(st, v_p, v_k, v_q):
+            def _then966(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a915 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a915, jnp.int16))
-                st, _r917 = _randint(st, 0, 1)
-                _c916 = _r917 == 1
+                _a967 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a967, jnp.int16))
+                st, _r969 = _randint(st, 0, 1)
+                _c968 = _r969 == 1
 
-                def _then918(st, v_p, v_k, v_q):
+                def _then970(st, v_p, v_k, v_q):
                     st = dict(st)
-                    _a919 = False
-                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a919, jnp.bool_))
+                    _a971 = False
+                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a971, jnp.bool_))
                     return st, (v_p, v_k, v_q)
 
-                st, (v_p, v_k, v_q) = _branch(_c916, lambda: _then918(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+                st, (v_p, v_k, v_q) = _branch(_c968, lambda: _then970(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
 
-            st, (v_p, v_k, v_q) = _branch(_c913, lambda: _then914(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            _c920 = st["condition"][_i32(v_q)] == 1
-            _c921 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+            st, (v_p, v_k, v_q) = _branch(_c965, lambda: _then966(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c972 = st["condition"][_i32(v_q)] == 1
+            _c973 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
 
-            def _then922(st, v_p, v_k, v_q):
+            def _then974(st, v_p, v_k, v_q):
                 st = dict(st)
-                st, _r924 = _randint(st, 0, 1)
-                _c923 = _r924 == 1
+                st, _r976 = _randint(st, 0, 1)
+                _c975 = _r976 == 1
 
-                def _then925(st, v_p, v_k, v_q):
+                def _then977(st, v_p, v_k, v_q):
                     st = dict(st)
-                    _a926 = 0
-                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a926, jnp.int8))
+                    _a978 = 0
+                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a978, jnp.int8))
                     return st, (v_p, v_k, v_q)
 
-                st, (v_p, v_k, v_q) = _branch(_c923, lambda: _then925(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+                st, (v_p, v_k, v_q) = _branch(_c975, lambda: _then977(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
 
-            def _then927(st, v_p, v_k, v_q):
+            def _then979(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a928 = 0
-                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a928, jnp.int8))
+                _a980 = 0
+                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a980, jnp.int8))
                 return st, (v_p, v_k, v_q)
 
             st, (v_p, v_k, v_q) = _select_first(
                 (
-                    _c920,
-                    _c921,
+                    _c972,
+                    _c973,
                 ),
                 (st, (v_p, v_k, v_q)),
                 (
-                    lambda: _then922(st, v_p, v_k, v_q),
-                    lambda: _then927(st, v_p, v_k, v_q),
+                    lambda: _then974(st, v_p, v_k, v_q),
+                    lambda: _then979(st, v_p, v_k, v_q),
                 ),
                 lambda: (st, (v_p, v_k, v_q)),
             )
             return st, (v_p, v_k, v_q)
 
         st, (v_p, v_k, v_q) = _branch_any(
-            _c908,
-            lambda: _then909(st, v_p, v_k, v_q),
+            _c960,
+            lambda: _then961(st, v_p, v_k, v_q),
             lambda: (st, (v_p, v_k, v_q)),
             True,
             (v_p, v_k, v_q),
@@ -18028,7 +18502,7 @@ def p_checkup(st, v_p):
         )
         return st, (v_p, v_k)
 
-    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop907, (st, (v_p, v_k)))
+    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop959, (st, (v_p, v_k)))
     return st
 
 
@@ -18036,27 +18510,27 @@ def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2105)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _c929 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
+    _c981 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
 
-    def _then930(st, v_p):
+    def _then982(st, v_p):
         st = dict(st)
         v_s = jnp.int32(0)
 
-        def _loop931(i, carry):
+        def _loop983(i, carry):
             st, (v_p, v_s) = dict(carry[0]), carry[1]
             v_s = i
-            _c932 = jnp.logical_and(
+            _c984 = jnp.logical_and(
                 st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3)
             )
 
-            def _then933(st, v_p, v_s):
+            def _then985(st, v_p, v_s):
                 st = dict(st)
                 st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
                 return st, (v_p, v_s)
 
             st, (v_p, v_s) = _branch_any(
-                _c932,
-                lambda: _then933(st, v_p, v_s),
+                _c984,
+                lambda: _then985(st, v_p, v_s),
                 lambda: (st, (v_p, v_s)),
                 True,
                 (v_p, v_s),
@@ -18067,117 +18541,119 @@ def p_finish_turn(st):
             )
             return st, (v_p, v_s)
 
-        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop931, (st, (v_p, v_s)))
+        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop983, (st, (v_p, v_s)))
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c929, lambda: _then930(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c981, lambda: _then982(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
     v__envc_reached23 = _lcast((1 + _i32(v_p)), jnp.int8)
 
-    def _g938(i934, _h935, _h936, _h937):
+    def _g990(i986, _h987, _h988, _h989):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h935) == _i32(v__envc_reached23)), _i32(_h936), _i32(_h937))), jnp.int32
+            _i32(jnp.where((_i32(_h987) == _i32(v__envc_reached23)), _i32(_h988), _i32(_h989))), jnp.int32
         )
 
-    _e939 = jax.vmap(_g938)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-    _a940 = _e939
-    st["barrier"] = _cast(_a940, jnp.int16)
+    _e991 = jax.vmap(_g990)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _a992 = _e991
+    st["barrier"] = _cast(_a992, jnp.int16)
 
-    def _g943(i941, _h942):
-        return jnp.asarray(_i32(jnp.where((_i32(_h942) == _i32(v__envc_reached23)), 0, _i32(_h942))), jnp.int32)
+    def _g995(i993, _h994):
+        return jnp.asarray(_i32(jnp.where((_i32(_h994) == _i32(v__envc_reached23)), 0, _i32(_h994))), jnp.int32)
 
-    _e944 = jax.vmap(_g943)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    _a945 = _e944
-    st["_envc_until_barrier"] = _cast(_a945, jnp.int8)
+    _e996 = jax.vmap(_g995)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _a997 = _e996
+    st["_envc_until_barrier"] = _cast(_a997, jnp.int8)
 
-    def _g950(i946, _h947, _h948, _h949):
-        return jnp.where((_i32(_h947) == _i32(v__envc_reached23)), _h948, _h949)
+    def _g1002(i998, _h999, _h1000, _h1001):
+        return jnp.where((_i32(_h999) == _i32(v__envc_reached23)), _h1000, _h1001)
 
-    _e951 = jax.vmap(_g950)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    _a952 = _e951
-    st["no_attack"] = _cast(_a952, jnp.bool_)
+    _e1003 = jax.vmap(_g1002)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    _a1004 = _e1003
+    st["no_attack"] = _cast(_a1004, jnp.bool_)
 
-    def _g955(i953, _h954):
-        return jnp.asarray(_i32(jnp.where((_i32(_h954) == _i32(v__envc_reached23)), 0, _i32(_h954))), jnp.int32)
+    def _g1007(i1005, _h1006):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1006) == _i32(v__envc_reached23)), 0, _i32(_h1006))), jnp.int32)
 
-    _e956 = jax.vmap(_g955)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    _a957 = _e956
-    st["_envc_until_no_attack"] = _cast(_a957, jnp.int8)
+    _e1008 = jax.vmap(_g1007)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a1009 = _e1008
+    st["_envc_until_no_attack"] = _cast(_a1009, jnp.int8)
 
-    def _g962(i958, _h959, _h960, _h961):
-        return jnp.where((_i32(_h959) == _i32(v__envc_reached23)), _h960, _h961)
+    def _g1014(i1010, _h1011, _h1012, _h1013):
+        return jnp.where((_i32(_h1011) == _i32(v__envc_reached23)), _h1012, _h1013)
 
-    _e963 = jax.vmap(_g962)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    _a964 = _e963
-    st["no_retreat"] = _cast(_a964, jnp.bool_)
+    _e1015 = jax.vmap(_g1014)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    _a1016 = _e1015
+    st["no_retreat"] = _cast(_a1016, jnp.bool_)
 
-    def _g967(i965, _h966):
-        return jnp.asarray(_i32(jnp.where((_i32(_h966) == _i32(v__envc_reached23)), 0, _i32(_h966))), jnp.int32)
+    def _g1019(i1017, _h1018):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1018) == _i32(v__envc_reached23)), 0, _i32(_h1018))), jnp.int32)
 
-    _e968 = jax.vmap(_g967)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    _a969 = _e968
-    st["_envc_until_no_retreat"] = _cast(_a969, jnp.int8)
+    _e1020 = jax.vmap(_g1019)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a1021 = _e1020
+    st["_envc_until_no_retreat"] = _cast(_a1021, jnp.int8)
 
-    def _g974(i970, _h971, _h972, _h973):
+    def _g1026(i1022, _h1023, _h1024, _h1025):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h971) == _i32(v__envc_reached23)), _i32(_h972), _i32(_h973))), jnp.int32
+            _i32(jnp.where((_i32(_h1023) == _i32(v__envc_reached23)), _i32(_h1024), _i32(_h1025))), jnp.int32
         )
 
-    _e975 = jax.vmap(_g974)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    _a976 = _e975
-    st["weakened"] = _cast(_a976, jnp.int8)
+    _e1027 = jax.vmap(_g1026)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a1028 = _e1027
+    st["weakened"] = _cast(_a1028, jnp.int8)
 
-    def _g979(i977, _h978):
-        return jnp.asarray(_i32(jnp.where((_i32(_h978) == _i32(v__envc_reached23)), 0, _i32(_h978))), jnp.int32)
+    def _g1031(i1029, _h1030):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1030) == _i32(v__envc_reached23)), 0, _i32(_h1030))), jnp.int32)
 
-    _e980 = jax.vmap(_g979)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    _a981 = _e980
-    st["_envc_until_weakened"] = _cast(_a981, jnp.int8)
+    _e1032 = jax.vmap(_g1031)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a1033 = _e1032
+    st["_envc_until_weakened"] = _cast(_a1033, jnp.int8)
 
-    def _g986(i982, _h983, _h984, _h985):
+    def _g1038(i1034, _h1035, _h1036, _h1037):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h983) == _i32(v__envc_reached23)), _i32(_h984), _i32(_h985))), jnp.int32
+            _i32(jnp.where((_i32(_h1035) == _i32(v__envc_reached23)), _i32(_h1036), _i32(_h1037))), jnp.int32
         )
 
-    _e987 = jax.vmap(_g986)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    _a988 = _e987
-    st["spiky"] = _cast(_a988, jnp.int8)
+    _e1039 = jax.vmap(_g1038)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a1040 = _e1039
+    st["spiky"] = _cast(_a1040, jnp.int8)
 
-    def _g991(i989, _h990):
-        return jnp.asarray(_i32(jnp.where((_i32(_h990) == _i32(v__envc_reached23)), 0, _i32(_h990))), jnp.int32)
+    def _g1043(i1041, _h1042):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1042) == _i32(v__envc_reached23)), 0, _i32(_h1042))), jnp.int32)
 
-    _e992 = jax.vmap(_g991)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    _a993 = _e992
-    st["_envc_until_spiky"] = _cast(_a993, jnp.int8)
+    _e1044 = jax.vmap(_g1043)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a1045 = _e1044
+    st["_envc_until_spiky"] = _cast(_a1045, jnp.int8)
 
-    def _g998(i994, _h995, _h996, _h997):
-        return jnp.where((_i32(_h995) == _i32(v__envc_reached23)), _h996, _h997)
+    def _g1050(i1046, _h1047, _h1048, _h1049):
+        return jnp.where((_i32(_h1047) == _i32(v__envc_reached23)), _h1048, _h1049)
 
-    _e999 = jax.vmap(_g998)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-    _a1000 = _e999
-    st["no_supporter"] = _cast(_a1000, jnp.bool_)
+    _e1051 = jax.vmap(_g1050)(
+        jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"]
+    )
+    _a1052 = _e1051
+    st["no_supporter"] = _cast(_a1052, jnp.bool_)
 
-    def _g1003(i1001, _h1002):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1002) == _i32(v__envc_reached23)), 0, _i32(_h1002))), jnp.int32)
+    def _g1055(i1053, _h1054):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1054) == _i32(v__envc_reached23)), 0, _i32(_h1054))), jnp.int32)
 
-    _e1004 = jax.vmap(_g1003)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    _a1005 = _e1004
-    st["_envc_until_no_supporter"] = _cast(_a1005, jnp.int8)
+    _e1056 = jax.vmap(_g1055)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a1057 = _e1056
+    st["_envc_until_no_supporter"] = _cast(_a1057, jnp.int8)
 
-    def _g1010(i1006, _h1007, _h1008, _h1009):
-        return jnp.where((_i32(_h1007) == _i32(v__envc_reached23)), _h1008, _h1009)
+    def _g1062(i1058, _h1059, _h1060, _h1061):
+        return jnp.where((_i32(_h1059) == _i32(v__envc_reached23)), _h1060, _h1061)
 
-    _e1011 = jax.vmap(_g1010)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    _a1012 = _e1011
-    st["shielded"] = _cast(_a1012, jnp.bool_)
+    _e1063 = jax.vmap(_g1062)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    _a1064 = _e1063
+    st["shielded"] = _cast(_a1064, jnp.bool_)
 
-    def _g1015(i1013, _h1014):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1014) == _i32(v__envc_reached23)), 0, _i32(_h1014))), jnp.int32)
+    def _g1067(i1065, _h1066):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1066) == _i32(v__envc_reached23)), 0, _i32(_h1066))), jnp.int32)
 
-    _e1016 = jax.vmap(_g1015)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-    _a1017 = _e1016
-    st["_envc_until_shielded"] = _cast(_a1017, jnp.int8)
-    _a1018 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1018, jnp.int8))
+    _e1068 = jax.vmap(_g1067)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1069 = _e1068
+    st["_envc_until_shielded"] = _cast(_a1069, jnp.int8)
+    _a1070 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1070, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -18189,112 +18665,112 @@ def p_deal(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
-    def _g1022(i1019):
+    def _g1074(i1071):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1020 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i1019 >= _f1020), 34, i1019, _f1020)
-        _f1021 = _get(st["deck"], _i32(v_p))["len"]
+        _f1072 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i1071 >= _f1072), 34, i1071, _f1072)
+        _f1073 = _get(st["deck"], _i32(v_p))["len"]
         _flt = _fault_in(
-            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1019])] == 0) & (i1019 >= _f1021), 34, i1019, _f1021
+            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1071])] == 0) & (i1071 >= _f1073), 34, i1071, _f1073
         )
         return (
             jnp.logical_and(
-                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1019])] == 0),
-                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1019])] == 0),
+                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1071])] == 0),
+                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1071])] == 0),
             ),
             _flt,
         )
 
-    _e1023 = jax.vmap(_g1022)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1023[1]))
-    v_b = _lcast(jnp.sum(_e1023[0], dtype=jnp.int32), jnp.int8)
+    _e1075 = jax.vmap(_g1074)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1075[1]))
+    v_b = _lcast(jnp.sum(_e1075[0], dtype=jnp.int32), jnp.int8)
     v_hands = _lcast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1024 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _lcast(_r1024, jnp.int16)
+    st, _r1076 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _lcast(_r1076, jnp.int16)
 
-    def _g1026(i1025):
+    def _g1078(i1077):
         return (
             (
                 (
-                    _i32(jnp.where((1 <= i1025), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
+                    _i32(jnp.where((1 <= i1077), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
                     + _i32(
-                        jnp.where((2 <= i1025), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
+                        jnp.where((2 <= i1077), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
                     )
                 )
-                + _i32(jnp.where((3 <= i1025), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
+                + _i32(jnp.where((3 <= i1077), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
             )
-            + _i32(jnp.where((4 <= i1025), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
+            + _i32(jnp.where((4 <= i1077), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
         ) <= _i32(v_r)
 
-    _e1027 = jax.vmap(_g1026)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _lcast((1 + jnp.sum(_e1027, dtype=jnp.int32)), jnp.int8)
+    _e1079 = jax.vmap(_g1078)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _lcast((1 + jnp.sum(_e1079, dtype=jnp.int32)), jnp.int8)
     v_rest = _lcast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _lcast(0, jnp.int8)
     v_others = _lcast(0, jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop1028(i, carry):
+    def _loop1080(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1029 = _i32(v_i)
-        _f1030 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1029 >= _f1030), 35, _f1029, _f1030)
-        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1029], jnp.int16)
-        _c1031 = jnp.logical_and(
+        _f1081 = _i32(v_i)
+        _f1082 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1081 >= _f1082), 35, _f1081, _f1082)
+        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1081], jnp.int16)
+        _c1083 = jnp.logical_and(
             jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0)), (_i32(v_basics) < _i32(v_k))
         )
-        _c1032 = jnp.logical_and(
+        _c1084 = jnp.logical_and(
             jnp.logical_not(jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))),
             (_i32(v_others) < (5 - _i32(v_k))),
         )
 
-        def _then1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1085(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1034 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1034 >= 10), 36, 0, 0)
-            _l1035 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1035)
-            _a1036 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _lcast(_a1036, jnp.int8)
+            _f1086 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1086 >= 10), 36, 0, 0)
+            _l1087 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1087)
+            _a1088 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _lcast(_a1088, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _then1037(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1089(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1038 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1038 >= 10), 37, 0, 0)
-            _l1039 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1039)
-            _a1040 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _lcast(_a1040, jnp.int8)
+            _f1090 = _get(st["hand"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1090 >= 10), 37, 0, 0)
+            _l1091 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1091)
+            _a1092 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _lcast(_a1092, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _else1041(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1093(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1042 = v_rest["len"]
-            st = _fault_at(st, (_f1042 >= 20), 38, 0, 0)
-            _l1043 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1043
+            _f1094 = v_rest["len"]
+            st = _fault_at(st, (_f1094 >= 20), 38, 0, 0)
+            _l1095 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1095
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first(
             (
-                _c1031,
-                _c1032,
+                _c1083,
+                _c1084,
             ),
             (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)),
             (
-                lambda: _then1033(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
-                lambda: _then1037(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1085(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1089(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
             ),
-            lambda: _else1041(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+            lambda: _else1093(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
         )
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
 
     st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(
-        0, 20, _loop1028, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
+        0, 20, _loop1080, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
     )
-    _a1044 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1044, _DT31))
+    _a1096 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1096, _DT31))
     return st
 
 
@@ -18306,25 +18782,25 @@ def p_attack_texts(st, v_p, v_a):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_c = _lcast(0, jnp.int16)
-    _c1045 = v__envc_run
+    _c1097 = v__envc_run
 
-    def _then1046(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1098(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1047 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1047, jnp.int16)
+        _a1099 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1099, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1045,
-        lambda: _then1046(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1097,
+        lambda: _then1098(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     v_r = jnp.int32(0)
 
-    def _loop1048(i, carry):
+    def _loop1100(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1049 = jnp.logical_or(
+        _c1101 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
@@ -18332,34 +18808,34 @@ def p_attack_texts(st, v_p, v_a):
             ),
         )
 
-        def _then1050(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        def _then1102(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1051 = jnp.logical_or(
+            _c1103 = jnp.logical_or(
                 jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))),
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
             )
 
-            def _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            def _then1104(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1053 = v__envc_run
+                _c1105 = v__envc_run
 
-                def _then1054(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                def _then1106(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1055 = 2 * _i32(v_r)
-                    st["copying"] = _cast(_a1055, jnp.int8)
+                    _a1107 = 2 * _i32(v_r)
+                    st["copying"] = _cast(_a1107, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(
-                    _c1053,
-                    lambda: _then1054(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                    _c1105,
+                    lambda: _then1106(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 )
                 v__envc_arg1 = _lcast(0, jnp.int8)
-                _c1056 = v__envc_run
+                _c1108 = v__envc_run
 
-                def _then1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1109(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1058 = jnp.where(
+                    _a1110 = jnp.where(
                         (_i32(v_r) == 0),
                         _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))),
                         _i32(
@@ -18370,70 +18846,70 @@ def p_attack_texts(st, v_p, v_a):
                             )
                         ),
                     )
-                    v__envc_arg1 = _lcast(_a1058, jnp.int8)
+                    v__envc_arg1 = _lcast(_a1110, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1056,
-                    lambda: _then1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1108,
+                    lambda: _then1109(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
                 )
-                _c1059 = v__envc_seek
+                _c1111 = v__envc_seek
 
-                def _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1112(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1061 = st["_envc_frame_g2_1"]
-                    v_p = _lcast(_a1061, jnp.int8)
-                    _a1062 = st["_envc_frame_g2_2"]
-                    v_a = _lcast(_a1062, jnp.int8)
-                    _a1063 = st["_envc_frame_g2_3"]
-                    v_c = _lcast(_a1063, jnp.int16)
-                    _a1064 = 0
-                    st["_envc_at_g2"] = _cast(_a1064, jnp.int8)
-                    _a1065 = False
-                    v__envc_seek = _lcast(_a1065, jnp.bool_)
+                    _a1113 = st["_envc_frame_g2_1"]
+                    v_p = _lcast(_a1113, jnp.int8)
+                    _a1114 = st["_envc_frame_g2_2"]
+                    v_a = _lcast(_a1114, jnp.int8)
+                    _a1115 = st["_envc_frame_g2_3"]
+                    v_c = _lcast(_a1115, jnp.int16)
+                    _a1116 = 0
+                    st["_envc_at_g2"] = _cast(_a1116, jnp.int8)
+                    _a1117 = False
+                    v__envc_seek = _lcast(_a1117, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1059,
-                    lambda: _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1111,
+                    lambda: _then1112(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
                 )
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1066 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
+                _c1118 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
 
-                def _then1067(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1119(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1068 = v_p
-                    st["_envc_frame_g2_1"] = _cast(_a1068, jnp.int8)
-                    _a1069 = v_a
-                    st["_envc_frame_g2_2"] = _cast(_a1069, jnp.int8)
-                    _a1070 = v_c
-                    st["_envc_frame_g2_3"] = _cast(_a1070, jnp.int16)
-                    _a1071 = v_r
-                    st["_envc_frame_g2_4"] = _cast(_a1071, jnp.int8)
-                    _a1072 = 1
-                    st["_envc_at_g2"] = _cast(_a1072, jnp.int8)
-                    _a1073 = False
-                    v__envc_run = _lcast(_a1073, jnp.bool_)
+                    _a1120 = v_p
+                    st["_envc_frame_g2_1"] = _cast(_a1120, jnp.int8)
+                    _a1121 = v_a
+                    st["_envc_frame_g2_2"] = _cast(_a1121, jnp.int8)
+                    _a1122 = v_c
+                    st["_envc_frame_g2_3"] = _cast(_a1122, jnp.int16)
+                    _a1123 = v_r
+                    st["_envc_frame_g2_4"] = _cast(_a1123, jnp.int8)
+                    _a1124 = 1
+                    st["_envc_at_g2"] = _cast(_a1124, jnp.int8)
+                    _a1125 = False
+                    v__envc_run = _lcast(_a1125, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
-                def _else1074(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _else1126(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1075 = True
-                    v__envc_run = _lcast(_a1075, jnp.bool_)
+                    _a1127 = True
+                    v__envc_run = _lcast(_a1127, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1066,
-                    lambda: _then1067(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
-                    lambda: _else1074(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1118,
+                    lambda: _then1119(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    lambda: _else1126(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                 )
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
             st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-                _c1051,
-                lambda: _then1052(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                _c1103,
+                lambda: _then1104(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                 lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 True,
                 (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18449,8 +18925,8 @@ def p_attack_texts(st, v_p, v_a):
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-            _c1049,
-            lambda: _then1050(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+            _c1101,
+            lambda: _then1102(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
             lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
             True,
             (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18466,19 +18942,19 @@ def p_attack_texts(st, v_p, v_a):
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(
-        0, 2, _loop1048, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
+        0, 2, _loop1100, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
     )
-    _c1076 = v__envc_run
+    _c1128 = v__envc_run
 
-    def _then1077(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1078 = 0
-        st["copying"] = _cast(_a1078, jnp.int8)
+        _a1130 = 0
+        st["copying"] = _cast(_a1130, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1076,
-        lambda: _then1077(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1128,
+        lambda: _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     return st
@@ -18554,40 +19030,40 @@ def p_attack_effect__9(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1079 = v__envc_seek
+    _c1131 = v__envc_seek
 
-    def _then1080(st, v_p, v__envc_run, v__envc_seek):
+    def _then1132(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1081 = 0
-        st["_envc_at_g2"] = _cast(_a1081, jnp.int8)
-        _a1082 = False
-        v__envc_seek = _lcast(_a1082, jnp.bool_)
+        _a1133 = 0
+        st["_envc_at_g2"] = _cast(_a1133, jnp.int8)
+        _a1134 = False
+        v__envc_seek = _lcast(_a1134, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1079, lambda: _then1080(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1131, lambda: _then1132(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1083 = _i32(st["_envc_at_g1"]) != 0
+    _c1135 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1084(st, v_p, v__envc_run, v__envc_seek):
+    def _then1136(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1085 = 2
-        st["_envc_at_g2"] = _cast(_a1085, jnp.int8)
-        _a1086 = False
-        v__envc_run = _lcast(_a1086, jnp.bool_)
+        _a1137 = 2
+        st["_envc_at_g2"] = _cast(_a1137, jnp.int8)
+        _a1138 = False
+        v__envc_run = _lcast(_a1138, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1087(st, v_p, v__envc_run, v__envc_seek):
+    def _else1139(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1088 = True
-        v__envc_run = _lcast(_a1088, jnp.bool_)
+        _a1140 = True
+        v__envc_run = _lcast(_a1140, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1083,
-        lambda: _then1084(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1087(st, v_p, v__envc_run, v__envc_seek),
+        _c1135,
+        lambda: _then1136(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1139(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -18648,10 +19124,10 @@ def p_attack_effect__16(st, v_p):
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1089(i, carry):
+    def _loop1141(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1090 = jnp.logical_or(
+        _c1142 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)),
@@ -18659,75 +19135,75 @@ def p_attack_effect__16(st, v_p):
             ),
         )
 
-        def _then1091(st, v_p, v__envc_run, v__envc_seek, v_k):
+        def _then1143(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _lcast(False, jnp.bool_)
-            _c1092 = v__envc_run
+            _c1144 = v__envc_run
 
-            def _then1093(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1145(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1094 = _randint(st, 0, 1)
-                _a1095 = _r1094 == 1
-                v__envc_c1 = _lcast(_a1095, jnp.bool_)
+                st, _r1146 = _randint(st, 0, 1)
+                _a1147 = _r1146 == 1
+                v__envc_c1 = _lcast(_a1147, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                _c1092,
-                lambda: _then1093(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1144,
+                lambda: _then1145(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
             )
-            _c1096 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
+            _c1148 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
 
-            def _then1097(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1149(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1098 = v__envc_seek
+                _c1150 = v__envc_seek
 
-                def _then1099(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1151(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1100 = st["_envc_frame_g3_1"]
-                    v_p = _lcast(_a1100, jnp.int8)
-                    _a1101 = 0
-                    st["_envc_at_g3"] = _cast(_a1101, jnp.int8)
-                    _a1102 = False
-                    v__envc_seek = _lcast(_a1102, jnp.bool_)
+                    _a1152 = st["_envc_frame_g3_1"]
+                    v_p = _lcast(_a1152, jnp.int8)
+                    _a1153 = 0
+                    st["_envc_at_g3"] = _cast(_a1153, jnp.int8)
+                    _a1154 = False
+                    v__envc_seek = _lcast(_a1154, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1098,
-                    lambda: _then1099(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1150,
+                    lambda: _then1151(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                     lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 )
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1103 = _i32(st["_envc_at_g1"]) != 0
+                _c1155 = _i32(st["_envc_at_g1"]) != 0
 
-                def _then1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1156(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1105 = v_p
-                    st["_envc_frame_g3_1"] = _cast(_a1105, jnp.int8)
-                    _a1106 = v_k
-                    st["_envc_frame_g3_2"] = _cast(_a1106, jnp.int8)
-                    _a1107 = 1
-                    st["_envc_at_g3"] = _cast(_a1107, jnp.int8)
-                    _a1108 = False
-                    v__envc_run = _lcast(_a1108, jnp.bool_)
+                    _a1157 = v_p
+                    st["_envc_frame_g3_1"] = _cast(_a1157, jnp.int8)
+                    _a1158 = v_k
+                    st["_envc_frame_g3_2"] = _cast(_a1158, jnp.int8)
+                    _a1159 = 1
+                    st["_envc_at_g3"] = _cast(_a1159, jnp.int8)
+                    _a1160 = False
+                    v__envc_run = _lcast(_a1160, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
-                def _else1109(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1161(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1110 = True
-                    v__envc_run = _lcast(_a1110, jnp.bool_)
+                    _a1162 = True
+                    v__envc_run = _lcast(_a1162, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1103,
-                    lambda: _then1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
-                    lambda: _else1109(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1155,
+                    lambda: _then1156(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    lambda: _else1161(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 )
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch_any(
-                _c1096,
-                lambda: _then1097(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1148,
+                lambda: _then1149(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
@@ -18742,8 +19218,8 @@ def p_attack_effect__16(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch_any(
-            _c1090,
-            lambda: _then1091(st, v_p, v__envc_run, v__envc_seek, v_k),
+            _c1142,
+            lambda: _then1143(st, v_p, v__envc_run, v__envc_seek, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_k),
@@ -18757,7 +19233,7 @@ def p_attack_effect__16(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
     st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(
-        0, 3, _loop1089, (st, (v_p, v__envc_run, v__envc_seek, v_k))
+        0, 3, _loop1141, (st, (v_p, v__envc_run, v__envc_seek, v_k))
     )
     return st
 
@@ -18792,40 +19268,40 @@ def p_attack_effect__20(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1111 = v__envc_seek
+    _c1163 = v__envc_seek
 
-    def _then1112(st, v_p, v__envc_run, v__envc_seek):
+    def _then1164(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1113 = 0
-        st["_envc_at_g2"] = _cast(_a1113, jnp.int8)
-        _a1114 = False
-        v__envc_seek = _lcast(_a1114, jnp.bool_)
+        _a1165 = 0
+        st["_envc_at_g2"] = _cast(_a1165, jnp.int8)
+        _a1166 = False
+        v__envc_seek = _lcast(_a1166, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1111, lambda: _then1112(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1163, lambda: _then1164(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1115 = _i32(st["_envc_at_g1"]) != 0
+    _c1167 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1116(st, v_p, v__envc_run, v__envc_seek):
+    def _then1168(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1117 = 3
-        st["_envc_at_g2"] = _cast(_a1117, jnp.int8)
-        _a1118 = False
-        v__envc_run = _lcast(_a1118, jnp.bool_)
+        _a1169 = 3
+        st["_envc_at_g2"] = _cast(_a1169, jnp.int8)
+        _a1170 = False
+        v__envc_run = _lcast(_a1170, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1119(st, v_p, v__envc_run, v__envc_seek):
+    def _else1171(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1120 = True
-        v__envc_run = _lcast(_a1120, jnp.bool_)
+        _a1172 = True
+        v__envc_run = _lcast(_a1172, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1115,
-        lambda: _then1116(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1119(st, v_p, v__envc_run, v__envc_seek),
+        _c1167,
+        lambda: _then1168(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1171(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -18916,40 +19392,40 @@ def p_attack_effect__31(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1121 = v__envc_seek
+    _c1173 = v__envc_seek
 
-    def _then1122(st, v_p, v__envc_run, v__envc_seek):
+    def _then1174(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1123 = 0
-        st["_envc_at_g2"] = _cast(_a1123, jnp.int8)
-        _a1124 = False
-        v__envc_seek = _lcast(_a1124, jnp.bool_)
+        _a1175 = 0
+        st["_envc_at_g2"] = _cast(_a1175, jnp.int8)
+        _a1176 = False
+        v__envc_seek = _lcast(_a1176, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1121, lambda: _then1122(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1173, lambda: _then1174(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1125 = _i32(st["_envc_at_g1"]) != 0
+    _c1177 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1126(st, v_p, v__envc_run, v__envc_seek):
+    def _then1178(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1127 = 4
-        st["_envc_at_g2"] = _cast(_a1127, jnp.int8)
-        _a1128 = False
-        v__envc_run = _lcast(_a1128, jnp.bool_)
+        _a1179 = 4
+        st["_envc_at_g2"] = _cast(_a1179, jnp.int8)
+        _a1180 = False
+        v__envc_run = _lcast(_a1180, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1129(st, v_p, v__envc_run, v__envc_seek):
+    def _else1181(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1130 = True
-        v__envc_run = _lcast(_a1130, jnp.bool_)
+        _a1182 = True
+        v__envc_run = _lcast(_a1182, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1125,
-        lambda: _then1126(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1129(st, v_p, v__envc_run, v__envc_seek),
+        _c1177,
+        lambda: _then1178(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1181(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -18968,40 +19444,40 @@ def p_attack_effect__33(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1131 = v__envc_seek
+    _c1183 = v__envc_seek
 
-    def _then1132(st, v_p, v__envc_run, v__envc_seek):
+    def _then1184(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1133 = 0
-        st["_envc_at_g2"] = _cast(_a1133, jnp.int8)
-        _a1134 = False
-        v__envc_seek = _lcast(_a1134, jnp.bool_)
+        _a1185 = 0
+        st["_envc_at_g2"] = _cast(_a1185, jnp.int8)
+        _a1186 = False
+        v__envc_seek = _lcast(_a1186, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1131, lambda: _then1132(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1183, lambda: _then1184(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1135 = _i32(st["_envc_at_g1"]) != 0
+    _c1187 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1136(st, v_p, v__envc_run, v__envc_seek):
+    def _then1188(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1137 = 5
-        st["_envc_at_g2"] = _cast(_a1137, jnp.int8)
-        _a1138 = False
-        v__envc_run = _lcast(_a1138, jnp.bool_)
+        _a1189 = 5
+        st["_envc_at_g2"] = _cast(_a1189, jnp.int8)
+        _a1190 = False
+        v__envc_run = _lcast(_a1190, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1139(st, v_p, v__envc_run, v__envc_seek):
+    def _else1191(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1140 = True
-        v__envc_run = _lcast(_a1140, jnp.bool_)
+        _a1192 = True
+        v__envc_run = _lcast(_a1192, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1135,
-        lambda: _then1136(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1139(st, v_p, v__envc_run, v__envc_seek),
+        _c1187,
+        lambda: _then1188(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1191(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19012,40 +19488,40 @@ def p_attack_effect__34(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1141 = v__envc_seek
+    _c1193 = v__envc_seek
 
-    def _then1142(st, v_p, v__envc_run, v__envc_seek):
+    def _then1194(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1143 = 0
-        st["_envc_at_g2"] = _cast(_a1143, jnp.int8)
-        _a1144 = False
-        v__envc_seek = _lcast(_a1144, jnp.bool_)
+        _a1195 = 0
+        st["_envc_at_g2"] = _cast(_a1195, jnp.int8)
+        _a1196 = False
+        v__envc_seek = _lcast(_a1196, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1141, lambda: _then1142(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1193, lambda: _then1194(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_self(st, v_p)
-    _c1145 = _i32(st["_envc_at_g1"]) != 0
+    _c1197 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1146(st, v_p, v__envc_run, v__envc_seek):
+    def _then1198(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1147 = 6
-        st["_envc_at_g2"] = _cast(_a1147, jnp.int8)
-        _a1148 = False
-        v__envc_run = _lcast(_a1148, jnp.bool_)
+        _a1199 = 6
+        st["_envc_at_g2"] = _cast(_a1199, jnp.int8)
+        _a1200 = False
+        v__envc_run = _lcast(_a1200, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1149(st, v_p, v__envc_run, v__envc_seek):
+    def _else1201(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1150 = True
-        v__envc_run = _lcast(_a1150, jnp.bool_)
+        _a1202 = True
+        v__envc_run = _lcast(_a1202, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1145,
-        lambda: _then1146(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1149(st, v_p, v__envc_run, v__envc_seek),
+        _c1197,
+        lambda: _then1198(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1201(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19062,10 +19538,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a1151 = 20
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1151, jnp.int16))
-    _a1152 = 1 + (1 - _i32(v_p))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1152, jnp.int8))
+    _a1203 = 20
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1203, jnp.int16))
+    _a1204 = 1 + (1 - _i32(v_p))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1204, jnp.int8))
     return st
 
 
@@ -19139,40 +19615,40 @@ def p_attack_effect__45(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1153 = v__envc_seek
+    _c1205 = v__envc_seek
 
-    def _then1154(st, v_p, v__envc_run, v__envc_seek):
+    def _then1206(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1155 = 0
-        st["_envc_at_g2"] = _cast(_a1155, jnp.int8)
-        _a1156 = False
-        v__envc_seek = _lcast(_a1156, jnp.bool_)
+        _a1207 = 0
+        st["_envc_at_g2"] = _cast(_a1207, jnp.int8)
+        _a1208 = False
+        v__envc_seek = _lcast(_a1208, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1153, lambda: _then1154(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1205, lambda: _then1206(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1157 = _i32(st["_envc_at_g1"]) != 0
+    _c1209 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1158(st, v_p, v__envc_run, v__envc_seek):
+    def _then1210(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1159 = 7
-        st["_envc_at_g2"] = _cast(_a1159, jnp.int8)
-        _a1160 = False
-        v__envc_run = _lcast(_a1160, jnp.bool_)
+        _a1211 = 7
+        st["_envc_at_g2"] = _cast(_a1211, jnp.int8)
+        _a1212 = False
+        v__envc_run = _lcast(_a1212, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1161(st, v_p, v__envc_run, v__envc_seek):
+    def _else1213(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1162 = True
-        v__envc_run = _lcast(_a1162, jnp.bool_)
+        _a1214 = True
+        v__envc_run = _lcast(_a1214, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1157,
-        lambda: _then1158(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1161(st, v_p, v__envc_run, v__envc_seek),
+        _c1209,
+        lambda: _then1210(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1213(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19191,40 +19667,40 @@ def p_attack_effect__47(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1163 = v__envc_seek
+    _c1215 = v__envc_seek
 
-    def _then1164(st, v_p, v__envc_run, v__envc_seek):
+    def _then1216(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1165 = 0
-        st["_envc_at_g2"] = _cast(_a1165, jnp.int8)
-        _a1166 = False
-        v__envc_seek = _lcast(_a1166, jnp.bool_)
+        _a1217 = 0
+        st["_envc_at_g2"] = _cast(_a1217, jnp.int8)
+        _a1218 = False
+        v__envc_seek = _lcast(_a1218, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1163, lambda: _then1164(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1215, lambda: _then1216(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1167 = _i32(st["_envc_at_g1"]) != 0
+    _c1219 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1168(st, v_p, v__envc_run, v__envc_seek):
+    def _then1220(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1169 = 8
-        st["_envc_at_g2"] = _cast(_a1169, jnp.int8)
-        _a1170 = False
-        v__envc_run = _lcast(_a1170, jnp.bool_)
+        _a1221 = 8
+        st["_envc_at_g2"] = _cast(_a1221, jnp.int8)
+        _a1222 = False
+        v__envc_run = _lcast(_a1222, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1171(st, v_p, v__envc_run, v__envc_seek):
+    def _else1223(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1172 = True
-        v__envc_run = _lcast(_a1172, jnp.bool_)
+        _a1224 = True
+        v__envc_run = _lcast(_a1224, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1167,
-        lambda: _then1168(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1171(st, v_p, v__envc_run, v__envc_seek),
+        _c1219,
+        lambda: _then1220(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1223(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19323,40 +19799,40 @@ def p_attack_effect__59(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1173 = v__envc_seek
+    _c1225 = v__envc_seek
 
-    def _then1174(st, v_p, v__envc_run, v__envc_seek):
+    def _then1226(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1175 = 0
-        st["_envc_at_g2"] = _cast(_a1175, jnp.int8)
-        _a1176 = False
-        v__envc_seek = _lcast(_a1176, jnp.bool_)
+        _a1227 = 0
+        st["_envc_at_g2"] = _cast(_a1227, jnp.int8)
+        _a1228 = False
+        v__envc_seek = _lcast(_a1228, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1173, lambda: _then1174(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1225, lambda: _then1226(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_copy_attack(st, v_p)
-    _c1177 = _i32(st["_envc_at_g1"]) != 0
+    _c1229 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1178(st, v_p, v__envc_run, v__envc_seek):
+    def _then1230(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1179 = 9
-        st["_envc_at_g2"] = _cast(_a1179, jnp.int8)
-        _a1180 = False
-        v__envc_run = _lcast(_a1180, jnp.bool_)
+        _a1231 = 9
+        st["_envc_at_g2"] = _cast(_a1231, jnp.int8)
+        _a1232 = False
+        v__envc_run = _lcast(_a1232, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1181(st, v_p, v__envc_run, v__envc_seek):
+    def _else1233(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1182 = True
-        v__envc_run = _lcast(_a1182, jnp.bool_)
+        _a1234 = True
+        v__envc_run = _lcast(_a1234, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1177,
-        lambda: _then1178(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1181(st, v_p, v__envc_run, v__envc_seek),
+        _c1229,
+        lambda: _then1230(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1233(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19407,50 +19883,50 @@ def p_attack_effect__65(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1183 = v__envc_run
+    _c1235 = v__envc_run
 
-    def _then1184(st, v_p, v__envc_run, v__envc_seek):
+    def _then1236(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1183, lambda: _then1184(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1235, lambda: _then1236(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
-    _c1185 = v__envc_seek
+    _c1237 = v__envc_seek
 
-    def _then1186(st, v_p, v__envc_run, v__envc_seek):
+    def _then1238(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1187 = 0
-        st["_envc_at_g2"] = _cast(_a1187, jnp.int8)
-        _a1188 = False
-        v__envc_seek = _lcast(_a1188, jnp.bool_)
+        _a1239 = 0
+        st["_envc_at_g2"] = _cast(_a1239, jnp.int8)
+        _a1240 = False
+        v__envc_seek = _lcast(_a1240, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1185, lambda: _then1186(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1237, lambda: _then1238(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1189 = _i32(st["_envc_at_g1"]) != 0
+    _c1241 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1190(st, v_p, v__envc_run, v__envc_seek):
+    def _then1242(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1191 = 10
-        st["_envc_at_g2"] = _cast(_a1191, jnp.int8)
-        _a1192 = False
-        v__envc_run = _lcast(_a1192, jnp.bool_)
+        _a1243 = 10
+        st["_envc_at_g2"] = _cast(_a1243, jnp.int8)
+        _a1244 = False
+        v__envc_run = _lcast(_a1244, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1193(st, v_p, v__envc_run, v__envc_seek):
+    def _else1245(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1194 = True
-        v__envc_run = _lcast(_a1194, jnp.bool_)
+        _a1246 = True
+        v__envc_run = _lcast(_a1246, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1189,
-        lambda: _then1190(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1193(st, v_p, v__envc_run, v__envc_seek),
+        _c1241,
+        lambda: _then1242(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1245(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19492,40 +19968,40 @@ def p_attack_effect__70(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1195 = v__envc_seek
+    _c1247 = v__envc_seek
 
-    def _then1196(st, v_p, v__envc_run, v__envc_seek):
+    def _then1248(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1197 = 0
-        st["_envc_at_g2"] = _cast(_a1197, jnp.int8)
-        _a1198 = False
-        v__envc_seek = _lcast(_a1198, jnp.bool_)
+        _a1249 = 0
+        st["_envc_at_g2"] = _cast(_a1249, jnp.int8)
+        _a1250 = False
+        v__envc_seek = _lcast(_a1250, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1195, lambda: _then1196(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1247, lambda: _then1248(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1199 = _i32(st["_envc_at_g1"]) != 0
+    _c1251 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1200(st, v_p, v__envc_run, v__envc_seek):
+    def _then1252(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1201 = 11
-        st["_envc_at_g2"] = _cast(_a1201, jnp.int8)
-        _a1202 = False
-        v__envc_run = _lcast(_a1202, jnp.bool_)
+        _a1253 = 11
+        st["_envc_at_g2"] = _cast(_a1253, jnp.int8)
+        _a1254 = False
+        v__envc_run = _lcast(_a1254, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1203(st, v_p, v__envc_run, v__envc_seek):
+    def _else1255(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1204 = True
-        v__envc_run = _lcast(_a1204, jnp.bool_)
+        _a1256 = True
+        v__envc_run = _lcast(_a1256, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1199,
-        lambda: _then1200(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1203(st, v_p, v__envc_run, v__envc_seek),
+        _c1251,
+        lambda: _then1252(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1255(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19544,40 +20020,40 @@ def p_attack_effect__72(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1205 = v__envc_seek
+    _c1257 = v__envc_seek
 
-    def _then1206(st, v_p, v__envc_run, v__envc_seek):
+    def _then1258(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1207 = 0
-        st["_envc_at_g2"] = _cast(_a1207, jnp.int8)
-        _a1208 = False
-        v__envc_seek = _lcast(_a1208, jnp.bool_)
+        _a1259 = 0
+        st["_envc_at_g2"] = _cast(_a1259, jnp.int8)
+        _a1260 = False
+        v__envc_seek = _lcast(_a1260, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1205, lambda: _then1206(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1257, lambda: _then1258(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1209 = _i32(st["_envc_at_g1"]) != 0
+    _c1261 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1210(st, v_p, v__envc_run, v__envc_seek):
+    def _then1262(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1211 = 12
-        st["_envc_at_g2"] = _cast(_a1211, jnp.int8)
-        _a1212 = False
-        v__envc_run = _lcast(_a1212, jnp.bool_)
+        _a1263 = 12
+        st["_envc_at_g2"] = _cast(_a1263, jnp.int8)
+        _a1264 = False
+        v__envc_run = _lcast(_a1264, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1213(st, v_p, v__envc_run, v__envc_seek):
+    def _else1265(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1214 = True
-        v__envc_run = _lcast(_a1214, jnp.bool_)
+        _a1266 = True
+        v__envc_run = _lcast(_a1266, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1209,
-        lambda: _then1210(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1213(st, v_p, v__envc_run, v__envc_seek),
+        _c1261,
+        lambda: _then1262(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1265(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19612,40 +20088,40 @@ def p_attack_effect__76(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1215 = v__envc_seek
+    _c1267 = v__envc_seek
 
-    def _then1216(st, v_p, v__envc_run, v__envc_seek):
+    def _then1268(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1217 = 0
-        st["_envc_at_g2"] = _cast(_a1217, jnp.int8)
-        _a1218 = False
-        v__envc_seek = _lcast(_a1218, jnp.bool_)
+        _a1269 = 0
+        st["_envc_at_g2"] = _cast(_a1269, jnp.int8)
+        _a1270 = False
+        v__envc_seek = _lcast(_a1270, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1215, lambda: _then1216(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1267, lambda: _then1268(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1219 = _i32(st["_envc_at_g1"]) != 0
+    _c1271 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1220(st, v_p, v__envc_run, v__envc_seek):
+    def _then1272(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1221 = 13
-        st["_envc_at_g2"] = _cast(_a1221, jnp.int8)
-        _a1222 = False
-        v__envc_run = _lcast(_a1222, jnp.bool_)
+        _a1273 = 13
+        st["_envc_at_g2"] = _cast(_a1273, jnp.int8)
+        _a1274 = False
+        v__envc_run = _lcast(_a1274, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1223(st, v_p, v__envc_run, v__envc_seek):
+    def _else1275(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1224 = True
-        v__envc_run = _lcast(_a1224, jnp.bool_)
+        _a1276 = True
+        v__envc_run = _lcast(_a1276, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1219,
-        lambda: _then1220(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1223(st, v_p, v__envc_run, v__envc_seek),
+        _c1271,
+        lambda: _then1272(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1275(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19680,40 +20156,40 @@ def p_attack_effect__80(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1225 = v__envc_seek
+    _c1277 = v__envc_seek
 
-    def _then1226(st, v_p, v__envc_run, v__envc_seek):
+    def _then1278(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1227 = 0
-        st["_envc_at_g2"] = _cast(_a1227, jnp.int8)
-        _a1228 = False
-        v__envc_seek = _lcast(_a1228, jnp.bool_)
+        _a1279 = 0
+        st["_envc_at_g2"] = _cast(_a1279, jnp.int8)
+        _a1280 = False
+        v__envc_seek = _lcast(_a1280, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1225, lambda: _then1226(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1277, lambda: _then1278(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1229 = _i32(st["_envc_at_g1"]) != 0
+    _c1281 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1230(st, v_p, v__envc_run, v__envc_seek):
+    def _then1282(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1231 = 14
-        st["_envc_at_g2"] = _cast(_a1231, jnp.int8)
-        _a1232 = False
-        v__envc_run = _lcast(_a1232, jnp.bool_)
+        _a1283 = 14
+        st["_envc_at_g2"] = _cast(_a1283, jnp.int8)
+        _a1284 = False
+        v__envc_run = _lcast(_a1284, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1233(st, v_p, v__envc_run, v__envc_seek):
+    def _else1285(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1234 = True
-        v__envc_run = _lcast(_a1234, jnp.bool_)
+        _a1286 = True
+        v__envc_run = _lcast(_a1286, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1229,
-        lambda: _then1230(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1233(st, v_p, v__envc_run, v__envc_seek),
+        _c1281,
+        lambda: _then1282(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1285(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19843,40 +20319,40 @@ def p_attack_effect__96(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1235 = v__envc_seek
+    _c1287 = v__envc_seek
 
-    def _then1236(st, v_p, v__envc_run, v__envc_seek):
+    def _then1288(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1237 = 0
-        st["_envc_at_g2"] = _cast(_a1237, jnp.int8)
-        _a1238 = False
-        v__envc_seek = _lcast(_a1238, jnp.bool_)
+        _a1289 = 0
+        st["_envc_at_g2"] = _cast(_a1289, jnp.int8)
+        _a1290 = False
+        v__envc_seek = _lcast(_a1290, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1235, lambda: _then1236(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1287, lambda: _then1288(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1239 = _i32(st["_envc_at_g1"]) != 0
+    _c1291 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1240(st, v_p, v__envc_run, v__envc_seek):
+    def _then1292(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1241 = 15
-        st["_envc_at_g2"] = _cast(_a1241, jnp.int8)
-        _a1242 = False
-        v__envc_run = _lcast(_a1242, jnp.bool_)
+        _a1293 = 15
+        st["_envc_at_g2"] = _cast(_a1293, jnp.int8)
+        _a1294 = False
+        v__envc_run = _lcast(_a1294, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1243(st, v_p, v__envc_run, v__envc_seek):
+    def _else1295(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1244 = True
-        v__envc_run = _lcast(_a1244, jnp.bool_)
+        _a1296 = True
+        v__envc_run = _lcast(_a1296, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1239,
-        lambda: _then1240(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1243(st, v_p, v__envc_run, v__envc_seek),
+        _c1291,
+        lambda: _then1292(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1295(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19887,40 +20363,40 @@ def p_attack_effect__97(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1245 = v__envc_seek
+    _c1297 = v__envc_seek
 
-    def _then1246(st, v_p, v__envc_run, v__envc_seek):
+    def _then1298(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1247 = 0
-        st["_envc_at_g2"] = _cast(_a1247, jnp.int8)
-        _a1248 = False
-        v__envc_seek = _lcast(_a1248, jnp.bool_)
+        _a1299 = 0
+        st["_envc_at_g2"] = _cast(_a1299, jnp.int8)
+        _a1300 = False
+        v__envc_seek = _lcast(_a1300, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1245, lambda: _then1246(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1297, lambda: _then1298(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1249 = _i32(st["_envc_at_g1"]) != 0
+    _c1301 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1250(st, v_p, v__envc_run, v__envc_seek):
+    def _then1302(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1251 = 16
-        st["_envc_at_g2"] = _cast(_a1251, jnp.int8)
-        _a1252 = False
-        v__envc_run = _lcast(_a1252, jnp.bool_)
+        _a1303 = 16
+        st["_envc_at_g2"] = _cast(_a1303, jnp.int8)
+        _a1304 = False
+        v__envc_run = _lcast(_a1304, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1253(st, v_p, v__envc_run, v__envc_seek):
+    def _else1305(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1254 = True
-        v__envc_run = _lcast(_a1254, jnp.bool_)
+        _a1306 = True
+        v__envc_run = _lcast(_a1306, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1249,
-        lambda: _then1250(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1253(st, v_p, v__envc_run, v__envc_seek),
+        _c1301,
+        lambda: _then1302(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1305(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19965,54 +20441,54 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1255 = jnp.logical_or(
+    _c1307 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 17))
     )
 
-    def _then1256(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1308(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1257 = v__envc_seek
+        _c1309 = v__envc_seek
 
-        def _then1258(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1310(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1259 = 0
-            st["_envc_at_g2"] = _cast(_a1259, jnp.int8)
-            _a1260 = False
-            v__envc_seek = _lcast(_a1260, jnp.bool_)
+            _a1311 = 0
+            st["_envc_at_g2"] = _cast(_a1311, jnp.int8)
+            _a1312 = False
+            v__envc_seek = _lcast(_a1312, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1257,
-            lambda: _then1258(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1309,
+            lambda: _then1310(st, v_p, v_s, v__envc_run, v__envc_seek),
             lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         )
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1261 = _i32(st["_envc_at_g1"]) != 0
+        _c1313 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1262(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1314(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1263 = 17
-            st["_envc_at_g2"] = _cast(_a1263, jnp.int8)
-            _a1264 = False
-            v__envc_run = _lcast(_a1264, jnp.bool_)
+            _a1315 = 17
+            st["_envc_at_g2"] = _cast(_a1315, jnp.int8)
+            _a1316 = False
+            v__envc_run = _lcast(_a1316, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-        def _else1265(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1317(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1266 = True
-            v__envc_run = _lcast(_a1266, jnp.bool_)
+            _a1318 = True
+            v__envc_run = _lcast(_a1318, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1261,
-            lambda: _then1262(st, v_p, v_s, v__envc_run, v__envc_seek),
-            lambda: _else1265(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1313,
+            lambda: _then1314(st, v_p, v_s, v__envc_run, v__envc_seek),
+            lambda: _else1317(st, v_p, v_s, v__envc_run, v__envc_seek),
         )
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch_any(
-        _c1255,
-        lambda: _then1256(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1307,
+        lambda: _then1308(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         True,
         (v_p, v_s, v__envc_run, v__envc_seek),
@@ -20051,42 +20527,42 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1267 = v__envc_seek
+    _c1319 = v__envc_seek
 
-    def _then1268(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1320(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1269 = 0
-        st["_envc_at_g2"] = _cast(_a1269, jnp.int8)
-        _a1270 = False
-        v__envc_seek = _lcast(_a1270, jnp.bool_)
+        _a1321 = 0
+        st["_envc_at_g2"] = _cast(_a1321, jnp.int8)
+        _a1322 = False
+        v__envc_seek = _lcast(_a1322, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1267,
-        lambda: _then1268(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1319,
+        lambda: _then1320(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1271 = _i32(st["_envc_at_g1"]) != 0
+    _c1323 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1272(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1324(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1273 = 18
-        st["_envc_at_g2"] = _cast(_a1273, jnp.int8)
-        _a1274 = False
-        v__envc_run = _lcast(_a1274, jnp.bool_)
+        _a1325 = 18
+        st["_envc_at_g2"] = _cast(_a1325, jnp.int8)
+        _a1326 = False
+        v__envc_run = _lcast(_a1326, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1275(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1327(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1276 = True
-        v__envc_run = _lcast(_a1276, jnp.bool_)
+        _a1328 = True
+        v__envc_run = _lcast(_a1328, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1271,
-        lambda: _then1272(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1275(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1323,
+        lambda: _then1324(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1327(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20152,42 +20628,42 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1277 = v__envc_seek
+    _c1329 = v__envc_seek
 
-    def _then1278(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1330(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1279 = 0
-        st["_envc_at_g2"] = _cast(_a1279, jnp.int8)
-        _a1280 = False
-        v__envc_seek = _lcast(_a1280, jnp.bool_)
+        _a1331 = 0
+        st["_envc_at_g2"] = _cast(_a1331, jnp.int8)
+        _a1332 = False
+        v__envc_seek = _lcast(_a1332, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1277,
-        lambda: _then1278(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1329,
+        lambda: _then1330(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1281 = _i32(st["_envc_at_g1"]) != 0
+    _c1333 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1282(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1334(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1283 = 19
-        st["_envc_at_g2"] = _cast(_a1283, jnp.int8)
-        _a1284 = False
-        v__envc_run = _lcast(_a1284, jnp.bool_)
+        _a1335 = 19
+        st["_envc_at_g2"] = _cast(_a1335, jnp.int8)
+        _a1336 = False
+        v__envc_run = _lcast(_a1336, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1285(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1337(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1286 = True
-        v__envc_run = _lcast(_a1286, jnp.bool_)
+        _a1338 = True
+        v__envc_run = _lcast(_a1338, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1281,
-        lambda: _then1282(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1285(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1333,
+        lambda: _then1334(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1337(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20271,31 +20747,31 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1287(i, carry):
+    def _loop1339(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1288 = v_going
+        _c1340 = v_going
 
-        def _then1289(st, v_p, v_target, v_going, v_k):
+        def _then1341(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1291 = _randint(st, 0, 1)
-            _c1290 = _r1291 == 1
+            st, _r1343 = _randint(st, 0, 1)
+            _c1342 = _r1343 == 1
 
-            def _then1292(st, v_p, v_target, v_going, v_k):
+            def _then1344(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
 
-            def _else1293(st, v_p, v_target, v_going, v_k):
+            def _else1345(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1294 = False
-                v_going = _lcast(_a1294, jnp.bool_)
+                _a1346 = False
+                v_going = _lcast(_a1346, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
 
             st, (v_p, v_target, v_going, v_k) = _branch_any(
-                _c1290,
-                lambda: _then1292(st, v_p, v_target, v_going, v_k),
-                lambda: _else1293(st, v_p, v_target, v_going, v_k),
+                _c1342,
+                lambda: _then1344(st, v_p, v_target, v_going, v_k),
+                lambda: _else1345(st, v_p, v_target, v_going, v_k),
                 True,
                 (v_p, v_target, v_going, v_k),
                 (
@@ -20308,8 +20784,8 @@ def p_trainer_effect__3(st, v_p, v_target):
             return st, (v_p, v_target, v_going, v_k)
 
         st, (v_p, v_target, v_going, v_k) = _branch_any(
-            _c1288,
-            lambda: _then1289(st, v_p, v_target, v_going, v_k),
+            _c1340,
+            lambda: _then1341(st, v_p, v_target, v_going, v_k),
             lambda: (st, (v_p, v_target, v_going, v_k)),
             True,
             (v_p, v_target, v_going, v_k),
@@ -20324,7 +20800,7 @@ def p_trainer_effect__3(st, v_p, v_target):
 
     _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(
         lambda c: (c[0] < 12) & c[1][1][2],
-        lambda c: (c[0] + 1, _loop1287(c[0], c[1])),
+        lambda c: (c[0] + 1, _loop1339(c[0], c[1])),
         (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))),
     )
     return st
@@ -20373,42 +20849,42 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1295 = v__envc_seek
+    _c1347 = v__envc_seek
 
-    def _then1296(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1348(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1297 = 0
-        st["_envc_at_g2"] = _cast(_a1297, jnp.int8)
-        _a1298 = False
-        v__envc_seek = _lcast(_a1298, jnp.bool_)
+        _a1349 = 0
+        st["_envc_at_g2"] = _cast(_a1349, jnp.int8)
+        _a1350 = False
+        v__envc_seek = _lcast(_a1350, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1295,
-        lambda: _then1296(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1347,
+        lambda: _then1348(st, v_p, v_target, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1299 = _i32(st["_envc_at_g1"]) != 0
+    _c1351 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1300(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1352(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1301 = 20
-        st["_envc_at_g2"] = _cast(_a1301, jnp.int8)
-        _a1302 = False
-        v__envc_run = _lcast(_a1302, jnp.bool_)
+        _a1353 = 20
+        st["_envc_at_g2"] = _cast(_a1353, jnp.int8)
+        _a1354 = False
+        v__envc_run = _lcast(_a1354, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
-    def _else1303(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1355(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1304 = True
-        v__envc_run = _lcast(_a1304, jnp.bool_)
+        _a1356 = True
+        v__envc_run = _lcast(_a1356, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1299,
-        lambda: _then1300(st, v_p, v_target, v__envc_run, v__envc_seek),
-        lambda: _else1303(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1351,
+        lambda: _then1352(st, v_p, v_target, v__envc_run, v__envc_seek),
+        lambda: _else1355(st, v_p, v_target, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20493,347 +20969,143 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1305 = v__envc_run
-
-    def _then1306(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _a1307 = _K34[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1307, jnp.int8)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1305,
-        lambda: _then1306(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-        lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
-    )
-    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1309 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1313 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1314 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
-        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)),
-    )
-    _c1315 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1317 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1318 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1322 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)),
-        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)),
-    )
-    _c1323 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1325 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1326 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1330 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)),
-        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)),
-    )
-    _c1331 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)),
-        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)),
-    )
-    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1335 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)),
-        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)),
-    )
-    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1339 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1341 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1342 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1343 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)),
-        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)),
-    )
-    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1346 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1347 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)),
-        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)),
-    )
-    _c1348 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1349 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1350 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1351 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1352 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1353 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1354 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1355 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1356 = jnp.logical_or(
-        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)),
-        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)),
-    )
     _c1357 = v__envc_run
 
     def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
+        _a1359 = _K34[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1359, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1360(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_poison_opponent(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1362(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1363(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1364(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        v__envc_arg1 = _lcast(0, jnp.int8)
-        _c1365 = v__envc_run
-
-        def _then1366(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
-            st = dict(st)
-            _a1367 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _lcast(_a1367, jnp.int8)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1365,
-            lambda: _then1366(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
-        )
-        _c1368 = v__envc_seek
-
-        def _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
-            st = dict(st)
-            _a1370 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1370, jnp.int8)
-            _a1371 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1371, jnp.int8)
-            _a1372 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1372, jnp.int8)
-            _a1373 = False
-            v__envc_seek = _lcast(_a1373, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1368,
-            lambda: _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
-        )
-        st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1374 = _i32(st["_envc_at_g1"]) != 0
-
-        def _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
-            st = dict(st)
-            _a1376 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1376, jnp.int8)
-            _a1377 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1377, jnp.int8)
-            _a1378 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1378, jnp.int8)
-            _a1379 = False
-            v__envc_run = _lcast(_a1379, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-
-        def _else1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
-            st = dict(st)
-            _a1381 = True
-            v__envc_run = _lcast(_a1381, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1374,
-            lambda: _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
-            lambda: _else1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
-        )
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_nothing_on_tails(st)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_hinder_defending(
-            st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0]
-        )
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1385(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_block_supporters(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1388(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_if_all_heads(st, 2, 80)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1389(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        v__envc_arg2 = _lcast(0, jnp.int16)
-        v__envc_arg3 = _lcast(False, jnp.bool_)
-        _c1390 = v__envc_run
-
-        def _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
-            st = dict(st)
-            _a1392 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _lcast(_a1392, jnp.int16)
-            _a1393 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _lcast(_a1393, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1390,
-            lambda: _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
-        )
-        _c1394 = v__envc_seek
-
-        def _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
-            st = dict(st)
-            _a1396 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1396, jnp.int8)
-            _a1397 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1397, jnp.int8)
-            _a1398 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1398, jnp.int8)
-            _a1399 = False
-            v__envc_seek = _lcast(_a1399, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1394,
-            lambda: _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
-        )
-        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1400 = _i32(st["_envc_at_g1"]) != 0
-
-        def _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
-            st = dict(st)
-            _a1402 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1402, jnp.int8)
-            _a1403 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1403, jnp.int8)
-            _a1404 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1404, jnp.int8)
-            _a1405 = False
-            v__envc_run = _lcast(_a1405, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-
-        def _else1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
-            st = dict(st)
-            _a1407 = True
-            v__envc_run = _lcast(_a1407, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1400,
-            lambda: _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: _else1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-        )
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_afflict_opponent_on_heads(st, v_p, 2)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
+        _c1357,
+        lambda: _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+        lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
+    )
+    _c1360 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1361 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1362 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1363 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1364 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1365 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1366 = jnp.logical_or(
+        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
+        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)),
+    )
+    _c1367 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1368 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1369 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1370 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1371 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1372 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1373 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1374 = jnp.logical_or(
+        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)),
+        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)),
+    )
+    _c1375 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1376 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1377 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1378 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1379 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1380 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1381 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1382 = jnp.logical_or(
+        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)),
+        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)),
+    )
+    _c1383 = jnp.logical_or(
+        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)),
+        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)),
+    )
+    _c1384 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1385 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1386 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1387 = jnp.logical_or(
+        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)),
+        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)),
+    )
+    _c1388 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1389 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1390 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1391 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1392 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1393 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1394 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1395 = jnp.logical_or(
+        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)),
+        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)),
+    )
+    _c1396 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1397 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1398 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1399 = jnp.logical_or(
+        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)),
+        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)),
+    )
+    _c1400 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1401 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1402 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1403 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1404 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1405 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1406 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1407 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1408 = jnp.logical_or(
+        jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)),
+        jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)),
+    )
+    _c1409 = v__envc_run
 
     def _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
+        st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1411(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
+        st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_discard_all_energy(st, v_p, 0)
+        st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
+        st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_or_recoil(st, v_p, 40, 20)
+        st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        v__envc_arg4 = _lcast(0, jnp.int16)
-        v__envc_arg5 = _lcast(False, jnp.bool_)
-        _c1416 = v__envc_run
+        st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+    def _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg1 = _lcast(0, jnp.int8)
+        _c1417 = v__envc_run
+
+        def _then1418(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1418 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _lcast(_a1418, jnp.int16)
-            _a1419 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _lcast(_a1419, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+            _a1419 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _lcast(_a1419, jnp.int8)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1416,
-            lambda: _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
+            _c1417,
+            lambda: _then1418(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
         _c1420 = v__envc_seek
 
-        def _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
             _a1422 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1422, jnp.int8)
@@ -20843,529 +21115,733 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1424, jnp.int8)
             _a1425 = False
             v__envc_seek = _lcast(_a1425, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
             _c1420,
-            lambda: _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
+            lambda: _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
-        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
+        st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
         _c1426 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
             _a1428 = v_effect
             st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1428, jnp.int8)
             _a1429 = v_p
             st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1429, jnp.int8)
-            _a1430 = 3
+            _a1430 = 1
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1430, jnp.int8)
             _a1431 = False
             v__envc_run = _lcast(_a1431, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
-        def _else1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _else1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
             _a1433 = True
             v__envc_run = _lcast(_a1433, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
             _c1426,
-            lambda: _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: _else1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            lambda: _else1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1435 = v__envc_seek
+        st = p_nothing_on_tails(st)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1437 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1437, jnp.int8)
-            _a1438 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1438, jnp.int8)
-            _a1439 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1439, jnp.int8)
-            _a1440 = False
-            v__envc_seek = _lcast(_a1440, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+    def _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1435,
-            lambda: _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
-        )
-        st = p_switch_self(st, v_p)
-        _c1441 = _i32(st["_envc_at_g1"]) != 0
-
-        def _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1443 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1443, jnp.int8)
-            _a1444 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1444, jnp.int8)
-            _a1445 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1445, jnp.int8)
-            _a1446 = False
-            v__envc_run = _lcast(_a1446, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        def _else1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1448 = True
-            v__envc_run = _lcast(_a1448, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1441,
-            lambda: _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+    def _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_hinder_defending(
+            st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0]
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1449(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_block_supporters(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_if_all_heads(st, 2, 80)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg2 = _lcast(0, jnp.int16)
+        v__envc_arg3 = _lcast(False, jnp.bool_)
+        _c1442 = v__envc_run
+
+        def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1444 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _lcast(_a1444, jnp.int16)
+            _a1445 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _lcast(_a1445, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+            _c1442,
+            lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
+        )
+        _c1446 = v__envc_seek
+
+        def _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1448 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1448, jnp.int8)
+            _a1449 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1449, jnp.int8)
+            _a1450 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1450, jnp.int8)
+            _a1451 = False
+            v__envc_seek = _lcast(_a1451, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+            _c1446,
+            lambda: _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
+        )
+        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
+        _c1452 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1454 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1454, jnp.int8)
+            _a1455 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1455, jnp.int8)
+            _a1456 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1456, jnp.int8)
+            _a1457 = False
+            v__envc_run = _lcast(_a1457, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        def _else1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1459 = True
+            v__envc_run = _lcast(_a1459, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+            _c1452,
+            lambda: _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: _else1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+        )
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_opponent_on_heads(st, v_p, 2)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_all_energy(st, v_p, 0)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_or_recoil(st, v_p, 40, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg4 = _lcast(0, jnp.int16)
+        v__envc_arg5 = _lcast(False, jnp.bool_)
+        _c1468 = v__envc_run
+
+        def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1470 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _lcast(_a1470, jnp.int16)
+            _a1471 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _lcast(_a1471, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+            _c1468,
+            lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
+        )
+        _c1472 = v__envc_seek
+
+        def _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1474 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1474, jnp.int8)
+            _a1475 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1475, jnp.int8)
+            _a1476 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1476, jnp.int8)
+            _a1477 = False
+            v__envc_seek = _lcast(_a1477, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+            _c1472,
+            lambda: _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
+        )
+        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
+        _c1478 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1480 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1480, jnp.int8)
+            _a1481 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1481, jnp.int8)
+            _a1482 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1482, jnp.int8)
+            _a1483 = False
+            v__envc_run = _lcast(_a1483, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        def _else1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1485 = True
+            v__envc_run = _lcast(_a1485, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+            _c1478,
+            lambda: _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: _else1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+        )
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1487 = v__envc_seek
+
+        def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1489 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1489, jnp.int8)
+            _a1490 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1490, jnp.int8)
+            _a1491 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1491, jnp.int8)
+            _a1492 = False
+            v__envc_seek = _lcast(_a1492, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
+            _c1487,
+            lambda: _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
+        )
+        st = p_switch_self(st, v_p)
+        _c1493 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1495 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1495, jnp.int8)
+            _a1496 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1496, jnp.int8)
+            _a1497 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1497, jnp.int8)
+            _a1498 = False
+            v__envc_run = _lcast(_a1498, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        def _else1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1500 = True
+            v__envc_run = _lcast(_a1500, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
+            _c1493,
+            lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+        )
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_protect_all(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1451(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_drain(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg6 = _lcast(False, jnp.bool_)
         v__envc_arg7 = _lcast(False, jnp.bool_)
-        _c1453 = v__envc_run
+        _c1505 = v__envc_run
 
-        def _then1454(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1455 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _lcast(_a1455, jnp.bool_)
-            _a1456 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _lcast(_a1456, jnp.bool_)
+            _a1507 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _lcast(_a1507, jnp.bool_)
+            _a1508 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _lcast(_a1508, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1453,
-            lambda: _then1454(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1505,
+            lambda: _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
         )
-        _c1457 = v__envc_seek
+        _c1509 = v__envc_seek
 
-        def _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1459 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1459, jnp.int8)
-            _a1460 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1460, jnp.int8)
-            _a1461 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1461, jnp.int8)
-            _a1462 = False
-            v__envc_seek = _lcast(_a1462, jnp.bool_)
+            _a1511 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1511, jnp.int8)
+            _a1512 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1512, jnp.int8)
+            _a1513 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1513, jnp.int8)
+            _a1514 = False
+            v__envc_seek = _lcast(_a1514, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1457,
-            lambda: _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1509,
+            lambda: _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
         )
         st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1463 = _i32(st["_envc_at_g1"]) != 0
+        _c1515 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1465 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1465, jnp.int8)
-            _a1466 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1466, jnp.int8)
-            _a1467 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1467, jnp.int8)
-            _a1468 = False
-            v__envc_run = _lcast(_a1468, jnp.bool_)
+            _a1517 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1517, jnp.int8)
+            _a1518 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1518, jnp.int8)
+            _a1519 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1519, jnp.int8)
+            _a1520 = False
+            v__envc_run = _lcast(_a1520, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
-        def _else1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _else1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1470 = True
-            v__envc_run = _lcast(_a1470, jnp.bool_)
+            _a1522 = True
+            v__envc_run = _lcast(_a1522, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1463,
-            lambda: _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
-            lambda: _else1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1515,
+            lambda: _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            lambda: _else1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1523(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_named_from_deck_to_bench(st, v_p, 12)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_per_bench_named(st, v_p, 8, 50)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1477(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1479 = v__envc_seek
+        _c1531 = v__envc_seek
 
-        def _then1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1481 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1481, jnp.int8)
-            _a1482 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1482, jnp.int8)
-            _a1483 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1483, jnp.int8)
-            _a1484 = False
-            v__envc_seek = _lcast(_a1484, jnp.bool_)
+            _a1533 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1533, jnp.int8)
+            _a1534 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1534, jnp.int8)
+            _a1535 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1535, jnp.int8)
+            _a1536 = False
+            v__envc_seek = _lcast(_a1536, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1479,
-            lambda: _then1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1531,
+            lambda: _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_copy_attack(st, v_p)
-        _c1485 = _i32(st["_envc_at_g1"]) != 0
+        _c1537 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1487 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1487, jnp.int8)
-            _a1488 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1488, jnp.int8)
-            _a1489 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1489, jnp.int8)
-            _a1490 = False
-            v__envc_run = _lcast(_a1490, jnp.bool_)
+            _a1539 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1539, jnp.int8)
+            _a1540 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1540, jnp.int8)
+            _a1541 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1541, jnp.int8)
+            _a1542 = False
+            v__envc_run = _lcast(_a1542, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1492 = True
-            v__envc_run = _lcast(_a1492, jnp.bool_)
+            _a1544 = True
+            v__envc_run = _lcast(_a1544, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1485,
-            lambda: _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1537,
+            lambda: _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1545(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_active_to_deck(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1495(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1497 = v__envc_seek
+        _c1549 = v__envc_seek
 
-        def _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1499 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1499, jnp.int8)
-            _a1500 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1500, jnp.int8)
-            _a1501 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1501, jnp.int8)
-            _a1502 = False
-            v__envc_seek = _lcast(_a1502, jnp.bool_)
+            _a1551 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1551, jnp.int8)
+            _a1552 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1552, jnp.int8)
+            _a1553 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1553, jnp.int8)
+            _a1554 = False
+            v__envc_seek = _lcast(_a1554, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1497,
-            lambda: _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1549,
+            lambda: _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1503 = _i32(st["_envc_at_g1"]) != 0
+        _c1555 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1556(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1505 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1505, jnp.int8)
-            _a1506 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1506, jnp.int8)
-            _a1507 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1507, jnp.int8)
-            _a1508 = False
-            v__envc_run = _lcast(_a1508, jnp.bool_)
+            _a1557 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1557, jnp.int8)
+            _a1558 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1558, jnp.int8)
+            _a1559 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1559, jnp.int8)
+            _a1560 = False
+            v__envc_run = _lcast(_a1560, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1561(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1510 = True
-            v__envc_run = _lcast(_a1510, jnp.bool_)
+            _a1562 = True
+            v__envc_run = _lcast(_a1562, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1503,
-            lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1555,
+            lambda: _then1556(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1561(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_self(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1564(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_boost_next_turn(st, v_p, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1565(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_burn_opponent_on_heads(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1566(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_deck_tops(st, 5)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_sweets_relay(st, v_p, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_relay(st, v_p, 40)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1517(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1569(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_counter_damage(st, v_p, 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1518(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_heads(st, v_p, 0, 60)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1520 = v__envc_seek
+        _c1572 = v__envc_seek
 
-        def _then1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1522 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1522, jnp.int8)
-            _a1523 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1523, jnp.int8)
-            _a1524 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1524, jnp.int8)
-            _a1525 = False
-            v__envc_seek = _lcast(_a1525, jnp.bool_)
+            _a1574 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1574, jnp.int8)
+            _a1575 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1575, jnp.int8)
+            _a1576 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1576, jnp.int8)
+            _a1577 = False
+            v__envc_seek = _lcast(_a1577, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1520,
-            lambda: _then1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1572,
+            lambda: _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_attack_effect__16(st, v_p)
-        _c1526 = _i32(st["_envc_at_g3"]) != 0
+        _c1578 = _i32(st["_envc_at_g3"]) != 0
 
-        def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1579(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1528 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1528, jnp.int8)
-            _a1529 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1529, jnp.int8)
-            _a1530 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1530, jnp.int8)
-            _a1531 = False
-            v__envc_run = _lcast(_a1531, jnp.bool_)
+            _a1580 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1580, jnp.int8)
+            _a1581 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1581, jnp.int8)
+            _a1582 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1582, jnp.int8)
+            _a1583 = False
+            v__envc_run = _lcast(_a1583, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1584(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1533 = True
-            v__envc_run = _lcast(_a1533, jnp.bool_)
+            _a1585 = True
+            v__envc_run = _lcast(_a1585, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1526,
-            lambda: _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1578,
+            lambda: _then1579(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1584(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1535 = _i32(v_op_0) == 50
+        _c1587 = _i32(v_op_0) == 50
 
-        def _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1535,
-            lambda: _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1587,
+            lambda: _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1308,
-            _c1309,
-            _c1310,
-            _c1311,
-            _c1312,
-            _c1313,
-            _c1314,
-            _c1315,
-            _c1316,
-            _c1317,
-            _c1318,
-            _c1319,
-            _c1320,
-            _c1321,
-            _c1322,
-            _c1323,
-            _c1324,
-            _c1325,
-            _c1326,
-            _c1327,
-            _c1328,
-            _c1329,
-            _c1330,
-            _c1331,
-            _c1332,
-            _c1333,
-            _c1334,
-            _c1335,
-            _c1336,
-            _c1337,
-            _c1338,
-            _c1339,
-            _c1340,
-            _c1341,
-            _c1342,
-            _c1343,
-            _c1344,
-            _c1345,
-            _c1346,
-            _c1347,
-            _c1348,
-            _c1349,
-            _c1350,
-            _c1351,
-            _c1352,
-            _c1353,
-            _c1354,
-            _c1355,
-            _c1356,
-            _c1357,
+            _c1360,
+            _c1361,
+            _c1362,
+            _c1363,
+            _c1364,
+            _c1365,
+            _c1366,
+            _c1367,
+            _c1368,
+            _c1369,
+            _c1370,
+            _c1371,
+            _c1372,
+            _c1373,
+            _c1374,
+            _c1375,
+            _c1376,
+            _c1377,
+            _c1378,
+            _c1379,
+            _c1380,
+            _c1381,
+            _c1382,
+            _c1383,
+            _c1384,
+            _c1385,
+            _c1386,
+            _c1387,
+            _c1388,
+            _c1389,
+            _c1390,
+            _c1391,
+            _c1392,
+            _c1393,
+            _c1394,
+            _c1395,
+            _c1396,
+            _c1397,
+            _c1398,
+            _c1399,
+            _c1400,
+            _c1401,
+            _c1402,
+            _c1403,
+            _c1404,
+            _c1405,
+            _c1406,
+            _c1407,
+            _c1408,
+            _c1409,
         ),
         (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1360(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1361(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1362(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1363(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1364(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1383(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1385(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1387(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1388(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1389(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1409(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1411(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1449(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1450(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1451(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1472(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1477(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1493(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1495(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1513(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1517(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1518(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1523(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1545(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1564(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1565(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1566(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1569(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -21429,85 +21905,85 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         ),
     )
     v_op_1 = _lcast(0, jnp.int8)
-    _c1537 = v__envc_run
+    _c1589 = v__envc_run
 
-    def _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        _a1539 = _K34[_i32(v_effect)][1]
-        v_op_1 = _lcast(_a1539, jnp.int8)
+        _a1591 = _K34[_i32(v_effect)][1]
+        v_op_1 = _lcast(_a1591, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(
-        _c1537,
-        lambda: _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1589,
+        lambda: _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
     )
-    _c1540 = jnp.logical_or(
+    _c1592 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)),
     )
 
-    def _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         v__envc_arg8 = _lcast(0, jnp.int16)
         v__envc_arg9 = _lcast(False, jnp.bool_)
-        _c1542 = v__envc_run
+        _c1594 = v__envc_run
 
-        def _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1544 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _lcast(_a1544, jnp.int16)
-            _a1545 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _lcast(_a1545, jnp.bool_)
+            _a1596 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _lcast(_a1596, jnp.int16)
+            _a1597 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _lcast(_a1597, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1542,
-            lambda: _then1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1594,
+            lambda: _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
         )
-        _c1546 = v__envc_seek
+        _c1598 = v__envc_seek
 
-        def _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1599(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1548 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1548, jnp.int8)
-            _a1549 = False
-            v__envc_seek = _lcast(_a1549, jnp.bool_)
+            _a1600 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1600, jnp.int8)
+            _a1601 = False
+            v__envc_seek = _lcast(_a1601, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1546,
-            lambda: _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1598,
+            lambda: _then1599(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
         )
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1550 = _i32(st["_envc_at_g1"]) != 0
+        _c1602 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1603(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1552 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1552, jnp.int8)
-            _a1553 = False
-            v__envc_run = _lcast(_a1553, jnp.bool_)
+            _a1604 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1604, jnp.int8)
+            _a1605 = False
+            v__envc_run = _lcast(_a1605, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
-        def _else1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _else1606(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1555 = True
-            v__envc_run = _lcast(_a1555, jnp.bool_)
+            _a1607 = True
+            v__envc_run = _lcast(_a1607, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1550,
-            lambda: _then1551(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
-            lambda: _else1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1602,
+            lambda: _then1603(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            lambda: _else1606(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch_any(
-        _c1540,
-        lambda: _then1541(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1592,
+        lambda: _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
         True,
         (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
@@ -21532,97 +22008,97 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_g3"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1556 = v__envc_run
+    _c1608 = v__envc_run
 
-    def _then1557(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1609(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1558 = _K71[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1558, jnp.int8)
+        _a1610 = _K71[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1610, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1556,
-        lambda: _then1557(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+        _c1608,
+        lambda: _then1609(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1559 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1560 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1561 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1562 = jnp.logical_or(
+    _c1611 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1612 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1613 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1614 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 2))
     )
-    _c1563 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1564 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1565 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1566 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1567 = jnp.logical_or(
+    _c1615 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1616 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1617 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1618 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1619 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 3))
     )
-    _c1568 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1569 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1570 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1571 = jnp.logical_or(
+    _c1620 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1621 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1622 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1623 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 4)),
     )
 
-    def _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1624(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1625(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1574(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1626(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1575(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1627(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1576 = v__envc_seek
+        _c1628 = v__envc_seek
 
-        def _then1577(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1578 = 0
-            st["_envc_at_g3"] = _cast(_a1578, jnp.int8)
-            _a1579 = False
-            v__envc_seek = _lcast(_a1579, jnp.bool_)
+            _a1630 = 0
+            st["_envc_at_g3"] = _cast(_a1630, jnp.int8)
+            _a1631 = False
+            v__envc_seek = _lcast(_a1631, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1576,
-            lambda: _then1577(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1628,
+            lambda: _then1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1580 = _i32(st["_envc_at_g1"]) != 0
+        _c1632 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1633(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1582 = 2
-            st["_envc_at_g3"] = _cast(_a1582, jnp.int8)
-            _a1583 = False
-            v__envc_run = _lcast(_a1583, jnp.bool_)
+            _a1634 = 2
+            st["_envc_at_g3"] = _cast(_a1634, jnp.int8)
+            _a1635 = False
+            v__envc_run = _lcast(_a1635, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1636(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1585 = True
-            v__envc_run = _lcast(_a1585, jnp.bool_)
+            _a1637 = True
+            v__envc_run = _lcast(_a1637, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1580,
-            lambda: _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1632,
+            lambda: _then1633(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1636(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1638(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(
             st,
@@ -21634,149 +22110,149 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1639(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1640(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1641(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1590(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1642(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1591 = v__envc_seek
+        _c1643 = v__envc_seek
 
-        def _then1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1644(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1593 = 0
-            st["_envc_at_g3"] = _cast(_a1593, jnp.int8)
-            _a1594 = False
-            v__envc_seek = _lcast(_a1594, jnp.bool_)
+            _a1645 = 0
+            st["_envc_at_g3"] = _cast(_a1645, jnp.int8)
+            _a1646 = False
+            v__envc_seek = _lcast(_a1646, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1591,
-            lambda: _then1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1643,
+            lambda: _then1644(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1595 = _i32(st["_envc_at_g1"]) != 0
+        _c1647 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1648(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1597 = 3
-            st["_envc_at_g3"] = _cast(_a1597, jnp.int8)
-            _a1598 = False
-            v__envc_run = _lcast(_a1598, jnp.bool_)
+            _a1649 = 3
+            st["_envc_at_g3"] = _cast(_a1649, jnp.int8)
+            _a1650 = False
+            v__envc_run = _lcast(_a1650, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1600 = True
-            v__envc_run = _lcast(_a1600, jnp.bool_)
+            _a1652 = True
+            v__envc_run = _lcast(_a1652, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1595,
-            lambda: _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1647,
+            lambda: _then1648(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1653(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1655(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1604(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1656(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1605 = v__envc_seek
+        _c1657 = v__envc_seek
 
-        def _then1606(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1607 = 0
-            st["_envc_at_g3"] = _cast(_a1607, jnp.int8)
-            _a1608 = False
-            v__envc_seek = _lcast(_a1608, jnp.bool_)
+            _a1659 = 0
+            st["_envc_at_g3"] = _cast(_a1659, jnp.int8)
+            _a1660 = False
+            v__envc_seek = _lcast(_a1660, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1605,
-            lambda: _then1606(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1657,
+            lambda: _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1609 = _i32(st["_envc_at_g2"]) != 0
+        _c1661 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1610(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1662(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1611 = 4
-            st["_envc_at_g3"] = _cast(_a1611, jnp.int8)
-            _a1612 = False
-            v__envc_run = _lcast(_a1612, jnp.bool_)
+            _a1663 = 4
+            st["_envc_at_g3"] = _cast(_a1663, jnp.int8)
+            _a1664 = False
+            v__envc_run = _lcast(_a1664, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1613(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1614 = True
-            v__envc_run = _lcast(_a1614, jnp.bool_)
+            _a1666 = True
+            v__envc_run = _lcast(_a1666, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1609,
-            lambda: _then1610(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1613(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1661,
+            lambda: _then1662(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1559,
-            _c1560,
-            _c1561,
-            _c1562,
-            _c1563,
-            _c1564,
-            _c1565,
-            _c1566,
-            _c1567,
-            _c1568,
-            _c1569,
-            _c1570,
-            _c1571,
+            _c1611,
+            _c1612,
+            _c1613,
+            _c1614,
+            _c1615,
+            _c1616,
+            _c1617,
+            _c1618,
+            _c1619,
+            _c1620,
+            _c1621,
+            _c1622,
+            _c1623,
         ),
         (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1574(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1575(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1590(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1602(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1604(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1624(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1625(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1626(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1627(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1638(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1639(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1640(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1641(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1642(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1653(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1655(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1656(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -21813,28 +22289,28 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1615 = _i32(v_op_0) == 1
-    _c1616 = _i32(v_op_0) == 2
+    _c1667 = _i32(v_op_0) == 1
+    _c1668 = _i32(v_op_0) == 2
 
-    def _then1617(st, v_effect, v_p, v_s, v_op_0):
+    def _then1669(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1618(st, v_effect, v_p, v_s, v_op_0):
+    def _then1670(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first(
         (
-            _c1615,
-            _c1616,
+            _c1667,
+            _c1668,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1617(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1618(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1669(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1670(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
     )
@@ -21848,28 +22324,28 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1619 = _i32(v_op_0) == 1
-    _c1620 = _i32(v_op_0) == 2
+    _c1671 = _i32(v_op_0) == 1
+    _c1672 = _i32(v_op_0) == 2
 
-    def _then1621(st, v_effect, v_p, v_s, v_op_0):
+    def _then1673(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1622(st, v_effect, v_p, v_s, v_op_0):
+    def _then1674(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first_any(
         (
-            _c1619,
-            _c1620,
+            _c1671,
+            _c1672,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1621(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1622(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1673(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1674(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         (
@@ -21893,15 +22369,15 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1623 = _i32(v_op_0) == 1
+    _c1675 = _i32(v_op_0) == 1
 
-    def _then1624(st, v_effect, v_p, v_s, v_op_0):
+    def _then1676(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch(
-        _c1623, lambda: _then1624(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
+        _c1675, lambda: _then1676(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
     )
     return st
 
@@ -21913,16 +22389,16 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1625 = _i32(v_op_0) == 1
+    _c1677 = _i32(v_op_0) == 1
 
-    def _then1626(st, v_effect, v_p, v_s, v_op_0):
+    def _then1678(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch_any(
-        _c1625,
-        lambda: _then1626(st, v_effect, v_p, v_s, v_op_0),
+        _c1677,
+        lambda: _then1678(st, v_effect, v_p, v_s, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         True,
         (v_effect, v_p, v_s, v_op_0),
@@ -21945,192 +22421,192 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1627 = v__envc_run
+    _c1679 = v__envc_run
 
-    def _then1628(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1629 = _K82[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1629, jnp.int8)
+        _a1681 = _K82[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1681, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1627,
-        lambda: _then1628(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+        _c1679,
+        lambda: _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1630 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1631 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1632 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1633 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1634 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1635 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1636 = jnp.logical_or(
+    _c1682 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1683 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1684 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1685 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1686 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1687 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1688 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 21)),
     )
-    _c1637 = _i32(v_op_0) == 8
-    _c1638 = _i32(v_op_0) == 9
-    _c1639 = _i32(v_op_0) == 10
-    _c1640 = _i32(v_op_0) == 11
-    _c1641 = _i32(v_op_0) == 12
-    _c1642 = _i32(v_op_0) == 13
-    _c1643 = _i32(v_op_0) == 14
-    _c1644 = _i32(v_op_0) == 15
-    _c1645 = _i32(v_op_0) == 16
+    _c1689 = _i32(v_op_0) == 8
+    _c1690 = _i32(v_op_0) == 9
+    _c1691 = _i32(v_op_0) == 10
+    _c1692 = _i32(v_op_0) == 11
+    _c1693 = _i32(v_op_0) == 12
+    _c1694 = _i32(v_op_0) == 13
+    _c1695 = _i32(v_op_0) == 14
+    _c1696 = _i32(v_op_0) == 15
+    _c1697 = _i32(v_op_0) == 16
 
-    def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1698(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1699(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1648(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1700(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1701(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1702(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1703(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1652(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1704(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1653 = v__envc_seek
+        _c1705 = v__envc_seek
 
-        def _then1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1706(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1655 = 0
-            st["_envc_at_g2"] = _cast(_a1655, jnp.int8)
-            _a1656 = False
-            v__envc_seek = _lcast(_a1656, jnp.bool_)
+            _a1707 = 0
+            st["_envc_at_g2"] = _cast(_a1707, jnp.int8)
+            _a1708 = False
+            v__envc_seek = _lcast(_a1708, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1653,
-            lambda: _then1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1705,
+            lambda: _then1706(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1657 = _i32(st["_envc_at_g1"]) != 0
+        _c1709 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1710(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1659 = 21
-            st["_envc_at_g2"] = _cast(_a1659, jnp.int8)
-            _a1660 = False
-            v__envc_run = _lcast(_a1660, jnp.bool_)
+            _a1711 = 21
+            st["_envc_at_g2"] = _cast(_a1711, jnp.int8)
+            _a1712 = False
+            v__envc_run = _lcast(_a1712, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1713(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1662 = True
-            v__envc_run = _lcast(_a1662, jnp.bool_)
+            _a1714 = True
+            v__envc_run = _lcast(_a1714, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1657,
-            lambda: _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1709,
+            lambda: _then1710(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1713(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1715(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1716(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1717(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1718(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1667(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1719(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1668(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1720(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1669(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1721(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1670(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1722(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1671(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1630,
-            _c1631,
-            _c1632,
-            _c1633,
-            _c1634,
-            _c1635,
-            _c1636,
-            _c1637,
-            _c1638,
-            _c1639,
-            _c1640,
-            _c1641,
-            _c1642,
-            _c1643,
-            _c1644,
-            _c1645,
+            _c1682,
+            _c1683,
+            _c1684,
+            _c1685,
+            _c1686,
+            _c1687,
+            _c1688,
+            _c1689,
+            _c1690,
+            _c1691,
+            _c1692,
+            _c1693,
+            _c1694,
+            _c1695,
+            _c1696,
+            _c1697,
         ),
         (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1648(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1652(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1666(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1667(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1668(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1669(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1670(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1671(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1698(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1699(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1700(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1701(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1702(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1703(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1704(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1715(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1716(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1717(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1718(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1719(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1720(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1721(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1722(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -22172,104 +22648,104 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _lcast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
-    _c1672 = v__envc_run
+    _c1724 = v__envc_run
 
-    def _then1673(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    def _then1725(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1674 = st["current_player"]
-        v_p = _lcast(_a1674, jnp.int8)
-        _f1675 = _i32(v_h)
-        _f1676 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1675 >= _f1676), 39, _f1675, _f1676)
-        _a1677 = _get(st["hand"], _i32(v_p))["items"][_f1675]
-        v_c = _lcast(_a1677, jnp.int16)
-        _f1678 = _i32(v_h)
-        _f1679 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1678 >= _f1679), 40, _f1678, _f1679)
-        _l1680 = _remove_at(_get(st["hand"], _i32(v_p)), _f1678)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1680)
-        _f1681 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1681 >= 20), 41, 0, 0)
-        _l1682 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1682)
-        _a1683 = v_c
-        st["playing"] = _cast(_a1683, jnp.int16)
-        _c1684 = _K5[_i32(v_c)] == 1
+        _a1726 = st["current_player"]
+        v_p = _lcast(_a1726, jnp.int8)
+        _f1727 = _i32(v_h)
+        _f1728 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1727 >= _f1728), 39, _f1727, _f1728)
+        _a1729 = _get(st["hand"], _i32(v_p))["items"][_f1727]
+        v_c = _lcast(_a1729, jnp.int16)
+        _f1730 = _i32(v_h)
+        _f1731 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1730 >= _f1731), 40, _f1730, _f1731)
+        _l1732 = _remove_at(_get(st["hand"], _i32(v_p)), _f1730)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1732)
+        _f1733 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_f1733 >= 20), 41, 0, 0)
+        _l1734 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1734)
+        _a1735 = v_c
+        st["playing"] = _cast(_a1735, jnp.int16)
+        _c1736 = _K5[_i32(v_c)] == 1
 
-        def _then1685(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        def _then1737(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1686 = True
-            st["supporter"] = _cast(_a1686, jnp.bool_)
+            _a1738 = True
+            st["supporter"] = _cast(_a1738, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
         st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-            _c1684,
-            lambda: _then1685(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+            _c1736,
+            lambda: _then1737(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
             lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
         )
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-        _c1672,
-        lambda: _then1673(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+        _c1724,
+        lambda: _then1725(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1687 = v__envc_run
+    _c1739 = v__envc_run
 
-    def _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1740(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1689 = _K4[_i32(v_c)]
-        v__envc_arg1 = _lcast(_a1689, jnp.int8)
+        _a1741 = _K4[_i32(v_c)]
+        v__envc_arg1 = _lcast(_a1741, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1687,
-        lambda: _then1688(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1739,
+        lambda: _then1740(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
     )
-    _c1690 = v__envc_seek
+    _c1742 = v__envc_seek
 
-    def _then1691(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1743(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1692 = st["_envc_frame_a12_play_trainer__p"]
-        v_p = _lcast(_a1692, jnp.int8)
-        _a1693 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1693, jnp.int8)
-        _a1694 = False
-        v__envc_seek = _lcast(_a1694, jnp.bool_)
+        _a1744 = st["_envc_frame_a12_play_trainer__p"]
+        v_p = _lcast(_a1744, jnp.int8)
+        _a1745 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1745, jnp.int8)
+        _a1746 = False
+        v__envc_seek = _lcast(_a1746, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1690,
-        lambda: _then1691(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1742,
+        lambda: _then1743(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
     )
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1695 = _i32(st["_envc_at_g2"]) != 0
+    _c1747 = _i32(st["_envc_at_g2"]) != 0
 
-    def _then1696(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1748(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1697 = v_p
-        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1697, jnp.int8)
-        _a1698 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1698, jnp.int8)
-        _a1699 = False
-        v__envc_run = _lcast(_a1699, jnp.bool_)
+        _a1749 = v_p
+        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1749, jnp.int8)
+        _a1750 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1750, jnp.int8)
+        _a1751 = False
+        v__envc_run = _lcast(_a1751, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
-    def _else1700(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _else1752(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1701 = True
-        v__envc_run = _lcast(_a1701, jnp.bool_)
+        _a1753 = True
+        v__envc_run = _lcast(_a1753, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch_any(
-        _c1695,
-        lambda: _then1696(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
-        lambda: _else1700(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1747,
+        lambda: _then1748(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        lambda: _else1752(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         False,
         (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         (
@@ -22292,77 +22768,77 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
-    _c1702 = v__envc_run
+    _c1754 = v__envc_run
 
-    def _then1703(st, v_s, v__envc_run, v__envc_seek, v_p):
+    def _then1755(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1704 = st["current_player"]
-        v_p = _lcast(_a1704, jnp.int8)
-        _a1705 = True
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1705, jnp.bool_))
+        _a1756 = st["current_player"]
+        v_p = _lcast(_a1756, jnp.int8)
+        _a1757 = True
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1757, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(
-        _c1702,
-        lambda: _then1703(st, v_s, v__envc_run, v__envc_seek, v_p),
+        _c1754,
+        lambda: _then1755(st, v_s, v__envc_run, v__envc_seek, v_p),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1706 = v__envc_run
+    _c1758 = v__envc_run
 
-    def _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1759(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1708 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _lcast(_a1708, jnp.int8)
+        _a1760 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _lcast(_a1760, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1706,
-        lambda: _then1707(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1758,
+        lambda: _then1759(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
     )
-    _c1709 = v__envc_seek
+    _c1761 = v__envc_seek
 
-    def _then1710(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1762(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1711 = st["_envc_frame_a11_use_ability__p"]
-        v_p = _lcast(_a1711, jnp.int8)
-        _a1712 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1712, jnp.int8)
-        _a1713 = False
-        v__envc_seek = _lcast(_a1713, jnp.bool_)
+        _a1763 = st["_envc_frame_a11_use_ability__p"]
+        v_p = _lcast(_a1763, jnp.int8)
+        _a1764 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1764, jnp.int8)
+        _a1765 = False
+        v__envc_seek = _lcast(_a1765, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1709,
-        lambda: _then1710(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1761,
+        lambda: _then1762(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
     )
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1714 = _i32(st["_envc_at_g3"]) != 0
+    _c1766 = _i32(st["_envc_at_g3"]) != 0
 
-    def _then1715(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1767(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1716 = v_p
-        st["_envc_frame_a11_use_ability__p"] = _cast(_a1716, jnp.int8)
-        _a1717 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1717, jnp.int8)
-        _a1718 = False
-        v__envc_run = _lcast(_a1718, jnp.bool_)
+        _a1768 = v_p
+        st["_envc_frame_a11_use_ability__p"] = _cast(_a1768, jnp.int8)
+        _a1769 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1769, jnp.int8)
+        _a1770 = False
+        v__envc_run = _lcast(_a1770, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
-    def _else1719(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1771(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1720 = True
-        v__envc_run = _lcast(_a1720, jnp.bool_)
+        _a1772 = True
+        v__envc_run = _lcast(_a1772, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch_any(
-        _c1714,
-        lambda: _then1715(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
-        lambda: _else1719(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1766,
+        lambda: _then1767(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        lambda: _else1771(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         False,
         (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         (
@@ -22385,63 +22861,63 @@ def p__envc_run_attack(st, v_a):
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
     v_hits = _lcast(True, jnp.bool_)
-    _c1721 = v__envc_run
+    _c1773 = v__envc_run
 
-    def _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1774(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1723 = st["current_player"]
-        v_p = _lcast(_a1723, jnp.int8)
-        _a1724 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1724, jnp.int16)
-        _c1725 = st["condition"][_i32(v_p)] == 3
+        _a1775 = st["current_player"]
+        v_p = _lcast(_a1775, jnp.int8)
+        _a1776 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1776, jnp.int16)
+        _c1777 = st["condition"][_i32(v_p)] == 3
 
-        def _then1726(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1778(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1727 = _randint(st, 0, 1)
-            _a1728 = _r1727 == 1
-            v_hits = _lcast(_a1728, jnp.bool_)
+            st, _r1779 = _randint(st, 0, 1)
+            _a1780 = _r1779 == 1
+            v_hits = _lcast(_a1780, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1725,
-            lambda: _then1726(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1777,
+            lambda: _then1778(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-        _c1721,
-        lambda: _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1773,
+        lambda: _then1774(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
     )
-    _c1729 = jnp.logical_or(
+    _c1781 = jnp.logical_or(
         jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1))
     )
 
-    def _then1730(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1782(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1731 = v__envc_run
+        _c1783 = v__envc_run
 
-        def _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1784(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1733 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
-            st["dmg"] = _cast(_a1733, jnp.int16)
-            _a1734 = v_a
-            st["attack_index"] = _cast(_a1734, jnp.int8)
-            _a1735 = True
-            st["attacking"] = _cast(_a1735, jnp.bool_)
-            _c1736 = jnp.logical_and(
+            _a1785 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
+            st["dmg"] = _cast(_a1785, jnp.int16)
+            _a1786 = v_a
+            st["attack_index"] = _cast(_a1786, jnp.int8)
+            _a1787 = True
+            st["attacking"] = _cast(_a1787, jnp.bool_)
+            _c1788 = jnp.logical_and(
                 st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1)
             )
 
-            def _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            def _then1789(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
             st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-                _c1736,
-                lambda: _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+                _c1788,
+                lambda: _then1789(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
                 lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
                 True,
                 (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22457,8 +22933,8 @@ def p__envc_run_attack(st, v_a):
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1731,
-            lambda: _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1783,
+            lambda: _then1784(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22471,49 +22947,49 @@ def p__envc_run_attack(st, v_a):
                 jnp.bool_,
             ),
         )
-        _c1738 = v__envc_seek
+        _c1790 = v__envc_seek
 
-        def _then1739(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1791(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1740 = st["_envc_frame_a6_attack__p"]
-            v_p = _lcast(_a1740, jnp.int8)
-            _a1741 = 0
-            st["_envc_at_a_attack"] = _cast(_a1741, jnp.int8)
-            _a1742 = False
-            v__envc_seek = _lcast(_a1742, jnp.bool_)
+            _a1792 = st["_envc_frame_a6_attack__p"]
+            v_p = _lcast(_a1792, jnp.int8)
+            _a1793 = 0
+            st["_envc_at_a_attack"] = _cast(_a1793, jnp.int8)
+            _a1794 = False
+            v__envc_seek = _lcast(_a1794, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1738,
-            lambda: _then1739(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1790,
+            lambda: _then1791(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         st = p_attack_texts(st, v_p, v_a)
-        _c1743 = _i32(st["_envc_at_g2"]) != 0
+        _c1795 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1796(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1745 = v_p
-            st["_envc_frame_a6_attack__p"] = _cast(_a1745, jnp.int8)
-            _a1746 = 1
-            st["_envc_at_a_attack"] = _cast(_a1746, jnp.int8)
-            _a1747 = False
-            v__envc_run = _lcast(_a1747, jnp.bool_)
+            _a1797 = v_p
+            st["_envc_frame_a6_attack__p"] = _cast(_a1797, jnp.int8)
+            _a1798 = 1
+            st["_envc_at_a_attack"] = _cast(_a1798, jnp.int8)
+            _a1799 = False
+            v__envc_run = _lcast(_a1799, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
-        def _else1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1800(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1749 = True
-            v__envc_run = _lcast(_a1749, jnp.bool_)
+            _a1801 = True
+            v__envc_run = _lcast(_a1801, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1750 = False
-            st["attacking"] = _cast(_a1750, jnp.bool_)
+            _a1802 = False
+            st["attacking"] = _cast(_a1802, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1743,
-            lambda: _then1744(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
-            lambda: _else1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1795,
+            lambda: _then1796(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            lambda: _else1800(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             False,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             (
@@ -22528,8 +23004,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1729,
-        lambda: _then1730(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1781,
+        lambda: _then1782(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22542,21 +23018,21 @@ def p__envc_run_attack(st, v_a):
             jnp.bool_,
         ),
     )
-    _c1751 = v__envc_run
+    _c1803 = v__envc_run
 
-    def _then1752(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1804(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1753 = jnp.logical_not(st["terminated"])
+        _c1805 = jnp.logical_not(st["terminated"])
 
-        def _then1754(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1806(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1753,
-            lambda: _then1754(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1805,
+            lambda: _then1806(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22572,8 +23048,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1751,
-        lambda: _then1752(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1803,
+        lambda: _then1804(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22594,15 +23070,15 @@ def a_setup_active(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1755 = _i32(v_h)
-    _f1756 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1755 >= _f1756), 42, _f1755, _f1756)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1755])
-    _f1757 = _i32(v_h)
-    _f1758 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1757 >= _f1758), 43, _f1757, _f1758)
-    _l1759 = _remove_at(_get(st["hand"], _i32(v_p)), _f1757)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1759)
+    _f1807 = _i32(v_h)
+    _f1808 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1807 >= _f1808), 42, _f1807, _f1808)
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1807])
+    _f1809 = _i32(v_h)
+    _f1810 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1809 >= _f1810), 43, _f1809, _f1810)
+    _l1811 = _remove_at(_get(st["hand"], _i32(v_p)), _f1809)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1811)
     return st
 
 
@@ -22610,38 +23086,38 @@ def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1763(i1760):
+    def _g1815(i1812):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1761 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1813 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])))
-            & (i1760 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1760 >= _f1761),
+            & (i1812 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1812 >= _f1813),
             1,
-            i1760,
-            _f1761,
+            i1812,
+            _f1813,
         )
-        _f1762 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1814 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])))
-            & (i1760 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1760])] == 0)
-            & (i1760 >= _f1762),
+            & (i1812 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1812])] == 0)
+            & (i1812 >= _f1814),
             1,
-            i1760,
-            _f1762,
+            i1812,
+            _f1814,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
                     jnp.where(
-                        (i1760 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1812 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1760])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1760])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1812])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1812])] == 0),
                         ),
                         False,
                     ),
@@ -22658,10 +23134,10 @@ def m_setup_active(st):
             _flt,
         )
 
-    _e1764 = jax.vmap(_g1763)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1764[1]))
-    _e1765 = _e1764[0]
-    return _e1765, st["_fault"]
+    _e1816 = jax.vmap(_g1815)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1816[1]))
+    _e1817 = _e1816[0]
+    return _e1817, st["_fault"]
 
 
 def a_setup_bench(st, index):
@@ -22669,17 +23145,17 @@ def a_setup_bench(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1766 = _i32(v_h)
-    _f1767 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1766 >= _f1767), 44, _f1766, _f1767)
+    _f1818 = _i32(v_h)
+    _f1819 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1818 >= _f1819), 44, _f1818, _f1819)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1766]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1818]
     )
-    _f1768 = _i32(v_h)
-    _f1769 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1768 >= _f1769), 45, _f1768, _f1769)
-    _l1770 = _remove_at(_get(st["hand"], _i32(v_p)), _f1768)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1770)
+    _f1820 = _i32(v_h)
+    _f1821 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1820 >= _f1821), 45, _f1820, _f1821)
+    _l1822 = _remove_at(_get(st["hand"], _i32(v_p)), _f1820)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1822)
     return st
 
 
@@ -22687,9 +23163,9 @@ def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1774(i1771):
+    def _g1826(i1823):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1772 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1824 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (
@@ -22698,13 +23174,13 @@ def m_setup_bench(st):
                     (_i32(f_free_bench(st, st["current_player"])) < 4),
                 )
             )
-            & (i1771 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1771 >= _f1772),
+            & (i1823 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1823 >= _f1824),
             1,
-            i1771,
-            _f1772,
+            i1823,
+            _f1824,
         )
-        _f1773 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1825 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (
@@ -22713,12 +23189,12 @@ def m_setup_bench(st):
                     (_i32(f_free_bench(st, st["current_player"])) < 4),
                 )
             )
-            & (i1771 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1771])] == 0)
-            & (i1771 >= _f1773),
+            & (i1823 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1823])] == 0)
+            & (i1823 >= _f1825),
             1,
-            i1771,
-            _f1773,
+            i1823,
+            _f1825,
         )
         return (
             jnp.logical_and(
@@ -22728,10 +23204,10 @@ def m_setup_bench(st):
                         (_i32(f_free_bench(st, st["current_player"])) < 4),
                     ),
                     jnp.where(
-                        (i1771 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1823 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1771])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1771])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1823])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1823])] == 0),
                         ),
                         False,
                     ),
@@ -22748,37 +23224,37 @@ def m_setup_bench(st):
             _flt,
         )
 
-    _e1775 = jax.vmap(_g1774)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1775[1]))
-    _e1776 = _e1775[0]
-    return _e1776, st["_fault"]
+    _e1827 = jax.vmap(_g1826)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1827[1]))
+    _e1828 = _e1827[0]
+    return _e1828, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2192): index in 0..0"""
     st = dict(st)
-    _c1777 = _i32(st["current_player"]) == _i32(st["first"])
+    _c1829 = _i32(st["current_player"]) == _i32(st["first"])
 
-    def _then1778(st):
+    def _then1830(st):
         st = dict(st)
-        _a1779 = 1 - _i32(st["first"])
-        st["current_player"] = _cast(_a1779, jnp.int8)
+        _a1831 = 1 - _i32(st["first"])
+        st["current_player"] = _cast(_a1831, jnp.int8)
         return st, ()
 
-    def _else1780(st):
+    def _else1832(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
 
-    st, () = _branch_any(_c1777, lambda: _then1778(st), lambda: _else1780(st), False, (), ())
+    st, () = _branch_any(_c1829, lambda: _then1830(st), lambda: _else1832(st), False, (), ())
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
 
-    def _g1782(i1781):
+    def _g1834(i1833):
         return jnp.logical_and(
             jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
             jnp.logical_not(
@@ -22791,8 +23267,8 @@ def m_setup_done(st):
             ),
         )
 
-    _e1783 = jax.vmap(_g1782)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1783
+    _e1835 = jax.vmap(_g1834)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1835
 
 
 def rk_setup_done(st, index):
@@ -22805,17 +23281,17 @@ def a_play_basic(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1784 = _i32(v_h)
-    _f1785 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1784 >= _f1785), 46, _f1784, _f1785)
+    _f1836 = _i32(v_h)
+    _f1837 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1836 >= _f1837), 46, _f1836, _f1837)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1784]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1836]
     )
-    _f1786 = _i32(v_h)
-    _f1787 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1786 >= _f1787), 47, _f1786, _f1787)
-    _l1788 = _remove_at(_get(st["hand"], _i32(v_p)), _f1786)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1788)
+    _f1838 = _i32(v_h)
+    _f1839 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1838 >= _f1839), 47, _f1838, _f1839)
+    _l1840 = _remove_at(_get(st["hand"], _i32(v_p)), _f1838)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1840)
     return st
 
 
@@ -22823,38 +23299,38 @@ def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1792(i1789):
+    def _g1844(i1841):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1790 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1842 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)))
-            & (i1789 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1789 >= _f1790),
+            & (i1841 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1841 >= _f1842),
             1,
-            i1789,
-            _f1790,
+            i1841,
+            _f1842,
         )
-        _f1791 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1843 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)))
-            & (i1789 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1789])] == 0)
-            & (i1789 >= _f1791),
+            & (i1841 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1841])] == 0)
+            & (i1841 >= _f1843),
             1,
-            i1789,
-            _f1791,
+            i1841,
+            _f1843,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)),
                     jnp.where(
-                        (i1789 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1841 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1789])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1789])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1841])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1841])] == 0),
                         ),
                         False,
                     ),
@@ -22871,10 +23347,10 @@ def m_play_basic(st):
             _flt,
         )
 
-    _e1793 = jax.vmap(_g1792)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1793[1]))
-    _e1794 = _e1793[0]
-    return _e1794, st["_fault"]
+    _e1845 = jax.vmap(_g1844)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1845[1]))
+    _e1846 = _e1845[0]
+    return _e1846, st["_fault"]
 
 
 def a_evolve(st, index):
@@ -22883,37 +23359,37 @@ def a_evolve(st, index):
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1795 = st["card"][_i32(v_p)][_i32(v_s)]
+    _a1847 = st["card"][_i32(v_p)][_i32(v_s)]
     st["below"] = (
         st["below"]
         .at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))]
-        .set(_cast(_a1795, jnp.int16))
+        .set(_cast(_a1847, jnp.int16))
     )
-    _a1796 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1796, jnp.int8))
-    _f1797 = _i32(v_h)
-    _f1798 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1797 >= _f1798), 49, _f1797, _f1798)
-    _a1799 = _get(st["hand"], _i32(v_p))["items"][_f1797]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1799, jnp.int16))
-    _f1800 = _i32(v_h)
-    _f1801 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1800 >= _f1801), 50, _f1800, _f1801)
-    _l1802 = _remove_at(_get(st["hand"], _i32(v_p)), _f1800)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1802)
-    _a1803 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1803, jnp.int8))
-    _c1804 = _i32(v_s) == 0
+    _a1848 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1848, jnp.int8))
+    _f1849 = _i32(v_h)
+    _f1850 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1849 >= _f1850), 49, _f1849, _f1850)
+    _a1851 = _get(st["hand"], _i32(v_p))["items"][_f1849]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1851, jnp.int16))
+    _f1852 = _i32(v_h)
+    _f1853 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1852 >= _f1853), 50, _f1852, _f1853)
+    _l1854 = _remove_at(_get(st["hand"], _i32(v_p)), _f1852)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1854)
+    _a1855 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1855, jnp.int8))
+    _c1856 = _i32(v_s) == 0
 
-    def _then1805(st, v_h, v_s, v_p):
+    def _then1857(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
 
     st, (v_h, v_s, v_p) = _branch_any(
-        _c1804,
-        lambda: _then1805(st, v_h, v_s, v_p),
+        _c1856,
+        lambda: _then1857(st, v_h, v_s, v_p),
         lambda: (st, (v_h, v_s, v_p)),
         True,
         (v_h, v_s, v_p),
@@ -22930,104 +23406,104 @@ def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1813(i1806):
+    def _g1865(i1858):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1807 = jnp.floor_divide(i1806, 4)
-        _f1808 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1859 = jnp.floor_divide(i1858, 4)
+        _f1860 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1858, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
-                        (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1806, 4)]
+                        (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1858, 4)]
                     ),
-                    (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1806, 4)]) < _i32(st["turn"])),
+                    (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1858, 4)]) < _i32(st["turn"])),
                 )
             )
-            & (_f1807 >= _f1808),
+            & (_f1859 >= _f1860),
             48,
-            _f1807,
-            _f1808,
+            _f1859,
+            _f1860,
         )
-        _f1809 = jnp.floor_divide(i1806, 4)
-        _f1810 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1861 = jnp.floor_divide(i1858, 4)
+        _f1862 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1858, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
                         jnp.logical_and(
-                            (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1806, 4)]
+                            (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1858, 4)]
                         ),
-                        (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1806, 4)]) < _i32(st["turn"])),
+                        (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1858, 4)]) < _i32(st["turn"])),
                     ),
-                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1807])] == 0),
+                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1859])] == 0),
                 )
             )
-            & (_f1809 >= _f1810),
+            & (_f1861 >= _f1862),
             48,
-            _f1809,
-            _f1810,
+            _f1861,
+            _f1862,
         )
-        _f1811 = jnp.floor_divide(i1806, 4)
-        _f1812 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1863 = jnp.floor_divide(i1858, 4)
+        _f1864 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1858, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
                         jnp.logical_and(
                             jnp.logical_and(
                                 (_i32(st["turn"]) > 2),
-                                st["occupied"][_i32(st["current_player"])][jnp.remainder(i1806, 4)],
+                                st["occupied"][_i32(st["current_player"])][jnp.remainder(i1858, 4)],
                             ),
                             (
-                                _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1806, 4)])
+                                _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1858, 4)])
                                 < _i32(st["turn"])
                             ),
                         ),
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1807])] == 0),
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1859])] == 0),
                     ),
-                    (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1809])] != 0),
+                    (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1861])] != 0),
                 )
             )
-            & (_f1811 >= _f1812),
+            & (_f1863 >= _f1864),
             48,
-            _f1811,
-            _f1812,
+            _f1863,
+            _f1864,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     (st["phase"] == 1),
                     jnp.where(
-                        (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (jnp.floor_divide(i1858, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and(
                                         jnp.logical_and(
                                             (_i32(st["turn"]) > 2),
-                                            st["occupied"][_i32(st["current_player"])][jnp.remainder(i1806, 4)],
+                                            st["occupied"][_i32(st["current_player"])][jnp.remainder(i1858, 4)],
                                         ),
                                         (
-                                            _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1806, 4)])
+                                            _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1858, 4)])
                                             < _i32(st["turn"])
                                         ),
                                     ),
-                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1807])] == 0),
+                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1859])] == 0),
                                 ),
-                                (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1809])] != 0),
+                                (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1861])] != 0),
                             ),
                             (
-                                _i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1811])])
-                                == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1806, 4)])])
+                                _i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1863])])
+                                == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1858, 4)])])
                             ),
                         ),
                         False,
@@ -23045,10 +23521,10 @@ def m_evolve(st):
             _flt,
         )
 
-    _e1814 = jax.vmap(_g1813)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1814[1]))
-    _e1815 = _e1814[0]
-    return _e1815, st["_fault"]
+    _e1866 = jax.vmap(_g1865)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1866[1]))
+    _e1867 = _e1866[0]
+    return _e1867, st["_fault"]
 
 
 def rk_evolve(st, index):
@@ -23063,17 +23539,17 @@ def a_attach(st, index):
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1816 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1816, jnp.int8))
-    _a1817 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1817, jnp.int8)
-    _a1818 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1818, jnp.int8))
-    _a1819 = True
-    st["attached"] = _cast(_a1819, jnp.bool_)
-    _c1820 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
+    _a1868 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1868, jnp.int8))
+    _a1869 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1869, jnp.int8)
+    _a1870 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1870, jnp.int8))
+    _a1871 = True
+    st["attached"] = _cast(_a1871, jnp.bool_)
+    _c1872 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
 
-    def _then1821(st, v_s, v_p):
+    def _then1873(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
@@ -23081,8 +23557,8 @@ def a_attach(st, index):
         return st, (v_s, v_p)
 
     st, (v_s, v_p) = _branch_any(
-        _c1820,
-        lambda: _then1821(st, v_s, v_p),
+        _c1872,
+        lambda: _then1873(st, v_s, v_p),
         lambda: (st, (v_s, v_p)),
         True,
         (v_s, v_p),
@@ -23097,14 +23573,14 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
 
-    def _g1823(i1822):
+    def _g1875(i1874):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])),
                     (_i32(st["zone"][_i32(st["current_player"])]) != 10),
                 ),
-                st["occupied"][_i32(st["current_player"])][i1822],
+                st["occupied"][_i32(st["current_player"])][i1874],
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23116,8 +23592,8 @@ def m_attach(st):
             ),
         )
 
-    _e1824 = jax.vmap(_g1823)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1824
+    _e1876 = jax.vmap(_g1875)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1876
 
 
 def rk_attach(st, index):
@@ -23139,62 +23615,62 @@ def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1834(i1825):
+    def _g1886(i1877):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1826 = jnp.floor_divide(i1825, 4)
-        _f1827 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1878 = jnp.floor_divide(i1877, 4)
+        _f1879 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_f1826 >= _f1827),
+            & (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_f1878 >= _f1879),
             51,
-            _f1826,
-            _f1827,
+            _f1878,
+            _f1879,
         )
-        _f1828 = jnp.floor_divide(i1825, 4)
-        _f1829 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1880 = jnp.floor_divide(i1877, 4)
+        _f1881 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])] == 1)
-            & (_f1828 >= _f1829),
+            & (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1878])] == 1)
+            & (_f1880 >= _f1881),
             51,
-            _f1828,
-            _f1829,
+            _f1880,
+            _f1881,
         )
-        _f1830 = jnp.floor_divide(i1825, 4)
-        _f1831 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1882 = jnp.floor_divide(i1877, 4)
+        _f1883 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
-                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])] == 1),
-                    (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1828])]) != 0),
+                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1878])] == 1),
+                    (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1880])]) != 0),
                 )
             )
-            & (_f1830 >= _f1831),
+            & (_f1882 >= _f1883),
             51,
-            _f1830,
-            _f1831,
+            _f1882,
+            _f1883,
         )
-        _f1832 = jnp.floor_divide(i1825, 4)
-        _f1833 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1884 = jnp.floor_divide(i1877, 4)
+        _f1885 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])] == 1),
-                        (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1828])]) != 0),
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1878])] == 1),
+                        (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1880])]) != 0),
                     ),
                     jnp.logical_or(
-                        (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1830])] != 1),
+                        (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1882])] != 1),
                         jnp.logical_not(
                             jnp.logical_or(
                                 jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]),
@@ -23204,28 +23680,28 @@ def m_play_trainer(st):
                     ),
                 )
             )
-            & (_f1832 >= _f1833),
+            & (_f1884 >= _f1885),
             52,
-            _f1832,
-            _f1833,
+            _f1884,
+            _f1885,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     (st["phase"] == 1),
                     jnp.where(
-                        (jnp.floor_divide(i1825, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])] == 1),
+                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1878])] == 1),
                                     (
-                                        _i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1828])])
+                                        _i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1880])])
                                         != 0
                                     ),
                                 ),
                                 jnp.logical_or(
-                                    (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1830])] != 1),
+                                    (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1882])] != 1),
                                     jnp.logical_not(
                                         jnp.logical_or(
                                             jnp.logical_or(
@@ -23239,8 +23715,8 @@ def m_play_trainer(st):
                             f_trainer_target_ok(
                                 st,
                                 st["current_player"],
-                                _get(st["hand"], _i32(st["current_player"]))["items"][_f1832],
-                                jnp.remainder(i1825, 4),
+                                _get(st["hand"], _i32(st["current_player"]))["items"][_f1884],
+                                jnp.remainder(i1877, 4),
                             ),
                         ),
                         False,
@@ -23258,10 +23734,10 @@ def m_play_trainer(st):
             _flt,
         )
 
-    _e1835 = jax.vmap(_g1834)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1835[1]))
-    _e1836 = _e1835[0]
-    return _e1836, st["_fault"]
+    _e1887 = jax.vmap(_g1886)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1887[1]))
+    _e1888 = _e1887[0]
+    return _e1888, st["_fault"]
 
 
 def rk_play_trainer(st, index):
@@ -23282,17 +23758,17 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
 
-    def _g1838(i1837):
+    def _g1890(i1889):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and(
-                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1837]),
-                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1837])]) != 0),
+                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1889]),
+                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1889])]) != 0),
                     ),
-                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1837])])] == 0),
+                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1889])])] == 0),
                 ),
-                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1837]),
+                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1889]),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23304,8 +23780,8 @@ def m_use_ability(st):
             ),
         )
 
-    _e1839 = jax.vmap(_g1838)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1839
+    _e1891 = jax.vmap(_g1890)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1891
 
 
 def rk_use_ability(st, index):
@@ -23323,81 +23799,81 @@ def a_retreat(st, index):
         jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0), jnp.int8
     )
     v_k = 0
-    _c1840 = _i32(v_k) < _i32(v_pay)
+    _c1892 = _i32(v_k) < _i32(v_pay)
 
-    def _then1841(st, v_b, v_p, v_pay, v_k):
+    def _then1893(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1843(i1842):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1842]) > 0), i1842, 10))
+        def _g1895(i1894):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1894]) > 0), i1894, 10))
 
-        _e1844 = jax.vmap(_g1843)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1844), jnp.int8)
-        _a1845 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1845, jnp.int8))
+        _e1896 = jax.vmap(_g1895)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1896), jnp.int8)
+        _a1897 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1897, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1840, lambda: _then1841(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1892, lambda: _then1893(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 1
-    _c1846 = _i32(v_k) < _i32(v_pay)
+    _c1898 = _i32(v_k) < _i32(v_pay)
 
-    def _then1847(st, v_b, v_p, v_pay, v_k):
+    def _then1899(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1849(i1848):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1848]) > 0), i1848, 10))
+        def _g1901(i1900):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1900]) > 0), i1900, 10))
 
-        _e1850 = jax.vmap(_g1849)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1850), jnp.int8)
-        _a1851 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1851, jnp.int8))
+        _e1902 = jax.vmap(_g1901)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1902), jnp.int8)
+        _a1903 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1903, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1846, lambda: _then1847(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1898, lambda: _then1899(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 2
-    _c1852 = _i32(v_k) < _i32(v_pay)
+    _c1904 = _i32(v_k) < _i32(v_pay)
 
-    def _then1853(st, v_b, v_p, v_pay, v_k):
+    def _then1905(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1855(i1854):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1854]) > 0), i1854, 10))
+        def _g1907(i1906):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1906]) > 0), i1906, 10))
 
-        _e1856 = jax.vmap(_g1855)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1856), jnp.int8)
-        _a1857 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1857, jnp.int8))
+        _e1908 = jax.vmap(_g1907)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1908), jnp.int8)
+        _a1909 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1909, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1852, lambda: _then1853(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1904, lambda: _then1905(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 3
-    _c1858 = _i32(v_k) < _i32(v_pay)
+    _c1910 = _i32(v_k) < _i32(v_pay)
 
-    def _then1859(st, v_b, v_p, v_pay, v_k):
+    def _then1911(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1861(i1860):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1860]) > 0), i1860, 10))
+        def _g1913(i1912):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1912]) > 0), i1912, 10))
 
-        _e1862 = jax.vmap(_g1861)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1862), jnp.int8)
-        _a1863 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1863, jnp.int8))
+        _e1914 = jax.vmap(_g1913)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1914), jnp.int8)
+        _a1915 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1915, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1858, lambda: _then1859(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1910, lambda: _then1911(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1864 = True
-    st["retreated"] = _cast(_a1864, jnp.bool_)
+    _a1916 = True
+    st["retreated"] = _cast(_a1916, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
@@ -23405,7 +23881,7 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
 
-    def _g1866(i1865):
+    def _g1918(i1917):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
@@ -23414,7 +23890,7 @@ def m_retreat(st):
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])),
-                                    st["occupied"][_i32(st["current_player"])][(i1865 + 1)],
+                                    st["occupied"][_i32(st["current_player"])][(i1917 + 1)],
                                 ),
                                 st["occupied"][_i32(st["current_player"])][0],
                             ),
@@ -23444,8 +23920,8 @@ def m_retreat(st):
             ),
         )
 
-    _e1867 = jax.vmap(_g1866)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1867
+    _e1919 = jax.vmap(_g1918)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1919
 
 
 def rk_retreat(st, index):
@@ -23465,9 +23941,9 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
 
-    def _g1869(i1868):
+    def _g1921(i1920):
         return jnp.logical_and(
-            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1868)),
+            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1920)),
             jnp.logical_not(
                 jnp.logical_or(
                     jnp.logical_or(
@@ -23478,8 +23954,8 @@ def m_attack(st):
             ),
         )
 
-    _e1870 = jax.vmap(_g1869)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1870
+    _e1922 = jax.vmap(_g1921)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1922
 
 
 def rk_attack(st, index):
@@ -23523,11 +23999,11 @@ def a_discard_from_play(st, index):
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
 
-    def _g1872(i1871):
+    def _g1924(i1923):
         return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1871]),
-                (_K0[_i32(st["card"][_i32(st["current_player"])][i1871])] == 1),
+                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1923]),
+                (_K0[_i32(st["card"][_i32(st["current_player"])][i1923])] == 1),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23539,8 +24015,8 @@ def m_discard_from_play(st):
             ),
         )
 
-    _e1873 = jax.vmap(_g1872)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1873
+    _e1925 = jax.vmap(_g1924)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1925
 
 
 def rk_discard_from_play(st, index):
@@ -23559,7 +24035,7 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
 
-    def _g1875(i1874):
+    def _g1927(i1926):
         return jnp.logical_and(
             (st["phase"] == 1),
             jnp.logical_not(
@@ -23572,8 +24048,8 @@ def m_end_turn(st):
             ),
         )
 
-    _e1876 = jax.vmap(_g1875)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1876
+    _e1928 = jax.vmap(_g1927)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1928
 
 
 def rk_end_turn(st, index):
@@ -23593,11 +24069,11 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
 
-    def _g1878(i1877):
+    def _g1930(i1929):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
-                st["occupied"][_i32(st["current_player"])][(i1877 + 1)],
+                st["occupied"][_i32(st["current_player"])][(i1929 + 1)],
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23609,8 +24085,8 @@ def m_promote(st):
             ),
         )
 
-    _e1879 = jax.vmap(_g1878)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1879
+    _e1931 = jax.vmap(_g1930)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1931
 
 
 def rk_promote(st, index):
@@ -23622,7 +24098,7 @@ def rk_promote(st, index):
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
 
-    def _g1881(i1880):
+    def _g1933(i1932):
         return jnp.logical_or(
             jnp.logical_or(
                 jnp.logical_or(
@@ -23632,38 +24108,38 @@ def m_choose(st):
                                 jnp.logical_or(
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1880 >= 0), (i1880 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1932 >= 0), (i1932 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
-                                            jnp.logical_or((i1880 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
+                                            jnp.logical_or((i1932 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1880 >= 0), (i1880 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1932 >= 0), (i1932 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
-                                            jnp.logical_or((i1880 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
+                                            jnp.logical_or((i1932 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                 ),
                                 jnp.logical_and(
                                     jnp.logical_and(
-                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1880 >= 1), (i1880 < 4))
+                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1932 >= 1), (i1932 < 4))
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
                                             (
-                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1880))
+                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1932))
                                                 == _i32(st["_envc_frame_g1_6"])
                                             ),
                                         ),
                                         (
                                             _i32(
-                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1880][
+                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1932][
                                                     _i32(st["_envc_frame_g1_6"])
                                                 ]
                                             )
@@ -23674,45 +24150,45 @@ def m_choose(st):
                             ),
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1880 >= 1), (i1880 < 4))
+                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1932 >= 1), (i1932 < 4))
                                 ),
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
+                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
                             ),
                         ),
                         jnp.logical_and(
-                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1880 >= 1), (i1880 < 4))),
+                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1932 >= 1), (i1932 < 4))),
                             jnp.logical_and(
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
-                                (i1880 != _i32(st["_envc_frame_g1_7"])),
+                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
+                                (i1932 != _i32(st["_envc_frame_g1_7"])),
                             ),
                         ),
                     ),
                     jnp.logical_and(
-                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1880 >= 1), (i1880 < 4))),
+                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1932 >= 1), (i1932 < 4))),
                         jnp.logical_and(
-                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1880],
+                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1932],
                             jnp.logical_or(
                                 jnp.logical_not(st["_envc_frame_g1_2"]),
-                                (f_stage_of(st, st["_envc_frame_g1_9"], i1880) == 0),
+                                (f_stage_of(st, st["_envc_frame_g1_9"], i1932) == 0),
                             ),
                         ),
                     ),
                 ),
                 jnp.logical_and(
-                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1880 >= 1), (i1880 < 4))),
-                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1880],
+                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1932 >= 1), (i1932 < 4))),
+                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
                 ),
             ),
             jnp.logical_and(
-                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1880 >= 0), (i1880 < 8))),
+                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1932 >= 0), (i1932 < 8))),
                 jnp.logical_and(
-                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1880, 2)],
+                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1932, 2)],
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i1880, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1880, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1880, 2)])]),
+                                (jnp.remainder(i1932, 2) == 0),
+                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1932, 2)])]),
+                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1932, 2)])]),
                             )
                         )
                         >= 0
@@ -23721,8 +24197,8 @@ def m_choose(st):
             ),
         )
 
-    _e1882 = jax.vmap(_g1881)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1882
+    _e1934 = jax.vmap(_g1933)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1934
 
 
 def _observe(st, v_p):
@@ -23732,45 +24208,45 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    _f1883 = _get(st["hand"], _i32(v_p))["len"]
+    _f1935 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (0 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (0 >= _f1883), 53, 0, _f1883
+        st, (0 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (0 >= _f1935), 53, 0, _f1935
     )
-    _f1884 = _get(st["hand"], _i32(v_p))["len"]
+    _f1936 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (1 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (1 >= _f1884), 54, 1, _f1884
+        st, (1 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (1 >= _f1936), 54, 1, _f1936
     )
-    _f1885 = _get(st["hand"], _i32(v_p))["len"]
+    _f1937 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (2 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (2 >= _f1885), 55, 2, _f1885
+        st, (2 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (2 >= _f1937), 55, 2, _f1937
     )
-    _f1886 = _get(st["hand"], _i32(v_p))["len"]
+    _f1938 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (3 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (3 >= _f1886), 56, 3, _f1886
+        st, (3 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (3 >= _f1938), 56, 3, _f1938
     )
-    _f1887 = _get(st["hand"], _i32(v_p))["len"]
+    _f1939 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (4 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (4 >= _f1887), 57, 4, _f1887
+        st, (4 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (4 >= _f1939), 57, 4, _f1939
     )
-    _f1888 = _get(st["hand"], _i32(v_p))["len"]
+    _f1940 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (5 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (5 >= _f1888), 58, 5, _f1888
+        st, (5 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (5 >= _f1940), 58, 5, _f1940
     )
-    _f1889 = _get(st["hand"], _i32(v_p))["len"]
+    _f1941 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (6 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (6 >= _f1889), 59, 6, _f1889
+        st, (6 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (6 >= _f1941), 59, 6, _f1941
     )
-    _f1890 = _get(st["hand"], _i32(v_p))["len"]
+    _f1942 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (7 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (7 >= _f1890), 60, 7, _f1890
+        st, (7 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (7 >= _f1942), 60, 7, _f1942
     )
-    _f1891 = _get(st["hand"], _i32(v_p))["len"]
+    _f1943 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (8 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (8 >= _f1891), 61, 8, _f1891
+        st, (8 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (8 >= _f1943), 61, 8, _f1943
     )
-    _f1892 = _get(st["hand"], _i32(v_p))["len"]
+    _f1944 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (9 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (9 >= _f1892), 62, 9, _f1892
+        st, (9 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (9 >= _f1944), 62, 9, _f1944
     )
     _ret = _select(
         _done,
@@ -24084,86 +24560,86 @@ def _init_body(st):
     st = dict(st)
     v_p = jnp.int32(0)
 
-    def _loop1893(i, carry):
+    def _loop1945(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1894 = _randint(st, 0, 21)
-        _a1895 = _r1894
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1895, jnp.int8))
+        st, _r1946 = _randint(st, 0, 21)
+        _a1947 = _r1946
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1947, jnp.int8))
         v_i = jnp.int32(0)
 
-        def _loop1896(i, carry):
+        def _loop1948(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1897 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1897 >= 20), 63, 0, 0)
-            _l1898 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1898)
+            _f1949 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_f1949 >= 20), 63, 0, 0)
+            _l1950 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1950)
             return st, (v_p, v_i)
 
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1896, (st, (v_p, v_i)))
-        _f1899 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1900 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1900)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1948, (st, (v_p, v_i)))
+        _f1951 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1952 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1952)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1893, (st, (v_p,)))
-    st, _r1901 = _randint(st, 0, 1)
-    _a1902 = jnp.where((_r1901 == 1), 1, 0)
-    st["first"] = _cast(_a1902, jnp.int8)
-    _a1903 = st["first"]
-    st["current_player"] = _cast(_a1903, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1945, (st, (v_p,)))
+    st, _r1953 = _randint(st, 0, 1)
+    _a1954 = jnp.where((_r1953 == 1), 1, 0)
+    st["first"] = _cast(_a1954, jnp.int8)
+    _a1955 = st["first"]
+    st["current_player"] = _cast(_a1955, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
 
-    def _g1929(
-        i1904,
-        _h1906,
-        _h1907,
-        _h1908,
-        _h1909,
-        _h1910,
-        _h1911,
-        _h1912,
-        _h1913,
-        _h1914,
-        _h1915,
-        _h1916,
-        _h1917,
-        _h1918,
-        _h1919,
-        _h1920,
-        _h1921,
-        _h1922,
-        _h1923,
-        _h1924,
-        _h1925,
-        _h1926,
+    def _g1981(
+        i1956,
+        _h1958,
+        _h1959,
+        _h1960,
+        _h1961,
+        _h1962,
+        _h1963,
+        _h1964,
+        _h1965,
+        _h1966,
+        _h1967,
+        _h1968,
+        _h1969,
+        _h1970,
+        _h1971,
+        _h1972,
+        _h1973,
+        _h1974,
+        _h1975,
+        _h1976,
+        _h1977,
+        _h1978,
     ):
-        def _g1927(i1905):
+        def _g1979(i1957):
             return (
                 (
                     (
                         (
-                            _lcount(_get(st["deck"], i1904), _K84[_i32(_h1906)][i1905])
-                            + _lcount(_get(st["hand"], i1904), _K84[_i32(_h1906)][i1905])
+                            _lcount(_get(st["deck"], i1956), _K84[_i32(_h1958)][i1957])
+                            + _lcount(_get(st["hand"], i1956), _K84[_i32(_h1958)][i1957])
                         )
-                        + _lcount(_get(st["discard"], i1904), _K84[_i32(_h1906)][i1905])
+                        + _lcount(_get(st["discard"], i1956), _K84[_i32(_h1958)][i1957])
                     )
                     + (
                         (
                             (
-                                _i32(jnp.logical_and(_h1907, (_h1908 == _K84[_i32(_h1906)][i1905])))
-                                + _i32(jnp.logical_and(_h1909, (_h1910 == _K84[_i32(_h1906)][i1905])))
+                                _i32(jnp.logical_and(_h1959, (_h1960 == _K84[_i32(_h1958)][i1957])))
+                                + _i32(jnp.logical_and(_h1961, (_h1962 == _K84[_i32(_h1958)][i1957])))
                             )
-                            + _i32(jnp.logical_and(_h1911, (_h1912 == _K84[_i32(_h1906)][i1905])))
+                            + _i32(jnp.logical_and(_h1963, (_h1964 == _K84[_i32(_h1958)][i1957])))
                         )
-                        + _i32(jnp.logical_and(_h1913, (_h1914 == _K84[_i32(_h1906)][i1905])))
+                        + _i32(jnp.logical_and(_h1965, (_h1966 == _K84[_i32(_h1958)][i1957])))
                     )
                 )
                 + (
@@ -24173,14 +24649,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1907, (0 < _i32(_h1915))),
-                                            (_h1916 == _K84[_i32(_h1906)][i1905]),
+                                            jnp.logical_and(_h1959, (0 < _i32(_h1967))),
+                                            (_h1968 == _K84[_i32(_h1958)][i1957]),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1907, (1 < _i32(_h1915))),
-                                            (_h1917 == _K84[_i32(_h1906)][i1905]),
+                                            jnp.logical_and(_h1959, (1 < _i32(_h1967))),
+                                            (_h1969 == _K84[_i32(_h1958)][i1957]),
                                         )
                                     )
                                 )
@@ -24189,14 +24665,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1909, (0 < _i32(_h1918))),
-                                            (_h1919 == _K84[_i32(_h1906)][i1905]),
+                                            jnp.logical_and(_h1961, (0 < _i32(_h1970))),
+                                            (_h1971 == _K84[_i32(_h1958)][i1957]),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1909, (1 < _i32(_h1918))),
-                                            (_h1920 == _K84[_i32(_h1906)][i1905]),
+                                            jnp.logical_and(_h1961, (1 < _i32(_h1970))),
+                                            (_h1972 == _K84[_i32(_h1958)][i1957]),
                                         )
                                     )
                                 )
@@ -24206,14 +24682,14 @@ def inv_cards_conserved(st):
                             (
                                 _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1911, (0 < _i32(_h1921))),
-                                        (_h1922 == _K84[_i32(_h1906)][i1905]),
+                                        jnp.logical_and(_h1963, (0 < _i32(_h1973))),
+                                        (_h1974 == _K84[_i32(_h1958)][i1957]),
                                     )
                                 )
                                 + _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1911, (1 < _i32(_h1921))),
-                                        (_h1923 == _K84[_i32(_h1906)][i1905]),
+                                        jnp.logical_and(_h1963, (1 < _i32(_h1973))),
+                                        (_h1975 == _K84[_i32(_h1958)][i1957]),
                                     )
                                 )
                             )
@@ -24223,23 +24699,23 @@ def inv_cards_conserved(st):
                         (
                             _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1913, (0 < _i32(_h1924))), (_h1925 == _K84[_i32(_h1906)][i1905])
+                                    jnp.logical_and(_h1965, (0 < _i32(_h1976))), (_h1977 == _K84[_i32(_h1958)][i1957])
                                 )
                             )
                             + _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1913, (1 < _i32(_h1924))), (_h1926 == _K84[_i32(_h1906)][i1905])
+                                    jnp.logical_and(_h1965, (1 < _i32(_h1976))), (_h1978 == _K84[_i32(_h1958)][i1957])
                                 )
                             )
                         )
                     )
                 )
-            ) == jnp.sum(_wide(_K84[_i32(_h1906)]) == _K84[_i32(_h1906)][i1905], dtype=jnp.int32)
+            ) == jnp.sum(_wide(_K84[_i32(_h1958)]) == _K84[_i32(_h1958)][i1957], dtype=jnp.int32)
 
-        _e1928 = jax.vmap(_g1927)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e1928)
+        _e1980 = jax.vmap(_g1979)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e1980)
 
-    _e1930 = jax.vmap(_g1929)(
+    _e1982 = jax.vmap(_g1981)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["decks"],
         st["occupied"][:, 0],
@@ -24263,61 +24739,61 @@ def inv_cards_conserved(st):
         st["below"][:, 3, 0],
         st["below"][:, 3, 1],
     )
-    return jnp.all(_e1930)
+    return jnp.all(_e1982)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
 
-    def _g1948(
-        i1931,
-        _h1932,
-        _h1933,
-        _h1934,
-        _h1935,
-        _h1936,
-        _h1937,
-        _h1938,
-        _h1939,
-        _h1940,
-        _h1941,
-        _h1942,
-        _h1943,
-        _h1944,
-        _h1945,
-        _h1946,
-        _h1947,
+    def _g2000(
+        i1983,
+        _h1984,
+        _h1985,
+        _h1986,
+        _h1987,
+        _h1988,
+        _h1989,
+        _h1990,
+        _h1991,
+        _h1992,
+        _h1993,
+        _h1994,
+        _h1995,
+        _h1996,
+        _h1997,
+        _h1998,
+        _h1999,
     ):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_or(
-                        jnp.logical_not(_h1932),
+                        jnp.logical_not(_h1984),
                         (
-                            _i32(_h1933)
-                            < _i32(jnp.where((_K0[_i32(_h1934)] == 1), _i32(_h1935), _i32(_K1[_i32(_h1934)])))
+                            _i32(_h1985)
+                            < _i32(jnp.where((_K0[_i32(_h1986)] == 1), _i32(_h1987), _i32(_K1[_i32(_h1986)])))
                         ),
                     ),
                     jnp.logical_or(
-                        jnp.logical_not(_h1936),
+                        jnp.logical_not(_h1988),
                         (
-                            _i32(_h1937)
-                            < _i32(jnp.where((_K0[_i32(_h1938)] == 1), _i32(_h1939), _i32(_K1[_i32(_h1938)])))
+                            _i32(_h1989)
+                            < _i32(jnp.where((_K0[_i32(_h1990)] == 1), _i32(_h1991), _i32(_K1[_i32(_h1990)])))
                         ),
                     ),
                 ),
                 jnp.logical_or(
-                    jnp.logical_not(_h1940),
-                    (_i32(_h1941) < _i32(jnp.where((_K0[_i32(_h1942)] == 1), _i32(_h1943), _i32(_K1[_i32(_h1942)])))),
+                    jnp.logical_not(_h1992),
+                    (_i32(_h1993) < _i32(jnp.where((_K0[_i32(_h1994)] == 1), _i32(_h1995), _i32(_K1[_i32(_h1994)])))),
                 ),
             ),
             jnp.logical_or(
-                jnp.logical_not(_h1944),
-                (_i32(_h1945) < _i32(jnp.where((_K0[_i32(_h1946)] == 1), _i32(_h1947), _i32(_K1[_i32(_h1946)])))),
+                jnp.logical_not(_h1996),
+                (_i32(_h1997) < _i32(jnp.where((_K0[_i32(_h1998)] == 1), _i32(_h1999), _i32(_K1[_i32(_h1998)])))),
             ),
         )
 
-    _e1949 = jax.vmap(_g1948)(
+    _e2001 = jax.vmap(_g2000)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["damage"][:, 0],
@@ -24336,14 +24812,14 @@ def inv_hp_bounds(st):
         st["card"][:, 3],
         st["played_hp"][:, 3],
     )
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1949))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2001))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     return jnp.logical_or(
         st["terminated"],
-        jnp.all(jax.vmap(lambda i1950, _h1951: _i32(_h1951) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
+        jnp.all(jax.vmap(lambda i2002, _h2003: _i32(_h2003) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
     )
 
 
@@ -24358,24 +24834,24 @@ def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     return jnp.logical_or(
         jnp.logical_or(st["terminated"], (st["phase"] != 1)),
-        jnp.all(jax.vmap(lambda i1952, _h1953: _h1953)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
+        jnp.all(jax.vmap(lambda i2004, _h2005: _h2005)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
     )
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
 
-    def _g1959(i1954, _h1955, _h1956, _h1957, _h1958):
-        return (((_i32(_h1955) + _i32(_h1956)) + _i32(_h1957)) + _i32(_h1958)) <= 4
+    def _g2011(i2006, _h2007, _h2008, _h2009, _h2010):
+        return (((_i32(_h2007) + _i32(_h2008)) + _i32(_h2009)) + _i32(_h2010)) <= 4
 
-    _e1960 = jax.vmap(_g1959)(
+    _e2012 = jax.vmap(_g2011)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["occupied"][:, 1],
         st["occupied"][:, 2],
         st["occupied"][:, 3],
     )
-    return jnp.all(_e1960)
+    return jnp.all(_e2012)
 
 
 # ---- the environment

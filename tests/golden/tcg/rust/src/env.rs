@@ -2303,15 +2303,26 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
         }
         if _acc88 {
-            s.f__envc_frame_g1_1 = (v_amount as i16);
-            s.f__envc_frame_g1_2 = v_bench_only;
-            s.f__envc_frame_g1_3 = v_attack;
-            s.f__envc_frame_g1_4 = (v_q as i8);
-            s.f__envc_frame_g1_5 = (v_s as i8);
-            s.f__envc_at_g1 = (1 as i8);
-            v__envc_run = false;
-            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-            s.current_player = (v__envc_who1 as i8);
+            // @ tcg.envspec:736:5
+            if s.terminated {
+                // @ tcg.envspec:736:5
+                let mut _acc89: i32 = 0;
+                for v_s in 0i32..4 {
+                    let _x90: i32 = (if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { v_s } else { 4 });
+                    _acc89 = if v_s == 0 { _x90 } else { imin(_acc89, _x90) };
+                }
+                v_s = imin(_acc89, 3);
+            } else {
+                s.f__envc_frame_g1_1 = (v_amount as i16);
+                s.f__envc_frame_g1_2 = v_bench_only;
+                s.f__envc_frame_g1_3 = v_attack;
+                s.f__envc_frame_g1_4 = (v_q as i8);
+                s.f__envc_frame_g1_5 = (v_s as i8);
+                s.f__envc_at_g1 = (1 as i8);
+                v__envc_run = false;
+                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                s.current_player = (v__envc_who1 as i8);
+            }
         } else {
             // @ tcg.envspec:736:5
             v_s = (-1);
@@ -2337,8 +2348,8 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
             // @ tcg.envspec:740:9
-            let _v89: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
-            s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] = (_v89 as i16);
+            let _v91: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
+            s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] = (_v91 as i16);
         }
     }
     Ok(())
@@ -2355,19 +2366,30 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         // @ tcg.envspec:746:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:746:5
-        let mut _acc90: bool = false;
+        let mut _acc92: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc90 = true; break; }
+            if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc92 = true; break; }
         }
-        if _acc90 {
-            s.f__envc_frame_g1_4 = (v_p as i8);
-            s.f__envc_frame_g1_1 = (v_amount as i16);
-            s.f__envc_frame_g1_2 = v_bench_only;
-            s.f__envc_frame_g1_5 = (v_s as i8);
-            s.f__envc_at_g1 = (2 as i8);
-            v__envc_run = false;
-            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-            s.current_player = (v__envc_who1 as i8);
+        if _acc92 {
+            // @ tcg.envspec:746:5
+            if s.terminated {
+                // @ tcg.envspec:746:5
+                let mut _acc93: i32 = 0;
+                for v_s in 0i32..4 {
+                    let _x94: i32 = (if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { v_s } else { 4 });
+                    _acc93 = if v_s == 0 { _x94 } else { imin(_acc93, _x94) };
+                }
+                v_s = imin(_acc93, 3);
+            } else {
+                s.f__envc_frame_g1_4 = (v_p as i8);
+                s.f__envc_frame_g1_1 = (v_amount as i16);
+                s.f__envc_frame_g1_2 = v_bench_only;
+                s.f__envc_frame_g1_5 = (v_s as i8);
+                s.f__envc_at_g1 = (2 as i8);
+                v__envc_run = false;
+                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                s.current_player = (v__envc_who1 as i8);
+            }
         } else {
             // @ tcg.envspec:746:5
             v_s = (-1);
@@ -2389,8 +2411,8 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         // @ tcg.envspec:747:5
         if (v_s >= 0) {
             // @ tcg.envspec:748:9
-            let _v91: i32 = imin(((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
-            s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v91 as i16);
+            let _v95: i32 = imin(((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
+            s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v95 as i16);
         }
     }
     Ok(())
@@ -2407,18 +2429,29 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         // @ tcg.envspec:755:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:755:5
-        let mut _acc92: bool = false;
+        let mut _acc96: bool = false;
         for v_s in 1i32..4 {
-            if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { _acc92 = true; break; }
+            if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { _acc96 = true; break; }
         }
-        if _acc92 {
-            s.f__envc_frame_g1_4 = (v_p as i8);
-            s.f__envc_frame_g1_6 = (v_t as i8);
-            s.f__envc_frame_g1_7 = (v_s as i8);
-            s.f__envc_at_g1 = (3 as i8);
-            v__envc_run = false;
-            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-            s.current_player = (v__envc_who1 as i8);
+        if _acc96 {
+            // @ tcg.envspec:755:5
+            if s.terminated {
+                // @ tcg.envspec:755:5
+                let mut _acc97: i32 = 0;
+                for v_s in 1i32..4 {
+                    let _x98: i32 = (if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { v_s } else { 4 });
+                    _acc97 = if v_s == 1 { _x98 } else { imin(_acc97, _x98) };
+                }
+                v_s = imin(_acc97, 3);
+            } else {
+                s.f__envc_frame_g1_4 = (v_p as i8);
+                s.f__envc_frame_g1_6 = (v_t as i8);
+                s.f__envc_frame_g1_7 = (v_s as i8);
+                s.f__envc_at_g1 = (3 as i8);
+                v__envc_run = false;
+                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                s.current_player = (v__envc_who1 as i8);
+            }
         } else {
             // @ tcg.envspec:755:5
             v_s = 0;
@@ -2456,18 +2489,29 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         // @ tcg.envspec:765:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:765:5
-        let mut _acc93: bool = false;
+        let mut _acc99: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc93 = true; break; }
+            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc99 = true; break; }
         }
-        if _acc93 {
-            s.f__envc_frame_g1_4 = (v_p as i8);
-            s.f__envc_frame_g1_6 = (v_t as i8);
-            s.f__envc_frame_g1_8 = (v_n as i8);
-            s.f__envc_at_g1 = (4 as i8);
-            v__envc_run = false;
-            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-            s.current_player = (v__envc_who1 as i8);
+        if _acc99 {
+            // @ tcg.envspec:765:5
+            if s.terminated {
+                // @ tcg.envspec:765:5
+                let mut _acc100: i32 = 0;
+                for v_s in 1i32..4 {
+                    let _x101: i32 = (if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { v_s } else { 4 });
+                    _acc100 = if v_s == 1 { _x101 } else { imin(_acc100, _x101) };
+                }
+                v_a = imin(_acc100, 3);
+            } else {
+                s.f__envc_frame_g1_4 = (v_p as i8);
+                s.f__envc_frame_g1_6 = (v_t as i8);
+                s.f__envc_frame_g1_8 = (v_n as i8);
+                s.f__envc_at_g1 = (4 as i8);
+                v__envc_run = false;
+                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                s.current_player = (v__envc_who1 as i8);
+            }
         } else {
             // @ tcg.envspec:765:5
             v_a = 0;
@@ -2499,18 +2543,29 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 // @ tcg.envspec:769:13
                 let mut v__envc_who2: i32 = v_p;
                 // @ tcg.envspec:769:13
-                let mut _acc94: bool = false;
+                let mut _acc102: bool = false;
                 for v_s in 1i32..4 {
-                    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { _acc94 = true; break; }
+                    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { _acc102 = true; break; }
                 }
-                if _acc94 {
-                    s.f__envc_frame_g1_4 = (v_p as i8);
-                    s.f__envc_frame_g1_6 = (v_t as i8);
-                    s.f__envc_frame_g1_7 = (v_a as i8);
-                    s.f__envc_at_g1 = (5 as i8);
-                    v__envc_run = false;
-                    s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-                    s.current_player = (v__envc_who2 as i8);
+                if _acc102 {
+                    // @ tcg.envspec:769:13
+                    if s.terminated {
+                        // @ tcg.envspec:769:13
+                        let mut _acc103: i32 = 0;
+                        for v_s in 1i32..4 {
+                            let _x104: i32 = (if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { v_s } else { 4 });
+                            _acc103 = if v_s == 1 { _x104 } else { imin(_acc103, _x104) };
+                        }
+                        v_b = imin(_acc103, 3);
+                    } else {
+                        s.f__envc_frame_g1_4 = (v_p as i8);
+                        s.f__envc_frame_g1_6 = (v_t as i8);
+                        s.f__envc_frame_g1_7 = (v_a as i8);
+                        s.f__envc_at_g1 = (5 as i8);
+                        v__envc_run = false;
+                        s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                        s.current_player = (v__envc_who2 as i8);
+                    }
                 } else {
                     // @ tcg.envspec:769:13
                     v_b = 0;
@@ -2554,8 +2609,8 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
         // @ tcg.envspec:786:5
         if v_coin {
             // @ tcg.envspec:787:9
-            let _r95: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            v_go = (_r95 == 1);
+            let _r105: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            v_go = (_r105 == 1);
         }
     }
     // @ tcg.envspec:789:5
@@ -2567,18 +2622,29 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             // @ tcg.envspec:790:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
             // @ tcg.envspec:790:9
-            let mut _acc96: bool = false;
+            let mut _acc106: bool = false;
             for v_s in 1i32..4 {
-                if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc96 = true; break; }
+                if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc106 = true; break; }
             }
-            if _acc96 {
-                s.f__envc_frame_g1_4 = (v_p as i8);
-                s.f__envc_frame_g1_2 = v_basic_only;
-                s.f__envc_frame_g1_9 = (v_q as i8);
-                s.f__envc_at_g1 = (6 as i8);
-                v__envc_run = false;
-                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-                s.current_player = (v__envc_who1 as i8);
+            if _acc106 {
+                // @ tcg.envspec:790:9
+                if s.terminated {
+                    // @ tcg.envspec:790:9
+                    let mut _acc107: i32 = 0;
+                    for v_s in 1i32..4 {
+                        let _x108: i32 = (if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { v_s } else { 4 });
+                        _acc107 = if v_s == 1 { _x108 } else { imin(_acc107, _x108) };
+                    }
+                    v_b = imin(_acc107, 3);
+                } else {
+                    s.f__envc_frame_g1_4 = (v_p as i8);
+                    s.f__envc_frame_g1_2 = v_basic_only;
+                    s.f__envc_frame_g1_9 = (v_q as i8);
+                    s.f__envc_at_g1 = (6 as i8);
+                    v__envc_run = false;
+                    s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                    s.current_player = (v__envc_who1 as i8);
+                }
             } else {
                 // @ tcg.envspec:790:9
                 v_b = 0;
@@ -2624,16 +2690,27 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:805:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:805:5
-        let mut _acc97: bool = false;
+        let mut _acc109: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc97 = true; break; }
+            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc109 = true; break; }
         }
-        if _acc97 {
-            s.f__envc_frame_g1_4 = (v_p as i8);
-            s.f__envc_at_g1 = (7 as i8);
-            v__envc_run = false;
-            s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-            s.current_player = (v__envc_who1 as i8);
+        if _acc109 {
+            // @ tcg.envspec:805:5
+            if s.terminated {
+                // @ tcg.envspec:805:5
+                let mut _acc110: i32 = 0;
+                for v_s in 1i32..4 {
+                    let _x111: i32 = (if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { v_s } else { 4 });
+                    _acc110 = if v_s == 1 { _x111 } else { imin(_acc110, _x111) };
+                }
+                v_b = imin(_acc110, 3);
+            } else {
+                s.f__envc_frame_g1_4 = (v_p as i8);
+                s.f__envc_at_g1 = (7 as i8);
+                v__envc_run = false;
+                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                s.current_player = (v__envc_who1 as i8);
+            }
         } else {
             // @ tcg.envspec:805:5
             v_b = 0;
@@ -2669,16 +2746,16 @@ fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -
     // @ tcg.envspec:818:5
     if v_coin {
         // @ tcg.envspec:819:9
-        let _r98: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r98 == 1);
+        let _r112: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r112 == 1);
     }
     // @ tcg.envspec:821:5
     if v_go {
         // @ tcg.envspec:822:9
         s.f_barrier[(v_p as usize).min(1)] = (v_amount as i16);
         // @ tcg.envspec:822:9
-        let _v99: i32 = (1 + (1 - v_p));
-        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v99 as i8);
+        let _v113: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v113 as i8);
     }
     Ok(())
 }
@@ -2690,21 +2767,21 @@ fn p_protect_all(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fa
     // @ tcg.envspec:832:5
     if v_coin {
         // @ tcg.envspec:833:9
-        let _r100: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r100 == 1);
+        let _r114: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r114 == 1);
     }
     // @ tcg.envspec:835:5
     if v_go {
         // @ tcg.envspec:836:9
         s.f_barrier[(v_p as usize).min(1)] = (300 as i16);
         // @ tcg.envspec:836:9
-        let _v101: i32 = (1 + (1 - v_p));
-        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v101 as i8);
+        let _v115: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v115 as i8);
         // @ tcg.envspec:837:9
         s.f_shielded[(v_p as usize).min(1)] = true;
         // @ tcg.envspec:837:9
-        let _v102: i32 = (1 + (1 - v_p));
-        s.f__envc_until_shielded[(v_p as usize).min(1)] = (_v102 as i8);
+        let _v116: i32 = (1 + (1 - v_p));
+        s.f__envc_until_shielded[(v_p as usize).min(1)] = (_v116 as i8);
     }
     Ok(())
 }
@@ -2718,8 +2795,8 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
     // @ tcg.envspec:847:5
     if v_coin {
         // @ tcg.envspec:848:9
-        let _r103: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r103 == 1);
+        let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r117 == 1);
     }
     // @ tcg.envspec:850:5
     if ((v_go && s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)]) && (!(s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)]))) {
@@ -2728,24 +2805,24 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
             // @ tcg.envspec:852:13
             s.f_no_attack[(v_q as usize).min(1)] = true;
             // @ tcg.envspec:852:13
-            let _v104: i32 = (1 + v_q);
-            s.f__envc_until_no_attack[(v_q as usize).min(1)] = (_v104 as i8);
+            let _v118: i32 = (1 + v_q);
+            s.f__envc_until_no_attack[(v_q as usize).min(1)] = (_v118 as i8);
         }
         // @ tcg.envspec:854:9
         if v_retreat {
             // @ tcg.envspec:855:13
             s.f_no_retreat[(v_q as usize).min(1)] = true;
             // @ tcg.envspec:855:13
-            let _v105: i32 = (1 + v_q);
-            s.f__envc_until_no_retreat[(v_q as usize).min(1)] = (_v105 as i8);
+            let _v119: i32 = (1 + v_q);
+            s.f__envc_until_no_retreat[(v_q as usize).min(1)] = (_v119 as i8);
         }
         // @ tcg.envspec:857:9
         if (v_less > 0) {
             // @ tcg.envspec:858:13
             s.f_weakened[(v_q as usize).min(1)] = (v_less as i8);
             // @ tcg.envspec:858:13
-            let _v106: i32 = (1 + v_q);
-            s.f__envc_until_weakened[(v_q as usize).min(1)] = (_v106 as i8);
+            let _v120: i32 = (1 + v_q);
+            s.f__envc_until_weakened[(v_q as usize).min(1)] = (_v120 as i8);
         }
     }
     Ok(())
@@ -2756,20 +2833,20 @@ fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<()
     // @ tcg.envspec:866:5
     s.f_spiky[(v_p as usize).min(1)] = (v_amount as i8);
     // @ tcg.envspec:866:5
-    let _v107: i32 = (1 + (1 - v_p));
-    s.f__envc_until_spiky[(v_p as usize).min(1)] = (_v107 as i8);
+    let _v121: i32 = (1 + (1 - v_p));
+    s.f__envc_until_spiky[(v_p as usize).min(1)] = (_v121 as i8);
     Ok(())
 }
 
 /// proc `block_supporters` (tcg.envspec:870:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:871:5
-    let _i108: usize = ((1 - v_p) as usize).min(1);
-    s.f_no_supporter[_i108] = true;
+    let _i122: usize = ((1 - v_p) as usize).min(1);
+    s.f_no_supporter[_i122] = true;
     // @ tcg.envspec:871:5
-    let _v109: i32 = (1 + (1 - v_p));
-    let _i110: usize = ((1 - v_p) as usize).min(1);
-    s.f__envc_until_no_supporter[_i110] = (_v109 as i8);
+    let _v123: i32 = (1 + (1 - v_p));
+    let _i124: usize = ((1 - v_p) as usize).min(1);
+    s.f__envc_until_no_supporter[_i124] = (_v123 as i8);
     Ok(())
 }
 
@@ -2780,11 +2857,11 @@ fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
     // @ tcg.envspec:879:5
     let mut v_a: i32 = (if ((s.f_copying as i32) == 2) { (s.f_copy_index as i32) } else { (s.f_attack_index as i32) });
     // @ tcg.envspec:880:5
-    let mut _acc111: i32 = 0;
+    let mut _acc125: i32 = 0;
     for v_u in 0i32..11 {
-        _acc111 = _acc111 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) - (if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(v_u as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(v_u as usize).min(10)] as i32) })), 0) } else { 0 });
+        _acc125 = _acc125 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) - (if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(v_u as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(v_u as usize).min(10)] as i32) })), 0) } else { 0 });
     }
-    let mut v_others: i32 = (_acc111 + (if (v_t != 9) { (s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(9 as usize).min(10)] as i32) } else { 0 }));
+    let mut v_others: i32 = (_acc125 + (if (v_t != 9) { (s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(9 as usize).min(10)] as i32) } else { 0 }));
     return Ok((((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - (if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(v_t as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(v_t as usize).min(10)] as i32) })) - imax(((if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(9 as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(9 as usize).min(10)] as i32) }) - v_others), 0)));
 }
 
@@ -2806,11 +2883,11 @@ fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), 
         p_add_damage(s, v_amount)?;
     }
     // @ tcg.envspec:899:5
-    let _v112: i32 = (s.f_turn as i32);
-    s.f_relay_turn[(v_p as usize).min(1)] = (_v112 as i8);
+    let _v126: i32 = (s.f_turn as i32);
+    s.f_relay_turn[(v_p as usize).min(1)] = (_v126 as i8);
     // @ tcg.envspec:900:5
-    let _v113: i32 = imin(((s.f_relays[(v_p as usize).min(1)] as i32) + 1), 50);
-    s.f_relays[(v_p as usize).min(1)] = (_v113 as i8);
+    let _v127: i32 = imin(((s.f_relays[(v_p as usize).min(1)] as i32) + 1), 50);
+    s.f_relays[(v_p as usize).min(1)] = (_v127 as i8);
     Ok(())
 }
 
@@ -2829,8 +2906,8 @@ fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(
         p_add_damage(s, v_amount)?;
     }
     // @ tcg.envspec:916:5
-    let _v114: i32 = (s.f_turn as i32);
-    s.f_boost_turn[(v_p as usize).min(1)] = (_v114 as i8);
+    let _v128: i32 = (s.f_turn as i32);
+    s.f_boost_turn[(v_p as usize).min(1)] = (_v128 as i8);
     Ok(())
 }
 
@@ -2841,12 +2918,12 @@ fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:922:5
     for v_i in 0i32..10 {
         // @ tcg.envspec:923:9
-        let _v115: i32 = (if (v_i < (s.f_hand[(v_q as usize).min(1)].len as i32)) { (s.f_hand[(v_q as usize).min(1)].get(v_i, 24)? as i32) } else { (-1) });
-        s.f_seen_hand[(v_p as usize).min(1)][(v_i as usize).min(9)] = (_v115 as i16);
+        let _v129: i32 = (if (v_i < (s.f_hand[(v_q as usize).min(1)].len as i32)) { (s.f_hand[(v_q as usize).min(1)].get(v_i, 24)? as i32) } else { (-1) });
+        s.f_seen_hand[(v_p as usize).min(1)][(v_i as usize).min(9)] = (_v129 as i16);
     }
     // @ tcg.envspec:925:5
-    let _v116: i32 = (s.f_turn as i32);
-    s.f_seen_hand_turn[(v_p as usize).min(1)] = (_v116 as i8);
+    let _v130: i32 = (s.f_turn as i32);
+    s.f_seen_hand_turn[(v_p as usize).min(1)] = (_v130 as i8);
     Ok(())
 }
 
@@ -2855,12 +2932,12 @@ fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault
     // @ tcg.envspec:931:5
     for v_i in 0i32..3 {
         // @ tcg.envspec:932:9
-        let _v117: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32))) { (s.f_deck[(v_p as usize).min(1)].get(v_i, 25)? as i32) } else { (-1) });
-        s.f_seen_deck[(v_p as usize).min(1)][(v_i as usize).min(2)] = (_v117 as i16);
+        let _v131: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32))) { (s.f_deck[(v_p as usize).min(1)].get(v_i, 25)? as i32) } else { (-1) });
+        s.f_seen_deck[(v_p as usize).min(1)][(v_i as usize).min(2)] = (_v131 as i16);
     }
     // @ tcg.envspec:934:5
-    let _v118: i32 = (s.f_turn as i32);
-    s.f_seen_deck_turn[(v_p as usize).min(1)] = (_v118 as i8);
+    let _v132: i32 = (s.f_turn as i32);
+    s.f_seen_deck_turn[(v_p as usize).min(1)] = (_v132 as i8);
     Ok(())
 }
 
@@ -2889,11 +2966,11 @@ fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:954:9
         s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (0 as i16);
         // @ tcg.envspec:955:9
-        let mut _arr119: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+        let mut _arr133: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
-            _arr119[v_t as usize] = (0 as i8);
+            _arr133[v_t as usize] = (0 as i8);
         }
-        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)] = _arr119;
+        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)] = _arr133;
         // @ tcg.envspec:956:9
         s.f_evolutions[(v_p as usize).min(1)][(0 as usize).min(3)] = (0 as i8);
         // @ tcg.envspec:957:9
@@ -2913,8 +2990,8 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
     // @ tcg.envspec:971:5
     if v_coin {
         // @ tcg.envspec:972:9
-        let _r120: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r120 == 1);
+        let _r134: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r134 == 1);
     }
     // @ tcg.envspec:974:5
     if ((v_go && s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)]) && (!(s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)]))) {
@@ -2927,8 +3004,8 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
                 // @ tcg.envspec:978:17
                 if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[(v_q as usize).min(1)][(0 as usize).min(3)] as i32))) {
                     // @ tcg.envspec:979:21
-                    let _a121: i32 = (if (v_k == 0) { (s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) } else { (s.f_below[(v_q as usize).min(1)][(0 as usize).min(3)][(iclamp((v_k - 1), 0, 1) as usize).min(1)] as i32) });
-                    s.f_deck[(v_q as usize).min(1)].push((_a121 as i16), 28)?;
+                    let _a135: i32 = (if (v_k == 0) { (s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) } else { (s.f_below[(v_q as usize).min(1)][(0 as usize).min(3)][(iclamp((v_k - 1), 0, 1) as usize).min(1)] as i32) });
+                    s.f_deck[(v_q as usize).min(1)].push((_a135 as i16), 28)?;
                 }
             }
             // @ tcg.envspec:982:13
@@ -2938,11 +3015,11 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
             // @ tcg.envspec:984:13
             s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (0 as i16);
             // @ tcg.envspec:985:13
-            let mut _arr122: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+            let mut _arr136: [i8; 11] = <[i8; 11] as Zero>::ZERO;
             for v_t in 0i32..11 {
-                _arr122[v_t as usize] = (0 as i8);
+                _arr136[v_t as usize] = (0 as i8);
             }
-            s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)] = _arr122;
+            s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)] = _arr136;
             // @ tcg.envspec:986:13
             s.f_evolutions[(v_q as usize).min(1)][(0 as usize).min(3)] = (0 as i8);
             // @ tcg.envspec:987:13
@@ -2959,8 +3036,8 @@ fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
     // @ tcg.envspec:996:5
     for v_s in 1i32..4 {
         // @ tcg.envspec:997:9
-        let _v123: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) + (s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32)), 12);
-        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v123 as i8);
+        let _v137: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) + (s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32)), 12);
+        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v137 as i8);
         // @ tcg.envspec:998:9
         s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (0 as i8);
     }
@@ -2972,8 +3049,8 @@ fn p_lock_opponent_supporters(s: &mut State, mut v_p: i32, mut v_s: i32) -> Resu
     // @ tcg.envspec:1006:5
     if ((v_s == 0) && s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)]) {
         // @ tcg.envspec:1007:9
-        let _i124: usize = ((1 - v_p) as usize).min(1);
-        s.f_locked_supporters[_i124] = true;
+        let _i138: usize = ((1 - v_p) as usize).min(1);
+        s.f_locked_supporters[_i138] = true;
     }
     Ok(())
 }
@@ -2987,11 +3064,11 @@ fn p_play_as_pokemon(s: &mut State, mut v_p: i32, mut v_hp: i32, mut v_t: i32) -
     // @ tcg.envspec:1018:5
     if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[(v_p as usize).min(1)].get(imax((v_n - 1), 0), 29)? as i32) == (s.f_playing as i32))) {
         // @ tcg.envspec:1019:9
-        let _a125: i32 = imax((v_n - 1), 0);
-        s.f_discard[(v_p as usize).min(1)].remove_at(_a125, 30)?;
+        let _a139: i32 = imax((v_n - 1), 0);
+        s.f_discard[(v_p as usize).min(1)].remove_at(_a139, 30)?;
         // @ tcg.envspec:1020:9
-        let _a126: i32 = (s.f_playing as i32);
-        p_put_in_play(s, v_p, v_s, _a126)?;
+        let _a140: i32 = (s.f_playing as i32);
+        p_put_in_play(s, v_p, v_s, _a140)?;
         // @ tcg.envspec:1021:9
         s.f_played_hp[(v_p as usize).min(1)][(v_s as usize).min(3)] = (v_hp as i16);
         // @ tcg.envspec:1022:9
@@ -3035,9 +3112,9 @@ fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32)
     // @ tcg.envspec:1054:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)]) {
         // @ tcg.envspec:1055:9
-        let _v127: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) + v_amount), 300);
-        let _i128: usize = ((1 - v_p) as usize).min(1);
-        s.f_damage[_i128][(0 as usize).min(3)] = (_v127 as i16);
+        let _v141: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) + v_amount), 300);
+        let _i142: usize = ((1 - v_p) as usize).min(1);
+        s.f_damage[_i142][(0 as usize).min(3)] = (_v141 as i16);
     }
     Ok(())
 }
@@ -3064,18 +3141,29 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:1075:9
             let mut v__envc_who1: i32 = v_p;
             // @ tcg.envspec:1075:9
-            let mut _acc129: bool = false;
+            let mut _acc143: bool = false;
             for v_k in 0i32..8 {
-                if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { _acc129 = true; break; }
+                if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { _acc143 = true; break; }
             }
-            if _acc129 {
-                s.f__envc_frame_g1_4 = (v_p as i8);
-                s.f__envc_frame_g1_9 = (v_q as i8);
-                s.f__envc_frame_g1_10 = (v_k as i8);
-                s.f__envc_at_g1 = (8 as i8);
-                v__envc_run = false;
-                s.f__envc_choice_mover = ((s.current_player as i32) as i8);
-                s.current_player = (v__envc_who1 as i8);
+            if _acc143 {
+                // @ tcg.envspec:1075:9
+                if s.terminated {
+                    // @ tcg.envspec:1075:9
+                    let mut _acc144: i32 = 0;
+                    for v_k in 0i32..8 {
+                        let _x145: i32 = (if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { v_k } else { 8 });
+                        _acc144 = if v_k == 0 { _x145 } else { imin(_acc144, _x145) };
+                    }
+                    v_k = imin(_acc144, 7);
+                } else {
+                    s.f__envc_frame_g1_4 = (v_p as i8);
+                    s.f__envc_frame_g1_9 = (v_q as i8);
+                    s.f__envc_frame_g1_10 = (v_k as i8);
+                    s.f__envc_at_g1 = (8 as i8);
+                    v__envc_run = false;
+                    s.f__envc_choice_mover = ((s.current_player as i32) as i8);
+                    s.current_player = (v__envc_who1 as i8);
+                }
             } else {
                 // @ tcg.envspec:1075:9
                 v_k = (-1);
@@ -3118,16 +3206,16 @@ fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Res
     // @ tcg.envspec:1912:5
     s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
     // @ tcg.envspec:1913:5
-    let mut _arr130: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    let mut _arr146: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr130[v_t as usize] = (0 as i8);
+        _arr146[v_t as usize] = (0 as i8);
     }
-    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr130;
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr146;
     // @ tcg.envspec:1914:5
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
     // @ tcg.envspec:1915:5
-    let _v131: i32 = (s.f_turn as i32);
-    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v131 as i8);
+    let _v147: i32 = (s.f_turn as i32);
+    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v147 as i8);
     // @ tcg.envspec:1916:5
     s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
     Ok(())
@@ -3161,15 +3249,15 @@ fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `clear_slot` (tcg.envspec:1934:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1935:5
-    let _a132: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
-    s.f_discard[(v_p as usize).min(1)].push((_a132 as i16), 31)?;
+    let _a148: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
+    s.f_discard[(v_p as usize).min(1)].push((_a148 as i16), 31)?;
     // @ tcg.envspec:1936:5
     for v_k in 0i32..2 {
         // @ tcg.envspec:1937:9
         if (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32)) {
             // @ tcg.envspec:1938:13
-            let _a133: i32 = (s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32);
-            s.f_discard[(v_p as usize).min(1)].push((_a133 as i16), 32)?;
+            let _a149: i32 = (s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32);
+            s.f_discard[(v_p as usize).min(1)].push((_a149 as i16), 32)?;
         }
     }
     // @ tcg.envspec:1941:5
@@ -3177,11 +3265,11 @@ fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> 
     // @ tcg.envspec:1942:5
     s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
     // @ tcg.envspec:1943:5
-    let mut _arr134: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    let mut _arr150: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr134[v_t as usize] = (0 as i8);
+        _arr150[v_t as usize] = (0 as i8);
     }
-    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr134;
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr150;
     // @ tcg.envspec:1944:5
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
     // @ tcg.envspec:1945:5
@@ -3199,71 +3287,71 @@ fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Resu
     // @ tcg.envspec:1952:5
     let mut v_c: i32 = (s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1953:5
-    let _v135: i32 = (s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v135 as i16);
+    let _v151: i32 = (s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v151 as i16);
     // @ tcg.envspec:1954:5
     s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_c as i16);
     // @ tcg.envspec:1955:5
     let mut v_o: bool = s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1956:5
-    let _v136: bool = s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)];
-    s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v136;
+    let _v152: bool = s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v152;
     // @ tcg.envspec:1957:5
     s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_o;
     // @ tcg.envspec:1958:5
     let mut v_u: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1959:5
-    let _v137: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)];
-    s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v137;
+    let _v153: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v153;
     // @ tcg.envspec:1960:5
     s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_u;
     // @ tcg.envspec:1961:5
     let mut v_v: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1962:5
-    let _v138: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v138 as i8);
+    let _v154: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v154 as i8);
     // @ tcg.envspec:1963:5
     s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_v as i8);
     // @ tcg.envspec:1964:5
     let mut v_d: i32 = (s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1965:5
-    let _v139: i32 = (s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v139 as i16);
+    let _v155: i32 = (s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v155 as i16);
     // @ tcg.envspec:1966:5
     s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_d as i16);
     // @ tcg.envspec:1967:5
     let mut v_e: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1968:5
-    let _v140: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)];
-    s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v140;
+    let _v156: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v156;
     // @ tcg.envspec:1969:5
     s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_e;
     // @ tcg.envspec:1970:5
     let mut v_t: i32 = (s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1971:5
-    let _v141: i32 = (s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v141 as i8);
+    let _v157: i32 = (s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v157 as i8);
     // @ tcg.envspec:1972:5
     s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_t as i8);
     // @ tcg.envspec:1973:5
     let mut v_h: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1974:5
-    let _v142: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v142 as i16);
+    let _v158: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v158 as i16);
     // @ tcg.envspec:1975:5
     s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_h as i16);
     // @ tcg.envspec:1976:5
     let mut v_y: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1977:5
-    let _v143: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v143 as i8);
+    let _v159: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v159 as i8);
     // @ tcg.envspec:1978:5
     s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_y as i8);
     // @ tcg.envspec:1979:5
     let mut v_x: bool = s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1980:5
-    let _v144: bool = s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)];
-    s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v144;
+    let _v160: bool = s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v160;
     // @ tcg.envspec:1981:5
     s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_x;
     Ok(())
@@ -3278,34 +3366,34 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
             // @ tcg.envspec:1990:13
             if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) >= f_hp_of(s, v_q, v_s)?)) {
                 // @ tcg.envspec:1991:17
-                let _v145: i32 = imin(((s.f_points[((1 - v_q) as usize).min(1)] as i32) + (if T15_Card__is_ex[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] { 2 } else { 1 })), 4);
-                let _i146: usize = ((1 - v_q) as usize).min(1);
-                s.f_points[_i146] = (_v145 as i8);
+                let _v161: i32 = imin(((s.f_points[((1 - v_q) as usize).min(1)] as i32) + (if T15_Card__is_ex[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] { 2 } else { 1 })), 4);
+                let _i162: usize = ((1 - v_q) as usize).min(1);
+                s.f_points[_i162] = (_v161 as i8);
                 // @ tcg.envspec:1992:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
     // @ tcg.envspec:1996:5
-    let mut _b147: bool = ((s.f_points[(0 as usize).min(1)] as i32) >= 3);
-    if !_b147 {
-        let mut _acc148: bool = false;
+    let mut _b163: bool = ((s.f_points[(0 as usize).min(1)] as i32) >= 3);
+    if !_b163 {
+        let mut _acc164: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[(1 as usize).min(1)][(v_s as usize).min(3)] { _acc148 = true; break; }
+            if s.f_occupied[(1 as usize).min(1)][(v_s as usize).min(3)] { _acc164 = true; break; }
         }
-        _b147 = (!_acc148);
+        _b163 = (!_acc164);
     }
-    let mut v_won0: bool = _b147;
+    let mut v_won0: bool = _b163;
     // @ tcg.envspec:1997:5
-    let mut _b149: bool = ((s.f_points[(1 as usize).min(1)] as i32) >= 3);
-    if !_b149 {
-        let mut _acc150: bool = false;
+    let mut _b165: bool = ((s.f_points[(1 as usize).min(1)] as i32) >= 3);
+    if !_b165 {
+        let mut _acc166: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[(0 as usize).min(1)][(v_s as usize).min(3)] { _acc150 = true; break; }
+            if s.f_occupied[(0 as usize).min(1)][(v_s as usize).min(3)] { _acc166 = true; break; }
         }
-        _b149 = (!_acc150);
+        _b165 = (!_acc166);
     }
-    let mut v_won1: bool = _b149;
+    let mut v_won1: bool = _b165;
     // @ tcg.envspec:1998:5
     if (v_won0 || v_won1) {
         // @ tcg.envspec:1999:9
@@ -3331,17 +3419,17 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
 /// proc `random_zone_energy` (tcg.envspec:2010:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2011:5
-    let mut _acc151: i32 = 0;
+    let mut _acc167: i32 = 0;
     for v_t in 0i32..11 {
-        _acc151 = _acc151 + (T30_Deck__energy[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_t as usize).min(10)] as i32);
+        _acc167 = _acc167 + (T30_Deck__energy[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_t as usize).min(10)] as i32);
     }
-    let mut v_n: i32 = _acc151;
+    let mut v_n: i32 = _acc167;
     // @ tcg.envspec:2012:5
-    let _t152: i32 = (s.f_decks[(v_p as usize).min(1)] as i32);
-    let _hi153: i32 = iclamp((v_n - 1), 0, 10);
-    let _r154: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi153, u16::MAX)?;
-    let _v155: i32 = f_nth_energy(s, _t152, _r154)?;
-    s.f_zone_next[(v_p as usize).min(1)] = (_v155 as i8);
+    let _t168: i32 = (s.f_decks[(v_p as usize).min(1)] as i32);
+    let _hi169: i32 = iclamp((v_n - 1), 0, 10);
+    let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi169, u16::MAX)?;
+    let _v171: i32 = f_nth_energy(s, _t168, _r170)?;
+    s.f_zone_next[(v_p as usize).min(1)] = (_v171 as i8);
     Ok(())
 }
 
@@ -3381,8 +3469,8 @@ fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2034:9
         if ((s.f_turn as i32) > 1) {
             // @ tcg.envspec:2035:13
-            let _v156: i32 = (s.f_zone_next[(v_p as usize).min(1)] as i32);
-            s.f_zone[(v_p as usize).min(1)] = (_v156 as i8);
+            let _v172: i32 = (s.f_zone_next[(v_p as usize).min(1)] as i32);
+            s.f_zone[(v_p as usize).min(1)] = (_v172 as i8);
             // @ tcg.envspec:2036:13
             p_random_zone_energy(s, v_p)?;
         }
@@ -3430,8 +3518,8 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
         // @ tcg.envspec:2069:9
         if (s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 4)) {
             // @ tcg.envspec:2070:13
-            let _a157: i32 = (T26_Card__ability[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
-            p_ability_effect__dispatch__3(s, _a157, v_q, 0)?;
+            let _a173: i32 = (T26_Card__ability[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
+            p_ability_effect__dispatch__3(s, _a173, v_q, 0)?;
         }
     }
     Ok(())
@@ -3448,17 +3536,17 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2082:13
             if s.f_poisoned[(v_q as usize).min(1)] {
                 // @ tcg.envspec:2083:17
-                let _v158: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 10), 300);
-                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v158 as i16);
+                let _v174: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 10), 300);
+                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v174 as i16);
             }
             // @ tcg.envspec:2085:13
             if s.f_burned[(v_q as usize).min(1)] {
                 // @ tcg.envspec:2086:17
-                let _v159: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 20), 300);
-                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v159 as i16);
+                let _v175: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 20), 300);
+                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v175 as i16);
                 // @ tcg.envspec:2087:17
-                let _r160: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r160 == 1) {
+                let _r176: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r176 == 1) {
                     // @ tcg.envspec:2088:21
                     s.f_burned[(v_q as usize).min(1)] = false;
                 }
@@ -3466,8 +3554,8 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2091:13
             if ((s.f_condition[(v_q as usize).min(1)] as i32) == 1) {
                 // @ tcg.envspec:2092:17
-                let _r161: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r161 == 1) {
+                let _r177: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r177 == 1) {
                     // @ tcg.envspec:2093:21
                     s.f_condition[(v_q as usize).min(1)] = (0 as i8);
                 }
@@ -3491,97 +3579,97 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             // @ tcg.envspec:2109:13
             if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 3)) {
                 // @ tcg.envspec:2110:17
-                let _a162: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
-                p_ability_effect__dispatch__4(s, _a162, v_p, v_s)?;
+                let _a178: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
+                p_ability_effect__dispatch__4(s, _a178, v_p, v_s)?;
             }
         }
     }
     // @ tcg.envspec:2114:5
     let mut v__envc_reached23: i32 = (1 + v_p);
     // @ tcg.envspec:2114:5
-    let mut _arr163: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+    let mut _arr179: [i16; 2] = <[i16; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
-        _arr163[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { (K0[(v__envc_i24 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i16);
+        _arr179[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { (K0[(v__envc_i24 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i16);
     }
-    s.f_barrier = _arr163;
+    s.f_barrier = _arr179;
     // @ tcg.envspec:2114:5
-    let mut _arr164: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr180: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
-        _arr164[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
+        _arr180[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_barrier = _arr164;
+    s.f__envc_until_barrier = _arr180;
     // @ tcg.envspec:2114:5
-    let mut _arr165: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    let mut _arr181: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
-        _arr165[v__envc_i25 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_attack[(v__envc_i25 as usize).min(1)] });
+        _arr181[v__envc_i25 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_attack[(v__envc_i25 as usize).min(1)] });
     }
-    s.f_no_attack = _arr165;
+    s.f_no_attack = _arr181;
     // @ tcg.envspec:2114:5
-    let mut _arr166: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr182: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
-        _arr166[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
+        _arr182[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_no_attack = _arr166;
+    s.f__envc_until_no_attack = _arr182;
     // @ tcg.envspec:2114:5
-    let mut _arr167: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    let mut _arr183: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i26 in 0i32..2 {
-        _arr167[v__envc_i26 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i26 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i26 as usize).min(1)] });
+        _arr183[v__envc_i26 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i26 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i26 as usize).min(1)] });
     }
-    s.f_no_retreat = _arr167;
+    s.f_no_retreat = _arr183;
     // @ tcg.envspec:2114:5
-    let mut _arr168: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr184: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i26 in 0i32..2 {
-        _arr168[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
+        _arr184[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_no_retreat = _arr168;
+    s.f__envc_until_no_retreat = _arr184;
     // @ tcg.envspec:2114:5
-    let mut _arr169: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr185: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i27 in 0i32..2 {
-        _arr169[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
+        _arr185[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
-    s.f_weakened = _arr169;
+    s.f_weakened = _arr185;
     // @ tcg.envspec:2114:5
-    let mut _arr170: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr186: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i27 in 0i32..2 {
-        _arr170[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
+        _arr186[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_weakened = _arr170;
+    s.f__envc_until_weakened = _arr186;
     // @ tcg.envspec:2114:5
-    let mut _arr171: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr187: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i28 in 0i32..2 {
-        _arr171[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i28 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
+        _arr187[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i28 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
-    s.f_spiky = _arr171;
+    s.f_spiky = _arr187;
     // @ tcg.envspec:2114:5
-    let mut _arr172: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr188: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i28 in 0i32..2 {
-        _arr172[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
+        _arr188[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_spiky = _arr172;
+    s.f__envc_until_spiky = _arr188;
     // @ tcg.envspec:2114:5
-    let mut _arr173: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    let mut _arr189: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i29 in 0i32..2 {
-        _arr173[v__envc_i29 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i29 as usize).min(1)] });
+        _arr189[v__envc_i29 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i29 as usize).min(1)] });
     }
-    s.f_no_supporter = _arr173;
+    s.f_no_supporter = _arr189;
     // @ tcg.envspec:2114:5
-    let mut _arr174: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr190: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i29 in 0i32..2 {
-        _arr174[v__envc_i29 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
+        _arr190[v__envc_i29 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_no_supporter = _arr174;
+    s.f__envc_until_no_supporter = _arr190;
     // @ tcg.envspec:2114:5
-    let mut _arr175: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    let mut _arr191: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i30 in 0i32..2 {
-        _arr175[v__envc_i30 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i30 as usize).min(1)] } else { s.f_shielded[(v__envc_i30 as usize).min(1)] });
+        _arr191[v__envc_i30 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i30 as usize).min(1)] } else { s.f_shielded[(v__envc_i30 as usize).min(1)] });
     }
-    s.f_shielded = _arr175;
+    s.f_shielded = _arr191;
     // @ tcg.envspec:2114:5
-    let mut _arr176: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    let mut _arr192: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i30 in 0i32..2 {
-        _arr176[v__envc_i30 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) }) as i8);
+        _arr192[v__envc_i30 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_shielded = _arr176;
+    s.f__envc_until_shielded = _arr192;
     // @ tcg.envspec:2115:5
     s.f_zone[(v_p as usize).min(1)] = (10 as i8);
     // @ tcg.envspec:2116:5
@@ -3589,35 +3677,35 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2117:5
     p_knock_outs(s)?;
     // @ tcg.envspec:2118:5
-    let _a177: i32 = (1 - v_p);
-    p_continue_game(s, _a177, false)?;
+    let _a193: i32 = (1 - v_p);
+    p_continue_game(s, _a193, false)?;
     Ok(())
 }
 
 /// proc `deal` (tcg.envspec:2148:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2149:5
-    let mut _acc178: i32 = 0;
+    let mut _acc194: i32 = 0;
     for v_i in 0i32..20 {
-        _acc178 += f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 33)? as i32))? as i32;
+        _acc194 += f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 33)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc178;
+    let mut v_b: i32 = _acc194;
     // @ tcg.envspec:2150:5
     let mut v_hands: i32 = ((K3[(20 as usize).min(20)][(5 as usize).min(5)] as i32) - (K3[((20 - v_b) as usize).min(20)][(5 as usize).min(5)] as i32));
     // @ tcg.envspec:2151:5
-    let _hi179: i32 = imax((v_hands - 1), 0);
-    let _r180: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi179, u16::MAX)?;
-    let mut v_r: i32 = _r180;
+    let _hi195: i32 = imax((v_hands - 1), 0);
+    let _r196: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi195, u16::MAX)?;
+    let mut v_r: i32 = _r196;
     // @ tcg.envspec:2153:5
-    let mut _acc181: i32 = 0;
+    let mut _acc197: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc182: i32 = 0;
+        let mut _acc198: i32 = 0;
         for v_j in 1i32..5 {
-            _acc182 = _acc182 + (if (v_j <= v_m) { ((K3[(v_b as usize).min(20)][(v_j as usize).min(5)] as i32) * (K3[((20 - v_b) as usize).min(20)][((5 - v_j) as usize).min(5)] as i32)) } else { 0 });
+            _acc198 = _acc198 + (if (v_j <= v_m) { ((K3[(v_b as usize).min(20)][(v_j as usize).min(5)] as i32) * (K3[((20 - v_b) as usize).min(20)][((5 - v_j) as usize).min(5)] as i32)) } else { 0 });
         }
-        _acc181 += (_acc182 <= v_r) as i32;
+        _acc197 += (_acc198 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc181);
+    let mut v_k: i32 = (1 + _acc197);
     // @ tcg.envspec:2155:5
     let mut v_rest: List<i16, 20> = K4;
     // @ tcg.envspec:2156:5
@@ -3840,8 +3928,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r183: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                v__envc_c1 = (_r183 == 1);
+                let _r199: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                v__envc_c1 = (_r199 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_g3 as i32) == 1))) {
@@ -4062,8 +4150,8 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[(v_p as usize).min(1)] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v184: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v184 as i8);
+    let _v200: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v200 as i8);
     Ok(())
 }
 
@@ -4848,8 +4936,8 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
         // @ tcg.fills:764:9
         if v_going {
             // @ tcg.fills:765:13
-            let _r185: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            if (_r185 == 1) {
+            let _r201: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            if (_r201 == 1) {
                 // @ tcg.fills:766:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
@@ -4980,28 +5068,28 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     // @ tcg.envspec:1089:1
     if (v__envc_run && (v_op_0 == 1)) {
         // @ tcg.envspec:1089:1
-        let _a186: i32 = (K6[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_heal(s, v_p, 0, _a186)?;
+        let _a202: i32 = (K6[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_heal(s, v_p, 0, _a202)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
         // @ tcg.envspec:1089:1
-        let _a187: i32 = (K7[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_pokemon_from_deck(s, v_p, _a187)?;
+        let _a203: i32 = (K7[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_pokemon_from_deck(s, v_p, _a203)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
         // @ tcg.envspec:1089:1
-        let _a188: i32 = (K8[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_afflict_opponent(s, v_p, _a188)?;
+        let _a204: i32 = (K8[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_afflict_opponent(s, v_p, _a204)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
         // @ tcg.envspec:1089:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
         // @ tcg.envspec:1089:1
-        let _a189: i32 = (K9[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_bonus_on_heads(s, _a189)?;
+        let _a205: i32 = (K9[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_bonus_on_heads(s, _a205)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1089:1
-        let _a190: i32 = (K10[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a191: i32 = (K11[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_damage_per_heads(s, _a190, _a191)?;
+        let _a206: i32 = (K10[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a207: i32 = (K11[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_damage_per_heads(s, _a206, _a207)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
         // @ tcg.envspec:1089:1
         let mut v__envc_arg1: i32 = 0;
@@ -5032,26 +5120,26 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
         // @ tcg.envspec:1089:1
-        let _a192: i32 = (K13[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a193: i32 = (K14[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_discard_energy(s, v_p, 0, _a192, _a193)?;
+        let _a208: i32 = (K13[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a209: i32 = (K14[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_discard_energy(s, v_p, 0, _a208, _a209)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
         // @ tcg.envspec:1089:1
-        let _a194: bool = K15[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        let _a195: bool = K16[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        let _a196: bool = K17[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        let _a197: i32 = (K18[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_hinder_defending(s, v_p, _a194, _a195, _a196, _a197)?;
+        let _a210: bool = K15[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a211: bool = K16[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a212: bool = K17[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a213: i32 = (K18[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_hinder_defending(s, v_p, _a210, _a211, _a212, _a213)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
         // @ tcg.envspec:1089:1
-        let _a198: i32 = (K19[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_damage_self(s, v_p, _a198)?;
+        let _a214: i32 = (K19[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_damage_self(s, v_p, _a214)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
         // @ tcg.envspec:1089:1
-        let _a199: i32 = (K20[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a200: i32 = (K21[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a201: i32 = (K22[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a199, _a200, _a201)?;
+        let _a215: i32 = (K20[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a216: i32 = (K21[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a217: i32 = (K22[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a215, _a216, _a217)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
         // @ tcg.envspec:1089:1
         p_block_supporters(s, v_p)?;
@@ -5088,27 +5176,27 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
         // @ tcg.envspec:1089:1
-        let _a202: bool = K25[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        p_discard_opponent_energy(s, v_p, _a202)?;
+        let _a218: bool = K25[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        p_discard_opponent_energy(s, v_p, _a218)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
         // @ tcg.envspec:1089:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
         // @ tcg.envspec:1089:1
-        let _a203: i32 = (K26[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_damage_opponent_bench(s, v_p, _a203)?;
+        let _a219: i32 = (K26[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_damage_opponent_bench(s, v_p, _a219)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
         // @ tcg.envspec:1089:1
-        let _a204: i32 = (K27[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a205: i32 = (K28[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_bonus_if(s, v_p, _a204, _a205)?;
+        let _a220: i32 = (K27[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a221: i32 = (K28[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_bonus_if(s, v_p, _a220, _a221)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
         // @ tcg.envspec:1089:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
         // @ tcg.envspec:1089:1
-        let _a206: i32 = (K29[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_damage_per_bench_type(s, v_p, _a206, 30)?;
+        let _a222: i32 = (K29[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_damage_per_bench_type(s, v_p, _a222, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
         // @ tcg.envspec:1089:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
@@ -5161,8 +5249,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
         // @ tcg.envspec:1089:1
-        let _a207: i32 = (K32[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a207)?;
+        let _a223: i32 = (K32[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a223)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
         // @ tcg.envspec:1089:1
         p_protect_all(s, v_p, true)?;
@@ -5205,24 +5293,24 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
         // @ tcg.envspec:1089:1
-        let _a208: i32 = (K35[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_attach_from_zone(s, v_p, 0, _a208, 1, true)?;
+        let _a224: i32 = (K35[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_attach_from_zone(s, v_p, 0, _a224, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
         // @ tcg.envspec:1089:1
-        let _a209: i32 = (K36[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_random_hits(s, v_p, 4, _a209)?;
+        let _a225: i32 = (K36[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_random_hits(s, v_p, 4, _a225)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
         // @ tcg.envspec:1089:1
         p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
         // @ tcg.envspec:1089:1
-        let _a210: bool = K37[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        p_discard_opponent_hand_card(s, v_p, _a210)?;
+        let _a226: bool = K37[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        p_discard_opponent_hand_card(s, v_p, _a226)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
         // @ tcg.envspec:1089:1
-        let _a211: i32 = (K38[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a212: bool = K39[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        p_damage_until_tails(s, _a211, _a212)?;
+        let _a227: i32 = (K38[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a228: bool = K39[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        p_damage_until_tails(s, _a227, _a228)?;
     } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5250,9 +5338,9 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_see_opponent_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 39)) {
         // @ tcg.envspec:1089:1
-        let _a213: i32 = (K40[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a214: bool = K41[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        p_protect(s, v_p, _a213, _a214)?;
+        let _a229: i32 = (K40[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a230: bool = K41[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        p_protect(s, v_p, _a229, _a230)?;
     } else if ((v__envc_run && (v_op_0 == 40)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5378,9 +5466,9 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
         // @ tcg.envspec:1101:1
-        let _a215: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
-        let _a216: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a215, _a216)?;
+        let _a231: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a232: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a231, _a232)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_g3 as i32) == 2))) {
         // @ tcg.envspec:1101:1
         if v__envc_seek {
@@ -5398,10 +5486,10 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
         // @ tcg.envspec:1101:1
-        let _a217: i32 = (if ((K45[(v_effect as usize).min(18)][0 as usize] as i32) == 2) { v_s } else { (K46[(v_effect as usize).min(18)][0 as usize] as i32) });
-        let _a218: i32 = (K47[(v_effect as usize).min(18)][0 as usize] as i32);
-        let _a219: bool = K48[(v_effect as usize).min(18)][0 as usize];
-        p_attach_from_zone(s, v_p, _a217, _a218, 1, _a219)?;
+        let _a233: i32 = (if ((K45[(v_effect as usize).min(18)][0 as usize] as i32) == 2) { v_s } else { (K46[(v_effect as usize).min(18)][0 as usize] as i32) });
+        let _a234: i32 = (K47[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a235: bool = K48[(v_effect as usize).min(18)][0 as usize];
+        p_attach_from_zone(s, v_p, _a233, _a234, 1, _a235)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1101:1
         p_lock_opponent_supporters(s, v_p, v_s)?;
@@ -5479,9 +5567,9 @@ fn p_ability_effect__dispatch__2(s: &mut State, mut v_effect: i32, mut v_p: i32,
         p_strike_back(s, v_s, 20)?;
     } else if (v_op_0 == 2) {
         // @ tcg.envspec:1101:1
-        let _a220: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
-        let _a221: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a220, _a221)?;
+        let _a236: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a237: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a236, _a237)?;
     }
     Ok(())
 }
@@ -5702,8 +5790,8 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2316:5
         if ((s.f_condition[(v_p as usize).min(1)] as i32) == 3) {
             // @ tcg.envspec:2317:9
-            let _r222: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            v_hits = (_r222 == 1);
+            let _r238: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            v_hits = (_r238 == 1);
         }
     }
     // @ tcg.envspec:2319:5
@@ -5719,9 +5807,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2323:9
             if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 1)) {
                 // @ tcg.envspec:2324:13
-                let _a223: i32 = (T26_Card__ability[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
-                let _a224: i32 = (1 - v_p);
-                p_ability_effect__dispatch__2(s, _a223, _a224, 0)?;
+                let _a239: i32 = (T26_Card__ability[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
+                let _a240: i32 = (1 - v_p);
+                p_ability_effect__dispatch__2(s, _a239, _a240, 0)?;
             }
         }
         // @ tcg.envspec:2326:9
@@ -5763,8 +5851,8 @@ fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2179:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2180:5
-    let _a225: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 41)? as i32);
-    p_put_in_play(s, v_p, 0, _a225)?;
+    let _a241: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 41)? as i32);
+    p_put_in_play(s, v_p, 0, _a241)?;
     // @ tcg.envspec:2181:5
     s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 42)?;
     Ok(())
@@ -5780,9 +5868,9 @@ fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2187:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2188:5
-    let _a226: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a227: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 43)? as i32);
-    p_put_in_play(s, v_p, _a226, _a227)?;
+    let _a242: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a243: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 43)? as i32);
+    p_put_in_play(s, v_p, _a242, _a243)?;
     // @ tcg.envspec:2189:5
     s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 44)?;
     Ok(())
@@ -5801,8 +5889,8 @@ fn a_setup_done(s: &mut State) -> Result<(), Fault> {
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
         // @ tcg.envspec:2196:9
-        let _a228: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a228)?;
+        let _a244: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a244)?;
         // @ tcg.envspec:2197:9
         p_active_abilities(s)?;
     }
@@ -5819,9 +5907,9 @@ fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2204:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2205:5
-    let _a229: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a230: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 45)? as i32);
-    p_put_in_play(s, v_p, _a229, _a230)?;
+    let _a245: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a246: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 45)? as i32);
+    p_put_in_play(s, v_p, _a245, _a246)?;
     // @ tcg.envspec:2206:5
     s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 46)?;
     Ok(())
@@ -5837,20 +5925,20 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2212:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2213:5
-    let _v231: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
-    let _i232: usize = (imin((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32), 1) as usize).min(1);
-    s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][_i232] = (_v231 as i16);
+    let _v247: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
+    let _i248: usize = (imin((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32), 1) as usize).min(1);
+    s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][_i248] = (_v247 as i16);
     // @ tcg.envspec:2214:5
-    let _v233: i32 = imin(((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + 1), 2);
-    s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v233 as i8);
+    let _v249: i32 = imin(((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + 1), 2);
+    s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v249 as i8);
     // @ tcg.envspec:2215:5
-    let _v234: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 48)? as i32);
-    s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v234 as i16);
+    let _v250: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 48)? as i32);
+    s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v250 as i16);
     // @ tcg.envspec:2216:5
     s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 49)?;
     // @ tcg.envspec:2217:5
-    let _v235: i32 = (s.f_turn as i32);
-    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v235 as i8);
+    let _v251: i32 = (s.f_turn as i32);
+    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v251 as i8);
     // @ tcg.envspec:2218:5
     if (v_s == 0) {
         // @ tcg.envspec:2219:9
@@ -5871,9 +5959,9 @@ fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2228:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2229:5
-    let _v236: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10)] as i32) + 1), 12);
-    let _i237: usize = ((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10);
-    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][_i237] = (_v236 as i8);
+    let _v252: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10)] as i32) + 1), 12);
+    let _i253: usize = ((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10);
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][_i253] = (_v252 as i8);
     // @ tcg.envspec:2230:5
     s.f_last_attached = ((s.f_zone[(v_p as usize).min(1)] as i32) as i8);
     // @ tcg.envspec:2231:5
@@ -5883,8 +5971,8 @@ fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2233:5
     if ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 2) {
         // @ tcg.envspec:2234:9
-        let _a238: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
-        p_ability_effect__dispatch__1(s, _a238, v_p, v_s)?;
+        let _a254: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
+        p_ability_effect__dispatch__1(s, _a254, v_p, v_s)?;
         // @ tcg.envspec:2235:9
         p_knock_outs(s)?;
         // @ tcg.envspec:2236:9
@@ -5933,15 +6021,15 @@ fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2282:9
         if (v_k < v_pay) {
             // @ tcg.envspec:2283:13
-            let mut _acc239: i32 = 0;
+            let mut _acc255: i32 = 0;
             for v_u in 0i32..11 {
-                let _x240: i32 = (if ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) > 0) { v_u } else { 10 });
-                _acc239 = if v_u == 0 { _x240 } else { imin(_acc239, _x240) };
+                let _x256: i32 = (if ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) > 0) { v_u } else { 10 });
+                _acc255 = if v_u == 0 { _x256 } else { imin(_acc255, _x256) };
             }
-            let mut v_t: i32 = _acc239;
+            let mut v_t: i32 = _acc255;
             // @ tcg.envspec:2284:13
-            let _v241: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
-            s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v241 as i8);
+            let _v257: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
+            s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v257 as i8);
         }
     }
     // @ tcg.envspec:2287:5
@@ -6005,12 +6093,12 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
 /// action `promote` (tcg.envspec:2354:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2356:5
-    let _a242: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a242, 0, v_b)?;
+    let _a258: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a258, 0, v_b)?;
     // @ tcg.envspec:2357:5
-    let _a243: i32 = (s.f_promote_next as i32);
-    let _a244: bool = s.f_promote_resume;
-    p_continue_game(s, _a243, _a244)?;
+    let _a259: i32 = (s.f_promote_next as i32);
+    let _a260: bool = s.f_promote_resume;
+    p_continue_game(s, _a259, _a260)?;
     Ok(())
 }
 
@@ -6045,7 +6133,7 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     // @ tcg.envspec:2364:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr245: [i16; 195] = [
+    let _arr261: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -6242,7 +6330,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[(v_p as usize).min(1)] as i32) as i16),
         ((s.f_spiky[(v_q as usize).min(1)] as i32) as i16),
     ];
-    return Ok(_arr245);
+    return Ok(_arr261);
 }
 
 /// the spec's `init` block
@@ -6250,13 +6338,13 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2134:5
     for v_p in 0i32..2 {
         // @ tcg.envspec:2135:9
-        let _r246: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
-        s.f_decks[(v_p as usize).min(1)] = (_r246 as i8);
+        let _r262: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
+        s.f_decks[(v_p as usize).min(1)] = (_r262 as i8);
         // @ tcg.envspec:2136:9
         for v_i in 0i32..20 {
             // @ tcg.envspec:2137:13
-            let _a247: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            s.f_deck[(v_p as usize).min(1)].push((_a247 as i16), 62)?;
+            let _a263: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            s.f_deck[(v_p as usize).min(1)].push((_a263 as i16), 62)?;
         }
         // @ tcg.envspec:2139:9
         s.f_deck[(v_p as usize).min(1)].shuffle(s._rng_key, &mut s._rng_counter);
@@ -6266,8 +6354,8 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
         p_random_zone_energy(s, v_p)?;
     }
     // @ tcg.envspec:2143:5
-    let _r248: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    s.f_first = ((if (_r248 == 1) { 1 } else { 0 }) as i8);
+    let _r264: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    s.f_first = ((if (_r264 == 1) { 1 } else { 0 }) as i8);
     // @ tcg.envspec:2144:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
@@ -6275,61 +6363,61 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc249: bool = true;
+    let mut _acc265: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc250: bool = true;
+        let mut _acc266: bool = true;
         for v_i in 0i32..20 {
-            let _x252: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            let _x254: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            let _x256: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            let mut _acc257: i32 = 0;
+            let _x268: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            let _x270: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            let _x272: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            let mut _acc273: i32 = 0;
             for v_s in 0i32..4 {
-                _acc257 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
+                _acc273 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
             }
-            let mut _acc258: i32 = 0;
+            let mut _acc274: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc259: i32 = 0;
+                let mut _acc275: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc259 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
+                    _acc275 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
                 }
-                _acc258 = _acc258 + _acc259;
+                _acc274 = _acc274 + _acc275;
             }
-            let _x261: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y251| (_y251 as i32) == _x252).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y253| (_y253 as i32) == _x254).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y255| (_y255 as i32) == _x256).count() as i32)) + _acc257) + _acc258) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y260| (_y260 as i32) == _x261).count() as i32)) { _acc250 = false; break; }
+            let _x277: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y267| (_y267 as i32) == _x268).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y269| (_y269 as i32) == _x270).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y271| (_y271 as i32) == _x272).count() as i32)) + _acc273) + _acc274) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y276| (_y276 as i32) == _x277).count() as i32)) { _acc266 = false; break; }
         }
-        if !_acc250 { _acc249 = false; break; }
+        if !_acc266 { _acc265 = false; break; }
     }
-    Ok(_acc249)
+    Ok(_acc265)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b262: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b262 {
-        let mut _acc263: bool = true;
+    let mut _b278: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b278 {
+        let mut _acc279: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc264: bool = true;
+            let mut _acc280: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc264 = false; break; }
+                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc280 = false; break; }
             }
-            if !_acc264 { _acc263 = false; break; }
+            if !_acc280 { _acc279 = false; break; }
         }
-        _b262 = _acc263;
+        _b278 = _acc279;
     }
-    Ok(_b262)
+    Ok(_b278)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b265: bool = s.terminated;
-    if !_b265 {
-        let mut _acc266: bool = true;
+    let mut _b281: bool = s.terminated;
+    if !_b281 {
+        let mut _acc282: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc266 = false; break; }
+            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc282 = false; break; }
         }
-        _b265 = _acc266;
+        _b281 = _acc282;
     }
-    Ok(_b265)
+    Ok(_b281)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -6339,28 +6427,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b267: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b267 {
-        let mut _acc268: bool = true;
+    let mut _b283: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b283 {
+        let mut _acc284: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc268 = false; break; }
+            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc284 = false; break; }
         }
-        _b267 = _acc268;
+        _b283 = _acc284;
     }
-    Ok(_b267)
+    Ok(_b283)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc269: bool = true;
+    let mut _acc285: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc270: i32 = 0;
+        let mut _acc286: i32 = 0;
         for v_s in 0i32..4 {
-            _acc270 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
+            _acc286 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
         }
-        if !(_acc270 <= 4) { _acc269 = false; break; }
+        if !(_acc286 <= 4) { _acc285 = false; break; }
     }
-    Ok(_acc269)
+    Ok(_acc285)
 }
 
 // ---- the environment
