@@ -553,6 +553,8 @@ class ExpressionChecks(CheckerPart):
         if isinstance(func, ast.Field):
             return self.method_call(e, func, ctx, peek)
         if not isinstance(func, ast.Name):
+            if isinstance(func, ast.Index) and isinstance(func.base, ast.Name) and func.base.name in self.broken:
+                raise _Poison()  # `family[row](...)` of a family whose table was reported (hunt U)
             self.fail("E0110", "only named functions can be called", func.span)
         name = func.name
         got = self._builtin_call(name, e, ctx, peek)

@@ -87,6 +87,8 @@ class HoleChecks(CheckerPart):
         """The member hole that `fill FAMILY text "..." { }` fills (None after an error)."""
         fam = self.families.get(d.name)
         text = d.attrs["text"]
+        if fam is None and d.name in self.broken:
+            return None
         if fam is None:
             self.err("E0161", f"`fill {d.name} text ...` names no hole family", self.name_span(d.span, d.name),
                      "no family of this name", help=did_you_mean(d.name, list(self.families))
@@ -154,6 +156,8 @@ class HoleChecks(CheckerPart):
         for tname, cname, span in d.per:
             if (tname, cname) not in self.text_columns:
                 self._not_a_text_column(tname, cname, span)
+                if tname in self.broken or f"{tname}.{cname}" in self.broken:
+                    self.broken.add(d.name)  # (its table was reported: the family's uses are not reported again)
                 return None
             if (tname, cname) in used:
                 self.err("E0164", f"`{tname}.{cname}` is read by two hole families", span,

@@ -336,6 +336,8 @@ def _block_targets(checker, d: ast.TextsDecl, holes: list[ir.HoleDef]) -> list[s
     families = checker.families
     names = []
     for name, span in d.targets:
+        if name not in families and name not in by_hole and name in checker.broken:
+            continue  # (a family whose table was reported: hunt U)
         if name not in families and name not in by_hole:
             checker.err("E0100", f"`texts of` names no hole family or hole `{name}`", span, "unknown",
                         help=did_you_mean(name, list(families) + [h.name for h in holes if h.family is None])
@@ -463,6 +465,9 @@ def _data_ok(checker, rule: ast.TextRule, pattern: Pattern, names: list[str]) ->
     ok = True
     captures = {c.name: c for c in pattern.captures}
     for item in rule.data:
+        if item.table in checker.broken or f"{item.table}.{item.column}" in checker.broken:
+            ok = False  # (its data was reported: hunt U)
+            continue
         cap = captures.get(item.name)
         if cap is None or cap.kind not in ("int", "count"):
             checker.err("E0165", f"`where {item.name} = ...` names no number captured by the pattern", item.name_span,
