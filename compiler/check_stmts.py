@@ -160,6 +160,13 @@ class StatementChecks(CheckerPart):
                 and next(sc for sc in reversed(ctx.scopes) if place.name in sc) is ctx.inferred[place.name][2] \
                 and isinstance(value.type, ir.IntT) and not self.fits(value.type, place.type):
             self.untyped_let_overflow(s, place, value, ctx)  # else a type mismatch, E0110 below
+        if place.root == "state" and place.name == "current_player" and self.num_players == 1 \
+                and not self.fits(value.type, place.type):
+            # `current_player = 1 - current_player` in a spec without `players N` (hunt S: the help said
+            # to widen a range the spec never declared)
+            self.fail("E0120", "value may overflow `current_player`: this spec has 1 player", s.value.span,
+                      f"has range {_range_text(value.type)}",
+                      help="`players` defaults to 1: declare the number of players after `env`, e.g. `players 2`")
         if not self.require_fits(value, place.type, s.value.span if s.op == "=" else s.span,
                                  f"`{_place_text(s.target)}: {place.type}`"):
             raise _Poison()
@@ -774,3 +781,8 @@ def _if_chain(arms: list[tuple[ir.Expr | None, list[ir.Stmt]]], result: list[ir.
             continue
         result = [ir.If(cond=c, then=then, orelse=result, span=span)]
     return result
+
+
+def _range_text(t: ir.Type) -> str:
+    """`0..1` for an integer type, else the type."""
+    return f"{t.lo}..{t.hi}" if isinstance(t, ir.IntT) else f"`{t}`"
