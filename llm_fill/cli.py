@@ -306,6 +306,22 @@ def _write_transcript(path: str, spec: str, model: str, report) -> None:
         json.dump(data, fh, indent=2, ensure_ascii=False)
 
 
+def _warnings(err: Console, report, weak: set[str]) -> None:
+    """The warnings about filled holes: texts of `weak` (no exact contract, accepted on one
+    answer), and cases of a contract that no judged state reached (`Verdict.untested`,
+    llm_fill/coverage.py: the spec's context cannot reach them)."""
+    loose = [r.name for r in report.runs if r.status == "filled" and r.name in weak]
+    if loose:
+        err.print(f"warning: {len(loose)} filled text(s) have no exact contract ({escape(', '.join(loose[:6]))}"
+                  f"{', ...' if len(loose) > 6 else ''}): one answer was checked against their frame, draws and "
+                  "printed numbers only; `--samples 2` or `--second-model MODEL` makes two answers agree, and a "
+                  "`text` rule in `texts of` gives an exact contract (`envc holes` lists them)")
+    for r in report.runs:
+        untested = (r.verdicts[-1].untested or []) if r.status == "filled" and r.verdicts else []
+        for note in untested:
+            err.print(f"warning: `{escape(r.name)}`: {escape(visible(note, one_line=True))}")
+
+
 def _report(spec: str, report, weak: set[str] | None = None) -> None:
     """The table of `envc fill`, the totals, each unfilled hole's last failure, and a warning
     for the holes of `weak` that were filled: texts without an exact contract, accepted on one
@@ -339,12 +355,7 @@ def _report(spec: str, report, weak: set[str] | None = None) -> None:
     known = any(r.cost_known for r in report.runs)
     out.print(f"total: {filled} filled, {failed} failed, {sum(r.attempts for r in report.runs)} attempts, "
               f"{report.tokens} tokens, cost " + (f"${report.cost:.6f}" if known else "n/a (no price known)"))
-    loose = [r.name for r in report.runs if r.status == "filled" and r.name in (weak or set())]
-    if loose:
-        err.print(f"warning: {len(loose)} filled text(s) have no exact contract ({escape(', '.join(loose[:6]))}"
-                  f"{', ...' if len(loose) > 6 else ''}): one answer was checked against their frame, draws and "
-                  "printed numbers only; `--samples 2` or `--second-model MODEL` makes two answers agree, and a "
-                  "`text` rule in `texts of` gives an exact contract (`envc holes` lists them)")
+    _warnings(err, report, weak or set())
     for r in report.runs:
         if r.status == "filled":
             continue

@@ -42,7 +42,7 @@ from envc.compiler.diagnostics import DiagnosticError, render_all
 from envc.compiler.interp import Interpreter
 from envc.dsl import ast
 from envc.dsl.parser import parse_file, parse_fill_body
-from envc.llm_fill import props
+from envc.llm_fill import coverage, props
 from envc.llm_fill.answer import AnswerError, extract_body
 from envc.llm_fill.fillfile import clauses_of, item_text, upsert
 from envc.llm_fill.spec import Loaded, fill_key, load_lenient
@@ -76,6 +76,7 @@ class Verdict:
     counterexample: props.Counterexample | None = None
     examples: list | None = None  # the passing calls of an accepted fill (for differential acceptance)
     answer: str | None = None  # the model's raw answer, when judged from one
+    untested: list[str] | None = None  # conditions of the contract no judged state flipped (`coverage`)
 
 
 def _run(it: Interpreter, hole: str, ex) -> tuple:
@@ -86,6 +87,10 @@ def _run(it: Interpreter, hole: str, ex) -> tuple:
         return None, None, f"faults ({e})"
     return after, result, None
 
+
+#: conditions of a contract searched for (`Judge._cover`), and states tried for each
+COVERED_GUARDS = 4
+COVERAGE_TRIES = 80
 
 #: differential acceptance of fills that draw: examples compared in law, random words per example
 LAW_EXAMPLES = 6
@@ -462,11 +467,9 @@ class Judge:
             return Verdict(False, "property", str(e), body)
         if cx is not None:
             return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
-        swept = props.sweep_examples(loaded.module, hole, starts)
-        cx = props.check_examples(loaded.module, hole, swept, self.clause_text(hole, loaded))
+        cx, untested = self._cover(loaded, ir_hole, starts, examples)
         if cx is not None:
             return Verdict(False, "property", cx.render(loaded.module, ir_hole), body, cx)
-        examples += swept
         in_context = with_contexts(loaded.module)
         if decides(in_context, ir_hole, examples):
             # the calls above took the lowest legal option of each decision: a fill that breaks
@@ -479,7 +482,34 @@ class Judge:
             + choice_problems(in_context, ir_hole, examples)
         if unused:
             return Verdict(False, "text", "\n".join(unused), body)
-        return Verdict(True, "accepted", "", body, examples=examples)
+        return Verdict(True, "accepted", "", body, examples=examples, untested=untested)
+
+    def _cover(self, loaded: Loaded, ir_hole, starts, examples: list) -> tuple[props.Counterexample | None, list[str]]:
+        """More states than hypothesis drew: the swept ones (`props.sweep_examples`, checked
+        like the others: hunt Q bug 7), then for each condition of the text's contract that
+        kept one value over `examples` (`coverage.untested`, at most `COVERED_GUARDS`; hunt R,
+        F1) states with the fields it reads redrawn (`COVERAGE_TRIES`), the fill checked where
+        the condition takes its other value (a counterexample there refuses it), and those that
+        no state flipped, described (accepted with a warning). `examples` receives the calls."""
+        # (as many as the property tests drew, at most `SWEPT_EXAMPLES`: a small `--max-examples` is a quick run)
+        n = min(props.SWEPT_EXAMPLES, max(self.max_examples, 20))
+        swept = props.sweep_examples(loaded.module, ir_hole.name, starts, n)
+        cx = props.check_examples(loaded.module, ir_hole.name, swept, self.clause_text(ir_hole.name, loaded))
+        if cx is not None:
+            return cx, []
+        examples += swept
+        notes: list[str] = []
+        for guard, seen in coverage.untested(loaded.module, ir_hole, examples)[:COVERED_GUARDS]:
+            tried = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=1,
+                                         redraw=guard.fields)
+            found = coverage.flipping(loaded.module, ir_hole, guard, seen, tried)
+            cx = props.check_examples(loaded.module, ir_hole.name, found, self.clause_text(ir_hole.name, loaded))
+            if cx is not None:
+                return cx, []
+            if not found:
+                notes.append(coverage.describe(guard, seen))
+            examples += found
+        return None, notes
 
     def differential(self, hole: str, verdict: Verdict, reference: str, base_text: str | None) -> Verdict:
         """Differential acceptance: run the accepted fill of `verdict` and the `reference` body

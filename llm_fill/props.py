@@ -937,13 +937,14 @@ def random_value(module: ir.Module, t: ir.Type, rnd: random.Random) -> Any:
 
 
 def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None, n: int = SWEPT_EXAMPLES,
-                   seed: int = 0) -> list[Example]:
+                   seed: int = 0, redraw: list[str] | None = None) -> list[Example]:
     """Up to `n` calls of the fill on reached states spread evenly over the games of every
     seed (hypothesis draws early states first), every other one with one state field redrawn
     within its type (in turn; kept only when every invariant still holds), put in the text's
     context with arguments and extras drawn by a seeded `random.Random`: examples for the
     checks that compare outcomes (a state where the invariants do not hold, or where the call
-    faults, is left out)."""
+    faults, is left out). With `redraw`, every state has those fields redrawn instead (the
+    fields a condition of the text's contract reads, `llm_fill/coverage.py`)."""
     if starts is None or not starts.available:
         return []
     module = with_contexts(module)
@@ -960,14 +961,16 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
             state, k = starts.get(s, (j * POSITIONS) // per_seed + rnd.randrange(max(POSITIONS // per_seed, 1)))
             if not all(starts.held(s, k).values()):
                 continue
+            moved = [f for f in fields if f.name in redraw] if redraw is not None else \
+                [fields[(s * per_seed + j) % len(fields)]] if j % 2 and fields else []
             redrawn = ""
-            if j % 2 and fields:
-                f = fields[(s * per_seed + j) % len(fields)]
+            if moved:
                 state = state.copy()
-                state.fields[f.name] = random_value(module, f.type, rnd)
+                for f in moved:
+                    state.fields[f.name] = random_value(module, f.type, rnd)
                 if not all(_invariants(it, state).values()):
                     continue
-                redrawn = f", then `{f.name}` redrawn"
+                redrawn = f", then {', '.join(f'`{f.name}`' for f in moved)} redrawn"
             args = [random_value(module, p.type, rnd) for p in hole.params]
             pair = rnd.randrange(max(len(text.pairs), 1))
             drawn = [random_value(module, p.type, rnd) for p in extras]

@@ -753,3 +753,43 @@ def test_a_context_for_a_family_with_no_text_yet_is_accepted(tmp_path):
                     'action go() { x = 0 }\nobserve(p) -> int[0..3] { return x }\n', encoding="utf-8")
     m = load(str(spec))
     assert m.holes == [] and m.contexts == []
+
+
+COVERAGE = ROOT / "tests" / "specs" / "coverage.envspec"
+
+
+def test_a_case_of_the_contract_that_play_never_reaches_is_searched_for():
+    """Hunt R, F1: a contract's `if` whose condition no judged state made true said nothing, and a
+    fill ignoring the case passed (Erika with no Grass target, Dig's protection never up). Here
+    play never sets `shield`: on reached states the condition is always false; redrawing the
+    fields it reads (`shield`) finds states where it is true, and the fill is checked there. A
+    condition no redraw can make true (`hp` > 99 of an `int[0..50]`) is reported as untested."""
+    from envc.llm_fill import coverage, props
+
+    judge = Judge(str(COVERAGE), max_examples=EXAMPLES)
+    fills = COVERAGE.with_suffix(".fills").read_text(encoding="utf-8")
+    m = judge.load(fills).module
+    hole = next(h for h in m.holes if h.name == "strike")
+    starts = judge.starts(fills)
+    plain = props.sweep_examples(m, "strike", starts, redraw=[])
+    found = {g.fields[0] if g.fields else "": seen for g, seen in coverage.untested(m, hole, plain)}
+    assert found == {"shield": False, "hp": False}
+    shield = next(g for g, _ in coverage.untested(m, hole, plain) if g.fields == ["shield"])
+    assert coverage.flipping(m, hole, shield, False, props.sweep_examples(m, "strike", starts, redraw=["shield"]))
+    right = judge.judge_body("strike", "if not shield[1 - p] {\n    hp[1 - p] = max(hp[1 - p] - 5, 0)\n}", fills)
+    assert right.ok and right.untested and "old(hp[1 - p]) > 99" in right.untested[0], right.untested
+    wrong = judge.judge_body("strike", "hp[1 - p] = max(hp[1 - p] - 5, 0)", fills)
+    assert (wrong.ok, wrong.stage) == (False, "property") and "redrawn" in wrong.feedback, wrong.feedback
+
+
+def test_envc_fill_warns_about_a_case_no_state_reached(tmp_path, fake_model):
+    """`envc fill` accepts a fill whose contract has a case no judged state reached, and says so
+    (`Verdict.untested`, llm_fill/coverage.py): the spec's context cannot reach it."""
+    for name in ("coverage.envspec", "coverage.fills"):
+        shutil.copy(COVERAGE.parent / name, tmp_path / name)
+    fake_model.script = ["```envspec\nif not shield[1 - p] {\n    hp[1 - p] = max(hp[1 - p] - 5, 0)\n}\n```"]
+    result = envc("fill", str(tmp_path / "coverage.envspec"), "--model", MODEL, "--api-base", fake_model.url,
+                  "--force", "--max-examples", "20")
+    assert result.exit_code == 0, result.output
+    assert "warning: `strike`: a condition of `ensures if old(hp[1 - p]) > 99" in result.stderr, result.stderr
+    assert "the text's case where it is not was never tested" in result.stderr
