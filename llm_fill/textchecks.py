@@ -424,15 +424,15 @@ def _naming_players(n: ir.Node, players: int, is_player) -> list[ir.Node]:
 
 
 def _indexes_players(loop: ir.For | ir.Reduce | ir.ArrayBuild, players: int, fields: dict[str, ir.Type]) -> bool:
-    """Whether the variable of `loop` indexes an array of `players` cells in its body (a read
-    `gems[q]`, or an assignment to a state field `gems[q] = ...` of that size)."""
+    """Whether the variable of `loop` is the first index of a state field of `players` cells in
+    its body (a read `gems[q]`, or an assignment `gems[q] = ...`)."""
     def is_var(e: ir.Expr) -> bool:
         return isinstance(e, ir.Local) and e.name == loop.var
 
     for n in ir.walk_all(loop.body):
-        if isinstance(n, ir.GetIndex) and is_var(n.index) and isinstance(n.base.type, ir.ArrayT) \
-                and n.base.type.size == players:
-            return True
+        if isinstance(n, ir.GetIndex) and is_var(n.index) and isinstance(n.base, ir.StateGet) \
+                and isinstance(n.base.type, ir.ArrayT) and n.base.type.size == players:
+            return True  # (a state field's first index: `slots[p][k]` of 2 slots is no player)
         if not isinstance(n, ir.Place) or n.root != "state" or not n.path:
             continue
         root, step = fields.get(n.name), n.path[0]
