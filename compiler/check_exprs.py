@@ -467,10 +467,7 @@ class ExpressionChecks(CheckerPart):
                           help="for a float modulo (floored, as Python's), write `x - m * floor(x / m)`")
             return ir.Binary(op=op, left=a, right=b, type=ir.FLOAT, span=span)
         if not (isinstance(ta, ir.IntT) and isinstance(tb, ir.IntT)):
-            hint = _float_operand_hint(ta, tb)
-            whole = _whole_float_literal(a, b)
-            if whole is not None:  # probe of Hanabi: `clues + 1.0` for an int field
-                hint = f"for integer arithmetic write `{whole}`, not `{whole}.0`; for float arithmetic {hint}"
+            hint = _operand_hint(op, a, b)
             self.fail("E0110", f"cannot apply `{_OP_TEXT[op]}` to `{ta}` and `{tb}`", op_span, "incompatible operands",
                       help=hint)
         t = self.int32(_int_range(op, ta, tb, self, b.span), span)
@@ -1026,6 +1023,17 @@ def _bool_test_help(op: str, a: ir.Expr, b: ir.Expr, left: str, right: str) -> s
             holds = bool(flag.value) == (op == "eq")
             return f"an integer is not a bool: test it against 0, `{other_text} {'!=' if holds else '=='} 0`"
     return None
+
+
+def _operand_hint(op: str, a: ir.Expr, b: ir.Expr) -> str | None:
+    """The help for arithmetic on operands that are not two integers or two floats."""
+    if op == "add" and isinstance(a.type, ir.ListT):  # `xs += [3]` (hunt S)
+        return "a list grows one item at a time: `xs.push(v)` for each item (there is no list `+`)"
+    hint = _float_operand_hint(a.type, b.type)
+    whole = _whole_float_literal(a, b)
+    if whole is not None:  # probe of Hanabi: `clues + 1.0` for an int field
+        return f"for integer arithmetic write `{whole}`, not `{whole}.0`; for float arithmetic {hint}"
+    return hint
 
 
 def _float_operand_hint(ta: ir.Type, tb: ir.Type) -> str | None:
