@@ -491,8 +491,7 @@ class Judge:
         F1) states with the fields it reads redrawn (`COVERAGE_TRIES`), the fill checked where
         the condition takes its other value (a counterexample there refuses it), and those that
         no state flipped, described (accepted with a warning). `examples` receives the calls."""
-        # (as many as the property tests drew, at most `SWEPT_EXAMPLES`: a small `--max-examples` is a quick run)
-        n = min(props.SWEPT_EXAMPLES, max(self.max_examples, 20))
+        n = props.SWEPT_EXAMPLES
         swept = props.sweep_examples(loaded.module, ir_hole.name, starts, n)
         cx = props.check_examples(loaded.module, ir_hole.name, swept, self.clause_text(ir_hole.name, loaded))
         if cx is not None:
