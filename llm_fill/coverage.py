@@ -26,7 +26,7 @@ from typing import Any
 
 from envc.compiler import ir
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
-from envc.llm_fill.textchecks import Example, with_contexts
+from envc.llm_fill.textchecks import Example, call_scope, with_contexts
 
 
 @dataclass
@@ -75,17 +75,11 @@ def _fields_read(module: ir.Module, expr: ir.Expr) -> list[str]:
 def value_of(it: Interpreter, hole: ir.HoleDef, guard: Guard, before: State, after: State, args: list[Any],
              result: Any) -> bool | None:
     """The guard's value on one call (None when it faults there)."""
-    ev = it.ev
-    env = {p.name: a for p, a in zip(hole.params, args)} | dict(guard.clause.env)
-    if hole.ret is not None:
-        env["result"] = result
-    ev.state, ev.old_state = after, before
-    try:
-        return bool(ev.eval(guard.expr, env))
-    except SpecRuntimeError:
-        return None
-    finally:
-        ev.state = ev.old_state = None
+    with call_scope(it, hole, before, after, args, result, guard.clause.env) as env:
+        try:
+            return bool(it.ev.eval(guard.expr, env))
+        except SpecRuntimeError:
+            return None
 
 
 def untested(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[tuple[Guard, bool]]:

@@ -82,7 +82,7 @@ from hypothesis.errors import Unsatisfiable
 from envc.compiler import ir
 from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, to_value, values_equal
-from envc.llm_fill.textchecks import Example, TextChecks, random_note, with_contexts
+from envc.llm_fill.textchecks import Example, TextChecks, call_scope, random_note, with_contexts
 
 #: the most IR nodes one call of a fill may evaluate (a static bound, see `work_bound`)
 MAX_WORK = 200_000
@@ -501,13 +501,8 @@ def _call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]):
 def _random_note(it: Interpreter, hole: ir.HoleDef, i: int, before: State, after: State, args: list[Any],
                  result: Any) -> str:
     """`textchecks.random_note` of the hole's `ensures` clause `i` (the roll or coins of this call)."""
-    ev = it.ev
-    env = {p.name: a for p, a in zip(hole.params, args)} | ({"result": result} if hole.ret is not None else {})
-    ev.state, ev.old_state = after, before
-    try:
-        return random_note(ev, hole.ensures[i], env)
-    finally:
-        ev.state = ev.old_state = None
+    with call_scope(it, hole, before, after, args, result) as env:
+        return random_note(it.ev, hole.ensures[i], env)
 
 
 def _same(a: State, b: State) -> bool:

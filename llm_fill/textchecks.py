@@ -3,7 +3,7 @@
 
 Public surface: `with_contexts(module)`, `TextChecks(module, hole)` (`setup`, `problems`,
 `describe_setup`), `changed_paths`, `path_text`, `value_at`, `literal_sites`, `mutated`,
-`other_player_literals`, `random_note`, `number_problems`, `data_problems`, `draw_problems`, `choice_problems`, `reads_column`,
+`other_player_literals`, `random_note`, `call_scope`, `number_problems`, `data_problems`, `draw_problems`, `choice_problems`, `reads_column`,
 `with_column`, `first_difference`, `call_outcome`, `equal_outcomes`, `set_coins`, `assign`, `Example`.
 
 Per call (inside the generated property tests, `props.check_call`):
@@ -43,6 +43,8 @@ as a state of the game when every invariant held before the context ran.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -58,6 +60,21 @@ def with_contexts(module: ir.Module) -> ir.Module:
     if not module.contexts:
         return module
     return module.model_copy(update={"fns": module.fns + [c.fn for c in module.contexts]})
+
+
+@contextmanager
+def call_scope(it: Interpreter, hole: ir.HoleDef, before: State, after: State, args: list[Any], result: Any = None,
+               env: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """The names a clause about one call of `hole` reads (its parameters, `result`, then `env`:
+    a rule's captures), with `it`'s evaluator reading `after` and `old(x)` reading `before`
+    while the block runs: where `ensures`, `chooses` and the contract's conditions are evaluated."""
+    ev = it.ev
+    scope = {p.name: a for p, a in zip(hole.params, args)} | ({"result": result} if hole.ret is not None else {})
+    ev.state, ev.old_state = after, before
+    try:
+        yield scope | (env or {})
+    finally:
+        ev.state = ev.old_state = None
 
 
 @dataclass
@@ -224,11 +241,10 @@ class TextChecks:
         rules = self.contract.choosers
         if not rules:
             return []
-        base = {p.name: a for p, a in zip(self.hole.params, args)}
         try:
-            asked = [(who, n, [self._chooser_values(it, r, state, base) for r in rules])
+            asked = [(who, n, [self._chooser_values(it, r, state, args) for r in rules])
                      for who, n, state in decisions if n > 1]
-            at_start = [self._chooser_values(it, r, before, base) for r in rules]
+            at_start = [self._chooser_values(it, r, before, args) for r in rules]
         except SpecRuntimeError as e:
             return [f"a `chooses` clause of the text faults on this call: {e}"]
         out = [f"the call asks player {who} to choose among {n} options; the text lets "
@@ -248,40 +264,29 @@ class TextChecks:
                        f"offering every one of the {count}")
         return out
 
-    def _chooser_values(self, it: Interpreter, r: ir.ChooserRule, state: State, base: dict) -> tuple[int, int | None]:
+    def _chooser_values(self, it: Interpreter, r: ir.ChooserRule, state: State, args: list[Any]
+                        ) -> tuple[int, int | None]:
         """(`WHO`, `COUNT` or None) of clause `r` read on `state` (`old(x)` reads it too)."""
-        ev = it.ev
-        env = {**base, **r.env}
-        ev.state = ev.old_state = state
-        try:
-            return ev.eval(r.who, env), ev.eval(r.among, env) if r.among is not None else None
-        finally:
-            ev.state = ev.old_state = None
+        with call_scope(it, self.hole, state, state, args, env=r.env) as env:
+            return it.ev.eval(r.who, env), it.ev.eval(r.among, env) if r.among is not None else None
 
     def ensures_failures(self, it: Interpreter, before: State, after: State, args: list[Any],
                          result: Any) -> list[str]:
         clauses = self.contract.ensures
         if not clauses:
             return []
-        ev = it.ev
-        base = {p.name: a for p, a in zip(self.hole.params, args)}
-        if self.hole.ret is not None:
-            base["result"] = result
         out = []
-        ev.state, ev.old_state = after, before
-        try:
+        with call_scope(it, self.hole, before, after, args, result) as base:
             for c in clauses:
                 where = "the fill's own" if c.origin == "fill" else "the text's"
                 try:
-                    ok = ev.eval(c.expr, {**base, **c.env})
+                    ok = it.ev.eval(c.expr, {**base, **c.env})
                 except SpecRuntimeError as e:
                     out.append(f"{where} `ensures {c.source}` faults on this call: {e}")
                     continue
                 if not ok:
                     out.append(f"{where} `ensures {c.source}` does not hold "
-                               f"({c.span.file}:{c.span.line})" + random_note(ev, c.expr, {**base, **c.env}))
-        finally:
-            ev.state = ev.old_state = None
+                               f"({c.span.file}:{c.span.line})" + random_note(it.ev, c.expr, {**base, **c.env}))
         return out
 
     def allowed(self, before: State, args: list[Any]) -> list[tuple] | None:
