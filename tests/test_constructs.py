@@ -1120,3 +1120,13 @@ def test_a_record_defaults_float_fields_add_in_float32():
     f = np.float32
     assert [float(x) for x in out] == [16777216.0, float(f(f(9.81) * f(0.02)) + f(0.05))]
     assert all(type(x) is np.float32 for x in out)
+
+
+def test_a_list_field_defaults_to_empty_with_brackets():
+    """`xs: list<T, N> = []` (also in every cell of an array of lists) is the empty list, as
+    `let xs: list<T, N> = []` is; it was E0110 "an empty array has no type"."""
+    spec = GAME.replace("n: int[-1..3] = -1", "n: int[-1..3] = -1\n    xs: list<int[0..9], 3> = []\n"
+                        "    ys: list<int[0..9], 2>[2] = []").format(body="    ys[1].push(4)", decls="")
+    it = Interpreter(_source(spec))
+    s = it.step(it.init(0), 0)
+    assert (s.xs, s.ys) == ([], [[], [4]])
