@@ -115,6 +115,36 @@ def test_out_of_range_action_is_an_illegal_move_never_another_action(jax_envs, s
         assert int(t._step_count) == ours.step_count == 1
 
 
+def test_a_concrete_integer_past_int32_is_illegal_not_its_low_bits(jax_envs, specs):
+    """JAX without x64 keeps an int64's low 32 bits: `step(s, np.int64(2**32 + 4))` played
+    column 4 and a Python int 2**32 + 4 raised OverflowError (hunt K). Outside a jit both are
+    illegal moves, as in the interpreter; seeds are taken mod 2^32 like the interpreter's, a
+    player outside the game is a ValueError as there, and a negative rollout bound is refused."""
+    from envc.compiler import rng
+    from envc.compiler.interp import Interpreter
+
+    env, it = jax_envs("connect4"), Interpreter(specs("connect4"))
+    s = env.init_from_seed(5)
+    ours = it.step(it.init(5), 2**32 + 4)
+    for bad in (2**32 + 4, np.int64(2**32 + 4), np.array(2**32 + 4), np.uint64(2**63)):
+        t = env.step(s, bad)
+        assert bool(t.terminated) and ours.terminated, repr(bad)
+        np.testing.assert_array_equal(np.asarray(t.rewards), np.asarray(ours.rewards, np.float32))
+    inside = env.step(s, np.int64(4))  # an int64 in range is still the action it names
+    assert not bool(inside.terminated) and int(inside._step_count) == 1
+    for seed in (2**32 + 7, -1, 2**70 + 3, np.int64(-5), np.array([2**40 + 1, 9], np.int64)):
+        keys = np.asarray(env.init_from_seed(seed)._rng_key).ravel()
+        want = [rng.seed_key(int(x)) for x in np.ravel(np.asarray(seed, dtype=object))]
+        assert keys.tolist() == want, repr(seed)
+    for player in (2, -1):
+        with pytest.raises(ValueError, match="outside 0..1"):
+            env.observe(s, player)
+        with pytest.raises(ValueError, match="outside 0..1"):
+            it.observe(it.init(5), player)
+    with pytest.raises(ValueError, match="reset_bound must be at least 1"):
+        env.rollout(jax.random.key(0), 2, 4, reset_bound=-3)
+
+
 def test_step_autoreset_reports_a_truncation_on_a_terminal_step(tmp_path):
     """countdown (turn_limit 3): `stop` as the third action terminates and reaches the limit:
     both flags are reported; after two ticks and a third, only the truncation."""

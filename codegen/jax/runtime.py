@@ -38,7 +38,45 @@ def _fmix32(x):
 
 def _seed_key(seed):
     """envc RNG key of an integer seed (envc.compiler.rng.seed_key)."""
-    return _fmix32(jnp.asarray(seed).astype(_U32) ^ _U32(0x5EED5EED))
+    return _fmix32(_seed_u32(seed) ^ _U32(0x5EED5EED))
+
+
+def _seed_u32(seed):
+    """`seed` as uint32, taken mod 2^32 as envc.compiler.rng.seed_key takes it. A concrete
+    integer (a Python int of any size, a numpy integer or integer array) is reduced on the
+    host: JAX without x64 holds neither 2**32 (OverflowError) nor a numpy int64 past int32.
+    A traced seed is already 32 bits (jit converted it at its boundary)."""
+    if isinstance(seed, (int, np.integer)):
+        return _U32(int(seed) & 0xFFFFFFFF)
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "iu":
+        return jnp.asarray((seed.astype(np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    return jnp.asarray(seed).astype(_U32)
+
+
+def _action_i32(action, n: int):
+    """Flat action(s) `action` as int32 for a game of `n` flat actions. A concrete integer
+    outside 0..n-1 (a Python int of any size, a numpy integer or integer array) becomes -1,
+    an illegal action as it was: JAX without x64 keeps only the low 32 bits of an int64, which
+    could name a legal action (2**32 + 4 was played as action 4; the interpreter and Rust call
+    it illegal). A traced action is already int32: under `jit`, JAX converts an int64
+    argument at the boundary, before the step can see it."""
+    if isinstance(action, (int, np.integer)):
+        return jnp.int32(action if 0 <= action < n else -1)
+    if isinstance(action, np.ndarray) and action.dtype.kind in "iu":
+        out = np.full(action.shape, -1, np.int32)
+        np.copyto(out, action, casting="unsafe", where=(action >= 0) & (action < n))
+        return jnp.asarray(out)
+    return jnp.asarray(action, jnp.int32)
+
+
+def _player_i32(player, n: int):
+    """Player `player` as int32 for a game of `n` players. ValueError for a concrete integer
+    outside 0..n-1, as the interpreter and Rust refuse it (an index past the players was
+    clamped to the last one, -1 read the last player's private slots); a traced player is
+    not checked (under `jit` its value is not known)."""
+    if isinstance(player, (int, np.integer)) and not 0 <= player < n:
+        raise ValueError(f"player {player!r} is outside 0..{n - 1}")
+    return jnp.asarray(player, jnp.int32)
 
 
 def _bits(key, counter):

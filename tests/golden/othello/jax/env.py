@@ -48,7 +48,45 @@ def _fmix32(x):
 
 def _seed_key(seed):
     """envc RNG key of an integer seed (envc.compiler.rng.seed_key)."""
-    return _fmix32(jnp.asarray(seed).astype(_U32) ^ _U32(0x5EED5EED))
+    return _fmix32(_seed_u32(seed) ^ _U32(0x5EED5EED))
+
+
+def _seed_u32(seed):
+    """`seed` as uint32, taken mod 2^32 as envc.compiler.rng.seed_key takes it. A concrete
+    integer (a Python int of any size, a numpy integer or integer array) is reduced on the
+    host: JAX without x64 holds neither 2**32 (OverflowError) nor a numpy int64 past int32.
+    A traced seed is already 32 bits (jit converted it at its boundary)."""
+    if isinstance(seed, (int, np.integer)):
+        return _U32(int(seed) & 0xFFFFFFFF)
+    if isinstance(seed, np.ndarray) and seed.dtype.kind in "iu":
+        return jnp.asarray((seed.astype(np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    return jnp.asarray(seed).astype(_U32)
+
+
+def _action_i32(action, n: int):
+    """Flat action(s) `action` as int32 for a game of `n` flat actions. A concrete integer
+    outside 0..n-1 (a Python int of any size, a numpy integer or integer array) becomes -1,
+    an illegal action as it was: JAX without x64 keeps only the low 32 bits of an int64, which
+    could name a legal action (2**32 + 4 was played as action 4; the interpreter and Rust call
+    it illegal). A traced action is already int32: under `jit`, JAX converts an int64
+    argument at the boundary, before the step can see it."""
+    if isinstance(action, (int, np.integer)):
+        return jnp.int32(action if 0 <= action < n else -1)
+    if isinstance(action, np.ndarray) and action.dtype.kind in "iu":
+        out = np.full(action.shape, -1, np.int32)
+        np.copyto(out, action, casting="unsafe", where=(action >= 0) & (action < n))
+        return jnp.asarray(out)
+    return jnp.asarray(action, jnp.int32)
+
+
+def _player_i32(player, n: int):
+    """Player `player` as int32 for a game of `n` players. ValueError for a concrete integer
+    outside 0..n-1, as the interpreter and Rust refuse it (an index past the players was
+    clamped to the last one, -1 read the last player's private slots); a traced player is
+    not checked (under `jit` its value is not known)."""
+    if isinstance(player, (int, np.integer)) and not 0 <= player < n:
+        raise ValueError(f"player {player!r} is outside 0..{n - 1}")
+    return jnp.asarray(player, jnp.int32)
 
 
 def _bits(key, counter):
@@ -3237,7 +3275,7 @@ def _step_open(state: State, action):
     the flat dict, the action clipped to 0..NUM_ACTIONS-1 (int32), whether it is legal and
     whether the episode had ended (bool), the flat dict the branch starts from
     (`_step_begin`) and the branch's index in `_BRANCHES` (int32)."""
-    action = jnp.asarray(action, jnp.int32)
+    action = _action_i32(action, NUM_ACTIONS)
     st = _to_dict(state)
     done = state.terminated | state.truncated
     in_range = (action >= 0) & (action < NUM_ACTIONS)
@@ -3263,7 +3301,9 @@ def _kind_chunk(batch: int, kind_chunk) -> int:
     0: this spec's dearest action kind costs about as much as all of them, so running one
     branch per row would not pay for the gathers (envc.codegen.jax.lower.kind_rows decides
     it when generating)."""
-    return 0 if kind_chunk is None else max(0, int(kind_chunk))
+    if kind_chunk is not None and int(kind_chunk) < 0:
+        raise ValueError(f"kind_chunk must be 0 (every branch on every row) or more, not {kind_chunk!r}")
+    return 0 if kind_chunk is None else int(kind_chunk)
 
 
 def _step_rows(state: State, actions, chunk: int):
@@ -3304,8 +3344,9 @@ def _step_rows(state: State, actions, chunk: int):
 
 
 def observe(state: State, player) -> jax.Array:
-    """The observation of `player` (0..NUM_PLAYERS-1): the spec's `observe`."""
-    return _cast(_observe(_to_dict(state), jnp.asarray(player, jnp.int32)), jnp.bool_)
+    """The observation of `player` (0..NUM_PLAYERS-1): the spec's `observe`. ValueError for a
+    concrete player outside 0..NUM_PLAYERS-1 (a traced one is not checked)."""
+    return _cast(_observe(_to_dict(state), _player_i32(player, NUM_PLAYERS)), jnp.bool_)
 
 
 def invariants(state: State) -> dict:
@@ -3378,7 +3419,13 @@ def _reset_bound(batch: int, reset_bound) -> int:
     small beside the step; a short-episode spec (tic-tac-toe ends about batch/8 games per
     step) takes the full path more often, where the only extra work is the count of finished
     rows and the `lax.cond` (bench/RESULTS.md, issue 19, has both measured)."""
-    return max(1, batch // 16) if reset_bound is None else int(reset_bound)
+    if reset_bound is None:
+        return max(1, batch // 16)
+    if int(reset_bound) < 1:
+        raise ValueError(
+            f"reset_bound must be at least 1 (environments reset per step without the full path), not {reset_bound!r}"
+        )
+    return int(reset_bound)
 
 
 def _reset_finished(st, seeds, bound: int):
