@@ -258,3 +258,32 @@ def test_the_agent_sees_its_own_view_of_a_game_the_opponent_ended():
     for seed in range(8):
         o, _ = gym.reset(seed=seed)
         assert int(o[0]) == it.init(seed).fields["secret"][1]
+
+
+def test_a_record_observation_has_a_dict_space():
+    """tests/specs/record_obs.envspec (one player, observed as a record with a list, an enum, a
+    bool and a float): `GymEnv` and `GymVectorEnv` had no observation space, so Gymnasium's
+    `check_env` and every wrapper reading the space failed (hunt K). Now a `Dict` of `Box`es
+    nested as the observation's dicts, which holds every observation of play."""
+    import gymnasium
+    from gymnasium.utils.env_checker import check_env
+
+    m = load(str(ROOT / "tests" / "specs" / "record_obs.envspec"))
+    pkg = load_rust(m)
+    env = pkg.GymEnv()
+    space = env.observation_space
+    assert isinstance(space, gymnasium.spaces.Dict) and set(space) == {"hand", "light", "lit", "heat", "step"}
+    assert space["hand"]["items"].shape == (3,) and space["hand"]["len"].high == 3
+    assert space["heat"].dtype == np.float32 and space["lit"].dtype == np.bool_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no render modes: check_env warns, as for any env without them
+        check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=1)
+    for _ in range(12):
+        assert space.contains(obs), obs
+        obs, _, terminated, truncated, info = env.step(env.action_space.sample(mask=info["action_mask"]))
+        if terminated or truncated:
+            break
+    envs = pkg.GymVectorEnv(num_envs=3)
+    obs, _ = envs.reset(seed=0)
+    assert envs.observation_space.contains(obs) and envs.single_observation_space == space

@@ -104,7 +104,8 @@ def generate(module: ir.Module, ctx: PassContext | None = None) -> dict[str, str
         f"python/{package}/gym.py": env.get_template("gym.py.j2").render(
             **common, obs_shape=repr(tuple(dims)) if single else "None",
             obs_dtype_py=f'"{obs_dtype}"' if obs_dtype else "None",
-            obs_bounds="(" + ", ".join(glue["obs_bounds"]) + ")" if glue["obs_bounds"] else "None"),
+            obs_bounds="(" + ", ".join(glue["obs_bounds"]) + ")" if glue["obs_bounds"] else "None",
+            obs_leaf_spaces=glue["obs_leaf_spaces"]),
     }
     return files
 

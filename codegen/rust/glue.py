@@ -16,7 +16,7 @@ Public surface: `Glue(lowering).build() -> dict` (what `templates/lib.rs.j2` lay
 
 from __future__ import annotations
 
-from envc.codegen.escape import rust_str
+from envc.codegen.escape import py_str, rust_str
 from envc.codegen.rust.lower import Leaf, Lowering, is_scalar, leaves
 from envc.compiler import ir
 
@@ -180,6 +180,7 @@ class Glue:
             "write_obs": self.write_obs_lines(obs, "obs"), "export": export, "obs_export": obs_export,
             "import": imports, "single_obs": single,
             "obs_bounds": _bounds(scalar_obs) if single and scalar_obs is not None else None,
+            "obs_leaf_spaces": [] if single else [_leaf_space(leaf) for leaf in obs],
             "state_keys": [leaf.key for leaf in state],
         }
 
@@ -194,6 +195,22 @@ def _leaf_type(t: ir.Type) -> ir.Type | None:
     while isinstance(t, ir.ArrayT):
         t = t.elem
     return t if is_scalar(t) else None
+
+
+def _leaf_space(leaf: Leaf) -> str:
+    """A Python literal `(path, shape, dtype, low, high)` of one array of a record observation
+    (a Gymnasium `Box` of the `Dict` space `gym.py` builds); the path's names come from the spec,
+    so they are written with `py_str`."""
+    path = "(" + "".join(f"{py_str(p)}, " for p in leaf.path) + ")"
+    if leaf.cap is not None:  # a list's length
+        low, high = "0", str(leaf.cap)
+    elif leaf.bounds is not None:
+        low, high = str(leaf.bounds[0]), str(leaf.bounds[1])
+    elif leaf.dtype == "bool":
+        low, high = "0", "1"
+    else:
+        low, high = "-np.inf", "np.inf"
+    return f"({path}, {tuple(leaf.dims)!r}, {py_str(leaf.dtype)}, {low}, {high})"
 
 
 def _bounds(t: ir.Type) -> tuple[str, str]:

@@ -15,7 +15,10 @@ Common rules:
 - `GymVectorEnv` auto-resets in the same step (Gymnasium's `AutoresetMode.SAME_STEP`): when an
   episode ends, the returned observation already starts the next one, `info["final_obs"]` (a
   dense array shaped like `obs`) holds the last observation of the finished one and
-  `info["_final_obs"]` says which environments finished.
+  `info["_final_obs"]` says which environments finished. Gymnasium's own
+  `wrappers.vector.RecordEpisodeStatistics` before 1.4 counts every env as `NEXT_STEP` in its
+  `step`: it drops the first step of each later episode from "r" and "l" (fixed upstream in 1.4,
+  Farama-Foundation/Gymnasium#1624; gymnax 1.0.1 requires gymnasium < 1.4).
 - Several players, two ways to train:
   * self-play (default, `opponent=None`): every environment waits for an action whoever is to
     move; `reward` is that of the player who chose the action (`reward_player="mover"`) or of
@@ -58,6 +61,8 @@ GYM_ID = "envc/othello-v0"
 _OBS_SHAPE = (8, 8, 2)
 _OBS_DTYPE = "bool"
 _OBS_BOUNDS = (0, 1)
+# a record observation's arrays: (path of dict keys, shape, dtype, low, high)
+_OBS_LEAVES = ()
 
 
 def _same_step_metadata() -> dict:
@@ -80,10 +85,24 @@ def _array_observation(adapter: str) -> None:
 
 
 def _observation_space():
-    if gymnasium is None or _OBS_SHAPE is None:
+    """The observation space: a `Box` for an array observation; for a record, a `Dict` of them
+    nested as the observation's dicts (`_OBS_LEAVES`; a list field is `{"items", "len"}`)."""
+    if gymnasium is None:
         return None
-    low, high = _OBS_BOUNDS
-    return spaces.Box(low=low, high=high, shape=_OBS_SHAPE, dtype=_OBS_DTYPE)
+    if _OBS_SHAPE is not None:
+        low, high = _OBS_BOUNDS
+        return spaces.Box(low=low, high=high, shape=_OBS_SHAPE, dtype=_OBS_DTYPE)
+    tree: dict = {}
+    for path, shape, dtype, low, high in _OBS_LEAVES:
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = spaces.Box(low=low, high=high, shape=shape, dtype=dtype)
+    return _dict_space(tree)
+
+
+def _dict_space(tree: dict):
+    return spaces.Dict({k: _dict_space(v) if isinstance(v, dict) else v for k, v in tree.items()})
 
 
 def _copy(tree):
@@ -192,9 +211,8 @@ class GymVectorEnv(gymnasium.vector.VectorEnv if gymnasium is not None else obje
         if gymnasium is not None:
             self.single_action_space = spaces.Discrete(NUM_ACTIONS)
             self.action_space = spaces.MultiDiscrete(np.full(num_envs, NUM_ACTIONS))
-            if _OBS_SHAPE is not None:
-                self.single_observation_space = _observation_space()
-                self.observation_space = batch_space(self.single_observation_space, num_envs)
+            self.single_observation_space = _observation_space()
+            self.observation_space = batch_space(self.single_observation_space, num_envs)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         """Start every environment again: from `seed + i` (or `seed[i]`); without a seed,
@@ -268,8 +286,7 @@ class GymEnv(gymnasium.Env if gymnasium is not None else object):
         self._seats = None
         if gymnasium is not None:
             self.action_space = spaces.Discrete(NUM_ACTIONS)
-            if _OBS_SHAPE is not None:
-                self.observation_space = _observation_space()
+            self.observation_space = _observation_space()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if gymnasium is not None:
