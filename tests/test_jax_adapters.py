@@ -234,3 +234,29 @@ def test_gymnax_env_exists_only_for_one_player_specs(jax_envs):
     gen = jax_envs("tictactoe")
     with pytest.raises(AttributeError):
         gen.GymnaxEnv  # noqa: B018 (the attribute access is what raises)
+
+
+def test_a_record_observation_has_a_gymnax_dict_space():
+    """tests/specs/record_obs.envspec (one player, observed as a record with a list, an enum, a
+    bool and a float): `GymnaxEnv.observation_space` raised NotImplementedError; now a `Dict`
+    of `Box`es nested as the observation's dicts, holding every observation of play (the Rust
+    adapters' space, tests/test_rust_adapters.py)."""
+    from gymnax.environments import spaces
+
+    env = load_jax(load(str(Path(__file__).parent / "specs" / "record_obs.envspec")))
+    genv = env.GymnaxEnv()
+    space = genv.observation_space(genv.default_params)
+    assert isinstance(space, spaces.Dict) and set(space.spaces) == {"hand", "light", "lit", "heat", "step"}
+    assert space.spaces["hand"].spaces["items"].shape == (3,) and space.spaces["hand"].spaces["len"].high == 3
+    def holds(space, x) -> bool:  # (gymnax's `Dict.contains` reads attributes, not dict keys)
+        if isinstance(space, spaces.Dict):
+            return set(x) == set(space.spaces) and all(holds(s, x[k]) for k, s in space.spaces.items())
+        return bool(space.contains(x)) and x.shape == space.shape and x.dtype == space.dtype
+
+    obs, state = genv.reset(jax.random.key(0), genv.default_params)
+    longest = 0
+    for t in range(6):  # take, flip, ...: three cards, then a flip
+        assert holds(space, obs), obs
+        longest = max(longest, int(obs["hand"]["len"]))
+        obs, state, *_ = genv.step(jax.random.key(t), state, t % 2, genv.default_params)
+    assert holds(space, obs) and longest == 3 and int(obs["hand"]["len"]) == 3

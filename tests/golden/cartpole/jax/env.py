@@ -893,8 +893,6 @@ def _gymnax_classes():
             return spaces.Discrete(NUM_ACTIONS)
 
         def observation_space(self, params=None):
-            if OBSERVATION_SHAPE is None:
-                raise NotImplementedError("the observation is a pytree (a record or lists), not one Box")
             low, high = OBSERVATION_BOUNDS
             return spaces.Box(low, high, OBSERVATION_SHAPE, jnp.float32)
 
