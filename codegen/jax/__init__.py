@@ -224,17 +224,15 @@ def _observation_box(t: ir.Type) -> tuple[str, str]:
     dims = tuple(ir.dims(t))
     while isinstance(t, ir.ArrayT):
         t = t.elem
-    if isinstance(t, ir.BoolT):
-        return repr(dims), "(0, 1)"
-    if isinstance(t, ir.FloatT):
-        return repr(dims), '(float("-inf"), float("inf"))'
-    if isinstance(t, ir.IntT):
-        return repr(dims), f"({t.lo}, {t.hi})"
-    if isinstance(t, ir.EnumT):
-        return repr(dims), f"(0, {t.size - 1})"
-    if isinstance(t, ir.RowT):
-        return repr(dims), f"(0, {max(0, t.rows - 1)})"
-    return "None", "None"
+    if isinstance(t, (ir.RecordT, ir.ListT)):
+        return "None", "None"
+    low, high = _scalar_bounds(t)
+    return repr(dims), f"({_number(low)}, {_number(high)})"
+
+
+def _number(x: float) -> str:
+    """Python code of a bound: an int as written, an infinity as `float("inf")`."""
+    return {math.inf: 'float("inf")', -math.inf: 'float("-inf")'}.get(x, repr(x))
 
 
 ObsLeaf = tuple[tuple[str, ...], tuple[int, ...], str, float, float]  # path, shape, dtype, low, high
@@ -273,8 +271,7 @@ def _observation_leaf_code(leaf: ObsLeaf) -> str:
     `py_str`)."""
     path, dims, dtype, low, high = leaf
     keys = "(" + "".join(f"{py_str(k)}, " for k in path) + ")"
-    number = {math.inf: 'float("inf")', -math.inf: 'float("-inf")'}
-    return f"({keys}, {dims!r}, jnp.{'bool_' if dtype == 'bool' else dtype}, {number.get(low, low)}, {number.get(high, high)})"
+    return f"({keys}, {dims!r}, jnp.{'bool_' if dtype == 'bool' else dtype}, {_number(low)}, {_number(high)})"
 
 
 def write(module: ir.Module, out_dir: str, ctx: PassContext | None = None) -> list[str]:
