@@ -312,6 +312,19 @@ def print_expr(e: ir.Expr, module: ir.Module | None = None) -> str:
     return _Printer(module).expr(e)
 
 
+class _SourcePrinter(_Printer):
+    """`_Printer` with state fields by their bare names, as a spec writes them."""
+
+    def x_state(self, e: ir.StateGet) -> str:
+        return e.name
+
+
+def print_source_expr(e: ir.Expr, module: ir.Module | None = None) -> str:
+    """One expression as a spec would write it (state fields without `state.`), for messages
+    about a spec's clauses (the judge's feedback names the part of an `ensures` that fails)."""
+    return _SourcePrinter(module).expr(e)
+
+
 def print_stmts(stmts: list[ir.Stmt], module: ir.Module | None = None) -> list[str]:
     """Statements as indented lines."""
     p = _Printer(module)

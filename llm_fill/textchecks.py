@@ -52,6 +52,7 @@ from typing import Any
 from envc.compiler import ir, rng
 from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Evaluator, Interpreter, SpecRuntimeError, State, copy_value, heads, values_equal
+from envc.compiler.printer import print_source_expr
 
 
 def with_contexts(module: ir.Module) -> ir.Module:
@@ -285,8 +286,9 @@ class TextChecks:
                     out.append(f"{where} `ensures {c.source}` faults on this call: {e}")
                     continue
                 if not ok:
-                    out.append(f"{where} `ensures {c.source}` does not hold "
-                               f"({c.span.file}:{c.span.line})" + random_note(it.ev, c.expr, {**base, **c.env}))
+                    env = {**base, **c.env}
+                    out.append(f"{where} `ensures {c.source}` does not hold ({c.span.file}:{c.span.line})"
+                               + failing_part(it.ev, c.expr, env, self.module) + random_note(it.ev, c.expr, env))
         return out
 
     def allowed(self, before: State, args: list[Any]) -> list[tuple] | None:
@@ -851,6 +853,41 @@ COINS_NOTE = ("; `heads`/`flip` read the call's first random words as `random.co
 DICE_NOTE = ("; `drawn(k, lo, hi)` is the call's k-th random word (from 0) as `random.int(lo, hi)` reads it (so "
              "is `random.pick` over `lo..hi + 1`): roll the die with one `random.int(lo, hi)` per roll, in order")
 _COIN_READS = ("flip", "heads", "heads_until_tails")
+
+
+def failing_part(ev: Evaluator, expr: ir.Expr, env: dict[str, Any], module: ir.Module) -> str:
+    """For a false clause built of `and`s and `if ... then ... else`: the smallest such part that
+    is false on this call, with the conditions that chose its case (`; the part that fails:
+    `dmg == old(dmg)` (`old(any(...))` is false)`); "" when the clause is one such part. A
+    six-part condition was shown whole (hunt R)."""
+    part, cases = expr, []
+    while True:
+        try:
+            step = _false_part(ev, part, env, module)
+        except SpecRuntimeError:
+            break  # (a part that faults: the clause itself is named)
+        if step is None:
+            break
+        part, case = step
+        if case is not None:
+            cases.append(case)
+    if part is expr:
+        return ""
+    chose = f" ({', '.join(cases)})" if cases else ""
+    return f"; the part that fails: `{print_source_expr(part, module)}`{chose}"
+
+
+def _false_part(ev: Evaluator, e: ir.Expr, env: dict[str, Any], module: ir.Module
+                ) -> tuple[ir.Expr, str | None] | None:
+    """The false operand of false `a and b` (None for the case), or the branch a false
+    `if c then a else b` took (with "`c` is true/false"); None for any other expression."""
+    if isinstance(e, ir.Binary) and e.op == "and":
+        return (e.left, None) if not ev.eval(e.left, env) else (e.right, None)
+    if isinstance(e, ir.Cond) and isinstance(e.type, ir.BoolT):
+        taken = bool(ev.eval(e.cond, env))
+        case = f"`{print_source_expr(e.cond, module)}` is {str(taken).lower()}"
+        return (e.then, case) if taken else (e.orelse, case)
+    return None
 
 
 def random_note(ev: Evaluator, expr: ir.Expr, env: dict[str, Any]) -> str:

@@ -793,3 +793,23 @@ def test_envc_fill_warns_about_a_case_no_state_reached(tmp_path, fake_model):
     assert result.exit_code == 0, result.output
     assert "warning: `strike`: a condition of `ensures if old(hp[1 - p]) > 99" in result.stderr, result.stderr
     assert "the text's case where it is not was never tested" in result.stderr
+
+
+def test_the_feedback_names_the_part_of_a_clause_that_fails(tmp_path):
+    """A false clause made of `and`s and `if ... then ... else` is shown whole, and then the
+    smallest part that is false with the conditions that chose its case (hunt R: a failing
+    six-part condition was shown whole, and the model had to find the part)."""
+    spec = (COVERAGE.read_text(encoding="utf-8")
+            .replace("ensures hp[1 - p] == (if old(shield[1 - p]) then old(hp[1 - p]) else max(old(hp[1 - p]) - 5, 0))",
+                     "ensures if old(shield[1 - p]) then hp[1 - p] == old(hp[1 - p])\n"
+                     "            else hp[p] == old(hp[p]) and hp[1 - p] == max(old(hp[1 - p]) - 5, 0)"))
+    assert "else hp[p] == old(hp[p]) and" in spec
+    (tmp_path / "coverage.envspec").write_text(spec, encoding="utf-8")
+    fills = COVERAGE.with_suffix(".fills").read_text(encoding="utf-8")
+    judge = Judge(str(tmp_path / "coverage.envspec"), max_examples=EXAMPLES)
+    wrong = judge.judge_body("strike", "if not shield[1 - p] {\n    hp[1 - p] = max(hp[1 - p] - 4, 0)\n}", fills)
+    assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
+    assert ("; the part that fails: `hp[1 - p] == max(old(hp[1 - p]) - 5, 0)` (`old(shield[1 - p])` is false)"
+            in wrong.feedback), wrong.feedback
+    right = judge.judge_body("strike", "if not shield[1 - p] {\n    hp[1 - p] = max(hp[1 - p] - 5, 0)\n}", fills)
+    assert right.ok, right.feedback
