@@ -450,6 +450,7 @@ def _names_in(x) -> Iterator[str]:
 def _unused_captures(checker, rule: ast.TextRule, pattern: Pattern) -> None:
     used = set(_names_in([rule.ensures, rule.modifies, rule.scenarios, rule.chooses]))
     used |= {b for d in rule.draws for b in (d.lo, d.hi) if isinstance(b, str)}
+    used |= set(_names_in([d.among for d in rule.draws]))
     used |= {x.name for x in rule.data}
     for c in pattern.captures:
         if c.name not in used:
@@ -619,6 +620,7 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     chosen = list({(id(m.rule), tuple(sorted(m.values.items()))): m for m in exact + kept}.values())
     ensures, scenarios = _rule_clauses(checker, h, chosen)
     choosers = _choosers(checker, h, chosen)
+    draw_rules = _draw_rules(checker, h, chosen)
     if fill is not None:
         ensures += [c for c in (_clause(checker, h, e, {}, "fill") for e in fill.ensures) if c is not None]
         scenarios += [sc for sc in (_scenario(checker, h, s, {}) for s in fill.scenarios) if sc is not None]
@@ -628,7 +630,7 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     data = _data_numbers(checker, h, chosen)
     described = [_rule_name(m.rule) for m in chosen]
     return ir.Contract(exact=bool(exact) or bool(fill is not None and fill.ensures), ensures=ensures, frame=frame,
-                       draws=draws, choosers=choosers, numbers=numbers, symbols=symbols, data=data, scenarios=scenarios,
+                       draws=draws, draw_rules=draw_rules, choosers=choosers, numbers=numbers, symbols=symbols, data=data, scenarios=scenarios,
                        context=t.context_def.name if t is not None and t.context_def is not None else None,
                        rules=described)
 
@@ -762,6 +764,41 @@ def _chooser(checker, h: ir.HoleDef, c: ast.Chooses, values: dict[str, Any],
     return ir.ChooserRule(who=parts[0], among=parts[1] if c.among is not None else None, env=dict(values),
                           source=_shown(checker, _source(checker, c.span), values, types),
                           who_source=_shown(checker, _source(checker, c.who.span), values, types), span=c.span)
+
+
+def _draw_rules(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.DrawRule]:
+    """The `draws ... among COUNT` clauses of the matched rules (those that do not check are
+    left out)."""
+    out = []
+    for m in chosen:
+        for d in m.rule.decl.draws:
+            if d.among is None:
+                continue
+            r = _memo(checker, "draws among", d, h, m.values, lambda d=d, m=m: _draw_rule(checker, h, d, m.values, m.rule.pattern))
+            if r is not None:
+                out.append(r)
+    return out
+
+
+def _draw_rule(checker, h: ir.HoleDef, d: ast.Draws, values: dict[str, Any], pattern: Pattern | None
+               ) -> ir.DrawRule | None:
+    """The IR of `COUNT` of clause `draws ... among COUNT` for hole `h` with the rule's capture
+    `values`; E0110 (and None) where it is not an integer."""
+    from envc.compiler.check_base import _Poison
+
+    assert d.among is not None  # (the caller keeps the clauses with `among`)
+    types = _types(values, pattern)
+    try:
+        count = checker.expr(d.among, _ctx(h, types))
+    except _Poison:
+        return None
+    if not isinstance(count.type, ir.IntT):
+        checker.err("E0110", "the number of values (`draws ... among`) must be an integer", d.among.span,
+                    f"this is `{count.type}`", help="`draws 1 among len(hand[1 - p])`: how many values the "
+                    "text's random draw ranges over (each equally likely)")
+        return None
+    source = f"draws {_source(checker, d.span)} among {_source(checker, d.among.span)}"
+    return ir.DrawRule(count=count, env=dict(values), source=_shown(checker, source, values, types), span=d.span)
 
 
 def _state_place(checker, e: ast.Expr, ctx, what: str) -> ir.Place | None:

@@ -853,6 +853,20 @@ class ChooserRule(Node):
     span: Span = NO_SPAN
 
 
+class DrawRule(Node):
+    """A `draws ... among COUNT` clause that one text gets from a text rule: some random draw
+    of a call ranges over exactly `count` values (`random.int(lo, hi)`: hi - lo + 1,
+    `random.pick`: its legal values) whenever `count`, read on the state before the call, is 2
+    or more ("a random card from your opponent's hand": each of them equally likely, not all
+    but the last). `env`: the rule's captures; `source`: the clause with the captures written
+    as their values."""
+
+    count: Expr
+    env: dict[str, Any] = {}
+    source: str = ""
+    span: Span = NO_SPAN
+
+
 class FrameItem(Node):
     """One place a text may change (`modifies`): a state field and leading indices, maybe
     for every `var` in `lo..hi` (hi exclusive); index expressions read the hole's
@@ -914,7 +928,7 @@ class Contract(Node):
     hole's text: checks of a fill that do not come from the model. `exact`: a `text` rule
     matches the whole text, or the fill has its own `ensures`. `frame`: the places the text
     may change (None: any). `draws`: (least, most or None) random draws of one call (None:
-    no rule says). `choosers`: who decides, and among how many options (none: no rule
+    no rule says); `draw_rules`: how many values a draw ranges over. `choosers`: who decides, and among how many options (none: no rule
     says). `numbers`/`symbols`: printed ones no rule covers (a fill must use them); `data`: printed
     numbers that come from a column of the text's rows (a fill must read it).
     `context`: the `ContextDef` that puts the text's card in place. `rules`: the rules that
@@ -924,6 +938,7 @@ class Contract(Node):
     ensures: list[TextClause] = []
     frame: list[FrameItem] | None = None
     draws: tuple[int, int | None] | None = None
+    draw_rules: list[DrawRule] = []
     choosers: list[ChooserRule] = []
     numbers: list[int] = []
     symbols: list[SymbolUse] = []

@@ -349,7 +349,9 @@ class _Builder(Transformer):
         return ast.Modified(self._span(meta), c[0], str(c[1]), c[2], c[4], str(c[3]) == "..=")
 
     def draws_clause(self, c):
-        return c[0]
+        draws = c[0]
+        draws.among = c[1] if len(c) > 1 else None
+        return draws
 
     def _bound(self, tok):
         return self._int(tok) if tok.type == "INT" else str(tok)

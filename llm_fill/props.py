@@ -655,11 +655,12 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
     held = _invariants(it, before) if held is None else held
     valid = all(held.values()) if valid is None else valid
     decisions: list[tuple[int, int, State]] = []
-    it.ev.decisions = decisions
+    sizes: list[int] = []  # how many values each draw of the call ranged over
+    it.ev.decisions, it.ev.draw_sizes = decisions, sizes
     try:
         after, result, fault = _call(it, hole, before, args)
     finally:
-        it.ev.decisions = None
+        it.ev.decisions, it.ev.draw_sizes = None, None
     if fault is not None:
         return Outcome([fault] if valid else [])
     # a field `before` lacks is one the answer brought (the frame of a `choose` in its body: the
@@ -681,7 +682,7 @@ def check_call(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
         problems += [f"`ensures {clause_text[i]}` does not hold" + _random_note(it, hole, i, before, after, args, result)
                      for i in failed]
         if text is not None:
-            problems += text.problems(it, before, after, args, result, decisions)
+            problems += text.problems(it, before, after, args, result, decisions, sizes)
     again_names = {name for name, ok in held.items() if ok and (reads is None or reads.get(name, set()) & changed)
                    and invariants}
     now = _invariants(it, after, again_names) if again_names else {}

@@ -212,15 +212,18 @@ class TextChecks:
 
     # -- one call
     def problems(self, it: Interpreter, before: State, after: State, args: list[Any], result: Any,
-                 decisions: list[tuple[int, int, State]] | None = None) -> list[str]:
+                 decisions: list[tuple[int, int, State]] | None = None, sizes: list[int] | None = None) -> list[str]:
         """What the call from `before` to `after` breaks of the text's contract: its
-        `ensures`, its frame, its number of draws, and who decided among how many options
+        `ensures`, its frame, its number of draws, who decided among how many options
         (`decisions`: (chooser, number of legal options) of each `choose` the call reached,
-        `Evaluator.decisions`; None: not recorded)."""
+        `Evaluator.decisions`; None: not recorded), and how many values its draws ranged over
+        (`sizes`, `Evaluator.draw_sizes`; None: not recorded)."""
         out = self.ensures_failures(it, before, after, args, result)
         out += self.frame_problems(before, after, args)
         if decisions is not None:
             out += self.chooser_problems(it, before, args, decisions)
+        if sizes is not None:
+            out += self.draw_law_problems(it, before, args, sizes)
         draws = self.contract.draws
         if draws is not None:
             n = (after.rng_counter - before.rng_counter) & rng.MASK32
@@ -263,6 +266,26 @@ class TextChecks:
             out.append(f"the text lets player {who} choose among {count} options (`{r.source}`, "
                        f"{r.span.file}:{r.span.line}); the call {what}: ask with `choose({r.who_source}, ...)` "
                        f"offering every one of the {count}")
+        return out
+
+    def draw_law_problems(self, it: Interpreter, before: State, args: list[Any], sizes: list[int]) -> list[str]:
+        """The breaks of the text's `draws ... among COUNT` clauses: `COUNT` (read on `before`)
+        is 2 or more and no draw of the call ranged over that many values (`sizes`): "a random
+        card from your opponent's hand" drawn among all but the last (hunt R, F2), or not drawn."""
+        out = []
+        for r in self.contract.draw_rules:
+            try:
+                with call_scope(it, self.hole, before, before, args, env=r.env) as env:
+                    count = it.ev.eval(r.count, env)
+            except SpecRuntimeError as e:
+                out.append(f"a `draws ... among` clause of the text faults on this call: {e}")
+                continue
+            if count < 2 or count in sizes:
+                continue
+            drew = f"its draws ranged over {', '.join(map(str, sizes))} values" if sizes else "it drew nothing"
+            out.append(f"the text draws among {count} values, each equally likely (`{r.source}`, "
+                       f"{r.span.file}:{r.span.line}); {drew}: draw with `random.int` or `random.pick` over "
+                       f"every one of the {count}")
         return out
 
     def _chooser_values(self, it: Interpreter, r: ir.ChooserRule, state: State, args: list[Any]

@@ -813,3 +813,49 @@ def test_the_feedback_names_the_part_of_a_clause_that_fails(tmp_path):
             in wrong.feedback), wrong.feedback
     right = judge.judge_body("strike", "if not shield[1 - p] {\n    hp[1 - p] = max(hp[1 - p] - 5, 0)\n}", fills)
     assert right.ok, right.feedback
+
+
+LOTTERY = '''env lottery "a random discard"
+players 2
+state {
+    hand: list<int[0..9], 6>[2]
+    gone: int[0..60][2] = 0
+}
+init {
+    for p in 0..2 {
+        let n = random.int(0, 6)
+        for i in 0..6 { if i < n { hand[p].push(i) } }
+    }
+}
+hole toss(p: int[0..1]) "Discard a random card from your hand."
+texts of toss {
+    text "Discard a random card from your hand."
+        ensures len(hand[p]) == max(old(len(hand[p])) - 1, 0)
+        modifies hand[p], gone[p]
+        draws any among len(hand[p])
+}
+action go() {
+    toss(current_player)
+    current_player = 1 - current_player
+}
+observe(p) -> int[0..60][2] { return [gone[p], len(hand[p])] }
+'''
+TOSS_RIGHT = ("if len(hand[p]) > 0 {\n    let i = random.int(0, len(hand[p]) - 1)\n"
+              "    gone[p] = min(gone[p] + hand[p][i], 60)\n    hand[p].remove_at(i)\n}")
+
+
+@pytest.mark.parametrize("body, message", [
+    (TOSS_RIGHT.replace("len(hand[p]) - 1)", "max(len(hand[p]) - 2, 0))"), "its draws ranged over"),
+    (TOSS_RIGHT.replace("random.int(0, len(hand[p]) - 1)", "0"), "it drew nothing"),
+], ids=["never the last", "always the first"])
+def test_draws_among_states_the_law_of_random(tmp_path, body, message):
+    """`draws ... among COUNT` (hunt R, F2): a fill that never discards the last card, or takes
+    the first one, passes every count; the clause asks that some draw of the call range over
+    exactly `COUNT` values whenever `COUNT` is 2 or more."""
+    (tmp_path / "lottery.envspec").write_text(LOTTERY, encoding="utf-8")
+    judge = Judge(str(tmp_path / "lottery.envspec"), max_examples=EXAMPLES)
+    assert judge.judge_body("toss", TOSS_RIGHT, "").ok
+    wrong = judge.judge_body("toss", body, "")
+    assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
+    assert "the text draws among" in wrong.feedback and "(`draws any among len(hand[p])`" in wrong.feedback
+    assert message in wrong.feedback, wrong.feedback
