@@ -283,6 +283,15 @@ PROBE_FILLS = [
     ("sabrina-player-chooses", "Switch out your opponent's Active Pokémon to the Bench. (Your opponent chooses the new "
      "Active Pokémon.)", "switch_opponent(p, false, false, false)", "property",
      "the call asks player 0 to choose among 2 options; the text lets player 1 choose"),
+    # the damage zeroed by a text that prints none: every A1 card with it does 0 damage, the
+    # attack context adds 0-20 to it (`more`; hunt R, F3: accepted before)
+    ("switch-self-zeroes-damage", "Switch this Pokémon with 1 of your Benched Pokémon.", "switch_self(p)\ndmg = 0",
+     "property", "else dmg == old(dmg) and damage[1 - p][0] == old(damage[1 - p][0])"),
+    # the law of "random" (`draws ... among COUNT`): never the last card (hunt R, F2: accepted before)
+    ("hand-discard-never-the-last", "Discard a random card from your opponent's hand.",
+     "let q = 1 - p\nif len(hand[q]) > 0 {\n    let h = random.int(0, max(len(hand[q]) - 2, 0))\n"
+     "    discard[q].push(hand[q][h])\n    hand[q].remove_at(h)\n}", "property",
+     "values, each equally likely (`draws any among len(hand[1 - p])`"),
     ("switch-self-no-choice", "Switch this Pokémon with 1 of your Benched Pokémon.",
      "if occupied[p][1] {\n    hit_active(p)\n    clear_conditions(p)\n    swap_slots(p, 0, 1)\n}", "property",
      "the call asked that player nothing: ask with `choose(p, ...)`"),
