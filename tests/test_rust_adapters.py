@@ -199,6 +199,24 @@ def test_out_of_range_actions_are_illegal_moves_like_the_interpreter(rust):
         assert first_difference(to_arrays(m, ours), env.get_state(0)) is None
 
 
+def test_seeds_of_any_size_are_taken_mod_2_32_like_the_interpreter(rust):
+    """`VecEnv(seed=)`, `reset(seed)` and `sample_actions(seed)` take any Python or numpy
+    integer mod 2^32, as the interpreter's `init` and the JAX package do (an i64 argument
+    raised OverflowError for 2**70; hunt K); a float is a TypeError."""
+    m, pkg = rust("connect4")
+    it = Interpreter(m)
+    for seed in (2**70 + 5, -1, np.uint64(2**64 - 1), np.int64(-3), True):
+        want = it.init(int(seed) & 0xFFFFFFFF)
+        assert first_difference(to_arrays(m, want), pkg.VecEnv(1, seed=seed).get_state(0)) is None, seed
+        env = pkg.VecEnv(1, seed=9)
+        env.reset(seed)
+        assert first_difference(to_arrays(m, want), env.get_state(0)) is None, seed
+    env = pkg.VecEnv(4, seed=0)
+    assert np.array_equal(env.sample_actions(2**70 + 5).copy(), env.sample_actions(5).copy())
+    with pytest.raises(TypeError, match="a seed must be an integer, not float"):
+        env.reset(1.5)
+
+
 def test_autoreset_reports_a_truncation_on_a_terminal_step(rust):
     """countdown (turn_limit 3): `stop` as the third action terminates and reaches the limit;
     the step reports both flags (as JAX's `step_autoreset`), the state keeps the interpreter's."""

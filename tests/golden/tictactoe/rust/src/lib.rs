@@ -283,6 +283,19 @@ fn checked_array<'py>(obj: &Bound<'py, PyAny>, what: &str, kinds: &str, dims: Op
     }
 }
 
+/// A seed argument: any Python integer (int of any size, numpy integer, bool), taken mod 2^32
+/// as the interpreter's `init` and the JAX package take it (`-1` is 4294967295, `2**70 + 5` is
+/// 5); anything else is a TypeError. An `i64` argument raised OverflowError past 2^63.
+struct Seed(u32);
+
+impl<'py> FromPyObject<'py> for Seed {
+    fn extract_bound(ob: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let index = ob.call_method0("__index__").map_err(|_| PyTypeError::new_err(format!(
+            "a seed must be an integer, not {}", ob.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string()))))?;
+        Ok(Seed(index.call_method1("__and__", (u32::MAX,))?.extract::<u32>()?))
+    }
+}
+
 /// The integers of `arr` (already checked), each in `lo..=hi`, else a ValueError naming `what`.
 fn ints_in(arr: &Bound<'_, PyAny>, what: &str, lo: i64, hi: i64) -> PyResult<Vec<i64>> {
     let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
@@ -690,7 +703,7 @@ impl VecEnv {
         });
         Ok(())
     }
-    fn create(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64, observations: bool)
+    fn create(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: u32, observations: bool)
               -> PyResult<Self> {
         if num_envs == 0 || num_envs > MAX_ENVS {
             return Err(PyValueError::new_err(format!("num_envs must be in 1..{}, not {}", MAX_ENVS, num_envs)));
@@ -735,14 +748,13 @@ impl VecEnv {
     }
 
     /// Environment `i`'s seed becomes `seed + i` (mod 2^32).
-    fn set_seeds_from(&mut self, seed: i64) {
-        let base = seed as u32;
+    fn set_seeds_from(&mut self, base: u32) {
         for (i, s) in self.seeds.iter_mut().enumerate() {
             *s = base.wrapping_add(i as u32);
         }
     }
 
-    fn reset_from(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
+    fn reset_from(&mut self, py: Python<'_>, seed: u32) -> PyResult<()> {
         self.set_seeds_from(seed);
         self.reset_all(py)
     }
@@ -804,12 +816,11 @@ impl VecEnv {
         self.raise_faults()
     }
 
-    fn sample(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
+    fn sample(&mut self, py: Python<'_>, base: u32) -> PyResult<Py<PyArray1<i32>>> {
         {
             let mut out_rw = self.sampled.bind(py).readwrite();
             let out = out_rw.as_slice_mut().map_err(slice_error)?;
             let states = &self.states;
-            let base = seed as u32;
             let pick = |(i, (s, a)): (usize, (&State, &mut i32))| {
                 *a = pick_legal(&s.legal_action_mask, runtime::bits(runtime::seed_key(base.wrapping_add(i as u32)), 0));
             };
@@ -925,15 +936,15 @@ impl VecEnv {
 #[pymethods]
 impl VecEnv {
     #[new]
-    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = 0, observations = true))]
-    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: i64, observations: bool)
+    #[pyo3(signature = (num_envs, threads = 1, autoreset = true, seed = Seed(0), observations = true))]
+    fn new(py: Python<'_>, num_envs: usize, threads: usize, autoreset: bool, seed: Seed, observations: bool)
            -> PyResult<Self> {
-        guarded(|| VecEnv::create(py, num_envs, threads, autoreset, seed, observations))
+        guarded(|| VecEnv::create(py, num_envs, threads, autoreset, seed.0, observations))
     }
 
     /// Start every environment again: environment `i` from seed `seed + i` (mod 2^32).
-    fn reset(&mut self, py: Python<'_>, seed: i64) -> PyResult<()> {
-        guarded(|| self.reset_from(py, seed))
+    fn reset(&mut self, py: Python<'_>, seed: Seed) -> PyResult<()> {
+        guarded(|| self.reset_from(py, seed.0))
     }
 
     /// Start environment `i` from `seeds[i]` (uint32), for every `i`.
@@ -1003,8 +1014,8 @@ impl VecEnv {
     /// A uniformly random legal action for every environment (int32, num_envs), drawn in Rust
     /// from `seed` (environment `i` uses envc's RNG with key `seed_key(seed + i)`), written
     /// into one preallocated array that every call overwrites and returns.
-    fn sample_actions(&mut self, py: Python<'_>, seed: i64) -> PyResult<Py<PyArray1<i32>>> {
-        guarded(|| self.sample(py, seed))
+    fn sample_actions(&mut self, py: Python<'_>, seed: Seed) -> PyResult<Py<PyArray1<i32>>> {
+        guarded(|| self.sample(py, seed.0))
     }
 
     /// Each environment's runtime fault of the last call that reset or stepped (see the module
