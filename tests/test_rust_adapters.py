@@ -191,12 +191,24 @@ def test_the_final_observation_against_an_opponent_is_the_agents(rust):
 def test_out_of_range_actions_are_illegal_moves_like_the_interpreter(rust):
     m, pkg = rust("connect4")
     it = Interpreter(m)
-    for bad in (7, -1, 1000):
-        env = pkg.VecEnv(1, autoreset=False, seed=5)
-        env.step([bad])
+    for bad in (7, -1, 1000, 2**32 + 3, -(2**32) + 3, 2**63 - 1):
         ours = it.step(it.init(5), bad)
-        assert env.terminated[0] and ours.terminated
-        assert first_difference(to_arrays(m, ours), env.get_state(0)) is None
+        assert ours.terminated
+        for act in ([bad], np.array([bad], np.int64)):
+            env = pkg.VecEnv(1, autoreset=False, seed=5)
+            env.step(act)
+            assert env.terminated[0] and first_difference(to_arrays(m, ours), env.get_state(0)) is None, (bad, act)
+        env = pkg.VecEnv(2, autoreset=False, seed=5)
+        env.step_envs(np.array([0]), np.array([bad], np.int64))
+        assert first_difference(to_arrays(m, ours), env.get_state(0)) is None, bad
+    # an int64 past int32 was cast to int32 by the Gymnasium adapters: 2**32 + 3 played column 3
+    gym = pkg.GymVectorEnv(1, seed=5)
+    gym.reset(seed=5)
+    _, rewards, terminated, _, _ = gym.step(np.array([2**32 + 3], np.int64))
+    assert terminated[0] and rewards[0] < 0
+    env = pkg.VecEnv(1, autoreset=False, seed=5)
+    env.step(np.array([2**64 - 1], np.uint64))  # (wraps to -1 in the cast: illegal as well)
+    assert env.terminated[0]
 
 
 def test_seeds_of_any_size_are_taken_mod_2_32_like_the_interpreter(rust):

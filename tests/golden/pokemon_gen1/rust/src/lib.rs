@@ -335,7 +335,10 @@ impl<'py> FromPyObject<'py> for Seed {
 /// The integers of `arr` (already checked), each in `lo..=hi`, else a ValueError naming `what`.
 fn ints_in(arr: &Bound<'_, PyAny>, what: &str, lo: i64, hi: i64) -> PyResult<Vec<i64>> {
     let kind: String = arr.getattr("dtype")?.getattr("kind")?.extract()?;
-    if kind == "u" {  // uint64 above i64::MAX would wrap in the cast below
+    // uint64 above i64::MAX wraps to a negative number in the cast below: refused where the
+    // range is narrower (seeds, indices); for actions (the whole i64 range) a negative is -1,
+    // an illegal action, as the value itself is
+    if kind == "u" && hi < i64::MAX {
         let top: u64 = arr.call_method0("max")?.extract().unwrap_or(0);
         if top > hi as u64 {
             return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, top, lo, hi)));
@@ -347,6 +350,13 @@ fn ints_in(arr: &Bound<'_, PyAny>, what: &str, lo: i64, hi: i64) -> PyResult<Vec
         return Err(PyValueError::new_err(format!("{} holds {}, outside {}..{}", what, x, lo, hi)));
     }
     Ok(v)
+}
+
+/// An action as the step takes it: one outside i32 (an int64 past 2^31) is -1, an illegal
+/// action, as the interpreter and the JAX package call it; a ValueError here would stop a
+/// whole batch for one agent's out-of-range action (issue 15: faults and illegal actions).
+fn action_code(a: i64) -> i32 {
+    i32::try_from(a).unwrap_or(-1)
 }
 
 /// A one-dimensional integer array of `n` values in `lo..=hi` (actions, seeds).
@@ -2466,9 +2476,9 @@ impl VecEnv {
     /// 0..NUM_ACTIONS-1 is an illegal action) and write the outputs.
     fn step(&mut self, py: Python<'_>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
         // an action outside 0..NUM_ACTIONS-1 is an illegal action (env::step), as on every backend
-        let v = int_vector(actions, "actions", self.n(), i32::MIN as i64, i32::MAX as i64)?;
+        let v = int_vector(actions, "actions", self.n(), i64::MIN, i64::MAX)?;
         for (dst, src) in self.actions.iter_mut().zip(v.iter()) {
-            *dst = *src as i32;
+            *dst = action_code(*src);
         }
         guarded(|| self.step_all(py))
     }
@@ -2480,11 +2490,11 @@ impl VecEnv {
     /// environment's is in `faults()`.
     fn step_envs(&mut self, py: Python<'_>, indices: &Bound<'_, PyAny>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
         let idx = ints_in(&checked_array(indices, "indices", "iu", None)?, "indices", 0, self.n() as i64 - 1)?;
-        let act = ints_in(&checked_array(actions, "actions", "iu", None)?, "actions", i32::MIN as i64, i32::MAX as i64)?;
+        let act = ints_in(&checked_array(actions, "actions", "iu", None)?, "actions", i64::MIN, i64::MAX)?;
         if idx.len() != act.len() {
             return Err(PyValueError::new_err(format!("{} actions for {} indices", act.len(), idx.len())));
         }
-        let rows: Vec<(usize, i32)> = idx.iter().zip(act.iter()).map(|(&i, &a)| (i as usize, a as i32)).collect();
+        let rows: Vec<(usize, i32)> = idx.iter().zip(act.iter()).map(|(&i, &a)| (i as usize, action_code(a))).collect();
         guarded(|| self.step_rows(py, &rows))
     }
 
@@ -2525,8 +2535,7 @@ impl VecEnv {
     fn step_joint(&mut self, py: Python<'_>, actions: &Bound<'_, PyAny>) -> PyResult<()> {
         let n = self.n();
         let arr = checked_array(actions, "actions", "iu", Some(&[n, NUM_PLAYERS]))?;
-        let flat: Vec<i32> = ints_in(&arr, "actions", i32::MIN as i64, i32::MAX as i64)?.iter().map(|&a| a as i32)
-            .collect();
+        let flat: Vec<i32> = ints_in(&arr, "actions", i64::MIN, i64::MAX)?.iter().map(|&a| action_code(a)).collect();
         // a turn starts at player 0's commit: after `step` committed for some players, the joint
         // step would overwrite their commits (the interpreter refuses it too; a hunt)
         if let Some((i, s)) = self.states.iter().enumerate()

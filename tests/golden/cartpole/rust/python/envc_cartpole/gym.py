@@ -10,7 +10,7 @@
 Common rules:
 - `info["action_mask"]` is the legal-action mask as int8 (what `Discrete.sample(mask=...)` and
   sb3-contrib's `MaskablePPO` take), `info["current_player"]` the player to move. An action
-  outside the mask (or outside 0..NUM_ACTIONS-1) is an illegal action: the mover loses (Pgx's
+  outside the mask (or outside 0..NUM_ACTIONS-1, an int64 past int32 included) is an illegal action: the mover loses (Pgx's
   rule), unless the spec says `illegal_action error`.
 - `GymVectorEnv` auto-resets in the same step (Gymnasium's `AutoresetMode.SAME_STEP`): when an
   episode ends, the returned observation already starts the next one, `info["final_obs"]` (a
@@ -165,7 +165,7 @@ class _Seats:
             if not len(rows):
                 return
             obs = np.stack([np.asarray(env.observe(int(i), int(env.current_player[i]))) for i in rows])
-            actions = np.asarray(self.opponent(obs, env.mask[rows].view(np.int8)), dtype=np.int32)
+            actions = np.asarray(self.opponent(obs, env.mask[rows].view(np.int8)))
             env.step_envs(rows, actions)
             into[rows] += env.rewards[rows, self.agent]
 
@@ -177,7 +177,7 @@ class _Seats:
     def step(self, actions) -> None:
         env = self.env
         rows = np.arange(env.num_envs)
-        env.step(np.asarray(actions, dtype=np.int32))
+        env.step(np.asarray(actions))
         self.reward[:] = env.rewards[:, self.agent] + self.pending
         self.pending[:] = 0.0
         self._opponents(rows, self.reward)
@@ -234,7 +234,7 @@ class GymVectorEnv(gymnasium.vector.VectorEnv if gymnasium is not None else obje
         if self._seats is not None:
             return self._step_against_opponent(actions)
         mover = self.env.current_player.copy()
-        self.env.step(np.asarray(actions, dtype=np.int32))
+        self.env.step(np.asarray(actions))
         rewards = self.env.rewards
         if NUM_PLAYERS == 1:
             reward = rewards[:, 0]
@@ -305,11 +305,11 @@ class GymEnv(gymnasium.Env if gymnasium is not None else object):
 
     def step(self, action):
         if self._seats is None:
-            self.env.step(np.array([action], dtype=np.int32))
+            self.env.step(np.array([action]))
             terminated, truncated = bool(self.env.terminated[0]), bool(self.env.truncated[0])
             return self._obs(), float(self.env.rewards[0, 0]), terminated, truncated, self._info()
         seats = self._seats
-        seats.step(np.array([action], dtype=np.int32))
+        seats.step(np.array([action]))
         terminated, truncated = bool(seats.terminated[0]), bool(seats.truncated[0])
         # a finished game has restarted inside (`reset_envs`): show its last observation
         obs = _row(seats.final_obs, 0) if terminated or truncated else self._obs()
@@ -388,7 +388,7 @@ class AECEnv(pettingzoo.AECEnv if pettingzoo is not None else object):
             self._was_dead_step(action)
             return
         self._cumulative_rewards[agent] = 0.0
-        self.env.step(np.array([action], dtype=np.int32))
+        self.env.step(np.array([action]))
         rewards = self.env.rewards[0]
         self.rewards = {a: float(rewards[self._index[a]]) for a in self.agents}
         if self.env.terminated[0] or self.env.truncated[0]:
