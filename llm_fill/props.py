@@ -3,7 +3,7 @@
 Public surface: `StartStates(module)`, `value_strategy(module, t)`, `state_strategy(module,
 starts)`, `invariant_reads(module)`, `Context(module, hole)`, `check_call(...)`,
 `falsify(...) -> Counterexample | None`, `work_bound(module, fn) -> int`, `MAX_WORK`,
-`dsl_value(module, t, v)`, `type_errors`.
+`dsl_value(module, t, v)`, `row_legend(module, values)`, `type_errors`.
 
 Starting states. A hole runs inside an action of a game in progress, so the states it is
 tested on should be states of the game. Hypothesis chooses a seed and a position in the
@@ -411,6 +411,36 @@ def dsl_value(module: ir.Module, t: ir.Type, v: Any) -> str:
     return f"{t.name}(" + ", ".join(f"{f.name}: {dsl_value(module, f.type, v[f.name])}" for f in rec.fields) + ")"
 
 
+def row_legend(module: ir.Module, values: list[tuple[ir.Type, Any]]) -> str:
+    """What the table rows among `values` are, by the data file's names: `Card#3 is Bulbasaur,
+    Card#12 is Pikachu ex` (each row once, in table then row order); "" when none is named.
+    `dsl_value` writes a row as `Card#12`, which told a model nothing about the card (hunt R)."""
+    rows: dict[str, set[int]] = {}
+    for t, v in values:
+        _collect_rows(module, t, v, rows)
+    parts = []
+    for name in sorted(rows):
+        labels = module.table(name).labels
+        if not labels:
+            continue
+        parts += [f"{name}#{r} is {labels[r]}" for r in sorted(rows[name]) if 0 <= r < len(labels)]
+    return ", ".join(parts)
+
+
+def _collect_rows(module: ir.Module, t: ir.Type, v: Any, out: dict[str, set[int]]) -> None:
+    """Add each table row in value `v` of type `t` to `out` (table name -> rows)."""
+    if isinstance(t, ir.RowT):
+        out.setdefault(t.table, set()).add(int(v))
+        return
+    if isinstance(t, (ir.ArrayT, ir.ListT)) and isinstance(v, list):
+        for x in v:
+            _collect_rows(module, t.elem, x, out)
+        return
+    if isinstance(t, ir.RecordT) and isinstance(v, dict):
+        for f in module.record(t.name).fields:
+            _collect_rows(module, f.type, v.get(f.name), out)
+
+
 # ------------------------------------------------------------------ one call
 
 @dataclass
@@ -739,9 +769,26 @@ class Counterexample:
                 lines.append(f"    {f.name} = {shown_v}")
             if hole.ret is not None:
                 lines.append(f"  result = {dsl_value(module, hole.ret, self.outcome.result)}")
+        legend = row_legend(module, self._values(module, hole, shown))
+        if legend:
+            lines.append(f"  rows shown: {legend}")
         lines.append("  what went wrong:")
         lines += [f"    - {p}" for p in self.outcome.problems]
         return "\n".join(lines)
+
+    def _values(self, module: ir.Module, hole: ir.HoleDef, shown: list[ir.FieldDef]) -> list[tuple[ir.Type, Any]]:
+        """(type, value) of everything `render` writes: the fields shown before, the
+        arguments, the changed fields after (well typed) and the result."""
+        out = [(f.type, self.before.fields[f.name]) for f in shown]
+        out += list(zip((p.type for p in hole.params), self.args))
+        after = self.outcome.after
+        if after is None:
+            return out
+        out += [(f.type, after.fields.get(f.name)) for f in module.state if not f.name.startswith(RESERVED_PREFIX)
+                and not type_errors(module, f.type, after.fields.get(f.name), f.name)]
+        if hole.ret is not None:
+            out.append((hole.ret, self.outcome.result))
+        return out
 
 
 class _Falsified(Exception):

@@ -22,6 +22,7 @@ the prompt says how the answer is judged, on how many states.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -859,3 +860,18 @@ def test_draws_among_states_the_law_of_random(tmp_path, body, message):
     assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
     assert "the text draws among" in wrong.feedback and "(`draws any among len(hand[p])`" in wrong.feedback
     assert message in wrong.feedback, wrong.feedback
+
+
+def test_a_counterexample_names_the_table_rows_it_shows(choices):
+    """A row is written `Card#4`; the counterexample then says what each row it shows is, by
+    the data file's names (hunt R: the model read `Card#12` and could not tell the card)."""
+    judge, fills, holes = choices
+    verdict = judge.judge_body(holes["Discard a card of your choice."], "discard_choice(1 - p)", fills)
+    assert (verdict.ok, verdict.stage) == (False, "property"), verdict.feedback
+    legend = re.search(r"\n  rows shown: (.*)\n", verdict.feedback)
+    assert legend, verdict.feedback
+    shown = set(re.findall(r"Card#(\d+)", verdict.feedback[:legend.start()]))
+    named = dict(re.findall(r"Card#(\d+) is (\w+)", legend.group(1)))
+    names = [c["name"] for c in json.loads((CHOICE_SPEC.parent / "data" / "choice_cards.json").read_text())]
+    assert shown and set(named) == shown, verdict.feedback
+    assert all(names[int(r)] == n for r, n in named.items()), legend.group(1)
