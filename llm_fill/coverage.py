@@ -14,6 +14,10 @@ evaluated like the clause (`old(x)` on the state before the call, captures bound
 (`untested`), looks for states that give them the other one by redrawing the state fields each
 guard reads (`flipping`, through `props.sweep_examples`), checks the fill there, and warns about
 a guard no state flipped: a spec's context that cannot reach the case is worth knowing.
+A `draws ... among COUNT` clause (`ir.Contract.draw_rules`) gives the guard `COUNT >= 2`, read
+on the state before the call as the clause is: the law it states says nothing on calls where
+`COUNT` is below 2 ("Put 1 random Nidoran♂ from your deck onto your Bench." with at most one
+in the judged decks let a fill that always takes the first one pass).
 
 Decision: a guard that reads a variable bound inside the clause (a comprehension's) has no one
 value per call and is left out; a guard's value is recorded only on calls that did not fault.
@@ -31,12 +35,14 @@ from envc.llm_fill.textchecks import Example, call_scope, with_contexts
 
 @dataclass
 class Guard:
-    """The condition `expr` of an `if ... then ... else` in text clause `clause`; `source` is
-    the clause's source (for messages), `fields` the state fields the condition reads."""
+    """The condition `expr` of an `if ... then ... else` in text clause `clause`, or `COUNT >= 2`
+    of a `draws ... among COUNT` clause (`on_before`: read on the state before the call);
+    `fields` the state fields the condition reads."""
 
     expr: ir.Expr
-    clause: ir.TextClause
+    clause: ir.TextClause | ir.DrawRule
     fields: list[str]
+    on_before: bool = False
 
 
 def guards(module: ir.Module, hole: ir.HoleDef) -> list[Guard]:
@@ -54,6 +60,10 @@ def guards(module: ir.Module, hole: ir.HoleDef) -> list[Guard]:
             if any(isinstance(x, ir.Local) and x.name not in bound for x in ir.walk(n.cond)):
                 continue
             out.append(Guard(n.cond, clause, _fields_read(module, n.cond)))
+    for r in c.draw_rules:
+        two = ir.Const(value=2, type=ir.IntT(lo=2, hi=2), span=r.span)
+        expr = ir.Binary(op="ge", left=r.count, right=two, type=ir.BOOL, span=r.span)
+        out.append(Guard(expr, r, _fields_read(module, r.count), on_before=True))
     return out
 
 
@@ -75,7 +85,7 @@ def _fields_read(module: ir.Module, expr: ir.Expr) -> list[str]:
 def value_of(it: Interpreter, hole: ir.HoleDef, guard: Guard, before: State, after: State, args: list[Any],
              result: Any) -> bool | None:
     """The guard's value on one call (None when it faults there)."""
-    with call_scope(it, hole, before, after, args, result, guard.clause.env) as env:
+    with call_scope(it, hole, before, before if guard.on_before else after, args, result, guard.clause.env) as env:
         try:
             return bool(it.ev.eval(guard.expr, env))
         except SpecRuntimeError:
@@ -106,6 +116,7 @@ def flipping(module: ir.Module, hole: ir.HoleDef, guard: Guard, seen: bool, exam
 def describe(guard: Guard, seen: bool) -> str:
     """`the condition of `ensures ...` (file:line) was false on every state tried`."""
     c = guard.clause
-    return (f"a condition of `ensures {c.source}` ({c.span.file}:{c.span.line}) was {str(seen).lower()} on every "
+    clause = c.source if isinstance(c, ir.DrawRule) else f"ensures {c.source}"
+    return (f"a condition of `{clause}` ({c.span.file}:{c.span.line}) was {str(seen).lower()} on every "
             f"state tried, also with {', '.join(f'`{f}`' for f in guard.fields) or 'no field'} redrawn: the text's "
             "case where it is not was never tested")

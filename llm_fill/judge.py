@@ -488,7 +488,8 @@ class Judge:
         """More states than hypothesis drew: the swept ones (`props.sweep_examples`, checked
         like the others: hunt Q bug 7), then for each condition of the text's contract that
         kept one value over `examples` (`coverage.untested`, at most `COVERED_GUARDS`; hunt R,
-        F1) states with the fields it reads redrawn (`COVERAGE_TRIES`), the fill checked where
+        F1) states with the fields it reads redrawn and as many reached states put in the context
+        again (`COVERAGE_TRIES` each), the fill checked where
         the condition takes its other value (a counterexample there refuses it), and those that
         no state flipped, described (accepted with a warning). `examples` receives the calls."""
         n = props.SWEPT_EXAMPLES
@@ -498,9 +499,16 @@ class Judge:
             return cx, []
         examples += swept
         notes: list[str] = []
+        again: list | None = None
         for guard, seen in coverage.untested(loaded.module, ir_hole, examples)[:COVERED_GUARDS]:
             tried = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=1,
                                          redraw=guard.fields)
+            # and reached states put in the context again with other draws (the same for every
+            # guard): a redrawn field often breaks an invariant (a deck of random cards), and then
+            # no redrawn state is kept
+            if again is None:
+                again = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=1)
+            tried += again
             found = coverage.flipping(loaded.module, ir_hole, guard, seen, tried)
             cx = props.check_examples(loaded.module, ir_hole.name, found, self.clause_text(ir_hole.name, loaded))
             if cx is not None:

@@ -875,3 +875,31 @@ def test_a_counterexample_names_the_table_rows_it_shows(choices):
     names = [c["name"] for c in json.loads((CHOICE_SPEC.parent / "data" / "choice_cards.json").read_text())]
     assert shown and set(named) == shown, verdict.feedback
     assert all(names[int(r)] == n for r, n in named.items()), legend.group(1)
+
+
+
+def test_the_case_a_draws_among_clause_is_about_is_searched_for(tmp_path):
+    """`COUNT >= 2` of `draws ... among COUNT`, read on the state before the call, is one of
+    the conditions the coverage search looks for (`coverage.guards`), as those of `ensures`:
+    the law says nothing on calls with fewer values, and a judge that saw none warns."""
+    from envc.compiler import ir
+    from envc.compiler.interp import Interpreter
+    from envc.llm_fill import coverage
+    from envc.llm_fill.textchecks import with_contexts
+
+    (tmp_path / "lottery.envspec").write_text(LOTTERY, encoding="utf-8")
+    judge = Judge(str(tmp_path / "lottery.envspec"), max_examples=EXAMPLES)
+    module = with_contexts(judge.load("").module)
+    hole = next(h for h in module.holes if h.name == "toss")
+    guard = coverage.guards(module, hole)[-1]
+    assert isinstance(guard.clause, ir.DrawRule) and guard.fields == ["hand"], guard
+    it = Interpreter(module)
+    values = []
+    for cards in ([], [4], [4, 5]):
+        before = it.init(0)
+        before.fields["hand"][0] = cards
+        after = before.copy()
+        after.fields["hand"][0] = []  # (read on the state before the call, not after it)
+        values.append(coverage.value_of(it, hole, guard, before, after, [0], None))
+    assert values == [False, False, True]
+    assert coverage.describe(guard, False).startswith("a condition of `draws any among len(hand[p])` (")
