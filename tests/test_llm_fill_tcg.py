@@ -292,6 +292,12 @@ PROBE_FILLS = [
      "let q = 1 - p\nif len(hand[q]) > 0 {\n    let h = random.int(0, max(len(hand[q]) - 2, 0))\n"
      "    discard[q].push(hand[q][h])\n    hand[q].remove_at(h)\n}", "property",
      "values, each equally likely (`draws any among len(hand[1 - p])`"),
+    # the first copy, never a random one: no judged deck held two, until the context put two on
+    # top and the coverage search looked for `draws ... among` (accepted before)
+    ("nidoran-always-the-first", "Put 1 random Nidoran♂ from your deck onto your Bench.",
+     "let s = free_bench(p)\nif s < SLOTS {\n    let at = min(if named_in_deck(p, i, 12) then i else 99 for i in 0..DECK)\n"
+     "    if at < DECK {\n        put_in_play(p, s, deck[p][at])\n        deck[p].remove_at(at)\n    }\n}", "property",
+     "the text draws among 2 values, each equally likely"),
     ("switch-self-no-choice", "Switch this Pokémon with 1 of your Benched Pokémon.",
      "if occupied[p][1] {\n    hit_active(p)\n    clear_conditions(p)\n    swap_slots(p, 0, 1)\n}", "property",
      "the call asked that player nothing: ask with `choose(p, ...)`"),

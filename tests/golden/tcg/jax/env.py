@@ -625,38 +625,38 @@ FAULT_SITES = (
     "tcg.envspec:979:21: push onto a full list (capacity 20)",
     "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1954:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1957:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2168:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2178:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2180:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2183:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2186:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2268:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2269:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2270:5: push onto a full list (capacity 20)",
-    "tcg.envspec:2199:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2200:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2207:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2208:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2224:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2225:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2230:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2234:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2235:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2265:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2266:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2394:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2394:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2395:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2395:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2396:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2396:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2397:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2397:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2398:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2398:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2156:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1961:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1964:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2175:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2185:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2187:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2190:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2193:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2275:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2276:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2277:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2206:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2207:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2214:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2215:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2231:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2232:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2237:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2241:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2242:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2272:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2273:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2401:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2401:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2402:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2402:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2403:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2403:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2404:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2404:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2405:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2405:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2163:13: push onto a full list (capacity 20)",
 )
 
 # ---- constants
@@ -17991,7 +17991,7 @@ def p_copy_attack(st, v_p):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1928)"""
+    """proc `put_in_play` (tcg.envspec:1935)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
@@ -18014,7 +18014,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1939)"""
+    """proc `clear_conditions` (tcg.envspec:1946)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _a852 = False
@@ -18041,7 +18041,7 @@ def p_clear_conditions(st, v_p):
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1953)"""
+    """proc `clear_slot` (tcg.envspec:1960)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
@@ -18105,7 +18105,7 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1970)"""
+    """proc `swap_slots` (tcg.envspec:1977)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
@@ -18164,7 +18164,7 @@ def p_swap_slots(st, v_p, v_a, v_b):
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:2006)"""
+    """proc `knock_outs` (tcg.envspec:2013)"""
     st = dict(st)
     v_q = jnp.int32(0)
 
@@ -18275,7 +18275,7 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:2029)"""
+    """proc `random_zone_energy` (tcg.envspec:2036)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(
@@ -18294,7 +18294,7 @@ def p_random_zone_energy(st, v_p):
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:2036)"""
+    """proc `begin_turn` (tcg.envspec:2043)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _c922 = _i32(st["turn"]) >= 50
@@ -18356,7 +18356,7 @@ def p_begin_turn(st, v_p):
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:2063)"""
+    """proc `continue_game` (tcg.envspec:2070)"""
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
@@ -18424,7 +18424,7 @@ def p_continue_game(st, v_next, v_resume):
 
 
 def p_active_abilities(st):
-    """proc `active_abilities` (tcg.envspec:2085)"""
+    """proc `active_abilities` (tcg.envspec:2092)"""
     st = dict(st)
     _a955 = _K23
     st["locked_supporters"] = _cast(_a955, jnp.bool_)
@@ -18448,7 +18448,7 @@ def p_active_abilities(st):
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:2097)"""
+    """proc `checkup` (tcg.envspec:2104)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_k = jnp.int32(0)
@@ -18545,7 +18545,7 @@ def p_checkup(st, v_p):
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:2124)"""
+    """proc `finish_turn` (tcg.envspec:2131)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
     _c981 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
@@ -18699,7 +18699,7 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:2167)"""
+    """proc `deal` (tcg.envspec:2174)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
@@ -18813,7 +18813,7 @@ def p_deal(st, v_p):
 
 
 def p_attack_texts(st, v_p, v_a):
-    """proc `attack_texts` (tcg.envspec:2314)"""
+    """proc `attack_texts` (tcg.envspec:2321)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
@@ -22678,7 +22678,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:2264)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:2271)"""
     st = dict(st)
     v_h = _lcast(v_h, jnp.int8)
     v_target = _lcast(v_target, jnp.int8)
@@ -22800,7 +22800,7 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:2281)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:2288)"""
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
@@ -22891,7 +22891,7 @@ def p__envc_run_use_ability(st, v_s):
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:2331)"""
+    """proc `_envc_run_attack` (tcg.envspec:2338)"""
     st = dict(st)
     v_a = _lcast(v_a, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -23104,7 +23104,7 @@ def p__envc_run_attack(st, v_a):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:2196): index in 0..9"""
+    """action `setup_active` (tcg.envspec:2203): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23179,7 +23179,7 @@ def m_setup_active(st):
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:2203): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:2210): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23269,7 +23269,7 @@ def m_setup_bench(st):
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:2211): index in 0..0"""
+    """action `setup_done` (tcg.envspec:2218): index in 0..0"""
     st = dict(st)
     _c1829 = _i32(st["current_player"]) == _i32(st["first"])
 
@@ -23315,7 +23315,7 @@ def rk_setup_done(st, index):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:2221): index in 0..9"""
+    """action `play_basic` (tcg.envspec:2228): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23392,7 +23392,7 @@ def m_play_basic(st):
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:2229): index in 0..39"""
+    """action `evolve` (tcg.envspec:2236): index in 0..39"""
     st = dict(st)
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
@@ -23573,7 +23573,7 @@ def rk_evolve(st, index):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:2245): index in 0..3"""
+    """action `attach` (tcg.envspec:2252): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23641,7 +23641,7 @@ def rk_attach(st, index):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:2264): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:2271): index in 0..39"""
     st = dict(st)
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_target = _lcast(jnp.remainder(index, 4), jnp.int8)
@@ -23786,7 +23786,7 @@ def rk_play_trainer(st, index):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:2281): index in 0..3"""
+    """action `use_ability` (tcg.envspec:2288): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     st = p__envc_run_use_ability(st, v_s)
@@ -23829,7 +23829,7 @@ def rk_use_ability(st, index):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:2294): index in 0..2"""
+    """action `retreat` (tcg.envspec:2301): index in 0..2"""
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23969,7 +23969,7 @@ def rk_retreat(st, index):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:2331): index in 0..1"""
+    """action `attack` (tcg.envspec:2338): index in 0..1"""
     st = dict(st)
     v_a = _lcast(index, jnp.int8)
     st = p__envc_run_attack(st, v_a)
@@ -24024,7 +24024,7 @@ def rk_attack(st, index):
 
 
 def a_discard_from_play(st, index):
-    """action `discard_from_play` (tcg.envspec:2360): index in 0..3"""
+    """action `discard_from_play` (tcg.envspec:2367): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -24064,7 +24064,7 @@ def rk_discard_from_play(st, index):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:2368): index in 0..0"""
+    """action `end_turn` (tcg.envspec:2375): index in 0..0"""
     st = dict(st)
     st = p_finish_turn(st)
     return st
@@ -24096,7 +24096,7 @@ def rk_end_turn(st, index):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:2373): index in 0..2"""
+    """action `promote` (tcg.envspec:2380): index in 0..2"""
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     st = p_swap_slots(st, st["current_player"], 0, v_b)

@@ -68,38 +68,38 @@ pub static FAULT_SITES: [&str; 63] = [
     "tcg.envspec:979:21: push onto a full list (capacity 20)",
     "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1954:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1957:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2168:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2178:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2180:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2183:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2186:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2268:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2269:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2270:5: push onto a full list (capacity 20)",
-    "tcg.envspec:2199:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2200:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2207:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2208:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2224:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2225:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2230:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2234:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2235:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2265:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2266:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2394:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2394:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2395:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2395:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2396:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2396:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2397:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2397:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2398:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2398:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2156:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1961:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1964:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2175:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2185:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2187:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2190:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2193:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2275:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2276:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2277:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2206:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2207:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2214:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2215:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2231:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2232:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2237:79: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2241:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2242:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2272:69: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2273:52: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2401:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2401:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2402:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2402:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2403:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2403:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2404:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2404:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2405:38: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2405:88: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2163:13: push onto a full list (capacity 20)",
 ];
 
 /// Per action kind (name, first flat index, parameters); per parameter (name, lo, number of
@@ -3197,184 +3197,184 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1928:1)
+/// proc `put_in_play` (tcg.envspec:1935:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1929:5
+    // @ tcg.envspec:1936:5
     s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (v_c as i16);
-    // @ tcg.envspec:1930:5
+    // @ tcg.envspec:1937:5
     s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] = true;
-    // @ tcg.envspec:1931:5
+    // @ tcg.envspec:1938:5
     s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
-    // @ tcg.envspec:1932:5
+    // @ tcg.envspec:1939:5
     let mut _arr146: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr146[v_t as usize] = (0 as i8);
     }
     s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr146;
-    // @ tcg.envspec:1933:5
+    // @ tcg.envspec:1940:5
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
-    // @ tcg.envspec:1934:5
+    // @ tcg.envspec:1941:5
     let _v147: i32 = (s.f_turn as i32);
     s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v147 as i8);
-    // @ tcg.envspec:1935:5
+    // @ tcg.envspec:1942:5
     s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1939:1)
+/// proc `clear_conditions` (tcg.envspec:1946:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1940:5
-    s.f_poisoned[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1941:5
-    s.f_burned[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1942:5
-    s.f_condition[(v_p as usize).min(1)] = (0 as i8);
-    // @ tcg.envspec:1943:5
-    s.f_barrier[(v_p as usize).min(1)] = (0 as i16);
-    // @ tcg.envspec:1944:5
-    s.f_shielded[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1945:5
-    s.f_no_attack[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1946:5
-    s.f_no_retreat[(v_p as usize).min(1)] = false;
     // @ tcg.envspec:1947:5
-    s.f_weakened[(v_p as usize).min(1)] = (0 as i8);
+    s.f_poisoned[(v_p as usize).min(1)] = false;
     // @ tcg.envspec:1948:5
-    s.f_spiky[(v_p as usize).min(1)] = (0 as i8);
+    s.f_burned[(v_p as usize).min(1)] = false;
     // @ tcg.envspec:1949:5
+    s.f_condition[(v_p as usize).min(1)] = (0 as i8);
+    // @ tcg.envspec:1950:5
+    s.f_barrier[(v_p as usize).min(1)] = (0 as i16);
+    // @ tcg.envspec:1951:5
+    s.f_shielded[(v_p as usize).min(1)] = false;
+    // @ tcg.envspec:1952:5
+    s.f_no_attack[(v_p as usize).min(1)] = false;
+    // @ tcg.envspec:1953:5
+    s.f_no_retreat[(v_p as usize).min(1)] = false;
+    // @ tcg.envspec:1954:5
+    s.f_weakened[(v_p as usize).min(1)] = (0 as i8);
+    // @ tcg.envspec:1955:5
+    s.f_spiky[(v_p as usize).min(1)] = (0 as i8);
+    // @ tcg.envspec:1956:5
     s.f_boost_turn[(v_p as usize).min(1)] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1953:1)
+/// proc `clear_slot` (tcg.envspec:1960:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1954:5
+    // @ tcg.envspec:1961:5
     let _a148: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
     s.f_discard[(v_p as usize).min(1)].push((_a148 as i16), 31)?;
-    // @ tcg.envspec:1955:5
+    // @ tcg.envspec:1962:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1956:9
+        // @ tcg.envspec:1963:9
         if (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32)) {
-            // @ tcg.envspec:1957:13
+            // @ tcg.envspec:1964:13
             let _a149: i32 = (s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32);
             s.f_discard[(v_p as usize).min(1)].push((_a149 as i16), 32)?;
         }
     }
-    // @ tcg.envspec:1960:5
+    // @ tcg.envspec:1967:5
     s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
-    // @ tcg.envspec:1961:5
+    // @ tcg.envspec:1968:5
     s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
-    // @ tcg.envspec:1962:5
+    // @ tcg.envspec:1969:5
     let mut _arr150: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr150[v_t as usize] = (0 as i8);
     }
     s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr150;
-    // @ tcg.envspec:1963:5
+    // @ tcg.envspec:1970:5
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
-    // @ tcg.envspec:1964:5
+    // @ tcg.envspec:1971:5
     s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
-    // @ tcg.envspec:1965:5
+    // @ tcg.envspec:1972:5
     if (v_s == 0) {
-        // @ tcg.envspec:1966:9
+        // @ tcg.envspec:1973:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1970:1)
+/// proc `swap_slots` (tcg.envspec:1977:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1971:5
+    // @ tcg.envspec:1978:5
     let mut v_c: i32 = (s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1972:5
+    // @ tcg.envspec:1979:5
     let _v151: i32 = (s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v151 as i16);
-    // @ tcg.envspec:1973:5
+    // @ tcg.envspec:1980:5
     s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_c as i16);
-    // @ tcg.envspec:1974:5
+    // @ tcg.envspec:1981:5
     let mut v_o: bool = s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)];
-    // @ tcg.envspec:1975:5
+    // @ tcg.envspec:1982:5
     let _v152: bool = s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)];
     s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v152;
-    // @ tcg.envspec:1976:5
+    // @ tcg.envspec:1983:5
     s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_o;
-    // @ tcg.envspec:1977:5
+    // @ tcg.envspec:1984:5
     let mut v_u: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)];
-    // @ tcg.envspec:1978:5
+    // @ tcg.envspec:1985:5
     let _v153: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)];
     s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v153;
-    // @ tcg.envspec:1979:5
+    // @ tcg.envspec:1986:5
     s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_u;
-    // @ tcg.envspec:1980:5
+    // @ tcg.envspec:1987:5
     let mut v_v: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1981:5
+    // @ tcg.envspec:1988:5
     let _v154: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v154 as i8);
-    // @ tcg.envspec:1982:5
+    // @ tcg.envspec:1989:5
     s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_v as i8);
-    // @ tcg.envspec:1983:5
+    // @ tcg.envspec:1990:5
     let mut v_d: i32 = (s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1984:5
+    // @ tcg.envspec:1991:5
     let _v155: i32 = (s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v155 as i16);
-    // @ tcg.envspec:1985:5
+    // @ tcg.envspec:1992:5
     s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_d as i16);
-    // @ tcg.envspec:1986:5
+    // @ tcg.envspec:1993:5
     let mut v_e: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)];
-    // @ tcg.envspec:1987:5
+    // @ tcg.envspec:1994:5
     let _v156: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)];
     s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v156;
-    // @ tcg.envspec:1988:5
+    // @ tcg.envspec:1995:5
     s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_e;
-    // @ tcg.envspec:1989:5
+    // @ tcg.envspec:1996:5
     let mut v_t: i32 = (s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1990:5
+    // @ tcg.envspec:1997:5
     let _v157: i32 = (s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v157 as i8);
-    // @ tcg.envspec:1991:5
+    // @ tcg.envspec:1998:5
     s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_t as i8);
-    // @ tcg.envspec:1992:5
+    // @ tcg.envspec:1999:5
     let mut v_h: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1993:5
+    // @ tcg.envspec:2000:5
     let _v158: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v158 as i16);
-    // @ tcg.envspec:1994:5
+    // @ tcg.envspec:2001:5
     s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_h as i16);
-    // @ tcg.envspec:1995:5
+    // @ tcg.envspec:2002:5
     let mut v_y: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1996:5
+    // @ tcg.envspec:2003:5
     let _v159: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v159 as i8);
-    // @ tcg.envspec:1997:5
+    // @ tcg.envspec:2004:5
     s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_y as i8);
-    // @ tcg.envspec:1998:5
+    // @ tcg.envspec:2005:5
     let mut v_x: bool = s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)];
-    // @ tcg.envspec:1999:5
+    // @ tcg.envspec:2006:5
     let _v160: bool = s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)];
     s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v160;
-    // @ tcg.envspec:2000:5
+    // @ tcg.envspec:2007:5
     s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:2006:1)
+/// proc `knock_outs` (tcg.envspec:2013:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2007:5
+    // @ tcg.envspec:2014:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:2008:9
+        // @ tcg.envspec:2015:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2009:13
+            // @ tcg.envspec:2016:13
             if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) >= f_hp_of(s, v_q, v_s)?)) {
-                // @ tcg.envspec:2010:17
+                // @ tcg.envspec:2017:17
                 let _v161: i32 = imin(((s.f_points[((1 - v_q) as usize).min(1)] as i32) + (if T15_Card__is_ex[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] { 2 } else { 1 })), 4);
                 let _i162: usize = ((1 - v_q) as usize).min(1);
                 s.f_points[_i162] = (_v161 as i8);
-                // @ tcg.envspec:2011:17
+                // @ tcg.envspec:2018:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:2015:5
+    // @ tcg.envspec:2022:5
     let mut _b163: bool = ((s.f_points[(0 as usize).min(1)] as i32) >= 3);
     if !_b163 {
         let mut _acc164: bool = false;
@@ -3384,7 +3384,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b163 = (!_acc164);
     }
     let mut v_won0: bool = _b163;
-    // @ tcg.envspec:2016:5
+    // @ tcg.envspec:2023:5
     let mut _b165: bool = ((s.f_points[(1 as usize).min(1)] as i32) >= 3);
     if !_b165 {
         let mut _acc166: bool = false;
@@ -3394,37 +3394,37 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b165 = (!_acc166);
     }
     let mut v_won1: bool = _b165;
-    // @ tcg.envspec:2017:5
+    // @ tcg.envspec:2024:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:2018:9
+        // @ tcg.envspec:2025:9
         s.f_ended_by = ((if (((s.f_points[(0 as usize).min(1)] as i32) >= 3) || ((s.f_points[(1 as usize).min(1)] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:2020:5
+    // @ tcg.envspec:2027:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:2021:9
+        // @ tcg.envspec:2028:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:2023:9
+        // @ tcg.envspec:2030:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:2025:9
+        // @ tcg.envspec:2032:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:2029:1)
+/// proc `random_zone_energy` (tcg.envspec:2036:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2030:5
+    // @ tcg.envspec:2037:5
     let mut _acc167: i32 = 0;
     for v_t in 0i32..11 {
         _acc167 = _acc167 + (T30_Deck__energy[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_t as usize).min(10)] as i32);
     }
     let mut v_n: i32 = _acc167;
-    // @ tcg.envspec:2031:5
+    // @ tcg.envspec:2038:5
     let _t168: i32 = (s.f_decks[(v_p as usize).min(1)] as i32);
     let _hi169: i32 = iclamp((v_n - 1), 0, 10);
     let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi169, u16::MAX)?;
@@ -3433,91 +3433,91 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:2036:1)
+/// proc `begin_turn` (tcg.envspec:2043:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2037:5
+    // @ tcg.envspec:2044:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:2038:9
+        // @ tcg.envspec:2045:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:2039:9
+        // @ tcg.envspec:2046:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:2041:9
-        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:2042:9
-        s.current_player = (v_p as i8);
-        // @ tcg.envspec:2043:9
-        s.f_phase = (1 as i8);
-        // @ tcg.envspec:2044:9
-        s.f_attached = false;
-        // @ tcg.envspec:2045:9
-        s.f_supporter = false;
-        // @ tcg.envspec:2046:9
-        s.f_retreated = false;
-        // @ tcg.envspec:2047:9
-        s.f_retreat_discount = (0 as i8);
         // @ tcg.envspec:2048:9
-        s.f_attack_bonus = (0 as i8);
+        s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
         // @ tcg.envspec:2049:9
-        s.f_named_bonus = (0 as i8);
+        s.current_player = (v_p as i8);
         // @ tcg.envspec:2050:9
+        s.f_phase = (1 as i8);
+        // @ tcg.envspec:2051:9
+        s.f_attached = false;
+        // @ tcg.envspec:2052:9
+        s.f_supporter = false;
+        // @ tcg.envspec:2053:9
+        s.f_retreated = false;
+        // @ tcg.envspec:2054:9
+        s.f_retreat_discount = (0 as i8);
+        // @ tcg.envspec:2055:9
+        s.f_attack_bonus = (0 as i8);
+        // @ tcg.envspec:2056:9
+        s.f_named_bonus = (0 as i8);
+        // @ tcg.envspec:2057:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2051:13
+            // @ tcg.envspec:2058:13
             s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
         }
-        // @ tcg.envspec:2053:9
+        // @ tcg.envspec:2060:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:2054:13
+            // @ tcg.envspec:2061:13
             let _v172: i32 = (s.f_zone_next[(v_p as usize).min(1)] as i32);
             s.f_zone[(v_p as usize).min(1)] = (_v172 as i8);
-            // @ tcg.envspec:2055:13
+            // @ tcg.envspec:2062:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:2057:9
+        // @ tcg.envspec:2064:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:2063:1)
+/// proc `continue_game` (tcg.envspec:2070:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:2064:5
+    // @ tcg.envspec:2071:5
     if (!s.terminated) {
-        // @ tcg.envspec:2065:9
+        // @ tcg.envspec:2072:9
         if ((!s.f_occupied[(v_next as usize).min(1)][(0 as usize).min(3)]) || (!s.f_occupied[((1 - v_next) as usize).min(1)][(0 as usize).min(3)])) {
-            // @ tcg.envspec:2066:13
+            // @ tcg.envspec:2073:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:2067:13
+            // @ tcg.envspec:2074:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:2068:13
+            // @ tcg.envspec:2075:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:2069:13
+            // @ tcg.envspec:2076:13
             s.current_player = ((if (!s.f_occupied[(v_next as usize).min(1)][(0 as usize).min(3)]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:2071:13
+            // @ tcg.envspec:2078:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:2072:13
+            // @ tcg.envspec:2079:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:2074:13
+            // @ tcg.envspec:2081:13
             p_begin_turn(s, v_next)?;
         }
     }
-    // @ tcg.envspec:2077:5
+    // @ tcg.envspec:2084:5
     p_active_abilities(s)?;
     Ok(())
 }
 
-/// proc `active_abilities` (tcg.envspec:2085:1)
+/// proc `active_abilities` (tcg.envspec:2092:1)
 fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2086:5
+    // @ tcg.envspec:2093:5
     s.f_locked_supporters = [false, false];
-    // @ tcg.envspec:2087:5
+    // @ tcg.envspec:2094:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:2088:9
+        // @ tcg.envspec:2095:9
         if (s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 4)) {
-            // @ tcg.envspec:2089:13
+            // @ tcg.envspec:2096:13
             let _a173: i32 = (T26_Card__ability[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
             p_ability_effect__dispatch__3(s, _a173, v_q, 0)?;
         }
@@ -3525,42 +3525,42 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:2097:1)
+/// proc `checkup` (tcg.envspec:2104:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2098:5
+    // @ tcg.envspec:2105:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:2099:9
+        // @ tcg.envspec:2106:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:2100:9
+        // @ tcg.envspec:2107:9
         if s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] {
-            // @ tcg.envspec:2101:13
+            // @ tcg.envspec:2108:13
             if s.f_poisoned[(v_q as usize).min(1)] {
-                // @ tcg.envspec:2102:17
+                // @ tcg.envspec:2109:17
                 let _v174: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 10), 300);
                 s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v174 as i16);
             }
-            // @ tcg.envspec:2104:13
+            // @ tcg.envspec:2111:13
             if s.f_burned[(v_q as usize).min(1)] {
-                // @ tcg.envspec:2105:17
+                // @ tcg.envspec:2112:17
                 let _v175: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 20), 300);
                 s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v175 as i16);
-                // @ tcg.envspec:2106:17
+                // @ tcg.envspec:2113:17
                 let _r176: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r176 == 1) {
-                    // @ tcg.envspec:2107:21
+                    // @ tcg.envspec:2114:21
                     s.f_burned[(v_q as usize).min(1)] = false;
                 }
             }
-            // @ tcg.envspec:2110:13
+            // @ tcg.envspec:2117:13
             if ((s.f_condition[(v_q as usize).min(1)] as i32) == 1) {
-                // @ tcg.envspec:2111:17
+                // @ tcg.envspec:2118:17
                 let _r177: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r177 == 1) {
-                    // @ tcg.envspec:2112:21
+                    // @ tcg.envspec:2119:21
                     s.f_condition[(v_q as usize).min(1)] = (0 as i8);
                 }
             } else if (((s.f_condition[(v_q as usize).min(1)] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:2115:17
+                // @ tcg.envspec:2122:17
                 s.f_condition[(v_q as usize).min(1)] = (0 as i8);
             }
         }
@@ -3568,135 +3568,135 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:2124:1)
+/// proc `finish_turn` (tcg.envspec:2131:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2125:5
+    // @ tcg.envspec:2132:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2126:5
+    // @ tcg.envspec:2133:5
     if ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 })) {
-        // @ tcg.envspec:2127:9
+        // @ tcg.envspec:2134:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2128:13
+            // @ tcg.envspec:2135:13
             if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 3)) {
-                // @ tcg.envspec:2129:17
+                // @ tcg.envspec:2136:17
                 let _a178: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
                 p_ability_effect__dispatch__4(s, _a178, v_p, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut v__envc_reached23: i32 = (1 + v_p);
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr179: [i16; 2] = <[i16; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
         _arr179[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { (K0[(v__envc_i24 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i16);
     }
     s.f_barrier = _arr179;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr180: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
         _arr180[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_barrier = _arr180;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr181: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
         _arr181[v__envc_i25 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_attack[(v__envc_i25 as usize).min(1)] });
     }
     s.f_no_attack = _arr181;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr182: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
         _arr182[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_attack = _arr182;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr183: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i26 in 0i32..2 {
         _arr183[v__envc_i26 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i26 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i26 as usize).min(1)] });
     }
     s.f_no_retreat = _arr183;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr184: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i26 in 0i32..2 {
         _arr184[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_retreat = _arr184;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr185: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i27 in 0i32..2 {
         _arr185[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
     s.f_weakened = _arr185;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr186: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i27 in 0i32..2 {
         _arr186[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_weakened = _arr186;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr187: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i28 in 0i32..2 {
         _arr187[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i28 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
     s.f_spiky = _arr187;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr188: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i28 in 0i32..2 {
         _arr188[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_spiky = _arr188;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr189: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i29 in 0i32..2 {
         _arr189[v__envc_i29 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i29 as usize).min(1)] });
     }
     s.f_no_supporter = _arr189;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr190: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i29 in 0i32..2 {
         _arr190[v__envc_i29 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_supporter = _arr190;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr191: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i30 in 0i32..2 {
         _arr191[v__envc_i30 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i30 as usize).min(1)] } else { s.f_shielded[(v__envc_i30 as usize).min(1)] });
     }
     s.f_shielded = _arr191;
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2140:5
     let mut _arr192: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i30 in 0i32..2 {
         _arr192[v__envc_i30 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_shielded = _arr192;
-    // @ tcg.envspec:2134:5
+    // @ tcg.envspec:2141:5
     s.f_zone[(v_p as usize).min(1)] = (10 as i8);
-    // @ tcg.envspec:2135:5
+    // @ tcg.envspec:2142:5
     p_checkup(s, v_p)?;
-    // @ tcg.envspec:2136:5
+    // @ tcg.envspec:2143:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:2137:5
+    // @ tcg.envspec:2144:5
     let _a193: i32 = (1 - v_p);
     p_continue_game(s, _a193, false)?;
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:2167:1)
+/// proc `deal` (tcg.envspec:2174:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2168:5
+    // @ tcg.envspec:2175:5
     let mut _acc194: i32 = 0;
     for v_i in 0i32..20 {
         _acc194 += f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 33)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc194;
-    // @ tcg.envspec:2169:5
+    // @ tcg.envspec:2176:5
     let mut v_hands: i32 = ((K3[(20 as usize).min(20)][(5 as usize).min(5)] as i32) - (K3[((20 - v_b) as usize).min(20)][(5 as usize).min(5)] as i32));
-    // @ tcg.envspec:2170:5
+    // @ tcg.envspec:2177:5
     let _hi195: i32 = imax((v_hands - 1), 0);
     let _r196: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi195, u16::MAX)?;
     let mut v_r: i32 = _r196;
-    // @ tcg.envspec:2172:5
+    // @ tcg.envspec:2179:5
     let mut _acc197: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc198: i32 = 0;
@@ -3706,66 +3706,66 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc197 += (_acc198 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc197);
-    // @ tcg.envspec:2174:5
+    // @ tcg.envspec:2181:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:2175:5
+    // @ tcg.envspec:2182:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:2176:5
+    // @ tcg.envspec:2183:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:2177:5
+    // @ tcg.envspec:2184:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:2178:9
+        // @ tcg.envspec:2185:9
         let mut v_c: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_i, 34)? as i32);
-        // @ tcg.envspec:2179:9
+        // @ tcg.envspec:2186:9
         if ((((T7_Card__category[(v_c as usize).min(385)] as i32) == 0) && ((T8_Card__stage[(v_c as usize).min(385)] as i32) == 0)) && (v_basics < v_k)) {
-            // @ tcg.envspec:2180:13
+            // @ tcg.envspec:2187:13
             s.f_hand[(v_p as usize).min(1)].push((v_c as i16), 35)?;
-            // @ tcg.envspec:2181:13
+            // @ tcg.envspec:2188:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!(((T7_Card__category[(v_c as usize).min(385)] as i32) == 0) && ((T8_Card__stage[(v_c as usize).min(385)] as i32) == 0))) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:2183:13
+            // @ tcg.envspec:2190:13
             s.f_hand[(v_p as usize).min(1)].push((v_c as i16), 36)?;
-            // @ tcg.envspec:2184:13
+            // @ tcg.envspec:2191:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:2186:13
+            // @ tcg.envspec:2193:13
             v_rest.push((v_c as i16), 37)?;
         }
     }
-    // @ tcg.envspec:2189:5
+    // @ tcg.envspec:2196:5
     s.f_deck[(v_p as usize).min(1)] = v_rest;
     Ok(())
 }
 
-/// proc `attack_texts` (tcg.envspec:2314:1)
+/// proc `attack_texts` (tcg.envspec:2321:1)
 fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
-    // @ tcg.envspec:2315:5
+    // @ tcg.envspec:2322:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:2315:5
+    // @ tcg.envspec:2322:5
     if v__envc_run {
-        // @ tcg.envspec:2315:5
+        // @ tcg.envspec:2322:5
         v_c = (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32);
     }
-    // @ tcg.envspec:2316:5
+    // @ tcg.envspec:2323:5
     for v_r in 0i32..2 {
-        // @ tcg.envspec:2316:5
+        // @ tcg.envspec:2323:5
         if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_g2 as i32) == 1)) && (v_r == (s.f__envc_frame_g2_4 as i32)))) {
-            // @ tcg.envspec:2317:9
+            // @ tcg.envspec:2324:9
             if ((v__envc_run && ((v_r == 0) || ((s.f_copying as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_g2 as i32) == 1))) {
-                // @ tcg.envspec:2318:13
+                // @ tcg.envspec:2325:13
                 if v__envc_run {
-                    // @ tcg.envspec:2318:13
+                    // @ tcg.envspec:2325:13
                     s.f_copying = ((2 * v_r) as i8);
                 }
-                // @ tcg.envspec:2319:13
+                // @ tcg.envspec:2326:13
                 let mut v__envc_arg1: i32 = 0;
-                // @ tcg.envspec:2319:13
+                // @ tcg.envspec:2326:13
                 if v__envc_run {
                     v__envc_arg1 = (if (v_r == 0) { (if (v_a == 0) { (T24_Card__effect0[(v_c as usize).min(385)] as i32) } else { (T25_Card__effect1[(v_c as usize).min(385)] as i32) }) } else { (if ((s.f_copy_index as i32) == 0) { (T24_Card__effect0[((s.f_copy_card as i32) as usize).min(385)] as i32) } else { (T25_Card__effect1[((s.f_copy_card as i32) as usize).min(385)] as i32) }) });
                 }
-                // @ tcg.envspec:2319:13
+                // @ tcg.envspec:2326:13
                 if v__envc_seek {
                     v_p = (s.f__envc_frame_g2_1 as i32);
                     v_a = (s.f__envc_frame_g2_2 as i32);
@@ -3773,9 +3773,9 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
                     s.f__envc_at_g2 = (0 as i8);
                     v__envc_seek = false;
                 }
-                // @ tcg.envspec:2319:13
+                // @ tcg.envspec:2326:13
                 p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
-                // @ tcg.envspec:2319:13
+                // @ tcg.envspec:2326:13
                 if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                     s.f__envc_frame_g2_1 = (v_p as i8);
                     s.f__envc_frame_g2_2 = (v_a as i8);
@@ -3789,9 +3789,9 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
             }
         }
     }
-    // @ tcg.envspec:2323:5
+    // @ tcg.envspec:2330:5
     if v__envc_run {
-        // @ tcg.envspec:2323:5
+        // @ tcg.envspec:2330:5
         s.f_copying = (0 as i8);
     }
     Ok(())
@@ -5674,186 +5674,186 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:2264:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:2271:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:2267:5
+    // @ tcg.envspec:2274:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2268:5
+    // @ tcg.envspec:2275:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:2267:5
+    // @ tcg.envspec:2274:5
     if v__envc_run {
-        // @ tcg.envspec:2267:5
+        // @ tcg.envspec:2274:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2268:5
+        // @ tcg.envspec:2275:5
         v_c = (s.f_hand[(v_p as usize).min(1)].get(v_h, 38)? as i32);
-        // @ tcg.envspec:2269:5
+        // @ tcg.envspec:2276:5
         s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 39)?;
-        // @ tcg.envspec:2270:5
+        // @ tcg.envspec:2277:5
         s.f_discard[(v_p as usize).min(1)].push((v_c as i16), 40)?;
-        // @ tcg.envspec:2271:5
+        // @ tcg.envspec:2278:5
         s.f_playing = (v_c as i16);
-        // @ tcg.envspec:2272:5
+        // @ tcg.envspec:2279:5
         if ((T16_Card__trainer[(v_c as usize).min(385)] as i32) == 1) {
-            // @ tcg.envspec:2273:9
+            // @ tcg.envspec:2280:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:2275:5
+    // @ tcg.envspec:2282:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2275:5
+    // @ tcg.envspec:2282:5
     if v__envc_run {
         v__envc_arg1 = (T27_Card__trainer_effect[(v_c as usize).min(385)] as i32);
     }
-    // @ tcg.envspec:2275:5
+    // @ tcg.envspec:2282:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a12_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2275:5
+    // @ tcg.envspec:2282:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:2275:5
+    // @ tcg.envspec:2282:5
     if ((s.f__envc_at_g2 as i32) != 0) {
         s.f__envc_frame_a12_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:2276:5
+        // @ tcg.envspec:2283:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:2277:5
+        // @ tcg.envspec:2284:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:2281:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:2288:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:2284:5
+    // @ tcg.envspec:2291:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2284:5
+    // @ tcg.envspec:2291:5
     if v__envc_run {
-        // @ tcg.envspec:2284:5
+        // @ tcg.envspec:2291:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2285:5
+        // @ tcg.envspec:2292:5
         s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = true;
     }
-    // @ tcg.envspec:2286:5
+    // @ tcg.envspec:2293:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2286:5
+    // @ tcg.envspec:2293:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
     }
-    // @ tcg.envspec:2286:5
+    // @ tcg.envspec:2293:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a11_use_ability__p as i32);
         s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2286:5
+    // @ tcg.envspec:2293:5
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:2286:5
+    // @ tcg.envspec:2293:5
     if ((s.f__envc_at_g3 as i32) != 0) {
         s.f__envc_frame_a11_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:2287:5
+        // @ tcg.envspec:2294:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:2288:5
+        // @ tcg.envspec:2295:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:2331:1)
+/// proc `_envc_run_attack` (tcg.envspec:2338:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:2332:5
+    // @ tcg.envspec:2339:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2333:5
+    // @ tcg.envspec:2340:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:2334:5
+    // @ tcg.envspec:2341:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:2332:5
+    // @ tcg.envspec:2339:5
     if v__envc_run {
-        // @ tcg.envspec:2332:5
+        // @ tcg.envspec:2339:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2333:5
+        // @ tcg.envspec:2340:5
         v_c = (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32);
-        // @ tcg.envspec:2335:5
+        // @ tcg.envspec:2342:5
         if ((s.f_condition[(v_p as usize).min(1)] as i32) == 3) {
-            // @ tcg.envspec:2336:9
+            // @ tcg.envspec:2343:9
             let _r238: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             v_hits = (_r238 == 1);
         }
     }
-    // @ tcg.envspec:2338:5
+    // @ tcg.envspec:2345:5
     if ((v__envc_run && v_hits) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-        // @ tcg.envspec:2339:9
+        // @ tcg.envspec:2346:9
         if v__envc_run {
-            // @ tcg.envspec:2339:9
+            // @ tcg.envspec:2346:9
             s.f_dmg = (imax((if (v_a == 0) { (T17_Card__damage0[(v_c as usize).min(385)] as i32) } else { (T18_Card__damage1[(v_c as usize).min(385)] as i32) }), 0) as i16);
-            // @ tcg.envspec:2340:9
+            // @ tcg.envspec:2347:9
             s.f_attack_index = (v_a as i8);
-            // @ tcg.envspec:2341:9
+            // @ tcg.envspec:2348:9
             s.f_attacking = true;
-            // @ tcg.envspec:2342:9
+            // @ tcg.envspec:2349:9
             if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 1)) {
-                // @ tcg.envspec:2343:13
+                // @ tcg.envspec:2350:13
                 let _a239: i32 = (T26_Card__ability[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
                 let _a240: i32 = (1 - v_p);
                 p_ability_effect__dispatch__2(s, _a239, _a240, 0)?;
             }
         }
-        // @ tcg.envspec:2345:9
+        // @ tcg.envspec:2352:9
         if v__envc_seek {
             v_p = (s.f__envc_frame_a6_attack__p as i32);
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2345:9
+        // @ tcg.envspec:2352:9
         p_attack_texts(s, v_p, v_a)?;
-        // @ tcg.envspec:2345:9
+        // @ tcg.envspec:2352:9
         if ((s.f__envc_at_g2 as i32) != 0) {
             s.f__envc_frame_a6_attack__p = (v_p as i8);
             s.f__envc_at_a_attack = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:2346:9
+            // @ tcg.envspec:2353:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:2347:9
+            // @ tcg.envspec:2354:9
             s.f_attacking = false;
         }
     }
-    // @ tcg.envspec:2349:5
+    // @ tcg.envspec:2356:5
     if v__envc_run {
-        // @ tcg.envspec:2349:5
+        // @ tcg.envspec:2356:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:2350:5
+        // @ tcg.envspec:2357:5
         if (!s.terminated) {
-            // @ tcg.envspec:2351:9
+            // @ tcg.envspec:2358:9
             p_finish_turn(s)?;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:2196:1)
+/// action `setup_active` (tcg.envspec:2203:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2198:5
+    // @ tcg.envspec:2205:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2199:5
+    // @ tcg.envspec:2206:5
     let _a241: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 41)? as i32);
     p_put_in_play(s, v_p, 0, _a241)?;
-    // @ tcg.envspec:2200:5
+    // @ tcg.envspec:2207:5
     s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 42)?;
     Ok(())
 }
@@ -5863,15 +5863,15 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:2203:1)
+/// action `setup_bench` (tcg.envspec:2210:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2206:5
+    // @ tcg.envspec:2213:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2207:5
+    // @ tcg.envspec:2214:5
     let _a242: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a243: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 43)? as i32);
     p_put_in_play(s, v_p, _a242, _a243)?;
-    // @ tcg.envspec:2208:5
+    // @ tcg.envspec:2215:5
     s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 44)?;
     Ok(())
 }
@@ -5881,17 +5881,17 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:2211:1)
+/// action `setup_done` (tcg.envspec:2218:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2212:5
+    // @ tcg.envspec:2219:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:2213:9
+        // @ tcg.envspec:2220:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:2215:9
+        // @ tcg.envspec:2222:9
         let _a244: i32 = (s.f_first as i32);
         p_begin_turn(s, _a244)?;
-        // @ tcg.envspec:2216:9
+        // @ tcg.envspec:2223:9
         p_active_abilities(s)?;
     }
     Ok(())
@@ -5902,15 +5902,15 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:2221:1)
+/// action `play_basic` (tcg.envspec:2228:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2223:5
+    // @ tcg.envspec:2230:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2224:5
+    // @ tcg.envspec:2231:5
     let _a245: i32 = imin(f_free_bench(s, v_p)?, 3);
     let _a246: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 45)? as i32);
     p_put_in_play(s, v_p, _a245, _a246)?;
-    // @ tcg.envspec:2225:5
+    // @ tcg.envspec:2232:5
     s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 46)?;
     Ok(())
 }
@@ -5920,30 +5920,30 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:2229:1)
+/// action `evolve` (tcg.envspec:2236:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2231:5
+    // @ tcg.envspec:2238:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2232:5
+    // @ tcg.envspec:2239:5
     let _v247: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
     let _i248: usize = (imin((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32), 1) as usize).min(1);
     s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][_i248] = (_v247 as i16);
-    // @ tcg.envspec:2233:5
+    // @ tcg.envspec:2240:5
     let _v249: i32 = imin(((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + 1), 2);
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v249 as i8);
-    // @ tcg.envspec:2234:5
+    // @ tcg.envspec:2241:5
     let _v250: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 48)? as i32);
     s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v250 as i16);
-    // @ tcg.envspec:2235:5
+    // @ tcg.envspec:2242:5
     s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 49)?;
-    // @ tcg.envspec:2236:5
+    // @ tcg.envspec:2243:5
     let _v251: i32 = (s.f_turn as i32);
     s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v251 as i8);
-    // @ tcg.envspec:2237:5
+    // @ tcg.envspec:2244:5
     if (v_s == 0) {
-        // @ tcg.envspec:2238:9
+        // @ tcg.envspec:2245:9
         p_clear_conditions(s, v_p)?;
-        // @ tcg.envspec:2239:9
+        // @ tcg.envspec:2246:9
         p_active_abilities(s)?;
     }
     Ok(())
@@ -5954,28 +5954,28 @@ fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[((s.current_player as i32) as usize).min(1)].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 47)? as i32), v_s)? } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:2245:1)
+/// action `attach` (tcg.envspec:2252:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2247:5
+    // @ tcg.envspec:2254:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2248:5
+    // @ tcg.envspec:2255:5
     let _v252: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10)] as i32) + 1), 12);
     let _i253: usize = ((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10);
     s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][_i253] = (_v252 as i8);
-    // @ tcg.envspec:2249:5
+    // @ tcg.envspec:2256:5
     s.f_last_attached = ((s.f_zone[(v_p as usize).min(1)] as i32) as i8);
-    // @ tcg.envspec:2250:5
+    // @ tcg.envspec:2257:5
     s.f_zone[(v_p as usize).min(1)] = (10 as i8);
-    // @ tcg.envspec:2251:5
+    // @ tcg.envspec:2258:5
     s.f_attached = true;
-    // @ tcg.envspec:2252:5
+    // @ tcg.envspec:2259:5
     if ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 2) {
-        // @ tcg.envspec:2253:9
+        // @ tcg.envspec:2260:9
         let _a254: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
         p_ability_effect__dispatch__1(s, _a254, v_p, v_s)?;
-        // @ tcg.envspec:2254:9
+        // @ tcg.envspec:2261:9
         p_knock_outs(s)?;
-        // @ tcg.envspec:2255:9
+        // @ tcg.envspec:2262:9
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
@@ -5986,9 +5986,9 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[((s.current_player as i32) as usize).min(1)] as i32) != 10)) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:2264:1)
+/// action `play_trainer` (tcg.envspec:2271:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2264:1
+    // @ tcg.envspec:2271:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
@@ -5998,9 +5998,9 @@ fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fa
     Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[((s.current_player as i32) as usize).min(1)].len as i32)) { (f_playable_trainer(s, (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:2281:1)
+/// action `use_ability` (tcg.envspec:2288:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2281:1
+    // @ tcg.envspec:2288:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
@@ -6010,35 +6010,35 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && ((T26_Card__ability[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) != 0)) && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 0)) && (!s.f_ability_used[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)])) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:2294:1)
+/// action `retreat` (tcg.envspec:2301:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2298:5
+    // @ tcg.envspec:2305:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2299:5
+    // @ tcg.envspec:2306:5
     let mut v_pay: i32 = imax(((T14_Card__retreat[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) - (s.f_retreat_discount as i32)), 0);
-    // @ tcg.envspec:2300:5
+    // @ tcg.envspec:2307:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:2301:9
+        // @ tcg.envspec:2308:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:2302:13
+            // @ tcg.envspec:2309:13
             let mut _acc255: i32 = 0;
             for v_u in 0i32..11 {
                 let _x256: i32 = (if ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) > 0) { v_u } else { 10 });
                 _acc255 = if v_u == 0 { _x256 } else { imin(_acc255, _x256) };
             }
             let mut v_t: i32 = _acc255;
-            // @ tcg.envspec:2303:13
+            // @ tcg.envspec:2310:13
             let _v257: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
             s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v257 as i8);
         }
     }
-    // @ tcg.envspec:2306:5
+    // @ tcg.envspec:2313:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:2307:5
+    // @ tcg.envspec:2314:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:2308:5
+    // @ tcg.envspec:2315:5
     s.f_retreated = true;
-    // @ tcg.envspec:2309:5
+    // @ tcg.envspec:2316:5
     p_active_abilities(s)?;
     Ok(())
 }
@@ -6048,9 +6048,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_b as usize).min(3)]) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (((s.f_condition[((s.current_player as i32) as usize).min(1)] as i32) != 1) && ((s.f_condition[((s.current_player as i32) as usize).min(1)] as i32) != 2))) && (!s.f_no_retreat[((s.current_player as i32) as usize).min(1)])) && ((T7_Card__category[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= imax(((T14_Card__retreat[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) - (s.f_retreat_discount as i32)), 0))) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:2331:1)
+/// action `attack` (tcg.envspec:2338:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2331:1
+    // @ tcg.envspec:2338:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -6060,15 +6060,15 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `discard_from_play` (tcg.envspec:2360:1)
+/// action `discard_from_play` (tcg.envspec:2367:1)
 fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2362:5
+    // @ tcg.envspec:2369:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2363:5
+    // @ tcg.envspec:2370:5
     p_clear_slot(s, v_p, v_s)?;
-    // @ tcg.envspec:2364:5
+    // @ tcg.envspec:2371:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:2365:5
+    // @ tcg.envspec:2372:5
     p_continue_game(s, v_p, true)?;
     Ok(())
 }
@@ -6078,9 +6078,9 @@ fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && ((T7_Card__category[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1)) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:2368:1)
+/// action `end_turn` (tcg.envspec:2375:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2369:5
+    // @ tcg.envspec:2376:5
     p_finish_turn(s)?;
     Ok(())
 }
@@ -6090,12 +6090,12 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:2373:1)
+/// action `promote` (tcg.envspec:2380:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2375:5
+    // @ tcg.envspec:2382:5
     let _a258: i32 = (s.current_player as i32);
     p_swap_slots(s, _a258, 0, v_b)?;
-    // @ tcg.envspec:2376:5
+    // @ tcg.envspec:2383:5
     let _a259: i32 = (s.f_promote_next as i32);
     let _a260: bool = s.f_promote_resume;
     p_continue_game(s, _a259, _a260)?;
@@ -6110,15 +6110,15 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:2264:1
+    // @ tcg.envspec:2271:1
     if ((s.f__envc_at_a_play_trainer as i32) != 0) {
-        // @ tcg.envspec:2264:1
+        // @ tcg.envspec:2271:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:2281:1
-        // @ tcg.envspec:2281:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:2288:1
+        // @ tcg.envspec:2288:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:2331:1
-        // @ tcg.envspec:2331:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:2338:1
+        // @ tcg.envspec:2338:1
         p__envc_run_attack(s, 0)?;
     }
     Ok(())
@@ -6129,9 +6129,9 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok((((((((((((s.f__envc_at_g1 as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_g1_2)))) || ((((s.f__envc_at_g1 as i32) == 2) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_g1_2))))) || ((((s.f__envc_at_g1 as i32) == 3) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && (f_type_of(s, (s.f__envc_frame_g1_4 as i32), v_option)? == (s.f__envc_frame_g1_6 as i32))) && ((s.f_energy[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)][((s.f__envc_frame_g1_6 as i32) as usize).min(10)] as i32) < 12)))) || ((((s.f__envc_at_g1 as i32) == 4) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_g1 as i32) == 5) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && (v_option != (s.f__envc_frame_g1_7 as i32))))) || ((((s.f__envc_at_g1 as i32) == 6) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((!s.f__envc_frame_g1_2) || (f_stage_of(s, (s.f__envc_frame_g1_9 as i32), v_option)? == 0))))) || ((((s.f__envc_at_g1 as i32) == 7) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_g1 as i32) == 8) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] as i32), (v_option % 2))? >= 0)))))
 }
 
-/// the spec's `observe` (tcg.envspec:2382:1)
+/// the spec's `observe` (tcg.envspec:2389:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:2383:5
+    // @ tcg.envspec:2390:5
     let mut v_q: i32 = (1 - v_p);
     let _arr261: [i16; 195] = [
         ((s.f_phase as i32) as i16),
@@ -6335,28 +6335,28 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2153:5
+    // @ tcg.envspec:2160:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:2154:9
+        // @ tcg.envspec:2161:9
         let _r262: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
         s.f_decks[(v_p as usize).min(1)] = (_r262 as i8);
-        // @ tcg.envspec:2155:9
+        // @ tcg.envspec:2162:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:2156:13
+            // @ tcg.envspec:2163:13
             let _a263: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
             s.f_deck[(v_p as usize).min(1)].push((_a263 as i16), 62)?;
         }
-        // @ tcg.envspec:2158:9
+        // @ tcg.envspec:2165:9
         s.f_deck[(v_p as usize).min(1)].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:2159:9
+        // @ tcg.envspec:2166:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:2160:9
+        // @ tcg.envspec:2167:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:2162:5
+    // @ tcg.envspec:2169:5
     let _r264: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     s.f_first = ((if (_r264 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:2163:5
+    // @ tcg.envspec:2170:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
