@@ -782,8 +782,9 @@ def _draw_rules(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.DrawRul
 
 def _draw_rule(checker, h: ir.HoleDef, d: ast.Draws, values: dict[str, Any], pattern: Pattern | None
                ) -> ir.DrawRule | None:
-    """The IR of `COUNT` of clause `draws ... among COUNT` for hole `h` with the rule's capture
-    `values`; E0110 (and None) where it is not an integer."""
+    """The IR of `COUNT` of clause `draws N among COUNT` for hole `h` with the rule's capture
+    `values` (and how many draws range over it: N, at least 1); E0110 (and None) where it is not
+    an integer."""
     from envc.compiler.check_base import _Poison
 
     assert d.among is not None  # (the caller keeps the clauses with `among`)
@@ -798,7 +799,10 @@ def _draw_rule(checker, h: ir.HoleDef, d: ast.Draws, values: dict[str, Any], pat
                     "text's random draw ranges over (each equally likely)")
         return None
     source = f"draws {_source(checker, d.span)} among {_source(checker, d.among.span)}"
-    return ir.DrawRule(count=count, env=dict(values), source=_shown(checker, source, values, types), span=d.span)
+    # `draws N among COUNT`: N draws over COUNT values; `draws any` / `at least 0`: one
+    times = max(_bound(checker, d.lo, values, d.span) or 0, 1)
+    return ir.DrawRule(count=count, times=times, env=dict(values), source=_shown(checker, source, values, types),
+                       span=d.span)
 
 
 def _state_place(checker, e: ast.Expr, ctx, what: str) -> ir.Place | None:

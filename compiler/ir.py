@@ -854,14 +854,15 @@ class ChooserRule(Node):
 
 
 class DrawRule(Node):
-    """A `draws ... among COUNT` clause that one text gets from a text rule: some random draw
-    of a call ranges over exactly `count` values (`random.int(lo, hi)`: hi - lo + 1,
-    `random.pick`: its legal values) whenever `count`, read on the state before the call, is 2
-    or more ("a random card from your opponent's hand": each of them equally likely, not all
-    but the last). `env`: the rule's captures; `source`: the clause with the captures written
-    as their values."""
+    """A `draws N among COUNT` clause that one text gets from a text rule: at least `times`
+    random draws of a call (N, or 1 for `draws any`) range over exactly `count` values
+    (`random.int(lo, hi)`: hi - lo + 1, `random.pick`: its legal values) whenever `count`, read
+    on the state before the call, is 2 or more ("a random card from your opponent's hand": each
+    of them equally likely, not all but the last; "chosen at random 4 times": four such draws).
+    `env`: the rule's captures; `source`: the clause with the captures written as their values."""
 
     count: Expr
+    times: int = 1
     env: dict[str, Any] = {}
     source: str = ""
     span: Span = NO_SPAN

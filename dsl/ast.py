@@ -472,8 +472,8 @@ class Modifies(Decl):
 @dataclass
 class Draws(Decl):
     """`draws N` (lo == hi), `draws at least N` (hi None), `draws any` (lo 0, hi None);
-    a bound is an int or the name of a capture. With `among COUNT`: one draw of a call
-    ranges over `COUNT` values whenever `COUNT` >= 2 (read on the state before the call)."""
+    a bound is an int or the name of a capture. With `among COUNT`: N draws of a call (at
+    least one) range over `COUNT` values whenever `COUNT` >= 2 (read on the state before the call)."""
 
     lo: int | str
     hi: int | str | None

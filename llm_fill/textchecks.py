@@ -269,9 +269,10 @@ class TextChecks:
         return out
 
     def draw_law_problems(self, it: Interpreter, before: State, args: list[Any], sizes: list[int]) -> list[str]:
-        """The breaks of the text's `draws ... among COUNT` clauses: `COUNT` (read on `before`)
-        is 2 or more and no draw of the call ranged over that many values (`sizes`): "a random
-        card from your opponent's hand" drawn among all but the last (hunt R, F2), or not drawn."""
+        """The breaks of the text's `draws N among COUNT` clauses: `COUNT` (read on `before`)
+        is 2 or more and fewer than N draws of the call (at least 1) ranged over that many values
+        (`sizes`): "a random card from your opponent's hand" drawn among all but the last (hunt R,
+        F2), or not drawn; "chosen at random 4 times" drawn over all once, then over fewer."""
         out = []
         for r in self.contract.draw_rules:
             try:
@@ -280,12 +281,13 @@ class TextChecks:
             except SpecRuntimeError as e:
                 out.append(f"a `draws ... among` clause of the text faults on this call: {e}")
                 continue
-            if count < 2 or count in sizes:
+            if count < 2 or sizes.count(count) >= r.times:
                 continue
             drew = f"its draws ranged over {', '.join(map(str, sizes))} values" if sizes else "it drew nothing"
-            out.append(f"the text draws among {count} values, each equally likely (`{r.source}`, "
+            times = f"{r.times} times " if r.times > 1 else ""
+            out.append(f"the text draws {times}among {count} values, each equally likely (`{r.source}`, "
                        f"{r.span.file}:{r.span.line}); {drew}: draw with `random.int` or `random.pick` over "
-                       f"every one of the {count}")
+                       f"every one of the {count}" + (f", {r.times} times" if r.times > 1 else ""))
         return out
 
     def _chooser_values(self, it: Interpreter, r: ir.ChooserRule, state: State, args: list[Any]

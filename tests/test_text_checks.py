@@ -835,8 +835,18 @@ texts of toss {
         modifies hand[p], gone[p]
         draws any among len(hand[p])
 }
+hole score(p: int[0..1]) "A card of your hand is chosen at random 2 times; score it each time."
+texts of score {
+    text "A card of your hand is chosen at random 2 times; score it each time."
+        modifies gone[p]
+        draws 2 among len(hand[p])
+}
 action go() {
     toss(current_player)
+    current_player = 1 - current_player
+}
+action tally() {
+    score(current_player)
     current_player = 1 - current_player
 }
 observe(p) -> int[0..60][2] { return [gone[p], len(hand[p])] }
@@ -860,6 +870,24 @@ def test_draws_among_states_the_law_of_random(tmp_path, body, message):
     assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
     assert "the text draws among" in wrong.feedback and "(`draws any among len(hand[p])`" in wrong.feedback
     assert message in wrong.feedback, wrong.feedback
+
+
+SCORE_RIGHT = """for t in 0..2 {
+    let i = random.pick(i in 0..6 where i < len(hand[p])) else -1
+    if i >= 0 { gone[p] = min(gone[p] + hand[p][i], 60) }
+}"""
+
+
+def test_draws_n_among_asks_for_n_draws_over_count(tmp_path):
+    """`draws 2 among COUNT`: two draws over COUNT values ("chosen at random 2 times"); a fill
+    whose second draw leaves out the last card draws twice and once over COUNT, and is refused."""
+    (tmp_path / "lottery.envspec").write_text(LOTTERY, encoding="utf-8")
+    judge = Judge(str(tmp_path / "lottery.envspec"), max_examples=EXAMPLES)
+    assert judge.judge_body("score", SCORE_RIGHT, "").ok
+    second = SCORE_RIGHT.replace("where i < len(hand[p])", "where i < len(hand[p]) - t")
+    wrong = judge.judge_body("score", second, "")
+    assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
+    assert "the text draws 2 times among" in wrong.feedback and ", 2 times" in wrong.feedback, wrong.feedback
 
 
 def test_a_counterexample_names_the_table_rows_it_shows(choices):
