@@ -65,16 +65,18 @@ def _seed_u32(seed):
 
 def _action_i32(action, n: int):
     """Flat action(s) `action` as int32 for a game of `n` flat actions. A concrete integer
-    outside 0..n-1 (a Python int of any size, a numpy integer or integer array) becomes -1,
-    an illegal action as it was: JAX without x64 keeps only the low 32 bits of an int64, which
-    could name a legal action (2**32 + 4 was played as action 4; the interpreter and Rust call
-    it illegal). A traced action is already int32: under `jit`, JAX converts an int64
-    argument at the boundary, before the step can see it."""
+    that int32 cannot hold (a Python int of any size, a numpy integer or integer array)
+    becomes -1, an illegal action as it was: JAX without x64 keeps only the low 32 bits of an
+    int64, which could name a legal action (2**32 + 4 was played as action 4; the interpreter
+    and Rust call it illegal). One that int32 holds stays itself, so an `illegal_action error`
+    fault names it as the interpreter does. A traced action is already int32: under `jit`, JAX
+    converts an int64 argument at the boundary, before the step can see it."""
+    lo, hi = np.iinfo(np.int32).min, np.iinfo(np.int32).max
     if isinstance(action, (int, np.integer)):
-        return jnp.int32(action if 0 <= action < n else -1)
+        return jnp.int32(action if lo <= action <= hi else -1)
     if isinstance(action, np.ndarray) and action.dtype.kind in "iu":
         out = np.full(action.shape, -1, np.int32)
-        np.copyto(out, action, casting="unsafe", where=(action >= 0) & (action < n))
+        np.copyto(out, action, casting="unsafe", where=(action >= lo) & (action <= hi))
         return jnp.asarray(out)
     return jnp.asarray(action, jnp.int32)
 
