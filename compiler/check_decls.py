@@ -27,6 +27,7 @@ from envc.compiler.check_base import (
     CheckerPart,
     Ctx,
     _at,
+    _elem,
     _float_leaves,
     _Poison,
     checker_module,
@@ -353,7 +354,7 @@ class DeclChecks(CheckerPart):
         """The initial value of a field: its `= expr` (a scalar broadcasts over arrays), else zero."""
         if default is None:
             return self.zero_value(t)
-        if isinstance(default, ast.ArrayLit) and not default.items and isinstance(_leaf_list(t), ir.ListT):
+        if isinstance(default, ast.ArrayLit) and not default.items and isinstance(_elem(t), ir.ListT):
             return self.zero_value(t)  # `= []`: an empty list (in every cell), as `let xs: list<T, N> = []`
         try:
             e = self.expr(default, Ctx("default", pure=True))
@@ -497,10 +498,3 @@ def _with_elem(t: ir.Type, elem: ir.Type) -> ir.Type:
     if isinstance(t, ir.ArrayT):
         return ir.ArrayT(elem=_with_elem(t.elem, elem), size=t.size)
     return elem
-
-
-def _leaf_list(t: ir.Type) -> ir.Type:
-    """`t` under its array dimensions (`list<T, N>[2]` -> `list<T, N>`)."""
-    while isinstance(t, ir.ArrayT):
-        t = t.elem
-    return t
