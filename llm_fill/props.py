@@ -757,6 +757,8 @@ class Counterexample:
         lines.append(f"    (random words: key {self.before.rng_key}, counter {self.before.rng_counter})")
         call = ", ".join(f"{p.name}: {dsl_value(module, p.type, a)}" for p, a in zip(hole.params, self.args))
         lines.append(f"  call: {hole.name}({call})")
+        # what is written as DSL values, for the legend of its table rows
+        written = [(f.type, self.before.fields[f.name]) for f in shown] + list(zip((p.type for p in hole.params), self.args))
         after = self.outcome.after
         if after is not None:
             changed = [f for f in module.state if not f.name.startswith(RESERVED_PREFIX)
@@ -765,30 +767,18 @@ class Counterexample:
                          "  state after the call: unchanged")
             for f in changed:
                 v = after.fields.get(f.name)
-                shown_v = dsl_value(module, f.type, v) if not type_errors(module, f.type, v, f.name) else repr(v)
-                lines.append(f"    {f.name} = {shown_v}")
+                typed = not type_errors(module, f.type, v, f.name)
+                lines.append(f"    {f.name} = {dsl_value(module, f.type, v) if typed else repr(v)}")
+                written += [(f.type, v)] if typed else []
             if hole.ret is not None:
                 lines.append(f"  result = {dsl_value(module, hole.ret, self.outcome.result)}")
-        legend = row_legend(module, self._values(module, hole, shown))
+                written.append((hole.ret, self.outcome.result))
+        legend = row_legend(module, written)
         if legend:
             lines.append(f"  rows shown: {legend}")
         lines.append("  what went wrong:")
         lines += [f"    - {p}" for p in self.outcome.problems]
         return "\n".join(lines)
-
-    def _values(self, module: ir.Module, hole: ir.HoleDef, shown: list[ir.FieldDef]) -> list[tuple[ir.Type, Any]]:
-        """(type, value) of everything `render` writes: the fields shown before, the
-        arguments, the changed fields after (well typed) and the result."""
-        out = [(f.type, self.before.fields[f.name]) for f in shown]
-        out += list(zip((p.type for p in hole.params), self.args))
-        after = self.outcome.after
-        if after is None:
-            return out
-        out += [(f.type, after.fields.get(f.name)) for f in module.state if not f.name.startswith(RESERVED_PREFIX)
-                and not type_errors(module, f.type, after.fields.get(f.name), f.name)]
-        if hole.ret is not None:
-            out.append((hole.ret, self.outcome.result))
-        return out
 
 
 class _Falsified(Exception):
