@@ -14,6 +14,7 @@ narrowest integer dtype (`IntT.dtype`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
@@ -511,6 +512,26 @@ def storage_dtype(t: Type) -> str:
         return "int8" if t.size <= 127 else "int16"
     if isinstance(t, RowT):
         return IntT(lo=0, hi=max(0, t.rows - 1)).dtype
+    raise TypeError(f"{t} is not a scalar type")
+
+
+def value_bounds(t: Type) -> tuple[float, float]:
+    """The lowest and highest value of scalar type `t` (bools 0 and 1, floats the infinities,
+    enums and table rows their indices): the bounds of an observation `Box` in every adapter.
+
+    Raises:
+        TypeError: `t` is not a scalar (an array, a record or a list).
+    """
+    if isinstance(t, BoolT):
+        return (0, 1)
+    if isinstance(t, FloatT):
+        return (-math.inf, math.inf)
+    if isinstance(t, IntT):
+        return (t.lo, t.hi)
+    if isinstance(t, EnumT):
+        return (0, t.size - 1)
+    if isinstance(t, RowT):
+        return (0, max(0, t.rows - 1))
     raise TypeError(f"{t} is not a scalar type")
 
 

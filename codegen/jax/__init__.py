@@ -226,7 +226,7 @@ def _observation_box(t: ir.Type) -> tuple[str, str]:
         t = t.elem
     if isinstance(t, (ir.RecordT, ir.ListT)):
         return "None", "None"
-    low, high = _scalar_bounds(t)
+    low, high = ir.value_bounds(t)
     return repr(dims), f"({_number(low)}, {_number(high)})"
 
 
@@ -252,18 +252,7 @@ def _observation_leaves(module: ir.Module, t: ir.Type, path: tuple[str, ...] = (
         items = _observation_leaves(module, ir.ArrayT(elem=t.elem, size=t.cap), path + ("items",), dims)
         return [(p, d, dt, min(lo, 0), max(hi, 0)) for p, d, dt, lo, hi in items] + \
             [(path + ("len",), dims, "int32", 0, t.cap)]
-    return [(path, dims, ir.storage_dtype(t), *_scalar_bounds(t))]
-
-
-def _scalar_bounds(t: ir.Type) -> tuple[float, float]:
-    """The lowest and highest value of scalar type `t` (floats: the infinities)."""
-    if isinstance(t, ir.IntT):
-        return (t.lo, t.hi)
-    if isinstance(t, ir.EnumT):
-        return (0, t.size - 1)
-    if isinstance(t, ir.RowT):
-        return (0, max(0, t.rows - 1))
-    return (-math.inf, math.inf) if isinstance(t, ir.FloatT) else (0, 1)
+    return [(path, dims, ir.storage_dtype(t), *ir.value_bounds(t))]
 
 
 def _observation_leaf_code(leaf: ObsLeaf) -> str:

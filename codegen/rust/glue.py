@@ -16,6 +16,8 @@ Public surface: `Glue(lowering).build() -> dict` (what `templates/lib.rs.j2` lay
 
 from __future__ import annotations
 
+import math
+
 from envc.codegen.escape import py_str, rust_str
 from envc.codegen.rust.lower import Leaf, Lowering, is_scalar, leaves
 from envc.compiler import ir
@@ -215,14 +217,6 @@ def _leaf_space(leaf: Leaf) -> str:
 
 def _bounds(t: ir.Type) -> tuple[str, str]:
     """Python literals of the lowest and highest observation value (for a Gymnasium `Box`)."""
-    if isinstance(t, ir.BoolT):
-        return ("0", "1")
-    if isinstance(t, ir.FloatT):
-        return ("-np.inf", "np.inf")
-    if isinstance(t, ir.IntT):
-        return (str(t.lo), str(t.hi))
-    if isinstance(t, ir.EnumT):
-        return ("0", str(t.size - 1))
-    if isinstance(t, ir.RowT):
-        return ("0", str(max(0, t.rows - 1)))
-    raise TypeError(t)
+    literal = {math.inf: "np.inf", -math.inf: "-np.inf"}
+    low, high = ir.value_bounds(t)
+    return (literal.get(low, str(low)), literal.get(high, str(high)))
