@@ -2,7 +2,7 @@
 
     git show c3e307b:tests/golden/tcg/jax/env.py > /tmp/before.py
     python bench/module_ab.py before=/tmp/before.py after=tests/golden/tcg/jax/env.py \
-        [--batch 1024] [--steps 32] [--repeats 5] [--rollout rollout_joint]
+        [--batch 1024] [--steps 32] [--repeats 5] [--rollout rollout_joint] [--user-loop]
 
 Each module is imported from its file (a generated `env.py` is self-contained), and its
 `rollout` (or `--rollout rollout_joint` for a simultaneous spec) is jitted with
@@ -15,6 +15,11 @@ alternately, `--repeats` rounds (drift in the machine's speed is shared); SPS is
 Unlike bench/golden_ab.py (a spec's golden at a commit against the working tree), any number of
 modules, from any source (a scratch variant of the lowering included). Quote `uptime` with the
 figures.
+
+`--user-loop` times each module's `Env()` in the user's own loop instead (bench/harness.py's
+`pgx_api_loop`: `jax.vmap(init)` on split keys, `jax.vmap(step)`, the random legal policy, a
+select of a fresh `init` where an episode ended), the loop `bench/jax_vs_peers.py --user-loop`
+times beside the peers.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import statistics
 import sys
 import time
 
+from harness import pgx_api_loop
 from parts_ab import load_module  # bench/ is this script's folder, first on sys.path
 
 from envc import jax_cache
@@ -38,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rollout", default="rollout", help="the module's rollout function (rollout_joint: simultaneous)")
+    ap.add_argument("--user-loop", action="store_true",
+                    help="time each module's Env() in bench/harness.py's user loop instead of its rollout")
     args = ap.parse_args(argv)
     jax_cache.disable()  # every compile cold, the generated modules' own cache included
     import jax
@@ -48,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.modules:
         name, _, path = item.partition("=")
         module = load_module(f"module_ab_{name}", path)
-        f = jax.jit(getattr(module, args.rollout), static_argnums=(1, 2, 3))
-        compiled[name], (trace_s, lower_s, xla_s) = compile_stages(f, key, args.steps, args.batch, args.batch)
+        if args.user_loop:
+            f = jax.jit(pgx_api_loop(module.Env()), static_argnums=(1, 2))
+            compiled[name], (trace_s, lower_s, xla_s) = compile_stages(f, key, args.steps, args.batch)
+        else:
+            f = jax.jit(getattr(module, args.rollout), static_argnums=(1, 2, 3))
+            compiled[name], (trace_s, lower_s, xla_s) = compile_stages(f, key, args.steps, args.batch, args.batch)
         print(f"{name}: compile {trace_s + lower_s + xla_s:.1f} s (trace {trace_s:.1f}, lower {lower_s:.1f}, "
               f"XLA {xla_s:.1f})", flush=True)
     outputs = {n: [np.asarray(x) for x in jax.tree_util.tree_leaves(c(key))] for n, c in compiled.items()}
