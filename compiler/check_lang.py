@@ -1146,7 +1146,7 @@ class LanguageChecks:
             idx: ir.Expr = var if start == 0 else irutil.binop("sub", var, irutil.int_const(start))
             idx = ir.Builtin(name="clamp", args=[idx, irutil.int_const(0), irutil.int_const(size - 1)],
                              type=ir.IntT(lo=0, hi=size - 1))
-            item = ir.GetIndex(base=p, index=idx, type=at_.elem, span=p.span)
+            item = _cell(p, idx, at_.elem)
             if body is None:
                 body = item
             else:
@@ -1896,3 +1896,21 @@ def _narrowed(o: str, other: tuple[int, int], lo: int, hi: int) -> tuple[int, in
     if other[0] == hi:
         return lo, hi - 1
     return lo, hi
+
+
+def _cell(part: ir.Expr, idx: ir.Expr, elem: ir.Type) -> ir.Expr:
+    """Cell `idx` (in `0..size - 1`) of array `part`, one of `concat`'s arguments.
+
+    Decision (stop 51): a comprehension's cell is its body with the variable bound to
+    `idx + lo` (`[f(c) for c in 0..N][i]` is `f(i)`), not an index into the comprehension:
+    `concat` is one comprehension over the joined cells, and indexing a comprehension there
+    built the whole argument again for every cell of the result (quadratic in the interpreter
+    and in the generated Rust; an observation `concat([... for c in 0..52], one_hot(top, 52))`
+    built 104 arrays of 52). The same value: `concat`'s arguments cannot draw (checked above),
+    so evaluating the body once per cell gives the cells of the array it builds, with any
+    fault the first cell in order meets, as before. Other arguments (a field, a `fn`'s
+    result) are indexed."""
+    if not isinstance(part, ir.ArrayBuild):
+        return ir.GetIndex(base=part, index=idx, type=elem, span=part.span)
+    at = idx if part.lo == 0 else irutil.binop("add", idx, irutil.int_const(part.lo))
+    return irutil.substitute(part.body, {part.var: at})

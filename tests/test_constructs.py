@@ -190,6 +190,21 @@ def test_pow_of_a_comprehension_variable_in_a_constant():
     assert [e.split(" ")[0] for e in _errors(_game("    for i in 0..3 {\n        x = pow(2, i)\n    }"))] == ["E0113"]
 
 
+def test_concat_reads_a_comprehensions_cells_without_building_it():
+    """`concat` is one comprehension over the joined cells; an argument that is itself a
+    comprehension (`[.. for i in 1..4]`, `one_hot`) gives each cell by its body at that index,
+    instead of being built again for every cell of the result (quadratic in the interpreter and
+    the generated Rust before stop 51). The values are those of the arrays joined."""
+    m = _source(_game("    let c = concat([a[i] + i for i in 1..4], one_hot(2, 3), [a[0]])\n"
+                      "    x = min(c[0] + c[2] + c[5] + c[6] + c[1], 9)"))
+    joined = m.actions[0].body[0].value
+    assert isinstance(joined, ir.ArrayBuild) and joined.hi == 7
+    assert not [n for n in ir.walk(joined.body) if isinstance(n, ir.ArrayBuild)]
+    it = Interpreter(m)
+    s = it.step(it.init(0), it.actions.encode("go"))
+    assert s.x == 1 + 3 + 1 + 0 + 2  # c == [1, 2, 3, 0, 0, 1, 0]
+
+
 def test_a_list_parameter_takes_any_capacity(modules):
     names = {f.name for f in modules["arrays"].fns}
     assert {"_envc_total__6", "_envc_total__3"} <= names and "total" not in names
