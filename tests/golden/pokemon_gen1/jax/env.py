@@ -12657,7 +12657,9 @@ def _kind_chunk(batch: int, kind_chunk) -> int:
     it when generating)."""
     if kind_chunk is not None and int(kind_chunk) < 0:
         raise ValueError(f"kind_chunk must be 0 (every branch on every row) or more, not {kind_chunk!r}")
-    return 0 if kind_chunk is None else int(kind_chunk)
+    if kind_chunk is not None:
+        return int(kind_chunk)
+    return 0
 
 
 def _step_rows(state: State, actions, chunk: int):
