@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -554,6 +554,68 @@ def cells(t: Type, records: dict[str, RecordDef]) -> int:
     if isinstance(t, RecordT) and t.name in records:
         return sum(cells(f.type, records) for f in records[t.name].fields)
     return 1
+
+
+#: a step of `LayoutLeaf.steps`: ("field", name), ("index", size), ("items", cap), ("len", cap)
+LayoutStep = tuple[str, Any]
+
+
+class LayoutLeaf(NamedTuple):
+    """One array of the array layout of a value, the one every backend stores and
+    `envc.verify.to_arrays` compares: a record is a dict of its fields, an array of records a
+    record of arrays, a list `{"items": ..., "len": ...}` (its items in an array of its
+    capacity). `steps` lead from the value to one cell (an array's dimensions as ("index",
+    size) steps, outermost first); `scalar` is the cell's scalar type (`IntT(0..cap)` for a
+    list's length, stored as int32). Both backends build their leaves from `layout_leaves`
+    (the JAX adapters' observation spaces, the Rust glue's conversions and spaces)."""
+
+    steps: tuple[LayoutStep, ...]
+    scalar: Type
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The dict keys to the leaf: field names, "items", "len"."""
+        return tuple(arg if kind == "field" else kind for kind, arg in self.steps if kind != "index")
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """The leaf array's shape (per value): its array and list dimensions, outermost first."""
+        return tuple(arg for kind, arg in self.steps if kind in ("index", "items"))
+
+    @property
+    def cap(self) -> int | None:
+        """The capacity of the list whose length this leaf is (None for any other leaf)."""
+        if not self.steps or self.steps[-1][0] != "len":
+            return None
+        return self.steps[-1][1]
+
+    @property
+    def dtype(self) -> str:
+        """The numpy dtype name of the leaf (`storage_dtype`; a list's length is int32)."""
+        return "int32" if self.cap is not None else storage_dtype(self.scalar)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and highest value a cell holds (`value_bounds`), widened to hold 0 inside
+        a list's items: the slots past its length hold zeros, whatever the item's range."""
+        low, high = value_bounds(self.scalar)
+        if any(kind == "items" for kind, _ in self.steps):
+            return (min(low, 0), max(high, 0))
+        return (low, high)
+
+
+def layout_leaves(module: Module, t: Type, steps: tuple[LayoutStep, ...] = ()) -> list[LayoutLeaf]:
+    """The arrays of the layout of a value of type `t` (`LayoutLeaf`), in the order of a walk:
+    a record's fields in declaration order, a list's items before its length."""
+    if isinstance(t, ArrayT):
+        return layout_leaves(module, t.elem, steps + (("index", t.size),))
+    if isinstance(t, RecordT):
+        return [leaf for f in module.record(t.name).fields
+                for leaf in layout_leaves(module, f.type, steps + (("field", f.name),))]
+    if isinstance(t, ListT):
+        return layout_leaves(module, t.elem, steps + (("items", t.cap),)) + \
+            [LayoutLeaf(steps + (("len", t.cap),), IntT(lo=0, hi=t.cap))]
+    return [LayoutLeaf(steps, t)]
 
 
 def elem_of(t: Type) -> Type:

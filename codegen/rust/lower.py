@@ -1121,37 +1121,28 @@ class Lowering:
 # ------------------------------------------------------------------ layouts
 
 
-def _bounds_of(t: ir.Type) -> tuple[int, int] | None:
-    """The values a scalar of type `t` may hold (None for bool and float32): an injected
-    state is checked against them, so that generated code indexes only within bounds."""
-    if isinstance(t, ir.IntT):
-        return (t.lo, t.hi)
-    if isinstance(t, ir.EnumT):
-        return (0, t.size - 1)
-    if isinstance(t, ir.RowT):
-        return (0, max(0, t.rows - 1))
-    return None
-
-
-def leaves(low: Lowering, t: ir.Type, access: str, path: tuple[str, ...] = (), dims: tuple[int, ...] = ()
-           ) -> list[Leaf]:
-    """The arrays of the layout of a value of type `t` stored at Rust place `access`."""
-    if is_scalar(t):
-        return [Leaf(path, low.rty(t), dims, access, bounds=_bounds_of(t))]
-    if isinstance(t, ir.ArrayT):
-        return leaves(low, t.elem, f"{access}[{{i{len(dims)}}}]", path, dims + (t.size,))
-    if isinstance(t, ir.RecordT):
-        out = []
-        for f in low.record_fields(t):
-            out += leaves(low, f.type, f"{access}.{field_ident(f.name)}", path + (f.name,), dims)
-        return out
-    if isinstance(t, ir.ListT):
-        items = leaves(low, ir.ArrayT(elem=t.elem, size=t.cap), f"{access}.items", path + ("items",), dims)
-        for leaf in items:  # slots past the length hold zeros, whatever the item's range
-            if leaf.bounds is not None:
-                leaf.bounds = (min(leaf.bounds[0], 0), max(leaf.bounds[1], 0))
-        return items + [Leaf(path + ("len",), "i32", dims, f"{access}.len", cap=t.cap)]
-    raise TypeError(t)
+def leaves(low: Lowering, t: ir.Type, access: str, path: tuple[str, ...] = ()) -> list[Leaf]:
+    """The arrays of the layout of a value of type `t` (`ir.layout_leaves`) stored at Rust place
+    `access`, each keyed by `path` and its own keys. An integer scalar's `bounds` (its IR type's
+    range, widened to hold 0 in a list's items) are checked when a state is injected, so that
+    generated code indexes only within bounds; bools, floats and a list's length (checked
+    against `cap`) have none."""
+    out = []
+    for leaf in ir.layout_leaves(low.m, t):
+        place, k = access, 0
+        for kind, arg in leaf.steps:
+            if kind == "field":
+                place += f".{field_ident(arg)}"
+            elif kind in ("index", "items"):
+                place += (".items" if kind == "items" else "") + f"[{{i{k}}}]"
+                k += 1
+            else:
+                place += ".len"
+        ints = leaf.cap is None and isinstance(leaf.scalar, (ir.IntT, ir.EnumT, ir.RowT))
+        bounds = (int(leaf.bounds[0]), int(leaf.bounds[1])) if ints else None
+        rty = "i32" if leaf.cap is not None else low.rty(leaf.scalar)
+        out.append(Leaf(path + leaf.path, rty, leaf.dims, place, cap=leaf.cap, bounds=bounds))
+    return out
 
 
 # ------------------------------------------------------------------ small helpers
