@@ -79,7 +79,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from envc.compiler import ir
+from envc.compiler import ir, irutil
 from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, to_value, values_equal
 from envc.llm_fill.textchecks import Example, TextChecks, call_scope, random_note, with_contexts
@@ -467,6 +467,42 @@ def _invariants(it: Interpreter, s: State, only: set[str] | None = None) -> dict
         finally:
             ev.state = None
     return out
+
+
+#: the built-ins of an `ensures` that read the call (the state before it, its coins and draws)
+CALL_READS = frozenset({"old", "flip", "heads", "heads_until_tails", "draws", "drawn"})
+
+
+def state_facts(hole: ir.HoleDef) -> list[ir.Expr]:
+    """The clauses of `hole`'s own `ensures` (a family's are shared by every text) that read the
+    state alone: no `old(...)`, parameter, `result`, coin or draw. Every call keeps them, so they
+    are facts of the game, like invariants: a varied state where one is false before the call
+    is no state of the game, and the contract is not checked there (hunt T, D2, 2026-12-05:
+    `ensures all(occupied[q][0] for q in 0..2)` with `occupied` redrawn all false, the state
+    unchanged by the call, refused every right fill from 800 examples on, and shrinking
+    swapped a wrong fill's real failure for it). A clause that reads the call is checked on
+    every state; so is every clause on a state reached as it is (a reached state where a fact is
+    false is the spec's to explain, not the judge's to skip)."""
+    out = []
+    for e in hole.ensures:
+        if irutil.free_locals(e):
+            continue
+        if any(isinstance(n, ir.Builtin) and n.name in CALL_READS for n in ir.walk(e)):
+            continue
+        out.append(e)
+    return out
+
+
+def facts_hold(it: Interpreter, s: State, facts: list[ir.Expr]) -> bool:
+    """Whether every clause of `facts` (`state_facts`) holds on `s` (one that faults does not)."""
+    ev = it.ev
+    ev.state = s
+    try:
+        return all(bool(ev.eval(e, {})) for e in facts)
+    except SpecRuntimeError:
+        return False
+    finally:
+        ev.state = None
 
 
 def invariant_reads(module: ir.Module) -> dict[str, set[str]]:
@@ -989,6 +1025,7 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
     text = TextChecks(module, hole)
     extras = text.context.extras if text.context is not None else []
     fields = [f for f in module.state if not f.builtin and _cells(module, f.type) <= MAX_DRAWN_CELLS]
+    facts = state_facts(hole)
     rnd = random.Random(seed)
     out: list[Example] = []
     per_seed = max(1, -(-n // starts.seeds))
@@ -1004,7 +1041,7 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
                 state = state.copy()
                 for f in moved:
                     state.fields[f.name] = random_value(module, f.type, rnd)
-                if not all(_invariants(it, state).values()):
+                if not all(_invariants(it, state).values()) or not facts_hold(it, state, facts):
                     continue
                 redrawn = f", then {', '.join(f'`{f.name}`' for f in moved)} redrawn"
             args = [random_value(module, p.type, rnd) for p in hole.params]
@@ -1105,6 +1142,7 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
     context = Context(module, hole)
     text = TextChecks(module, hole)
     setup = text.context
+    facts = state_facts(hole)
     seen: list[Counterexample] = []
 
     def prop(start, args, pick, pair, extras):
@@ -1120,6 +1158,8 @@ def falsify(module: ir.Module, hole_name: str, starts: StartStates | None, claus
             again = {name for name in held if reads.get(name, set()) & moved}
             held = {**held, **_invariants(it, before, again)} if again else held
             origin += text.describe_setup(module, pair, list(extras))
+        if start.touched != set() and facts and not facts_hold(it, before, facts):
+            valid = False  # a varied state that breaks a fact of the hole (`state_facts`)
         outcome = check_call(it, hole, before, list(args), clause_text, held, reads, context, pick, text, valid)
         if outcome.problems:
             seen.append(Counterexample(before, list(args), outcome, origin))

@@ -636,6 +636,26 @@ def test_the_bounds_of_a_decision_or_a_pick_write_the_printed_number(tmp_path, p
     assert "the text prints `3`, and the fill never writes it" in wrong.feedback
 
 
+def test_a_varied_state_that_breaks_a_fact_of_the_hole_is_not_blamed_on_the_fill(tmp_path):
+    """Hunt T, D2: a hole's `ensures` that reads the state alone (`ensures ready`) is a fact every
+    call keeps; the judge's varied states redrew `ready` false, where a right fill that leaves it
+    alone "broke" it (every right fill of the hunt's game was refused from 800 examples on). Such a
+    state is no state of the game: the contract is not checked there. A fill that breaks the fact
+    on a state of the game is still refused."""
+    spec = tmp_path / "fact.envspec"
+    spec.write_text('env fact "a fact of the hole"\nplayers 2\nturn_limit 20\n'
+                    "state {\n    n: int[0..50] = 0\n    ready: bool = true\n}\n"
+                    'hole bump(p: int[0..1]) "Add 2 to the counter."\n    ensures ready\n'
+                    "action a() {\n    bump(current_player)\n    current_player = 1 - current_player\n}\n"
+                    "observe(p) -> int[0..50] { return n }\n", encoding="utf-8")
+    judge = Judge(str(spec), max_examples=EXAMPLES)
+    right = judge.judge_body("bump", "n = min(n + 2, 50)", "")
+    assert right.ok, right.feedback
+    wrong = judge.judge_body("bump", "n = min(n + 2, 50)\nready = false", "")
+    assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
+    assert "`ensures ready` does not hold" in wrong.feedback
+
+
 FAULTS_ON_THE_LAST = """let i = choose(p, i in 0..8 where i < len(hand[p])) else -1
 if i >= 0 {
     let c = hand[p][if i > 0 and i == len(hand[p]) - 1 then min(i + 1, 7) else i]
