@@ -83,6 +83,17 @@ class Ctx:
         return None
 
 
+#: source text that is one operand: a number, a name or place, a call (`len(h)`, `x[i].hp`)
+_OPERAND = re.compile(r"-?[\w.]+(\([^()]*\)|\[[^\[\]]*\])*(\.\w+)*")
+
+
+def _compound_value(lhs: str, op: str, rhs: str) -> str:
+    """The value `lhs op= rhs` stores, as source text: `lhs op rhs`, `rhs` in parentheses unless
+    it is one operand (`g -= t - 1` is `g - (t - 1)`, and an `if` is no operand of `+` without
+    them: hunt S, the helps wrote `g - t - 1` and `g + if ...`)."""
+    return f"{lhs} {op} {rhs if _OPERAND.fullmatch(rhs) else f'({rhs})'}"
+
+
 def _clamp_fix(text: str, src: ir.IntT, dst: ir.IntT) -> str:
     """`min(x, hi)`, `max(x, lo)` or `clamp(x, lo, hi)` around the source text of an overflowing value."""
     if not text or "\n" in text or len(text) > 60:
@@ -90,7 +101,7 @@ def _clamp_fix(text: str, src: ir.IntT, dst: ir.IntT) -> str:
     lhs, until = None, ""
     m = re.fullmatch(r"(.+?)\s*([+-])=\s*(.+?)(\s+until\s+.+)?", text)
     if m:  # `x += e [until b()]`: the value is `x + e`, the `until` stays after it (a hunt: inside `min`)
-        lhs, text, until = m.group(1), f"{m.group(1)} {m.group(2)} {m.group(3)}", m.group(4) or ""
+        lhs, text, until = m.group(1), _compound_value(m.group(1), m.group(2), m.group(3)), m.group(4) or ""
     if src.lo >= dst.lo:
         fix = f"min({text}, {dst.hi})"
     elif src.hi <= dst.hi:

@@ -24,6 +24,7 @@ from envc.compiler.check_base import (
     Ctx,
     _always_returns,
     _clamp_fix,
+    _compound_value,
     _ctx_name,
     _fields_help,
     _place_text,
@@ -275,7 +276,7 @@ class StatementChecks(CheckerPart):
         hi = init.hi + max(0, new.hi - init.hi) * trips
         lo, hi = max(lo, ir.INT32_MIN), min(hi, ir.INT32_MAX)
         rhs = self.source_text(s.value.span) if s.op == "=" else \
-            f"{place.name} {'+' if s.op == '+=' else '-'} {self.source_text(s.value.span)}"
+            _compound_value(place.name, "+" if s.op == "+=" else "-", self.source_text(s.value.span))
         notes = [f"`{place.name}` was declared by `let {place.name} = {self.source_text(let.value.span)}` "
                  f"without a type, so its range is that of its first value, {init.lo}..{init.hi}"]
         closed = self.let_closed_range(s, place, init, ir.IntT(lo=lo, hi=hi), ctx)
