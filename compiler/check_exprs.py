@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from envc.compiler import builtins, ir, ranges
+from envc.compiler import builtins, ir, irutil, ranges
 from envc.compiler import check_simultaneous as sim
 from envc.compiler.check_base import (
     COIN_BUILTINS,
@@ -858,7 +858,7 @@ class ExpressionChecks(CheckerPart):
         lo_t, hi_t = ir.int_of(lo.type), ir.int_of(hi.type)  # both checked above
         if hi_t.hi < lo_t.lo:
             self.fail("E0122", "`random.int` range is always empty", e.span)
-        if lo_t.hi > hi_t.lo:
+        if lo_t.hi > hi_t.lo and not irutil.always_le(lo, hi):
             self.fail("E0122", "`random.int(lo, hi)` may be called with lo > hi", e.span,
                       f"lo is in {lo_t.lo}..{lo_t.hi}, hi in {hi_t.lo}..{hi_t.hi}",
                       help="make sure lo <= hi always holds")

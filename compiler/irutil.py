@@ -3,7 +3,7 @@
 Public surface: `substitute(node, mapping)` (capture-avoiding replacement of locals),
 `local_refs(node)` (the local names a node reads or assigns), `free_locals(node)` (those it does not bind), `zero_const(module, t)`,
 `int_const(v)`, `bool_const(v)`, `local(name, t)`, `state(name, t)`, `binop(op, a, b)`,
-`map_blocks(stmts, fn)`.
+`map_blocks(stmts, fn)`, `always_le(a, b)`.
 
 Everything here is a pure function of IR nodes (frozen pydantic models): it returns new
 nodes and never changes the ones it is given.
@@ -143,6 +143,46 @@ def draws(node: ir.Node) -> bool:
     """Whether evaluating `node` draws a random number or takes from a list, places included
     (`ir.first_draw` does not look into a place's indices)."""
     return any(isinstance(n, (ir.RandomInt, ir.RandomPick, ir.ListTake)) for n in ir.walk(node))
+
+
+def always_le(a: ir.Expr, b: ir.Expr) -> bool:
+    """Whether `a <= b` holds whatever the values `a` and `b` read: `b - a` as a sum of integer
+    terms (through `+`, `-`, negation and products with a constant), with the terms that are the
+    same expression in both cancelling (alike as printed, drawing nothing), and the rest's lowest
+    value, from the terms' ranges, at least 0. `random.int(k, k)` and `random.int(k, k + 2)` hold
+    whatever `k` is, which the ranges of the two bounds alone cannot tell (hunt S)."""
+    terms: dict[str, list] = {}
+    const = _linear(b, 1, terms) - _linear(a, 1, terms, sign=-1)
+    low = const
+    for coef, t in terms.values():
+        if coef:
+            low += coef * (t.lo if coef > 0 else t.hi)
+    return low >= 0
+
+
+def _linear(e: ir.Expr, coef: int, terms: dict[str, list], sign: int = 1) -> int:
+    """Add `sign * coef * e`'s terms to `terms` (printed text -> [coefficient, range]); returns
+    `coef * e`'s constant part (the caller applies `sign` to it)."""
+    from envc.compiler.printer import print_expr
+
+    if isinstance(e, ir.Const) and isinstance(e.value, int) and not isinstance(e.value, bool):
+        return coef * e.value
+    if isinstance(e, ir.Unary) and e.op == "neg":
+        return _linear(e.operand, -coef, terms, sign)
+    if isinstance(e, ir.Binary) and e.op in ("add", "sub"):
+        right = coef if e.op == "add" else -coef
+        return _linear(e.left, coef, terms, sign) + _linear(e.right, right, terms, sign)
+    if isinstance(e, ir.Binary) and e.op == "mul":
+        for factor, other in ((e.right, e.left), (e.left, e.right)):
+            if isinstance(factor, ir.Const) and isinstance(factor.value, int) and not isinstance(factor.value, bool):
+                return _linear(other, coef * factor.value, terms, sign)
+    t = e.type
+    assert isinstance(t, ir.IntT), t  # (the checker asks only about integers)
+    # an expression that draws is a new value each time: never the same term as another
+    key = f"{id(e)}" if draws(e) else print_expr(e)
+    entry = terms.setdefault(key, [0, t])
+    entry[0] += sign * coef
+    return 0
 
 
 def substitute(node: Any, mapping: dict[str, Any], fresh: Callable[[str], str] | None = None) -> Any:

@@ -205,6 +205,19 @@ def test_concat_reads_a_comprehensions_cells_without_building_it():
     assert s.x == 1 + 3 + 1 + 0 + 2  # c == [1, 2, 3, 0, 0, 1, 0]
 
 
+def test_random_int_bounds_that_always_hold_whatever_their_ranges():
+    """Hunt S: `random.int(k, k)` was E0122 ("may be called with lo > hi"), the two bounds'
+    ranges overlapping; `hi - lo` is now read as a sum of terms, equal terms cancelling. A
+    bound that can be below the other is still refused."""
+    ok = ["random.int(n, n)", "random.int(n, n + 2)", "random.int(2 * n - n, -(-n) + 1)", "random.int(n - 1, n)"]
+    for call in ok:
+        m = _source(_game(f"    x = clamp({call} - n + 1, 0, 9)"))  # (n is -1 on the first step)
+        it = Interpreter(m)
+        assert {it.step(it.init(seed), it.actions.encode("go")).x for seed in range(40)} <= {0, 1, 2, 3}, call
+    for call in ["random.int(n + 1, n)", "random.int(n, a[0])", "random.int(random.int(0, 2), random.int(0, 2))"]:
+        assert [e.split(" ")[0] for e in _errors(_game(f"    x = max(min({call}, 9), 0)"))] == ["E0122"], call
+
+
 def test_a_list_parameter_takes_any_capacity(modules):
     names = {f.name for f in modules["arrays"].fns}
     assert {"_envc_total__6", "_envc_total__3"} <= names and "total" not in names
