@@ -150,7 +150,10 @@ def always_le(a: ir.Expr, b: ir.Expr) -> bool:
     terms (through `+`, `-`, negation and products with a constant), with the terms that are the
     same expression in both cancelling (alike as printed, drawing nothing), and the rest's lowest
     value, from the terms' ranges, at least 0. `random.int(k, k)` and `random.int(k, k + 2)` hold
-    whatever `k` is, which the ranges of the two bounds alone cannot tell (hunt S)."""
+    whatever `k` is, which the ranges of the two bounds alone cannot tell (hunt S). Bounds that
+    draw or take from a list are not compared (a `pop()` in `a` changes a `len` that `b` reads)."""
+    if draws(a) or draws(b):
+        return False
     terms: dict[str, list] = {}
     const = _linear(b, 1, terms) - _linear(a, 1, terms, sign=-1)
     low = const
@@ -178,9 +181,7 @@ def _linear(e: ir.Expr, coef: int, terms: dict[str, list], sign: int = 1) -> int
                 return _linear(other, coef * factor.value, terms, sign)
     t = e.type
     assert isinstance(t, ir.IntT), t  # (the checker asks only about integers)
-    # an expression that draws is a new value each time: never the same term as another
-    key = f"{id(e)}" if draws(e) else print_expr(e)
-    entry = terms.setdefault(key, [0, t])
+    entry = terms.setdefault(print_expr(e), [0, t])
     entry[0] += sign * coef
     return 0
 
