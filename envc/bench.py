@@ -174,9 +174,20 @@ def bench_python(module, steps: int = 2000, seed: int = 0, repeats: int = 1) -> 
 
 def random_step(it, s, policy):
     """One step of the uniformly random legal policy on the interpreter: a whole turn
-    (`step_joint`) for a simultaneous spec, else one action of the player to move."""
+    (`step_joint`) for a simultaneous spec, else one action of the player to move.
+
+    Raises:
+        SpecRuntimeError: a fault of the spec, or a state that has not ended where a player
+            has no legal action (the policy has nothing to pick; `envc run` reports the same).
+    """
     import numpy as np
 
+    from envc.compiler.interp import SpecRuntimeError
+
+    rows = [s.legal_action_mask] if it.module.simultaneous is None else it.legal_action_masks(s)
+    legal = [np.flatnonzero(row) for row in rows]
+    if any(len(x) == 0 for x in legal):
+        raise SpecRuntimeError("a non-terminal state has no legal action")
     if it.module.simultaneous is None:
-        return it.step(s, int(policy.choice(np.flatnonzero(s.legal_action_mask))))
-    return it.step_joint(s, [int(policy.choice(np.flatnonzero(row))) for row in it.legal_action_masks(s)])
+        return it.step(s, int(policy.choice(legal[0])))
+    return it.step_joint(s, [int(policy.choice(x)) for x in legal])

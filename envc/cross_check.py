@@ -246,12 +246,28 @@ def _lockstep(ref, checked: list, seeds: list[int], lanes: int, policy: np.rando
         ended = live & done
         report.episodes += int(ended.sum())
         live &= ~done
+        live &= ~_dead_ends(ref_host, live, seeds, t, history, report)
         if t == max_steps or not live.any() or not any(ok.values()):
             report.episodes += int(live.sum())
             return
         history[t] = _actions(ref_host, policy)
         report.steps += int(live.sum())
         live[_step_all(ref, checked, ok, np.flatnonzero(live), seeds, t, history, report, names)] = False
+
+
+def _dead_ends(host: dict[str, Any], live: np.ndarray, seeds: list[int], t: int, history: np.ndarray,
+               report: Report) -> np.ndarray:
+    """The live lanes (bool[n]) whose state has not ended and has no legal action, each a fault
+    of the report, worded as the interpreter's verify words it: the random legal policy has
+    nothing to pick there (hunt S: `--reference jax` said ok where the interpreter's run faulted;
+    `_actions` played action 0)."""
+    mask = np.asarray(host["legal_action_mask"], dtype=bool)[:len(live)]
+    stuck = live & ~mask.any(axis=1)
+    for i in np.flatnonzero(stuck):
+        report.faults.append(f"seed {seeds[i]}, step {t}: a non-terminal state has no legal action "
+                             f"(actions {history[:t, i].tolist()})")
+    report.episodes += int(stuck.sum())  # (ended by the fault, as the interpreter's verify counts them)
+    return stuck
 
 
 def _step_all(ref, checked: list, ok: dict[str, bool], lanes: np.ndarray, seeds: list[int], t: int,

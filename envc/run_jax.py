@@ -358,9 +358,10 @@ def run_jax(module: ir.Module, episodes: int, batch: int, seed: int = 0, max_ste
     if phase:
         phase("playing")
 
-    got, finished, calls, carry, elapsed = _count(play_c, carry, batch, episodes, progress)
+    got, finished, calls, carry, elapsed, dead_end = _count(play_c, carry, batch, episodes, progress)
     eps = _episodes_in_order(got, width, episodes)
     fault = env.fault_message(carry[0]) if hasattr(env, "fault_message") else None
+    fault = fault or dead_end
     cache = init_p.cache if init_p.cache != "hit" else play_p.cache
     return RunResult(eps, finished, batch * chunk * calls, elapsed, compile_s, codegen_s, batch, chunk, calls,
                      jax.devices()[0].platform, fault, cache)
@@ -373,7 +374,11 @@ def _env_step(module: ir.Module, env, max_steps: int) -> Callable:
     (state, length int32, ret float32[P], key) -> (state, length, ret, record), the record
     (done bool, outcome code int8, length, ret, match-up label int32[width], `@outcome` int32).
     `length` counts steps (what `max_steps` bounds); the recorded length is the episode's
-    turns instead in a simultaneous spec (`turn_field`)."""
+    turns instead in a simultaneous spec (`turn_field`). The record ends with `stuck` (bool):
+    the state had not ended and no action was legal in it, a dead end of the spec that the
+    interpreter's run reports as a fault (the random legal policy has nothing to pick; the
+    action played is then an illegal one: hunt S, the JAX run said "P1 wins" where the
+    interpreter's stopped)."""
     import jax
     import jax.numpy as jnp
 
@@ -389,6 +394,7 @@ def _env_step(module: ir.Module, env, max_steps: int) -> Callable:
         draw, where the interpreter's run counts the win)."""
         k_act, k_reset = jax.random.split(key)
         over = state.terminated | state.truncated
+        stuck = ~over & ~jnp.any(state.legal_action_mask)
         stepped = env.step(state, env.random_legal_action(k_act, state))
         nxt = jax.tree_util.tree_map(lambda a, b: jnp.where(over, a, b), state, stepped)
         length = length + jnp.where(over, 0, 1)
@@ -405,7 +411,7 @@ def _env_step(module: ir.Module, env, max_steps: int) -> Callable:
             fresh = fresh.replace(_fault=nxt._fault)
         state = jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), fresh, nxt)
         played = nxt._x[turns].astype(jnp.int32) if turns is not None else length
-        record = (done, code, played, ret, label, how)
+        record = (done, code, played, ret, label, how, stuck)
         return state, jnp.where(done, 0, length), jnp.where(done, fresh.rewards, ret), record
 
     return one
@@ -425,7 +431,8 @@ def _by_rules(r, p: int):
 
 def _count(play_c, carry, batch: int, episodes: int, progress: Callable[[int], None] | None):
     """Call the compiled chunk until `episodes` episodes are counted: (the counted episodes'
-    records per chunk, episodes finished in all, calls, the last carry, seconds played).
+    records per chunk, episodes finished in all, calls, the last carry, seconds played, the
+    first dead end met as a fault message or None).
 
     Environment e counts its episodes k = 0, 1, ... while the id k * batch + e < episodes;
     the next chunk is dispatched (asynchronously) before the last one's records are read."""
@@ -434,6 +441,7 @@ def _count(play_c, carry, batch: int, episodes: int, progress: Callable[[int], N
     needed = np.array([len(range(e, episodes, batch)) for e in range(batch)], np.int64)
     count = np.zeros(batch, np.int64)  # episodes finished so far, per environment
     got: list[tuple[np.ndarray, ...]] = []
+    dead_end: str | None = None
     counted = finished = calls = 0
     start = time.perf_counter()
     carry, pending = play_c(carry)
@@ -441,7 +449,10 @@ def _count(play_c, carry, batch: int, episodes: int, progress: Callable[[int], N
     while True:
         carry, following = play_c(carry)  # dispatched (asynchronously) before reading `pending`
         calls += 1
-        done, code, length, ret, label, how = (np.asarray(x) for x in pending)
+        done, code, length, ret, label, how, stuck = (np.asarray(x) for x in pending)
+        if stuck.any() and dead_end is None:
+            lane = int(np.nonzero(stuck)[1][0])
+            dead_end = f"env {lane}: a non-terminal state has no legal action"
         number = count[None, :] + np.cumsum(done, axis=0) - done  # the k of each finished episode
         count += done.sum(axis=0)
         finished += int(done.sum())
@@ -456,7 +467,7 @@ def _count(play_c, carry, batch: int, episodes: int, progress: Callable[[int], N
             jax.block_until_ready(following)  # played, so timed and counted in `steps`
             break
         pending = following
-    return got, finished, calls, carry, time.perf_counter() - start
+    return got, finished, calls, carry, time.perf_counter() - start, dead_end
 
 
 def _episodes_in_order(got: list[tuple[np.ndarray, ...]], width: int, episodes: int) -> Episodes:

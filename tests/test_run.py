@@ -405,3 +405,35 @@ def test_a_nan_return_prints_no_numpy_warning(tmp_path):
         result = CliRunner().invoke(app, ["run", str(spec), "--episodes", "2"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "RuntimeWarning" not in result.output and "nan" in result.output
+
+
+DEAD_END = ('env dead_end "a state with no legal action that has not ended"\nplayers 2\nturn_limit 10\n'
+            "state { n: int[0..3] = 0 }\n"
+            "action go() when n < 2 {\n    n = n + 1\n    current_player = 1 - current_player\n}\n"
+            "observe(p) -> int[0..3] { return n }\n")
+
+
+def test_a_dead_end_is_a_fault_on_every_target_and_command(tmp_path):
+    """Hunt S: after two steps no action is legal and the game has not ended. The interpreter's
+    `envc run` reported it (R0001), `envc bench` was an internal error (numpy's "a cannot be
+    empty"), the JAX run said "P1 wins" (its random legal policy had nothing to pick and played
+    an illegal action), and `envc verify --reference jax` said ok where the interpreter's verify
+    failed. Every one now reports the dead end."""
+    from envc.cli import app
+
+    spec = tmp_path / "dead_end.envspec"
+    spec.write_text(DEAD_END, encoding="utf-8")
+    runner = CliRunner()
+    commands = [["run", str(spec), "--episodes", "4"],
+                ["run", str(spec), "--target", "jax", "--episodes", "4", "--batch", "2"],
+                ["bench", str(spec), "--target", "python", "--steps", "20"]]
+    for args in commands:
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 1, (args, result.output)
+        assert "error[R0001]" in result.output and "a non-terminal state has no legal action" in result.output, \
+            (args, result.output)
+    for targets in (["--targets", "python,jax,rust"], ["--reference", "jax", "--targets", "jax,rust"]):
+        result = runner.invoke(app, ["verify", str(spec), *targets, "--episodes", "3"], env={"COLUMNS": "200"})
+        assert result.exit_code == 1, (targets, result.output)
+        assert result.output.count("a non-terminal state has no legal action (actions [0, 0])") == 3, result.output
+        assert "FAILED: 0 divergence(s), 3 fault(s)" in result.output, result.output
