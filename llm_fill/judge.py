@@ -503,11 +503,13 @@ class Judge:
         for guard, seen in coverage.untested(loaded.module, ir_hole, examples)[:COVERED_GUARDS]:
             tried = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=1,
                                          redraw=guard.fields)
-            # and reached states put in the context again with other draws (the same for every
-            # guard): a redrawn field often breaks an invariant (a deck of random cards), and then
-            # no redrawn state is kept
+            # and reached states put in the context again with other draws, twice (the same for
+            # every guard): a redrawn field often breaks an invariant (a deck of random cards), and
+            # then the reached state is taken as it is; a case the context's extras make (the TCG's
+            # `named` and `nc`: 1 draw in 26) needs the tries
             if again is None:
-                again = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=1)
+                again = [ex for seed in (1, 2) for ex in
+                         props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=seed)]
             tried += again
             found = coverage.flipping(loaded.module, ir_hole, guard, seen, tried)
             cx = props.check_examples(loaded.module, ir_hole.name, found, self.clause_text(ir_hole.name, loaded))

@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+import numpy as np
+
 from envc.compiler import ir, rng
 from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Evaluator, Interpreter, SpecRuntimeError, State, copy_value, heads, values_equal
@@ -372,9 +374,11 @@ class TextChecks:
                if not any(p[:len(a)] == a for a in allowed)]
         if not bad:
             return []
-        shown = ", ".join(f"`{path_text(p)}` ({_short(value_at(before, p))} -> {_short(value_at(after, p))})"
+        shown = ", ".join(f"`{path_text(p)}` ({_change(value_at(before, p), value_at(after, p))})"
                           for p in bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
-        may = ", ".join(f"`{path_text(a)}`" for a in allowed[:8]) or "nothing"
+        # (envc's own `_envc_until_` expiry cells are no place the model wrote or may name: hunt T, D6)
+        named = [a for a in allowed if not str(a[0]).startswith(RESERVED_PREFIX)]
+        may = ", ".join(f"`{path_text(a)}`" for a in named[:8]) or "nothing"
         return [f"the call changes {shown}, outside what the text lets it change: {may} "
                 f"(the frame of {'; '.join(self.contract.rules) or 'the texts block'})"]
 
@@ -387,9 +391,31 @@ def _draws_text(draws: tuple[int, int | None]) -> str:
 
 
 def _short(v: Any) -> str:
+    """`v` in at most 60 characters: a list's first 8 items, a numpy scalar as its Python value
+    (`0.0`, not `np.float32(0.0)`: hunt T, D6)."""
+    if isinstance(v, np.generic):
+        v = v.item()
     text = repr(v) if not isinstance(v, list) else "[" + ", ".join(_short(x) for x in v[:8]) + (
         ", ..." if len(v) > 8 else "") + "]"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _change(a: Any, b: Any) -> str:
+    """`a -> b`, short; two lists that agree on their first 8 items are shown from a little
+    before the first item where they differ (hunt T, D6: `[5, 12, 9, 6, 7, 13, 3, 0, ...] ->
+    [5, 12, 9, 6, 7, 13, 3, 0, ...]` hid the change)."""
+    if not (isinstance(a, list) and isinstance(b, list)):
+        return f"{_short(a)} -> {_short(b)}"
+    k = next((i for i, (x, y) in enumerate(zip(a, b)) if not values_equal(x, y)), min(len(a), len(b)))
+    if k < 8:
+        return f"{_short(a)} -> {_short(b)}"
+    start = k - 2
+
+    def window(v: list) -> str:
+        items = ", ".join(_short(x) for x in v[start:start + 6])
+        return f"[... {items}{', ...' if len(v) > start + 6 else ''}] (from item {start}, of {len(v)})"
+
+    return f"{window(a)} -> {window(b)}"
 
 
 # ------------------------------------------------------------------ printed numbers and symbols
@@ -639,7 +665,8 @@ def data_problems(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) 
             tried = ", ".join(str(v) for v in idle)
             out.append(f"the text prints `{d.value}`, which is {where} of its row ({d.rule}), and the fill does "
                        f"not use it: setting {where} of the text's rows to {tried} changes nothing on the "
-                       f"{len(examples)} states tried (does the fill write the number itself?)")
+                       f"{len(examples)} states tried (the fill reads it, but the outcome does not follow it: does it "
+                       "round or bound the number, or write it itself where it matters?)")
     return out or _parametric_problems(module, hole, examples)
 
 
@@ -899,7 +926,10 @@ def failing_part(ev: Evaluator, expr: ir.Expr, env: dict[str, Any], module: ir.M
     if part is expr:
         return ""
     chose = f" ({', '.join(cases)})" if cases else ""
-    return f"; the part that fails: `{print_source_expr(part, module)}`{chose}"
+    text = print_source_expr(part, module)
+    if RESERVED_PREFIX in text + chose:
+        return ""  # (a part of what `lasts_until` unfolds to names envc's own cells: the clause says more, hunt T, D6)
+    return f"; the part that fails: `{text}`{chose}"
 
 
 def _false_part(ev: Evaluator, e: ir.Expr, env: dict[str, Any], module: ir.Module

@@ -297,7 +297,7 @@ PROBE_FILLS = [
     ("nidoran-always-the-first", "Put 1 random Nidoran♂ from your deck onto your Bench.",
      "let s = free_bench(p)\nif s < SLOTS {\n    let at = min(if named_in_deck(p, i, 12) then i else 99 for i in 0..DECK)\n"
      "    if at < DECK {\n        put_in_play(p, s, deck[p][at])\n        deck[p].remove_at(at)\n    }\n}", "property",
-     "the text draws among 2 values, each equally likely"),
+     "values, each equally likely (`draws any among (if free_bench(p) < SLOTS then count(named_in_deck(p, i, 12)"),
     ("switch-self-no-choice", "Switch this Pokémon with 1 of your Benched Pokémon.",
      "if occupied[p][1] {\n    hit_active(p)\n    clear_conditions(p)\n    swap_slots(p, 0, 1)\n}", "property",
      "the call asked that player nothing: ask with `choose(p, ...)`"),

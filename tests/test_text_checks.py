@@ -27,6 +27,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -654,6 +655,84 @@ def test_a_varied_state_that_breaks_a_fact_of_the_hole_is_not_blamed_on_the_fill
     wrong = judge.judge_body("bump", "n = min(n + 2, 50)\nready = false", "")
     assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
     assert "`ensures ready` does not hold" in wrong.feedback
+
+
+def test_every_field_is_varied_also_the_one_declared_last(tmp_path):
+    """Hunt T, D3: the varied states redrew the fields hypothesis picked by `sampled_from`, which
+    followed the examples it mutated: in 40 varied states the field declared last (`turn`) was
+    never redrawn, and a fill wrong only past the turns random play reaches passed. The
+    fields to redraw are now picked uniformly; so are the swept states' (every field in turn)."""
+    spec = tmp_path / "late.envspec"
+    spec.write_text('env late "a fill wrong late in the game"\nplayers 2\nturn_limit 20\n'
+                    "state {\n" + "".join(f"    {x}: int[0..9] = 0\n" for x in "abcdefghij")
+                    + "    n: int[0..50] = 0\n    turn: int[0..100] = 0\n}\n"
+                    'hole bump(p: int[0..1]) "Add 2 to the counter."\n    ensures n == min(old(n) + 2, 50)\n'
+                    "action a() {\n    bump(current_player)\n    turn = min(turn + 1, 100)\n"
+                    "    current_player = 1 - current_player\n}\n"
+                    "observe(p) -> int[0..50] { return n }\n", encoding="utf-8")
+    from envc.llm_fill import props
+
+    judge = Judge(str(spec), max_examples=EXAMPLES)
+    digest = judge.load("").hole("bump").signature_hash
+    module = judge.load(f'fill bump hash "{digest}" {{\n    n = min(n + 2, 50)\n}}\n').module
+    swept = props.sweep_examples(module, "bump", props.StartStates(module), props.SWEPT_EXAMPLES)
+    redrawn = {f.name for f in module.state if any(f"`{f.name}` redrawn" in ex.origin for ex in swept)}
+    assert redrawn == {f.name for f in module.state if not f.builtin}  # (a, c, e, g, i and n never were)
+    assert judge.judge_body("bump", "n = min(n + 2, 50)", "").ok
+    wrong = judge.judge_body("bump", "if turn < 40 {\n    n = min(n + 2, 50)\n}", "")
+    assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
+    assert "`ensures n == min(old(n) + 2, 50)` does not hold" in wrong.feedback
+
+
+WARD = """env ward "a ward that lasts"
+players 2
+turn_limit 20
+boundary turn_end(p: int[0..1])
+state {
+    n: int[0..50][2] = 0
+    ward: int[0..50][2] = 0 @lasting
+    pile: list<int[0..9], 12> = []
+}
+init {
+    for k in 0..10 {
+        pile.push(k % 3)
+    }
+}
+hole guard(p: int[0..1]) "Take 20 less damage during your opponent's next turn."
+texts of guard {
+    modifies ward
+    mentions "during your opponent's next turn" ensures lasts_until(turn_end(1 - p))
+    text "Take <N> less damage during your opponent's next turn."
+        ensures ward[p] == N
+        modifies ward[p]
+}
+action a() {
+    guard(current_player)
+    n[current_player] = min(n[current_player] + 1, 50)
+    turn_end(current_player)
+    current_player = 1 - current_player
+}
+observe(p) -> int[0..50][4] { return [n[p], n[1 - p], ward[p], ward[1 - p]] }
+"""
+
+
+def test_feedback_names_no_envc_cell_and_shows_what_changed(tmp_path):
+    """Hunt T, D6: a `lasts_until` failure showed what the clause unfolds to (`_envc_until_ward`,
+    `[0; 2][_envc_i10]`), the frame listed `_envc_until_ward[0]` among the places the fill may
+    change, a list changed past its 8th item showed the same 8 items on both sides, and numbers
+    came as `np.float32(0.0)`."""
+    from envc.llm_fill.textchecks import _change
+
+    spec = tmp_path / "ward.envspec"
+    spec.write_text(WARD, encoding="utf-8")
+    judge = Judge(str(spec), max_examples=EXAMPLES)
+    assert judge.judge_body("guard", "ward[p] = 20 until turn_end(1 - p)", "").ok
+    for body in ("ward[p] = 20", "ward[p] = 20 until turn_end(p)", "pile.push(1)\nward[p] = 20 until turn_end(1 - p)"):
+        verdict = judge.judge_body("guard", body, "")
+        assert not verdict.ok and "_envc" not in verdict.feedback.replace(str(tmp_path), ""), verdict.feedback
+    assert "`pile` ([... 2, 0] (from item 8, of 10) -> [... 2, 0, 1] (from item 8, of 11))" \
+        in verdict.feedback, verdict.feedback
+    assert _change(np.float32(0.0), np.float32(1.5)) == "0.0 -> 1.5"
 
 
 FAULTS_ON_THE_LAST = """let i = choose(p, i in 0..8 where i < len(hand[p])) else -1
