@@ -617,19 +617,27 @@ def test_fills_that_use_the_players_choice_pass(choices):
     assert verdicts and all(v.ok for v in verdicts.values()), {h: v.feedback for h, v in verdicts.items() if not v.ok}
 
 
+def _counter_judge(tmp_path, name: str, state: str, hole: str, body: str = "", observe: str = "n") -> Judge:
+    """A judge of a two-player spec written here: `state` (its fields, one per line), the hole
+    `bump(p)` declared by `hole` (its prose and clauses), an action calling it then passing the
+    turn after `body`, `observe` of int[0..50]."""
+    spec = tmp_path / f"{name}.envspec"
+    spec.write_text(f'env {name} "{name}"\nplayers 2\nturn_limit 20\nstate {{\n{state}}}\n'
+                    f"hole bump(p: int[0..1]) {hole}\n"
+                    f"action a() {{\n    bump(current_player)\n{body}    current_player = 1 - current_player\n}}\n"
+                    f"observe(p) -> {'int[0..50][2]' if ',' in observe else 'int[0..50]'} {{ return {observe} }}\n",
+                    encoding="utf-8")
+    return Judge(str(spec), max_examples=EXAMPLES)
+
+
 @pytest.mark.parametrize("pick", ["choose(p, k in 0..3) else 0", "random.pick(k in 0..3 where k != 9) else 0"])
 def test_the_bounds_of_a_decision_or_a_pick_write_the_printed_number(tmp_path, pick):
     """"A number below 3": `choose(p, k in 0..3)` and `random.pick(k in 0..3 ...)` write the 3 (they
     were refused with "the fill never writes it": hunt M), and a fill offering 0..4 is refused.
     A choice bound shows only where another option than the lowest is taken: both fills are
     run again taking the highest."""
-    spec = tmp_path / "bounds.envspec"
-    spec.write_text('env bounds "a printed number that bounds a decision"\nplayers 2\nturn_limit 20\n'
-                    "state { n: int[0..50] = 0 }\n"
-                    'hole bump(p: int[0..1]) "Add a number below 3 to the counter."\n'
-                    "action a() {\n    bump(current_player)\n    current_player = 1 - current_player\n}\n"
-                    "observe(p) -> int[0..50][2] { return [n, pending_choice()] }\n", encoding="utf-8")
-    judge = Judge(str(spec), max_examples=EXAMPLES)
+    judge = _counter_judge(tmp_path, "bounds", "    n: int[0..50] = 0\n", '"Add a number below 3 to the counter."',
+                           observe="[n, pending_choice()]")
     right = judge.judge_body("bump", f"let k = {pick}\nn = min(n + k, 50)", "")
     assert right.ok, right.feedback
     wrong = judge.judge_body("bump", f"let k = {pick.replace('0..3', '0..4')}\nn = min(n + k, 50)", "")
@@ -643,13 +651,8 @@ def test_a_varied_state_that_breaks_a_fact_of_the_hole_is_not_blamed_on_the_fill
     alone "broke" it (every right fill of the hunt's game was refused from 800 examples on). Such a
     state is no state of the game: the contract is not checked there. A fill that breaks the fact
     on a state of the game is still refused."""
-    spec = tmp_path / "fact.envspec"
-    spec.write_text('env fact "a fact of the hole"\nplayers 2\nturn_limit 20\n'
-                    "state {\n    n: int[0..50] = 0\n    ready: bool = true\n}\n"
-                    'hole bump(p: int[0..1]) "Add 2 to the counter."\n    ensures ready\n'
-                    "action a() {\n    bump(current_player)\n    current_player = 1 - current_player\n}\n"
-                    "observe(p) -> int[0..50] { return n }\n", encoding="utf-8")
-    judge = Judge(str(spec), max_examples=EXAMPLES)
+    judge = _counter_judge(tmp_path, "fact", "    n: int[0..50] = 0\n    ready: bool = true\n",
+                           '"Add 2 to the counter."\n    ensures ready')
     right = judge.judge_body("bump", "n = min(n + 2, 50)", "")
     assert right.ok, right.feedback
     wrong = judge.judge_body("bump", "n = min(n + 2, 50)\nready = false", "")
@@ -662,17 +665,11 @@ def test_every_field_is_varied_also_the_one_declared_last(tmp_path):
     followed the examples it mutated: in 40 varied states the field declared last (`turn`) was
     never redrawn, and a fill wrong only past the turns random play reaches passed. The
     fields to redraw are now picked uniformly; so are the swept states' (every field in turn)."""
-    spec = tmp_path / "late.envspec"
-    spec.write_text('env late "a fill wrong late in the game"\nplayers 2\nturn_limit 20\n'
-                    "state {\n" + "".join(f"    {x}: int[0..9] = 0\n" for x in "abcdefghij")
-                    + "    n: int[0..50] = 0\n    turn: int[0..100] = 0\n}\n"
-                    'hole bump(p: int[0..1]) "Add 2 to the counter."\n    ensures n == min(old(n) + 2, 50)\n'
-                    "action a() {\n    bump(current_player)\n    turn = min(turn + 1, 100)\n"
-                    "    current_player = 1 - current_player\n}\n"
-                    "observe(p) -> int[0..50] { return n }\n", encoding="utf-8")
     from envc.llm_fill import props
 
-    judge = Judge(str(spec), max_examples=EXAMPLES)
+    fields = "".join(f"    {x}: int[0..9] = 0\n" for x in "abcdefghij") + "    n: int[0..50] = 0\n    turn: int[0..100] = 0\n"
+    judge = _counter_judge(tmp_path, "late", fields, '"Add 2 to the counter."\n    ensures n == min(old(n) + 2, 50)',
+                           body="    turn = min(turn + 1, 100)\n")
     digest = judge.load("").hole("bump").signature_hash
     module = judge.load(f'fill bump hash "{digest}" {{\n    n = min(n + 2, 50)\n}}\n').module
     swept = props.sweep_examples(module, "bump", props.StartStates(module), props.SWEPT_EXAMPLES)
