@@ -403,7 +403,8 @@ class LanguageChecks:
         with the name to pick instead. In a pure `fn`, `observe` or a guard nothing can be
         written, and naming a value after the field it stands for is good style (acrobot's
         `dsdt` unpacks `theta1` from its argument): it stays allowed. True when the name is free;
-        a refused `let` is not declared, so later lines read the field and report nothing more."""
+        a refused `let` is not declared, and the later statements of its block that mention the
+        name are not checked (`StatementChecks.block`: they meant the local)."""
         if not writes_state or name not in self.state:
             return True
         self.err("E0101", f"`{name}` is a state field: a {what} of that name would hide it", span,

@@ -10,6 +10,7 @@ seam between statements and expressions (issue #15); each calls the other throug
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -52,13 +53,20 @@ class StatementChecks(CheckerPart):
         ctx.narrow.append({})  # this block's own frame: the aliases of its `let`s (`note_alias`)
         out = []
         guards = 0
+        refused: set[str] = set()  # `let`s of this block refused for a state field's name (E0101)
         for s in stmts:
+            if refused and _names(s) & refused:
+                # (the `let` meant a local: checking `best = k` against the field `best` reported a
+                # type mismatch the writer never made, hunt S)
+                continue
             if isinstance(s, (ast.For, ast.While)):
                 self.kill_facts(ctx, s.body)  # what an iteration assigns, later iterations see
             ctx.exit_facts = None
             try:
                 r = self.stmt(s, ctx)
             except _Poison:
+                if isinstance(s, ast.Let) and s.name in self.state:
+                    refused.add(s.name)
                 continue
             finally:
                 self.kill_facts(ctx, [s])
@@ -787,3 +795,19 @@ def _if_chain(arms: list[tuple[ir.Expr | None, list[ir.Stmt]]], result: list[ir.
 def _range_text(t: ir.Type) -> str:
     """`0..1` for an integer type, else the type."""
     return f"{t.lo}..{t.hi}" if isinstance(t, ir.IntT) else f"`{t}`"
+
+
+def _names(node: Any) -> set[str]:
+    """The names (`ast.Name`) a syntax tree mentions, at any depth."""
+    out: set[str] = set()
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, list):
+            todo.extend(n)
+            continue
+        if isinstance(n, ast.Name):
+            out.add(n.name)
+        if dataclasses.is_dataclass(n) and not isinstance(n, Span):
+            todo.extend(getattr(n, f.name) for f in dataclasses.fields(n))
+    return out
