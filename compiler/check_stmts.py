@@ -10,7 +10,6 @@ seam between statements and expressions (issue #15); each calls the other throug
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -34,7 +33,7 @@ from envc.compiler.check_base import (
     _pure_help,
     _random_help,
 )
-from envc.compiler.check_lang import selection_kind
+from envc.compiler.check_lang import _ast_nodes, selection_kind
 from envc.compiler.diagnostics import DiagnosticError, Span, did_you_mean
 from envc.dsl import ast
 
@@ -799,15 +798,4 @@ def _range_text(t: ir.Type) -> str:
 
 def _names(node: Any) -> set[str]:
     """The names (`ast.Name`) a syntax tree mentions, at any depth."""
-    out: set[str] = set()
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if isinstance(n, list):
-            todo.extend(n)
-            continue
-        if isinstance(n, ast.Name):
-            out.add(n.name)
-        if dataclasses.is_dataclass(n) and not isinstance(n, Span):
-            todo.extend(getattr(n, f.name) for f in dataclasses.fields(n))
-    return out
+    return {n.name for n in _ast_nodes(node) if isinstance(n, ast.Name)}
