@@ -204,19 +204,18 @@ def _leaf_space(leaf: Leaf) -> str:
     (a Gymnasium `Box` of the `Dict` space `gym.py` builds); the path's names come from the spec,
     so they are written with `py_str`."""
     path = "(" + "".join(f"{py_str(p)}, " for p in leaf.path) + ")"
-    if leaf.cap is not None:  # a list's length
-        low, high = "0", str(leaf.cap)
-    elif leaf.bounds is not None:
-        low, high = str(leaf.bounds[0]), str(leaf.bounds[1])
-    elif leaf.dtype == "bool":
-        low, high = "0", "1"
-    else:
-        low, high = "-np.inf", "np.inf"
-    return f"({path}, {tuple(leaf.dims)!r}, {py_str(leaf.dtype)}, {low}, {high})"
+    assert leaf.box is not None  # (an observation's leaves come from `leaves`, which sets it)
+    low, high = leaf.box
+    return f"({path}, {tuple(leaf.dims)!r}, {py_str(leaf.dtype)}, {_literal(low)}, {_literal(high)})"
 
 
 def _bounds(t: ir.Type) -> tuple[str, str]:
     """Python literals of the lowest and highest observation value (for a Gymnasium `Box`)."""
-    literal = {math.inf: "np.inf", -math.inf: "-np.inf"}
     low, high = ir.value_bounds(t)
-    return (literal.get(low, str(low)), literal.get(high, str(high)))
+    return (_literal(low), _literal(high))
+
+
+def _literal(x: float) -> str:
+    """A bound as Python code in the generated package: an integer as written, an infinity as
+    `np.inf` or `-np.inf`."""
+    return {math.inf: "np.inf", -math.inf: "-np.inf"}.get(x, str(x))

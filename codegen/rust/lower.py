@@ -165,6 +165,9 @@ class Leaf:
     access: str
     cap: int | None = None  # for a list's `len`: the capacity (checked when a state is injected)
     bounds: tuple[int, int] | None = None  # the values an integer scalar may hold (its IR type's range)
+    # the lowest and highest value of any cell (`ir.LayoutLeaf.bounds`: bools 0..1, floats the
+    # infinities), for an observation's space; None for the leaves `leaves` does not make
+    box: tuple[float, float] | None = None
 
     @property
     def dtype(self) -> str:
@@ -1141,7 +1144,7 @@ def leaves(low: Lowering, t: ir.Type, access: str, path: tuple[str, ...] = ()) -
         ints = leaf.cap is None and isinstance(leaf.scalar, (ir.IntT, ir.EnumT, ir.RowT))
         bounds = (int(leaf.bounds[0]), int(leaf.bounds[1])) if ints else None
         rty = "i32" if leaf.cap is not None else low.rty(leaf.scalar)
-        out.append(Leaf(path + leaf.path, rty, leaf.dims, place, cap=leaf.cap, bounds=bounds))
+        out.append(Leaf(path + leaf.path, rty, leaf.dims, place, cap=leaf.cap, bounds=bounds, box=leaf.bounds))
     return out
 
 
