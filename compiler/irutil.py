@@ -155,7 +155,7 @@ def always_le(a: ir.Expr, b: ir.Expr) -> bool:
     if draws(a) or draws(b):
         return False
     terms: dict[str, list] = {}
-    const = _linear(b, 1, terms) - _linear(a, 1, terms, sign=-1)
+    const = _linear(b, 1, terms) + _linear(a, -1, terms)
     low = const
     for coef, t in terms.values():
         if coef:
@@ -163,26 +163,26 @@ def always_le(a: ir.Expr, b: ir.Expr) -> bool:
     return low >= 0
 
 
-def _linear(e: ir.Expr, coef: int, terms: dict[str, list], sign: int = 1) -> int:
-    """Add `sign * coef * e`'s terms to `terms` (printed text -> [coefficient, range]); returns
-    `coef * e`'s constant part (the caller applies `sign` to it)."""
+def _linear(e: ir.Expr, coef: int, terms: dict[str, list]) -> int:
+    """Add `coef * e`'s terms to `terms` (printed text -> [coefficient, range]); returns its
+    constant part."""
     from envc.compiler.printer import print_expr
 
     if isinstance(e, ir.Const) and isinstance(e.value, int) and not isinstance(e.value, bool):
         return coef * e.value
     if isinstance(e, ir.Unary) and e.op == "neg":
-        return _linear(e.operand, -coef, terms, sign)
+        return _linear(e.operand, -coef, terms)
     if isinstance(e, ir.Binary) and e.op in ("add", "sub"):
         right = coef if e.op == "add" else -coef
-        return _linear(e.left, coef, terms, sign) + _linear(e.right, right, terms, sign)
+        return _linear(e.left, coef, terms) + _linear(e.right, right, terms)
     if isinstance(e, ir.Binary) and e.op == "mul":
         for factor, other in ((e.right, e.left), (e.left, e.right)):
             if isinstance(factor, ir.Const) and isinstance(factor.value, int) and not isinstance(factor.value, bool):
-                return _linear(other, coef * factor.value, terms, sign)
+                return _linear(other, coef * factor.value, terms)
     t = e.type
     assert isinstance(t, ir.IntT), t  # (the checker asks only about integers)
     entry = terms.setdefault(print_expr(e), [0, t])
-    entry[0] += sign * coef
+    entry[0] += coef
     return 0
 
 
