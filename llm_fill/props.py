@@ -458,19 +458,20 @@ class Outcome:
 
 def _invariants(it: Interpreter, s: State, only: set[str] | None = None) -> dict[str, bool]:
     """Whether each invariant (each one named in `only`, when given) holds on `s`."""
+    return {inv.name: _holds(it, s, inv.expr) for inv in it.module.invariants if only is None or inv.name in only}
+
+
+def _holds(it: Interpreter, s: State, e: ir.Expr) -> bool:
+    """Whether `e`, a condition on the state alone (an invariant, a fact of a hole), holds on
+    `s`; one that cannot be evaluated there does not."""
     ev = it.ev
-    out = {}
-    for inv in it.module.invariants:
-        if only is not None and inv.name not in only:
-            continue
-        ev.state = s
-        try:
-            out[inv.name] = bool(ev.eval(inv.expr, {}))
-        except Exception:  # an invariant that cannot be evaluated here does not hold
-            out[inv.name] = False
-        finally:
-            ev.state = None
-    return out
+    ev.state = s
+    try:
+        return bool(ev.eval(e, {}))
+    except Exception:  # (a redrawn state may hold what the condition cannot read)
+        return False
+    finally:
+        ev.state = None
 
 
 #: the built-ins of an `ensures` that read the call (the state before it, its coins and draws)
@@ -498,15 +499,9 @@ def state_facts(hole: ir.HoleDef) -> list[ir.Expr]:
 
 
 def facts_hold(it: Interpreter, s: State, facts: list[ir.Expr]) -> bool:
-    """Whether every clause of `facts` (`state_facts`) holds on `s` (one that faults does not)."""
-    ev = it.ev
-    ev.state = s
-    try:
-        return all(bool(ev.eval(e, {})) for e in facts)
-    except SpecRuntimeError:
-        return False
-    finally:
-        ev.state = None
+    """Whether every clause of `facts` (`state_facts`) holds on `s`, as an invariant would (one
+    that cannot be evaluated there does not)."""
+    return all(_holds(it, s, e) for e in facts)
 
 
 def invariant_reads(module: ir.Module) -> dict[str, set[str]]:
