@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, Literal, NamedTuple, TypeVar, Union, get_args
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -666,7 +666,7 @@ def int_of(t: Type) -> IntT:
 def children(e: Node):
     """The nodes directly inside `e`, in field order (a list's items in order; of a
     `(name, node)` pair, the node): the order an expression is evaluated in."""
-    for name in type(e).model_fields:
+    for name in node_fields(type(e)):
         value = getattr(e, name)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, tuple):
@@ -676,6 +676,35 @@ def children(e: Node):
 
 
 TYPE_NODES = (BoolT, IntT, FloatT, EnumT, RecordT, RowT, ArrayT, ListT)
+
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {}
+_LEAF_ANNOTATIONS = (str, int, bool, float, Span, type(None))
+
+
+def node_fields(cls: type[Node]) -> tuple[str, ...]:
+    """The fields of node class `cls` that may hold a node, in declaration order: every field
+    but those whose annotation admits only text, numbers, literals and spans.
+
+    Why: `children`, `walk` and `map_children` visit every node of a module for each pass and
+    each interpreter built (the fill judge builds one per check); reading pydantic's
+    `model_fields` and every scalar field of each node was most of a TCG fill's judging time.
+    Computed once per class; a field whose annotation cannot be read is kept (visited)."""
+    names = _NODE_FIELDS.get(cls)
+    if names is None:
+        names = tuple(n for n, f in cls.model_fields.items() if _may_hold_node(f.annotation))
+        _NODE_FIELDS[cls] = names
+    return names
+
+
+def _may_hold_node(annotation: Any) -> bool:
+    if annotation in _LEAF_ANNOTATIONS:
+        return False
+    if get_origin(annotation) is Literal:
+        return False
+    args = get_args(annotation)
+    if args:  # a union, a container, `Annotated[...]` (its metadata is no type: kept)
+        return any(_may_hold_node(a) for a in args)
+    return True
 
 
 def walk(node: Node, types: bool = False) -> Iterator[Node]:
@@ -732,7 +761,7 @@ def map_children(node: Node, fn: Callable[[Node], Node]) -> Node:
     This is the one place that knows how children sit in fields (a node, a list of nodes, a
     list of `(name, node)` pairs); passes build on it instead of walking fields themselves."""
     changes = {}
-    for name in type(node).model_fields:
+    for name in node_fields(type(node)):
         value = getattr(node, name)
         new = _map_value(value, fn)
         if new is not value:

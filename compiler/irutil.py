@@ -3,7 +3,7 @@
 Public surface: `substitute(node, mapping)` (capture-avoiding replacement of locals),
 `local_refs(node)` (the local names a node reads or assigns), `free_locals(node)` (those it does not bind), `zero_const(module, t)`,
 `int_const(v)`, `bool_const(v)`, `local(name, t)`, `state(name, t)`, `binop(op, a, b)`,
-`map_blocks(stmts, fn)`, `always_le(a, b)`.
+`map_blocks(stmts, fn)`, `always_le(a, b)`, `by_identity(maxsize)`.
 
 Everything here is a pure function of IR nodes (frozen pydantic models): it returns new
 nodes and never changes the ones it is given.
@@ -11,10 +11,53 @@ nodes and never changes the ones it is given.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from envc.compiler import ir
+
+_R = TypeVar("_R")
+
+
+class _Same:
+    """A key that is equal only to a key of the same object (nodes compare by value, which is
+    slow on a module and would also merge equal modules built apart)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+def by_identity(maxsize: int) -> Callable[[Callable[[Any], _R]], Callable[[Any], _R]]:
+    """Decorator: remember a one-argument function's result for its last `maxsize` arguments,
+    told apart by identity (`functools.lru_cache` over a key holding the argument, so the
+    argument stays alive while it is remembered and its id cannot be reused).
+
+    Sound for a pure function of IR nodes: nodes are frozen, and no one changes their lists in
+    place (the passes return new nodes, see the module docstring). Why: the fill judge builds an
+    interpreter on the same module many times per fill, and each ran the pass `choice_points`
+    again (0.4 s on the TCG; the cause of most of a fill's judging time). An exception is not
+    remembered."""
+    def wrap(fn: Callable[[Any], _R]) -> Callable[[Any], _R]:
+        @functools.lru_cache(maxsize=maxsize)
+        def cached(key: _Same) -> _R:
+            return fn(key.obj)
+
+        @functools.wraps(fn)
+        def call(x: Any) -> _R:
+            return cached(_Same(x))
+
+        return call
+
+    return wrap
 
 
 def int_const(v: int) -> ir.Const:

@@ -51,15 +51,18 @@ from typing import Any
 
 import numpy as np
 
-from envc.compiler import ir, rng
+from envc.compiler import ir, irutil, rng
 from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Evaluator, Interpreter, SpecRuntimeError, State, copy_value, heads, values_equal
 from envc.compiler.printer import print_source_expr
 
 
+@irutil.by_identity(8)
 def with_contexts(module: ir.Module) -> ir.Module:
     """`module` whose `fns` also hold the context procs (`ir.ContextDef.fn`), so that an
-    interpreter of it can run them (their names, `<context of F>`, cannot clash)."""
+    interpreter of it can run them (their names, `<context of F>`, cannot clash). The same
+    object for the same `module` (the interpreters built on it then share the work of the pass
+    `choice_points`, `irutil.by_identity`)."""
     if not module.contexts:
         return module
     return module.model_copy(update={"fns": module.fns + [c.fn for c in module.contexts]})
