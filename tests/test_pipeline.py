@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from envc.compiler import ir, pipeline, ranges
+from envc.compiler import ir, irutil, pipeline, ranges
 from envc.compiler.check import load_checked
 from envc.compiler.interp import Evaluator, Interpreter
 from envc.compiler.ir_verify import IRVerifyError, _Verifier
@@ -199,6 +199,51 @@ def test_map_children_keeps_unchanged_nodes_and_rebuilds_changed_ones(ttt):
     unchanged = [a is b for a, b in zip(new, body)]
     assert unchanged == [not any(isinstance(n, ir.Const) and n.value == 1 and isinstance(n.type, ir.IntT)
                                  for n in ir.walk(s)) for s in body]
+
+
+def test_node_fields_leave_out_only_fields_that_cannot_hold_a_node(specs):
+    """`ir.node_fields` (what `children` and `map_children` read) drops a field only when no
+    value of it is a node: every field of every node of the shipped specs' modules is checked."""
+    skipped = 0
+    for name in ("tictactoe", "othello", "acrobot", "tcg", "pokemon_gen1"):
+        for node in ir.walk(specs(name), types=True):
+            for name in type(node).model_fields:
+                if name in ir.node_fields(type(node)):
+                    continue
+                skipped += 1
+                value = getattr(node, name)
+                items = value if isinstance(value, list) else [value]
+                assert not any(isinstance(x, ir.Node) or (isinstance(x, tuple) and any(isinstance(y, ir.Node) for y in x))
+                               for x in items), (type(node).__name__, name)
+    assert skipped > 0
+
+
+def test_by_identity_remembers_per_object_not_per_value():
+    calls = []
+
+    @irutil.by_identity(2)
+    def size(node):
+        calls.append(node)
+        return len(list(ir.walk(node)))
+
+    a = ir.Const(type=ir.IntT(lo=1, hi=1), value=1)
+    b = a.model_copy()  # equal, another object
+    assert a == b and a is not b
+    assert (size(a), size(a), size(b)) == (1, 1, 1)
+    assert [x is a for x in calls] == [True, False]  # `a` once, then `b` on its own
+    c = ir.Const(type=ir.IntT(lo=2, hi=2), value=2)
+    size(c)
+    size(a)  # `a` was dropped when `c` came (two are kept): computed again
+    assert len(calls) == 4
+
+
+def test_choice_points_runs_once_per_module_object():
+    """The interpreter runs `choice_points` on the module it is given; a second interpreter on
+    the same module object reuses the result (the fill judge builds many)."""
+    module = load_checked(str(ROOT / "tests" / "specs" / "generic_choose.envspec"))
+    first, second = Interpreter(module), Interpreter(module)
+    assert first.module is second.module and first.module.choice is not None
+    assert Interpreter(module.model_copy()).module is not first.module
 
 
 def test_walk_visits_each_node_once_in_evaluation_order():
