@@ -203,6 +203,13 @@ class DeclChecks(CheckerPart):
         return self.tables
 
     def const_int(self, e: ast.Expr, what: str) -> int:
+        if what == "an array size" and isinstance(e, ast.Name) and e.name in self.enums:
+            # an array with one cell per member (`int[0..3][E]`): the value position's "name a
+            # member" hint led to "an array size must be an integer" (a fresh-spec hunt)
+            n = len(self.enums[e.name].members)
+            self.fail("E0110", f"`{e.name}` is an enum, not a size", e.span, "an array size is an integer",
+                      help=f"`{e.name}` has {n} members: write `[{n}]`, or `[N]` with `const N = {n}`, and index "
+                           f"the array with `int(m)` for a member `m`")
         ctx = Ctx("constant", pure=True)
         ie = self.expr(e, ctx)
         if not isinstance(ie.type, ir.IntT):

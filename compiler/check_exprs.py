@@ -648,6 +648,10 @@ class ExpressionChecks(CheckerPart):
             self.fail("E0110", f"`{name}` is an enum: it is not called", func.span, "not a function",
                       help=f"name a member, `{name}.{members[0]}`; an integer does not convert to one: choose it "
                            f"with `if ... then {name}.{members[0]} else ...` or `match`")
+        if name in self.tables:  # `Unit(1)`: a row is an integer stored where a row is expected
+            self.fail("E0110", f"`{name}` is a table: it is not called", func.span, "not a function",
+                      help=f"store the row's number where a `{name}` is expected (`r = 1`, `let r: {name} = 1`), "
+                           f"and read its columns as `r.column`")
         if name in REDUCERS and name not in PURE_BUILTINS and (len(e.args) == 1 or name != "count"):
             # a reduction whose argument is not one generator (`any(bs)`, `sum(g, 2)`): it said
             # "unknown function `any`", then "did you mean `any`?"
@@ -1062,6 +1066,9 @@ def _convert_help(have: ir.Type, want: ir.Type, text: str) -> str | None:
         return f"convert the integer with `float({x})`"
     if isinstance(have, ir.IntT) and isinstance(want, ir.BoolT):
         return f"an integer is not a condition: compare it, e.g. `{x} != 0`"
+    if isinstance(have, ir.IntT) and isinstance(want, ir.RowT):
+        return (f"an integer becomes a row of `{want.table}` where it is stored: bind it first, "
+                f"`let r: {want.table} = {x}`, and use `r`")
     return None
 
 

@@ -87,6 +87,10 @@ RESERVED_PREFIX = "_envc_"
 BUILTIN_NAMES = ("choose", "legal", "pending_choice", "pow", "concat", "one_hot", "revealed")
 MAX_POW = 30
 
+# where a simultaneous spec's decision goes (E0190)
+_SIM_DECIDE_HELP = ("make the decision an action of its own (every player commits one per turn), "
+                    "or make the spec sequential")
+
 
 
 #: how the call graph names an action's guard (`guard_node`): a space, so no identifier clashes
@@ -876,17 +880,18 @@ class LanguageChecks:
             self.fail("E0130", f"{_ctx_name(ctx)} cannot ask for a decision", value.func.span,
                       "`choose` pauses the step", help=_pure_help(ctx))
         if kind == "choose" and ctx.what not in ("action", "proc"):
+            # the help of a simultaneous spec's `resolve` is that of a simultaneous spec: moving
+            # the `choose` into an action is refused there too (a fresh-spec hunt)
             self.fail("E0190", f"{_ctx_name(ctx)} cannot wait for a decision", value.func.span,
                       "`choose` outside an action or a `proc`",
-                      help="decide in an action (the first one may set the game up)")
+                      help=_SIM_DECIDE_HELP if getattr(self, "sim_decl", None) is not None else
+                      "decide in an action" + (" (the first one may set the game up)" if ctx.what == "init" else ""))
         if kind == "choose" and getattr(self, "sim_decl", None) is not None:
             # Decision: the players of a simultaneous turn all commit before `resolve` runs the
             # bodies, so a body cannot pause for one of them (the interpreter went on with the
             # lowest option while the array backends paused: a fresh spec diverged)
             self.fail("E0190", "a simultaneous spec cannot wait for a decision inside a turn", value.func.span,
-                      "`choose` in a simultaneous spec",
-                      help="make the decision an action of its own (every player commits one per turn), "
-                      "or make the spec sequential")
+                      "`choose` in a simultaneous spec", help=_SIM_DECIDE_HELP)
         return kind, value, orelse
 
     def _selection_where(self, sel: ast.Selector, what: str, ctx) -> tuple[int, int, ir.Expr]:
