@@ -1,7 +1,7 @@
 """Whether the judge tested what a text's contract is about: the conditions of its `ensures`.
 
 Public surface: `Guard`, `guards(module, hole)`, `untested(module, hole, examples)`,
-`flipping(module, hole, guard, starts, tries)`.
+`flip_test(module, hole, guard, seen)`, `flipping(module, hole, guard, seen, examples)`.
 
 An exact contract is often a choice, `x == (if COND then A else B)`: "Heal 50 damage from 1 of
 your {G} Pokémon" heals only a Grass target. When no judged state makes `COND` true, the
@@ -20,11 +20,13 @@ on the state before the call as the clause is: the law it states says nothing on
 in the judged decks let a fill that always takes the first one pass).
 
 Decision: a guard that reads a variable bound inside the clause (a comprehension's) has no one
-value per call and is left out; a guard's value is recorded only on calls that did not fault.
+value per call and is left out, as is one with one value on every call (`draws 1 among 10`:
+`10 >= 2`); a guard's value is recorded only on calls that did not fault.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,14 +59,26 @@ def guards(module: ir.Module, hole: ir.HoleDef) -> list[Guard]:
         for n in ir.walk(clause.expr):
             if not isinstance(n, ir.Cond) or not isinstance(n.cond.type, ir.BoolT):
                 continue
-            if any(isinstance(x, ir.Local) and x.name not in bound for x in ir.walk(n.cond)):
+            if any(isinstance(x, ir.Local) and x.name not in bound for x in ir.walk(n.cond)) or _constant(n.cond):
                 continue
             out.append(Guard(n.cond, clause, _fields_read(module, n.cond)))
     for r in c.draw_rules:
+        if _constant(r.count):
+            continue  # (`draws 1 among 10`: `10 >= 2` cannot be false, so its "case" is no case: hunt V, F7)
         two = ir.Const(value=2, type=ir.IntT(lo=2, hi=2), span=r.span)
         expr = ir.Binary(op="ge", left=r.count, right=two, type=ir.BOOL, span=r.span)
         out.append(Guard(expr, r, _fields_read(module, r.count), on_before=True))
     return out
+
+
+_PURE_BUILTINS = {"min", "max", "abs", "clamp", "int", "float"}
+
+
+def _constant(expr: ir.Expr) -> bool:
+    """True when `expr` has one value on every call: it is made of constants, table cells at
+    constant rows and pure built-ins only (no state, parameter, capture or call)."""
+    return all(isinstance(n, (ir.Const, ir.Binary, ir.Unary, ir.Cond, ir.TableGet))
+               or (isinstance(n, ir.Builtin) and n.name in _PURE_BUILTINS) for n in ir.walk(expr))
 
 
 def _fields_read(module: ir.Module, expr: ir.Expr) -> list[str]:
@@ -103,6 +117,17 @@ def untested(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> li
         if len(values) == 1:
             out.append((g, values.pop()))
     return out
+
+
+def flip_test(module: ir.Module, hole: ir.HoleDef, guard: Guard, seen: bool) -> Callable[[Example], bool]:
+    """A test of one example: does the guard take the value other than `seen` on it (the
+    `flips` of `props.sweep_examples`, which then steers arguments and extras toward it)."""
+    it = Interpreter(with_contexts(module))
+
+    def flips(ex: Example) -> bool:
+        return value_of(it, hole, guard, ex.before, ex.after, ex.args, ex.result) is (not seen)
+
+    return flips
 
 
 def flipping(module: ir.Module, hole: ir.HoleDef, guard: Guard, seen: bool, examples: list[Example]

@@ -501,8 +501,10 @@ class Judge:
         notes: list[str] = []
         again: list | None = None
         for guard, seen in coverage.untested(loaded.module, ir_hole, examples)[:COVERED_GUARDS]:
+            # (arguments and extras steered toward the guard's other value where it keeps this one)
             tried = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=1,
-                                         redraw=guard.fields)
+                                         redraw=guard.fields,
+                                         flips=coverage.flip_test(loaded.module, ir_hole, guard, seen))
             # and reached states put in the context again with other draws, twice (the same for
             # every guard): a redrawn field often breaks an invariant (a deck of random cards), and
             # then the reached state is taken as it is; a case the context's extras make (the TCG's

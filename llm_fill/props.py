@@ -82,7 +82,7 @@ from hypothesis.errors import Unsatisfiable
 from envc.compiler import ir, irutil
 from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, to_value, values_equal
-from envc.llm_fill.textchecks import Example, TextChecks, call_scope, random_note, with_contexts
+from envc.llm_fill.textchecks import Example, TextChecks, call_scope, random_note, small_domain, with_contexts
 
 #: the most IR nodes one call of a fill may evaluate (a static bound, see `work_bound`)
 MAX_WORK = 200_000
@@ -293,6 +293,18 @@ class StartStates:
         return [f.name for f in self.module.state if not f.builtin and f.name not in read]
 
 
+_EXPIRY = RESERVED_PREFIX + "until_"
+
+
+def field_label(name: str) -> str:
+    """State field `name` as feedback names it: `` `hp` ``, and envc's hidden expiry field of
+    a `@lasting` field as "the expiry of `guard`" (hunt V, F6: `_envc_until_guard` is no name
+    the model wrote or can read)."""
+    if name.startswith(_EXPIRY):
+        return f"the expiry of `{name[len(_EXPIRY):]}`"
+    return f"`{name}`"
+
+
 @dataclass
 class Start:
     """A drawn starting state: the state, where it came from (for the counterexample), the
@@ -350,7 +362,7 @@ def state_strategy(module: ir.Module, starts: StartStates | None) -> st.SearchSt
             for name in names:
                 values[name] = draw(value_strategy(module, by_name[name].type))
             touched |= set(names)
-            origin += ", then " + " and ".join(f"`{n}`" for n in names) + " redrawn"
+            origin += ", then " + " and ".join(field_label(n) for n in names) + " redrawn"
         if kind == "moved" and moves is not None:  # (a kind "moved" only when there are moves)
             for apply in draw(moves):
                 touched |= apply(values)
@@ -1008,7 +1020,8 @@ def random_value(module: ir.Module, t: ir.Type, rnd: random.Random) -> Any:
 
 
 def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None, n: int = SWEPT_EXAMPLES,
-                   seed: int = 0, redraw: list[str] | None = None) -> list[Example]:
+                   seed: int = 0, redraw: list[str] | None = None,
+                   flips: Callable[[Example], bool] | None = None) -> list[Example]:
     """Up to `n` calls of the fill on reached states spread evenly over the games of every
     seed (hypothesis draws early states first), every other one with one state field redrawn
     within its type (each field in turn: the k-th such state redraws field k, so that every
@@ -1017,51 +1030,115 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
     context with arguments and extras drawn by a seeded `random.Random`: examples for the
     checks that compare outcomes (a state where the invariants do not hold, or where the call
     faults, is left out). With `redraw`, every state has those fields redrawn instead (the
-    fields a condition of the text's contract reads, `llm_fill/coverage.py`)."""
+    fields a condition of the text's contract reads, `llm_fill/coverage.py`).
+
+    With `flips` (true of an example where a condition of the contract takes the value no
+    example gave yet, `coverage.flip_test`), a call on which it is false is tried again with
+    one argument or context extra of a small type set to each of its other values
+    (`_Sweep.toward_flip`), on the first `GUIDED_STATES` states: a case that needs an extra of
+    26 values (the TCG's `nc` naming Nidoran♂) was found by luck of the draws (stop 51)."""
     if starts is None or not starts.available:
         return []
-    module = with_contexts(module)
-    it = Interpreter(module)
-    hole = next(h for h in module.holes if h.name == hole_name)
-    text = TextChecks(module, hole)
-    extras = text.context.extras if text.context is not None else []
-    fields = [f for f in module.state if not f.builtin and _cells(module, f.type) <= MAX_DRAWN_CELLS]
-    facts = state_facts(hole)
-    rnd = random.Random(seed)
+    sweep = _Sweep(module, hole_name, random.Random(seed))
     out: list[Example] = []
+    guided = 0
     per_seed = max(1, -(-n // starts.seeds))
     for s in range(starts.seeds):
         for j in range(per_seed):
-            state, k = starts.get(s, (j * POSITIONS) // per_seed + rnd.randrange(max(POSITIONS // per_seed, 1)))
+            state, k = starts.get(s, (j * POSITIONS) // per_seed + sweep.rnd.randrange(max(POSITIONS // per_seed, 1)))
             if not all(starts.held(s, k).values()):
                 continue
-            moved = [f for f in fields if f.name in redraw] if redraw is not None else \
-                [fields[((s * per_seed + j) // 2) % len(fields)]] if j % 2 and fields else []
-            redrawn = ""
-            if moved:
-                varied = state.copy()
-                for f in moved:
-                    varied.fields[f.name] = random_value(module, f.type, rnd)
-                # a redraw that breaks an invariant or a fact is no state of the game: the reached
-                # state is taken as it is (dropping it lost the states where a TCG text's case held
-                # once every field took its turn: `deck` redrawn breaks `cards_conserved`)
-                if all(_invariants(it, varied).values()) and facts_hold(it, varied, facts):
-                    state = varied
-                    redrawn = f", then {', '.join(f'`{f.name}`' for f in moved)} redrawn"
-            args = [random_value(module, p.type, rnd) for p in hole.params]
-            pair = rnd.randrange(max(len(text.pairs), 1))
-            drawn = [random_value(module, p.type, rnd) for p in extras]
-            before = text.setup(it, state, args, pair, drawn)
-            if before is None:
+            moved = [f for f in sweep.fields if f.name in redraw] if redraw is not None else \
+                [sweep.fields[((s * per_seed + j) // 2) % len(sweep.fields)]] if j % 2 and sweep.fields else []
+            state, redrawn = sweep.vary(state, moved)
+            ex = sweep.drawn_example(state, f"reached from init({s}) after {k} random legal actions{redrawn}")
+            if ex is None:
                 continue
-            before = before.copy() if before is state else before
-            before.rng_counter = rnd.getrandbits(32)
-            after, result, fault = _call(it, hole, before, args)
-            if fault is None:
-                origin = (f"reached from init({s}) after {k} random legal actions{redrawn}"
-                          + text.describe_setup(module, pair, drawn))
-                out.append(Example(before, args, after, result, origin))
+            if flips is not None and not flips(ex) and guided < GUIDED_STATES:
+                guided += 1
+                ex = sweep.toward_flip(state, ex, flips) or ex
+            out.append(ex)
     return out[:n]
+
+
+#: states on which `sweep_examples` tries other arguments and extras toward a condition's other value
+GUIDED_STATES = 24
+
+
+class _Sweep:
+    """What `sweep_examples` needs for one hole: its interpreter (with the context procs), the
+    text's contract and context, the fields it may redraw, the hole's facts and the seeded RNG."""
+
+    def __init__(self, module: ir.Module, hole_name: str, rnd: random.Random):
+        self.module = module = with_contexts(module)
+        self.it = Interpreter(module)
+        self.hole = next(h for h in module.holes if h.name == hole_name)
+        self.text = TextChecks(module, self.hole)
+        self.extras = self.text.context.extras if self.text.context is not None else []
+        self.fields = [f for f in module.state if not f.builtin and _cells(module, f.type) <= MAX_DRAWN_CELLS]
+        self.facts = state_facts(self.hole)
+        self.rnd = rnd
+
+    def vary(self, state: State, moved: list[ir.FieldDef]) -> tuple[State, str]:
+        """`state` with the fields `moved` redrawn, and the words saying so; `state` itself when
+        the redrawn one breaks an invariant or a fact: it is no state of the game (dropping it
+        lost the states where a TCG text's case held once every field took its turn: `deck`
+        redrawn breaks `cards_conserved`)."""
+        if not moved:
+            return state, ""
+        varied = state.copy()
+        for f in moved:
+            varied.fields[f.name] = random_value(self.module, f.type, self.rnd)
+        if not (all(_invariants(self.it, varied).values()) and facts_hold(self.it, varied, self.facts)):
+            return state, ""
+        return varied, f", then {', '.join(field_label(f.name) for f in moved)} redrawn"
+
+    def drawn_example(self, state: State, where: str) -> Example | None:
+        """The call on `state` with arguments, the text's row and extras drawn (one argument or
+        extra changed where the context's guard is false, `TextChecks.toward_guard`); None when
+        the context's guard stays false or the call faults."""
+        rnd, text = self.rnd, self.text
+        args = [random_value(self.module, p.type, rnd) for p in self.hole.params]
+        pair = rnd.randrange(max(len(text.pairs), 1))
+        drawn = [random_value(self.module, p.type, rnd) for p in self.extras]
+        if text.setup(self.it, state, args, pair, drawn) is None:
+            args, drawn = text.toward_guard(self.it, state, args, pair, drawn, rnd) or (args, drawn)
+        return self.example(state, args, pair, drawn, where, rnd.getrandbits(32))
+
+    def example(self, state: State, args: list[Any], pair: int, drawn: list[Any], where: str,
+                counter: int) -> Example | None:
+        """The call on `state` put in the context with `args`, row `pair` and extras `drawn`,
+        RNG counter `counter`; None when the context's guard is false or the call faults."""
+        before = self.text.setup(self.it, state, args, pair, drawn)
+        if before is None:
+            return None
+        before = before.copy() if before is state else before
+        before.rng_counter = counter
+        after, result, fault = _call(self.it, self.hole, before, args)
+        if fault is not None:
+            return None
+        return Example(before, args, after, result, where + self.text.describe_setup(self.module, pair, drawn),
+                       pair, list(drawn))
+
+    def toward_flip(self, state: State, ex: Example, flips: Callable[[Example], bool]) -> Example | None:
+        """A call on `state` like `ex` but for one argument or context extra of a small type
+        (`textchecks.small_domain`) set to another of its values, on which `flips` holds; None
+        when no such change gives one."""
+        args, pair, drawn = ex.args, ex.pair, ex.extras
+        where = ex.origin[:len(ex.origin) - len(self.text.describe_setup(self.module, pair, drawn))]
+        counter = ex.before.rng_counter
+        slots = [("arg", i, p.type) for i, p in enumerate(self.hole.params)] + \
+            [("extra", i, p.type) for i, p in enumerate(self.extras)]
+        for kind, i, t in slots:
+            values = small_domain(t)
+            self.rnd.shuffle(values)
+            for v in values:
+                a = args[:i] + [v] + args[i + 1:] if kind == "arg" else args
+                d = drawn[:i] + [v] + drawn[i + 1:] if kind == "extra" else drawn
+                other = self.example(state, a, pair, d, where, counter)
+                if other is not None and flips(other):
+                    return other
+        return None
 
 
 def check_examples(module: ir.Module, hole_name: str, examples: list[Example], clause_text: list[str],

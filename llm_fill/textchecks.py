@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
@@ -93,6 +93,8 @@ class Example:
     after: State
     result: Any
     origin: str
+    pair: int = 0  # the text's row and column the context put in place (`TextChecks.pairs`)
+    extras: list[Any] = field(default_factory=list)  # the context's extras
 
 
 # ------------------------------------------------------------------ state paths
@@ -166,6 +168,61 @@ class TextChecks:
             self.context = None  # (no row carries the text: nothing to put in place)
 
     # -- the context
+    def _values(self, args: list[Any], pair: int, extras: list[Any]) -> list[Any]:
+        """The context proc's arguments: the call's, the text's row and column, the extras."""
+        c = self.context
+        assert c is not None
+        values = list(args)
+        if c.row is not None:
+            row, col = self.pairs[pair % len(self.pairs)]
+            values.append(row)
+            if c.column is not None:
+                values.append(col)
+        return values + list(extras)
+
+    def _guard_holds(self, it: Interpreter, state: State, values: list[Any]) -> bool:
+        c = self.context
+        if c is None or c.guard is None:
+            return True
+        env = {p.name: v for p, v in zip(c.fn.params, values)}
+        ev = it.ev
+        ev.state = state
+        try:
+            return bool(ev.eval(c.guard, env))
+        except SpecRuntimeError:
+            return False
+        finally:
+            ev.state = None
+
+    def toward_guard(self, it: Interpreter, state: State, args: list[Any], pair: int, extras: list[Any],
+                     rnd: Any) -> tuple[list[Any], list[Any]] | None:
+        """(args, extras) for which the context's guard holds on `state`, found from the drawn
+        ones by changing one of them: the first argument or extra of a small scalar type (a bool,
+        an enum, a row of at most 256, an integer range of at most 256 values) some value of
+        which makes the guard hold, set to one of those values drawn with `rnd`; None when no
+        such change exists (or the guard holds already, or there is no context).
+
+        Why: a case of a text often needs one extra of a few values (the TCG's Trainers that
+        name a Pokémon hold in the context only for the extra `nc` naming it: 1 draw in 26), and
+        states whose random extras missed it were skipped; the coverage search then found the
+        case by luck (hunt T, stop 51)."""
+        c = self.context
+        if c is None or c.guard is None:
+            return None
+        values = self._values(args, pair, extras)
+        if self._guard_holds(it, state, values):
+            return None
+        n_args = len(args)
+        skip = len(values) - len(extras)  # (the row and column come between the args and the extras)
+        slots = list(range(n_args)) + list(range(skip, len(values)))
+        for i in slots:
+            domain = small_domain(c.fn.params[i].type)
+            good = [v for v in domain if self._guard_holds(it, state, values[:i] + [v] + values[i + 1:])]
+            if good:
+                values[i] = rnd.choice(good)
+                return values[:n_args], values[skip:]
+        return None
+
     def setup(self, it: Interpreter, state: State, args: list[Any], pair: int, extras: list[Any]
               ) -> State | None:
         """`state` with the text's card put in place by the context (a copy), or None when
@@ -174,24 +231,9 @@ class TextChecks:
         c = self.context
         if c is None:
             return state
-        values = list(args)
-        if c.row is not None:
-            row, col = self.pairs[pair % len(self.pairs)]
-            values.append(row)
-            if c.column is not None:
-                values.append(col)
-        values += list(extras)
-        if c.guard is not None:
-            env = {p.name: v for p, v in zip(c.fn.params, values)}
-            ev = it.ev
-            ev.state = state
-            try:
-                if not ev.eval(c.guard, env):
-                    return None
-            except SpecRuntimeError:
-                return None
-            finally:
-                ev.state = None
+        values = self._values(args, pair, extras)
+        if not self._guard_holds(it, state, values):
+            return None
         try:
             after, _ = it.call(state, c.name, values)
         except SpecRuntimeError:
@@ -377,9 +419,11 @@ class TextChecks:
                if not any(p[:len(a)] == a for a in allowed)]
         if not bad:
             return []
+        # (envc's own `_envc_until_` expiry cells are no place the model wrote or may name, on either
+        # side: hunt T, D6; hunt V, F6. They change with their lasting cell, which is shown.)
+        bad = [p for p in bad if not str(p[0]).startswith(RESERVED_PREFIX)] or bad
         shown = ", ".join(f"`{path_text(p)}` ({_change(value_at(before, p), value_at(after, p))})"
                           for p in bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
-        # (envc's own `_envc_until_` expiry cells are no place the model wrote or may name: hunt T, D6)
         named = [a for a in allowed if not str(a[0]).startswith(RESERVED_PREFIX)]
         may = ", ".join(f"`{path_text(a)}`" for a in named[:8]) or "nothing"
         return [f"the call changes {shown}, outside what the text lets it change: {may} "
@@ -395,9 +439,11 @@ def _draws_text(draws: tuple[int, int | None]) -> str:
 
 def _short(v: Any) -> str:
     """`v` in at most 60 characters: a list's first 8 items, a numpy scalar as its Python value
-    (`0.0`, not `np.float32(0.0)`: hunt T, D6)."""
+    (`0.0`, not `np.float32(0.0)`: hunt T, D6), a bool as the DSL writes it."""
     if isinstance(v, np.generic):
         v = v.item()
+    if isinstance(v, bool):  # the DSL's words (hunt V, F6: `False -> True`)
+        return "true" if v else "false"
     text = repr(v) if not isinstance(v, list) else "[" + ", ".join(_short(x) for x in v[:8]) + (
         ", ..." if len(v) > 8 else "") + "]"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -1011,3 +1057,21 @@ def assign(it: Interpreter, place: ir.Place, value: Any, env: dict, state: State
         ev.assign(place, copy_value(value), env)
     finally:
         ev.state = None
+
+
+#: the most values of a context argument `TextChecks.toward_guard` tries one by one
+GUIDED_VALUES = 256
+
+
+def small_domain(t: ir.Type) -> list[Any]:
+    """Every value of a scalar type of at most `GUIDED_VALUES` values (bool, enum, row, integer
+    range), in order; empty for any other type."""
+    if isinstance(t, ir.BoolT):
+        return [False, True]
+    if isinstance(t, ir.EnumT) and t.size <= GUIDED_VALUES:
+        return list(range(t.size))
+    if isinstance(t, ir.RowT) and t.rows <= GUIDED_VALUES:
+        return list(range(t.rows))
+    if isinstance(t, ir.IntT) and t.hi - t.lo < GUIDED_VALUES:
+        return list(range(t.lo, t.hi + 1))
+    return []

@@ -130,6 +130,29 @@ def test_the_hand_fills_keep_passing_with_the_proposed_ensures(strict_tcg):
     assert not failed, "\n\n".join(f"{n}:\n{f}" for n, f in failed.items())
 
 
+def test_the_sweep_steers_the_context_toward_its_guard_and_a_case(tcg):
+    """A Trainer that names Pokémon holds in its context only for the extra `nc` naming one of
+    them (1 draw in 26): the sweep's states whose drawn `nc` missed were skipped, and Koga's text
+    was judged on 5 of 80 swept states (22 now). The context's guard now steers one argument or extra.
+    And the coverage search steers them toward a contract condition's other value: "Put 1 random
+    Nidoran♂ ..." needs `named` and `nc` = Nidoran♂ for `COUNT >= 2` of its draw rule, found by
+    luck before (0 or 1 swept state per seed)."""
+    from envc.llm_fill import coverage, props
+
+    judge, text, loaded = tcg
+    starts = judge.starts(text)
+    koga = member(loaded, "Put your Muk or Weezing in the Active Spot into your hand.")
+    swept = props.sweep_examples(loaded.module, koga, starts, 80)
+    assert len(swept) >= 15, len(swept)  # (22 now; 5 before)
+    nidoran = loaded.hole(member(loaded, "Put 1 random Nidoran♂ from your deck onto your Bench."))
+    guard = coverage.guards(loaded.module, nidoran)[-1]
+    flips = coverage.flip_test(loaded.module, nidoran, guard, False)
+    for seed in (1, 2):
+        tried = props.sweep_examples(loaded.module, nidoran.name, starts, 80, seed=seed, redraw=guard.fields,
+                                     flips=flips)
+        assert len(coverage.flipping(loaded.module, nidoran, guard, False, tried)) >= 1
+
+
 # ------------------------------------------------------------------ wrong fills
 
 WRONG_FILLS = [

@@ -681,6 +681,28 @@ def test_every_field_is_varied_also_the_one_declared_last(tmp_path):
     assert "`ensures n == min(old(n) + 2, 50)` does not hold" in wrong.feedback
 
 
+def _dice_hole(prose: str, count: str) -> str:
+    return f'"{prose}"\ntexts of bump {{\n    text "{prose}"\n        draws 1 among {count}\n}}'
+
+
+def test_a_draw_rule_among_a_constant_is_no_case_to_cover(tmp_path):
+    """Hunt V, F7: `draws 1 among 4` gave the coverage guard `4 >= 2`, which no state can make
+    false, and every right fill was warned that its case "was never tested". A count read from the
+    state keeps its guard."""
+    from envc.llm_fill import coverage
+
+    judge = _counter_judge(tmp_path, "dice", "    n: int[0..50] = 0\n",
+                           _dice_hole("Add a random number from 1 to 4 to the counter.", "4"))
+    module = judge.load("").module
+    assert coverage.guards(module, next(h for h in module.holes if h.name == "bump")) == []
+    right = judge.judge_body("bump", "n = min(n + random.int(1, 4), 50)", "")
+    assert right.ok and not right.untested, (right.feedback, right.untested)
+    judge = _counter_judge(tmp_path, "dice_n", "    n: int[0..50] = 0\n",
+                           _dice_hole("Add a random number from 1 to the value of the counter.", "n"))
+    module = judge.load("").module
+    assert [g.expr.op for g in coverage.guards(module, next(h for h in module.holes if h.name == "bump"))] == ["ge"]
+
+
 WARD = """env ward "a ward that lasts"
 players 2
 turn_limit 20
@@ -717,19 +739,24 @@ def test_feedback_names_no_envc_cell_and_shows_what_changed(tmp_path):
     """Hunt T, D6: a `lasts_until` failure showed what the clause unfolds to (`_envc_until_ward`,
     `[0; 2][_envc_i10]`), the frame listed `_envc_until_ward[0]` among the places the fill may
     change, a list changed past its 8th item showed the same 8 items on both sides, and numbers
-    came as `np.float32(0.0)`."""
+    came as `np.float32(0.0)`. Hunt V, F6: a frame failure listed the expiry cell the fill's
+    `until` changed beside the lasting cell, and bools came as `False -> True`."""
+    from envc.llm_fill import props
     from envc.llm_fill.textchecks import _change
 
     spec = tmp_path / "ward.envspec"
     spec.write_text(WARD, encoding="utf-8")
     judge = Judge(str(spec), max_examples=EXAMPLES)
     assert judge.judge_body("guard", "ward[p] = 20 until turn_end(1 - p)", "").ok
-    for body in ("ward[p] = 20", "ward[p] = 20 until turn_end(p)", "pile.push(1)\nward[p] = 20 until turn_end(1 - p)"):
+    for body in ("ward[p] = 20", "ward[p] = 20 until turn_end(p)", "ward[1 - p] = 20 until turn_end(1 - p)",
+                 "pile.push(1)\nward[p] = 20 until turn_end(1 - p)"):
         verdict = judge.judge_body("guard", body, "")
         assert not verdict.ok and "_envc" not in verdict.feedback.replace(str(tmp_path), ""), verdict.feedback
     assert "`pile` ([... 2, 0] (from item 8, of 10) -> [... 2, 0, 1] (from item 8, of 11))" \
         in verdict.feedback, verdict.feedback
     assert _change(np.float32(0.0), np.float32(1.5)) == "0.0 -> 1.5"
+    assert _change(False, True) == "false -> true"  # (hunt V, F6: the DSL's words, not Python's)
+    assert props.field_label("_envc_until_ward") == "the expiry of `ward`"  # (in "then ... redrawn")
 
 
 FAULTS_ON_THE_LAST = """let i = choose(p, i in 0..8 where i < len(hand[p])) else -1
