@@ -284,6 +284,10 @@ class Evaluator:
         # options, a copy of the state when it is asked): who the judge's calls asked to decide,
         # among how many options (`chooses` clauses, llm_fill/textchecks.py)
         self.decisions: list[tuple[int, int, State]] | None = None
+        # id(`if` statement or `if ... then ... else` expression) -> the set of the values its
+        # condition took, for the nodes it has a key for when they are first compiled (the fill
+        # judge watches the fill's own branches, `llm_fill/coverage.py`)
+        self.branch_log: dict[int, set[bool]] = {}
 
     # --------------------------------------------------------------- expressions
     # Every expression node is turned, on its first evaluation, into a Python closure
@@ -446,6 +450,13 @@ class Evaluator:
 
     def c_cond(self, e: ir.Cond):
         cond, then, orelse = self._compile(e.cond), self._compile(e.then), self._compile(e.orelse)
+        log = self.branch_log.get(id(e))
+        if log is not None:
+            def logged(env):
+                c = bool(cond(env))
+                log.add(c)
+                return then(env) if c else orelse(env)
+            return logged
         return lambda env: then(env) if cond(env) else orelse(env)
 
     def c_call_fn(self, e: ir.CallFn):
@@ -760,6 +771,16 @@ class Evaluator:
 
     def s_if(self, s: ir.If):
         cond, then, orelse = self._compile(s.cond), self._block(s.then), self._block(s.orelse)
+        log = self.branch_log.get(id(s))
+        if log is not None:
+            def logged(env):
+                c = bool(cond(env))
+                log.add(c)
+                if c:
+                    then(env)
+                else:
+                    orelse(env)
+            return logged
 
         def if_(env):
             if cond(env):

@@ -1,7 +1,8 @@
 """Whether the judge tested what a text's contract is about: the conditions of its `ensures`.
 
 Public surface: `Guard`, `guards(module, hole)`, `untested(module, hole, examples)`,
-`flip_test(module, hole, guard, seen)`, `flipping(module, hole, guard, seen, examples)`.
+`rare(module, hole, examples)`, `flip_test(module, hole, guard, seen)`,
+`flipping(module, hole, guard, seen, examples)`, `Branch`, `BranchWatch`.
 
 An exact contract is often a choice, `x == (if COND then A else B)`: "Heal 50 damage from 1 of
 your {G} Pokémon" heals only a Grass target. When no judged state makes `COND` true, the
@@ -81,8 +82,9 @@ def _constant(expr: ir.Expr) -> bool:
                or (isinstance(n, ir.Builtin) and n.name in _PURE_BUILTINS) for n in ir.walk(expr))
 
 
-def _fields_read(module: ir.Module, expr: ir.Expr) -> list[str]:
-    """The state fields `expr` reads, through the `fn`s it calls, in declaration order."""
+def _fields_read(module: ir.Module, expr: Any, builtin: bool = False) -> list[str]:
+    """The state fields `expr` (a node or a list of them) reads, through the `fn`s it calls, in
+    declaration order; built-in fields (`step_count`, `current_player`) only with `builtin`."""
     seen_fns: set[str] = set()
     names: set[str] = set()
     todo: list[Any] = [expr]
@@ -93,7 +95,7 @@ def _fields_read(module: ir.Module, expr: ir.Expr) -> list[str]:
             if isinstance(n, ir.CallFn) and n.fn not in seen_fns:
                 seen_fns.add(n.fn)
                 todo.append(module.fn(n.fn).body)
-    return [f.name for f in module.state if f.name in names and not f.builtin]
+    return [f.name for f in module.state if f.name in names and (builtin or not f.builtin)]
 
 
 def value_of(it: Interpreter, hole: ir.HoleDef, guard: Guard, before: State, after: State, args: list[Any],
@@ -106,16 +108,32 @@ def value_of(it: Interpreter, hole: ir.HoleDef, guard: Guard, before: State, aft
             return None
 
 
+#: a condition whose rarer value fewer judged calls than this gave is searched for more states
+#: (`rare`): hunt V, F5, a contract's condition had flipped, but on one state only, where the
+#: wrong fill's mistake could not show
+RARE_CASES = 4
+
+
 def untested(module: ir.Module, hole: ir.HoleDef, examples: list[Example]) -> list[tuple[Guard, bool]]:
     """The guards that took one value only over `examples` (each with that value); a guard
     that never had a value (it faulted on every call) is left out."""
+    return [(g, common) for g, common, n in rare(module, hole, examples) if n == 0]
+
+
+def rare(module: ir.Module, hole: ir.HoleDef, examples: list[Example], at_least: int = RARE_CASES
+         ) -> list[tuple[Guard, bool, int]]:
+    """The guards whose rarer value fewer than `at_least` of `examples` gave: (guard, its
+    common value, how many gave the other); a guard that never had a value is left out."""
     module = with_contexts(module)
     it = Interpreter(module)
     out = []
     for g in guards(module, hole):
-        values = {v for ex in examples if (v := value_of(it, hole, g, ex.before, ex.after, ex.args, ex.result)) is not None}
-        if len(values) == 1:
-            out.append((g, values.pop()))
+        values = [v for ex in examples if (v := value_of(it, hole, g, ex.before, ex.after, ex.args, ex.result)) is not None]
+        if not values:
+            continue
+        common = values.count(True) >= values.count(False)
+        if values.count(not common) < at_least:
+            out.append((g, common, values.count(not common)))
     return out
 
 
@@ -145,3 +163,92 @@ def describe(guard: Guard, seen: bool) -> str:
     return (f"a condition of `{clause}` ({c.span.file}:{c.span.line}) was {str(seen).lower()} on every "
             f"state tried, also with {', '.join(f'`{f}`' for f in guard.fields) or 'no field'} redrawn: the text's "
             "case where it is not was never tested")
+
+
+# ------------------------------------------------------------------ the fill's own branches
+
+
+@dataclass
+class Branch:
+    """An `if` statement or `if ... then ... else` expression of the fill's own body (`node`),
+    its condition's source, and the state fields the condition may depend on (`fields`: read by
+    it or by the `let`s of the body whose names it reads, transitively; built-in fields such as
+    `step_count` included)."""
+
+    node: ir.Node
+    source: str
+    fields: list[str]
+
+
+class BranchWatch:
+    """Which values the conditions of the fill's own branches took on judged calls.
+
+    Why (hunt V, F3 and F5): the contract's conditions are covered (`untested`), but a fill's
+    own condition that no judged state made take its other value hid a wrong fill: `if
+    step_count < 30 { ... }` ("Deals 40 damage.") passed at 200 examples, as late states were
+    2 of 280. The judge (`Judge._cover`) looks for states where such a condition takes its other
+    value, with the fields it reads redrawn (`props.sweep_examples`, steered by `flip_test`),
+    and checks the fill there. A branch no state flips is not reported: a fill's defensive
+    condition (`if len(deck[p]) > 0`) is often true on every state of the game."""
+
+    def __init__(self, module: ir.Module, hole: ir.HoleDef):
+        from envc.compiler.printer import print_source_expr
+
+        self.it = Interpreter(with_contexts(module))
+        self.hole = hole
+        fn = self.it.module.fn(hole.name)  # (the interpreter's: `choice_points` may rename a body)
+        lets = {s.name: s.value for s in _statements(fn.body) if isinstance(s, ir.Let)}
+        self.branches: list[Branch] = []
+        for n in ir.walk_all(fn.body):
+            cond = n.cond if isinstance(n, (ir.If, ir.Cond)) else None
+            if cond is None or _constant(cond):
+                continue
+            reads = [cond] + [lets[x] for x in _locals_reached(cond, lets)]
+            self.branches.append(Branch(n, print_source_expr(cond), _fields_read(self.it.module, reads, builtin=True)))
+        self.it.ev.branch_log = {id(b.node): set() for b in self.branches}
+
+    def values(self, ex: Example) -> dict[int, set[bool]]:
+        """id(branch node) -> the values its condition took on the call of `ex` (run again)."""
+        for log in self.it.ev.branch_log.values():
+            log.clear()
+        try:
+            self.it.call(ex.before, self.hole.name, ex.args)
+        except Exception:  # (a call that faults or cannot run: what it took up to there counts)
+            pass
+        return {k: set(v) for k, v in self.it.ev.branch_log.items()}
+
+    def rare(self, examples: list[Example], at_least: int = RARE_CASES) -> list[tuple[Branch, bool]]:
+        """The branches whose condition took its rarer value on fewer than `at_least` of the
+        calls of `examples` (each with its common value); a branch no call reached is left out."""
+        counts: dict[int, list[int]] = {id(b.node): [0, 0] for b in self.branches}
+        for ex in examples:
+            for k, v in self.values(ex).items():
+                for value in v:
+                    counts[k][value] += 1
+        out = []
+        for b in self.branches:
+            no, yes = counts[id(b.node)]
+            if no + yes and min(no, yes) < at_least:
+                out.append((b, yes >= no))
+        return out
+
+    def flip_test(self, branch: Branch, seen: bool) -> Callable[[Example], bool]:
+        """Does the branch's condition take the value other than `seen` on an example's call?"""
+        return lambda ex: (not seen) in self.values(ex).get(id(branch.node), set())
+
+
+def _statements(body: list) -> list:
+    return [n for n in ir.walk_all(body) if isinstance(n, ir.StmtNode)]
+
+
+def _locals_reached(expr: ir.Expr, lets: dict[str, ir.Expr]) -> list[str]:
+    """The names of `lets` that `expr` reads, and those their values read, transitively."""
+    todo = [n.name for n in ir.walk(expr) if isinstance(n, ir.Local) and n.name in lets]
+    found: list[str] = []
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.append(name)
+        todo += [n.name for n in ir.walk(lets[name]) if isinstance(n, ir.Local) and n.name in lets]
+    return found

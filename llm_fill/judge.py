@@ -487,8 +487,8 @@ class Judge:
     def _cover(self, loaded: Loaded, ir_hole, starts, examples: list) -> tuple[props.Counterexample | None, list[str]]:
         """More states than hypothesis drew: the swept ones (`props.sweep_examples`, checked
         like the others: hunt Q bug 7), then for each condition of the text's contract that
-        kept one value over `examples` (`coverage.untested`, at most `COVERED_GUARDS`; hunt R,
-        F1) states with the fields it reads redrawn and as many reached states put in the context
+        kept one value over `examples`, or took the other on fewer than `coverage.RARE_CASES`
+        of them (`coverage.rare`, at most `COVERED_GUARDS`; hunt R, F1; hunt V, F5) states with the fields it reads redrawn and as many reached states put in the context
         again (`COVERAGE_TRIES` each), the fill checked where
         the condition takes its other value (a counterexample there refuses it), and those that
         no state flipped, described (accepted with a warning). `examples` receives the calls."""
@@ -500,7 +500,7 @@ class Judge:
         examples += swept
         notes: list[str] = []
         again: list | None = None
-        for guard, seen in coverage.untested(loaded.module, ir_hole, examples)[:COVERED_GUARDS]:
+        for guard, seen, others in coverage.rare(loaded.module, ir_hole, examples)[:COVERED_GUARDS]:
             # (arguments and extras steered toward the guard's other value where it keeps this one)
             tried = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=1,
                                          redraw=guard.fields,
@@ -517,10 +517,28 @@ class Judge:
             cx = props.check_examples(loaded.module, ir_hole.name, found, self.clause_text(ir_hole.name, loaded))
             if cx is not None:
                 return cx, []
-            if not found:
+            if not found and not others:
                 notes.append(coverage.describe(guard, seen))
             examples += found
-        return None, notes
+        return self._cover_branches(loaded, ir_hole, starts, examples), notes
+
+    def _cover_branches(self, loaded: Loaded, ir_hole, starts, examples: list) -> props.Counterexample | None:
+        """The fill's own conditions that kept one value over `examples`, or nearly
+        (`coverage.BranchWatch.rare`, at most `COVERED_GUARDS`): states with the fields each reads redrawn, steered toward its
+        other value, and the fill checked where it takes it (hunt V, F3: `if step_count < 30`
+        in a fill of "Deals 40 damage." passed, late states being rare). No warning when none is
+        found: a defensive condition of a fill is often true on every state of the game."""
+        watch = coverage.BranchWatch(loaded.module, ir_hole)
+        for branch, seen in watch.rare(examples)[:COVERED_GUARDS]:
+            flips = watch.flip_test(branch, seen)
+            tried = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, props.SWEPT_EXAMPLES),
+                                         seed=3, redraw=branch.fields, flips=flips)
+            found = [ex for ex in tried if flips(ex)]
+            cx = props.check_examples(loaded.module, ir_hole.name, found, self.clause_text(ir_hole.name, loaded))
+            if cx is not None:
+                return cx
+            examples += found
+        return None
 
     def differential(self, hole: str, verdict: Verdict, reference: str, base_text: str | None) -> Verdict:
         """Differential acceptance: run the accepted fill of `verdict` and the `reference` body

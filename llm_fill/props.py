@@ -796,7 +796,9 @@ class Counterexample:
     def render(self, module: ir.Module, hole: ir.HoleDef) -> str:
         """The example as DSL values, for a person or a repair prompt."""
         # (envc's own `_envc_` fields are no name the model wrote or can write: hunt Q)
-        shown = [f for f in module.state if (not f.builtin or f.name == "current_player")
+        # (of the built-in fields, those a fill reads: `step_count` is redrawn where a fill's
+        # condition reads it, `BranchWatch`)
+        shown = [f for f in module.state if (not f.builtin or f.name in ("current_player", "step_count"))
                  and not f.name.startswith(RESERVED_PREFIX)]
         lines = ["falsifying example (shrunk by hypothesis):" if self.shrunk else "falsifying example:",
                  f"  state before the call ({self.origin}):" if self.origin else "  state before the call:"]
@@ -1048,7 +1050,7 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
             state, k = starts.get(s, (j * POSITIONS) // per_seed + sweep.rnd.randrange(max(POSITIONS // per_seed, 1)))
             if not all(starts.held(s, k).values()):
                 continue
-            moved = [f for f in sweep.fields if f.name in redraw] if redraw is not None else \
+            moved = [f for f in sweep.drawable if f.name in redraw] if redraw is not None else \
                 [sweep.fields[((s * per_seed + j) // 2) % len(sweep.fields)]] if j % 2 and sweep.fields else []
             state, redrawn = sweep.vary(state, moved)
             ex = sweep.drawn_example(state, f"reached from init({s}) after {k} random legal actions{redrawn}")
@@ -1075,7 +1077,9 @@ class _Sweep:
         self.hole = next(h for h in module.holes if h.name == hole_name)
         self.text = TextChecks(module, self.hole)
         self.extras = self.text.context.extras if self.text.context is not None else []
-        self.fields = [f for f in module.state if not f.builtin and _cells(module, f.type) <= MAX_DRAWN_CELLS]
+        # (built-in fields, `step_count` say, only where a condition asks for them: `redraw`)
+        self.drawable = [f for f in module.state if _cells(module, f.type) <= MAX_DRAWN_CELLS]
+        self.fields = [f for f in self.drawable if not f.builtin]
         self.facts = state_facts(self.hole)
         self.rnd = rnd
 

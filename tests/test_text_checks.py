@@ -703,6 +703,39 @@ def test_a_draw_rule_among_a_constant_is_no_case_to_cover(tmp_path):
     assert [g.expr.op for g in coverage.guards(module, next(h for h in module.holes if h.name == "bump"))] == ["ge"]
 
 
+def test_a_fill_condition_no_reached_state_flips_is_searched(tmp_path):
+    """Hunt V, F3: the contract's conditions were covered, never the fill's own; `if step_count
+    < 30 { ... }` in a fill of "Deals 40 damage." passed, late states being rare, and built-in
+    fields were never redrawn. The judge now searches states where a condition of the fill
+    takes its rarer value (fewer than `coverage.RARE_CASES` calls gave it), redrawing the fields
+    it reads, `step_count` included. Here every game ends by step 10 of a limit of 200 (and the
+    invariant keeps hypothesis from drawing whole states from the types)."""
+    spec = tmp_path / "short.envspec"
+    spec.write_text('''env short "short games"
+players 2
+turn_limit 200
+state {
+    n: int[0..50] = 0
+}
+hole bump(p: int[0..1]) "Add 2 to the counter."
+    ensures n == min(old(n) + 2, 50)
+action a() {
+    bump(current_player)
+    if n >= 20 {
+        terminate()
+    }
+    current_player = 1 - current_player
+}
+invariant even "the counter is even": n % 2 == 0
+observe(p) -> int[0..50] { return n }
+''', encoding="utf-8")
+    judge = Judge(str(spec), max_examples=EXAMPLES)
+    assert judge.judge_body("bump", "n = min(n + 2, 50)", "").ok
+    wrong = judge.judge_body("bump", "if step_count < 150 {\n    n = min(n + 2, 50)\n}", "")
+    assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
+    assert "`step_count` redrawn" in wrong.feedback and "step_count = " in wrong.feedback, wrong.feedback
+
+
 WARD = """env ward "a ward that lasts"
 players 2
 turn_limit 20
