@@ -284,9 +284,9 @@ class Evaluator:
         # options, a copy of the state when it is asked): who the judge's calls asked to decide,
         # among how many options (`chooses` clauses, llm_fill/textchecks.py)
         self.decisions: list[tuple[int, int, State]] | None = None
-        # id(`if` statement or `if ... then ... else` expression) -> the set of the values its
-        # condition took, for the nodes it has a key for when they are first compiled (the fill
-        # judge watches the fill's own branches, `llm_fill/coverage.py`)
+        # id(boolean expression) -> the set of the values it took, for the expressions it has a
+        # key for when they are first compiled (the fill judge watches the conditions of the
+        # fill's own branches and their `and`/`or` operands, `llm_fill/coverage.py`)
         self.branch_log: dict[int, set[bool]] = {}
 
     # --------------------------------------------------------------- expressions
@@ -303,7 +303,9 @@ class Evaluator:
     def _compile(self, e: ir.Expr) -> Callable[[dict], Any]:
         f = self._code.get(id(e))
         if f is None:
-            f = self._code[id(e)] = getattr(self, "c_" + e.kind)(e)
+            f = getattr(self, "c_" + e.kind)(e)
+            log = self.branch_log.get(id(e))
+            f = self._code[id(e)] = f if log is None else _logged(f, log)
             self._nodes.append(e)  # keeps `id(e)` from being reused while the closure is cached
         return f
 
@@ -450,13 +452,6 @@ class Evaluator:
 
     def c_cond(self, e: ir.Cond):
         cond, then, orelse = self._compile(e.cond), self._compile(e.then), self._compile(e.orelse)
-        log = self.branch_log.get(id(e))
-        if log is not None:
-            def logged(env):
-                c = bool(cond(env))
-                log.add(c)
-                return then(env) if c else orelse(env)
-            return logged
         return lambda env: then(env) if cond(env) else orelse(env)
 
     def c_call_fn(self, e: ir.CallFn):
@@ -771,16 +766,6 @@ class Evaluator:
 
     def s_if(self, s: ir.If):
         cond, then, orelse = self._compile(s.cond), self._block(s.then), self._block(s.orelse)
-        log = self.branch_log.get(id(s))
-        if log is not None:
-            def logged(env):
-                c = bool(cond(env))
-                log.add(c)
-                if c:
-                    then(env)
-                else:
-                    orelse(env)
-            return logged
 
         def if_(env):
             if cond(env):
@@ -1111,6 +1096,15 @@ def eval_const(e: ir.Expr, tables: dict[str, ir.TableDef] | None = None) -> Any:
     """
     v = Evaluator(None, tables).eval(e, {})
     return _plain(v)
+
+
+def _logged(f: Callable[[dict], Any], log: set[bool]) -> Callable[[dict], Any]:
+    """Closure `f` of a boolean expression that also adds each value it gives to `log`."""
+    def run(env):
+        v = f(env)
+        log.add(bool(v))
+        return v
+    return run
 
 
 def _plain(v: Any) -> Any:

@@ -170,10 +170,10 @@ def describe(guard: Guard, seen: bool) -> str:
 
 @dataclass
 class Branch:
-    """An `if` statement or `if ... then ... else` expression of the fill's own body (`node`),
-    its condition's source, and the state fields the condition may depend on (`fields`: read by
-    it or by the `let`s of the body whose names it reads, transitively; built-in fields such as
-    `step_count` included)."""
+    """The condition of an `if` statement or `if ... then ... else` expression of the fill's own
+    body, or an operand of one that is an `and`/`or` (`node`), its source, and the state fields
+    it may depend on (`fields`: read by it or by the `let`s of the body whose names it reads,
+    transitively; built-in fields such as `step_count` included)."""
 
     node: ir.Node
     source: str
@@ -200,15 +200,15 @@ class BranchWatch:
         lets = {s.name: s.value for s in _statements(fn.body) if isinstance(s, ir.Let)}
         self.branches: list[Branch] = []
         for n in ir.walk_all(fn.body):
-            cond = n.cond if isinstance(n, (ir.If, ir.Cond)) else None
-            if cond is None or _constant(cond):
-                continue
-            reads = [cond] + [lets[x] for x in _locals_reached(cond, lets)]
-            self.branches.append(Branch(n, print_source_expr(cond), _fields_read(self.it.module, reads, builtin=True)))
+            conds = _operands(n.cond) if isinstance(n, (ir.If, ir.Cond)) else []
+            for cond in conds:
+                reads = [cond] + [lets[x] for x in _locals_reached(cond, lets)]
+                fields = _fields_read(self.it.module, reads, builtin=True)
+                self.branches.append(Branch(cond, print_source_expr(cond), fields))
         self.it.ev.branch_log = {id(b.node): set() for b in self.branches}
 
     def values(self, ex: Example) -> dict[int, set[bool]]:
-        """id(branch node) -> the values its condition took on the call of `ex` (run again)."""
+        """id(condition) -> the values it took on the call of `ex` (run again)."""
         for log in self.it.ev.branch_log.values():
             log.clear()
         try:
@@ -235,6 +235,16 @@ class BranchWatch:
     def flip_test(self, branch: Branch, seen: bool) -> Callable[[Example], bool]:
         """Does the branch's condition take the value other than `seen` on an example's call?"""
         return lambda ex: (not seen) in self.values(ex).get(id(branch.node), set())
+
+
+def _operands(cond: ir.Expr) -> list[ir.Expr]:
+    """`cond` and, when it is an `and`/`or`, its operands (theirs too): each is watched (hunt V:
+    `if burned[p][act[p]] and step_count < 30 then 60 else 30` passed, `step_count < 30` being
+    true on every state where it was evaluated); constants left out."""
+    out = [] if _constant(cond) else [cond]
+    if isinstance(cond, ir.Binary) and cond.op in ("and", "or"):
+        out += _operands(cond.left) + _operands(cond.right)
+    return out
 
 
 def _statements(body: list) -> list:

@@ -734,6 +734,11 @@ observe(p) -> int[0..50] { return n }
     wrong = judge.judge_body("bump", "if step_count < 150 {\n    n = min(n + 2, 50)\n}", "")
     assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
     assert "`step_count` redrawn" in wrong.feedback and "step_count = " in wrong.feedback, wrong.feedback
+    # an operand of `and`: the whole condition flips with `n % 4`, `step_count < 150` never does
+    # where it is evaluated (hunt V: "Deals 30 damage, or 60 if burned" with `and step_count < 30`)
+    both = "n = min(n + (if n % 4 == 0 and step_count < 150 then 2 else if n % 4 == 0 then 0 else 2), 50)"
+    wrong = judge.judge_body("bump", both, "")
+    assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
 
 
 WARD = """env ward "a ward that lasts"
