@@ -318,11 +318,19 @@ class _SourcePrinter(_Printer):
     def x_state(self, e: ir.StateGet) -> str:
         return e.name
 
+    def place(self, p: ir.Place) -> str:
+        return super().place(p).removeprefix("state.")
+
 
 def print_source_expr(e: ir.Expr, module: ir.Module | None = None) -> str:
     """One expression as a spec would write it (state fields without `state.`), for messages
     about a spec's clauses (the judge's feedback names the part of an `ensures` that fails)."""
     return _SourcePrinter(module).expr(e)
+
+
+def print_source_place(p: ir.Place, module: ir.Module | None = None) -> str:
+    """A place as a spec would write it (`hp[1][0]`, `p`), as `print_source_expr`."""
+    return _SourcePrinter(module).place(p)
 
 
 def print_stmts(stmts: list[ir.Stmt], module: ir.Module | None = None) -> list[str]:

@@ -82,6 +82,7 @@ from hypothesis.errors import Unsatisfiable
 from envc.compiler import ir, irutil
 from envc.compiler.check_lang import RESERVED_PREFIX
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State, copy_value, to_value, values_equal
+from envc.compiler.printer import print_source_expr, print_source_place
 from envc.llm_fill.textchecks import Example, TextChecks, call_scope, random_note, small_domain, with_contexts
 
 #: the most IR nodes one call of a fill may evaluate (a static bound, see `work_bound`)
@@ -883,6 +884,10 @@ class _Scenario:
         self.module, self.hole, self.it, self.text, self.sc = module, hole, it, text, sc
         self.extras = [ir.zero_value(module, p.type) for p in (text.context.extras if text.context is not None else [])]
         self.label = f"scenario{' ' + repr(sc.name) if sc.name else ''} ({sc.span.file}:{sc.span.line})"
+        # what the scenario sets, quoted with a failure (hunt V, F8: only the `then` was, while
+        # the state shown held the context's values, which the `given` then overrides)
+        self.given = ", ".join(f"{print_source_place(g.place)} = {print_source_expr(g.value)}"
+                               for g in sc.given)
         self.fixed = {g.place.name: g for g in sc.given if g.place.root == "local"}
         self.free = [p for p in hole.params if p.name not in self.fixed]
 
@@ -965,7 +970,7 @@ class _Scenario:
 
     def _then_failure(self, env: dict[str, Any], before: State, after: State, where: str) -> str | None:
         """The first `then` clause that does not hold after the call, as a failure (None: all hold)."""
-        from envc.llm_fill.textchecks import changed_paths, path_text, value_at
+        from envc.llm_fill.textchecks import _change, changed_paths, path_text, value_at
 
         sc, ev = self.sc, self.it.ev
         ev.state, ev.old_state = after, before
@@ -977,9 +982,10 @@ class _Scenario:
             ev.state = ev.old_state = None
         if not bad:
             return None
-        changes = ", ".join(f"`{path_text(pth)}` {value_at(before, pth)!r} -> {value_at(after, pth)!r}"
+        changes = ", ".join(f"`{path_text(pth)}` {_change(value_at(before, pth), value_at(after, pth))}"
                             for pth in changed_paths(self.module, before, after)[:6]) or "nothing"
-        return f"{self.label}: then `{bad[0]}` does not hold ({where}; the call changed {changes})"
+        given = f"given `{self.given}`, " if self.given else ""
+        return f"{self.label}: {given}then `{bad[0]}` does not hold ({where}; the call changed {changes})"
 
 
 def _values_of(module: ir.Module, t: ir.Type) -> list[Any]:

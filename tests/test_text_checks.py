@@ -68,7 +68,7 @@ CHECKS = [
      "the text's `ensures dmg == (if flip(0) then min(old(dmg) + 30, 100) else old(dmg))` does not hold",
      "if random.coin() {\n    dmg = min(dmg + 30, 100)\n}"),
     ("scenario of a rule", HEAL, "heal(p, 30)", "scenario",
-     "scenario 'heals' (", "damage[p] = max(damage[p] - 20, 0)"),
+     "given `damage[p] = 50`, then `damage[p] == 50 - 20` does not hold", "damage[p] = max(damage[p] - 20, 0)"),
     ("frame", SCOUT, "draw_cards(p, 2)\ndamage[p] = 0", "property",
      "outside what the text lets it change: `deck[", "for k in 0..2 {\n    if len(deck[p]) > 0 and len(hand[p]) < HAND "
      "{\n        hand[p].push(deck[p].draw())\n    }\n}"),
