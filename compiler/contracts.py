@@ -801,8 +801,9 @@ def _draw_rule(checker, h: ir.HoleDef, d: ast.Draws, values: dict[str, Any], pat
     source = f"draws {_source(checker, d.span)} among {_source(checker, d.among.span)}"
     # `draws N among COUNT`: N draws over COUNT values; `draws any` / `at least 0`: one
     times = max(_bound(checker, d.lo, values, d.span) or 0, 1)
-    return ir.DrawRule(count=count, times=times, env=dict(values), source=_shown(checker, source, values, types),
-                       span=d.span)
+    optional = d.lo == 0 and d.hi is not None  # (`draws at most N among COUNT`)
+    return ir.DrawRule(count=count, times=times, optional=optional, env=dict(values),
+                       source=_shown(checker, source, values, types), span=d.span)
 
 
 def _state_place(checker, e: ast.Expr, ctx, what: str) -> ir.Place | None:

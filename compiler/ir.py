@@ -971,10 +971,13 @@ class DrawRule(Node):
     (`random.int(lo, hi)`: hi - lo + 1, `random.pick`: its legal values) whenever `count`, read
     on the state before the call, is 2 or more ("a random card from your opponent's hand": each
     of them equally likely, not all but the last; "chosen at random 4 times": four such draws).
-    `env`: the rule's captures; `source`: the clause with the captures written as their values."""
+    `env`: the rule's captures; `source`: the clause with the captures written as their values.
+    `optional` (`draws at most N among COUNT`): a call that draws nothing keeps the clause
+    ("30% chance to burn the target" draws nothing when the target burns already)."""
 
     count: Expr
     times: int = 1
+    optional: bool = False
     env: dict[str, Any] = {}
     source: str = ""
     span: Span = NO_SPAN

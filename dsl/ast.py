@@ -471,9 +471,10 @@ class Modifies(Decl):
 
 @dataclass
 class Draws(Decl):
-    """`draws N` (lo == hi), `draws at least N` (hi None), `draws any` (lo 0, hi None);
-    a bound is an int or the name of a capture. With `among COUNT`: N draws of a call (at
-    least one) range over `COUNT` values whenever `COUNT` >= 2 (read on the state before the call)."""
+    """`draws N` (lo == hi), `draws at least N` (hi None), `draws at most N` (lo 0), `draws any`
+    (lo 0, hi None); a bound is an int or the name of a capture. With `among COUNT`: N draws of
+    a call (at least one; for `at most N`, the call's draws if it makes any) range over `COUNT`
+    values whenever `COUNT` >= 2 (read on the state before the call)."""
 
     lo: int | str
     hi: int | str | None

@@ -366,6 +366,10 @@ class _Builder(Transformer):
         return ast.Draws(self._span(meta), self._bound(c[0]), None)
 
     @v_args(meta=True)
+    def draws_at_most(self, meta, c):
+        return ast.Draws(self._span(meta), 0, self._bound(c[0]))
+
+    @v_args(meta=True)
     def draws_any(self, meta, c):
         return ast.Draws(self._span(meta), 0, None)
 

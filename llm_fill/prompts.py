@@ -222,7 +222,8 @@ def _judged(loaded: Loaded, hole: str, test_states: int) -> dict:
     draws = None
     if c.draws is not None:
         lo, hi = c.draws
-        draws = (f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}") \
+        draws = (f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"at most {hi}" if lo == 0
+                 else f"{lo} to {hi}") \
             if (lo, hi) != (0, None) else None
     frame = None if c.frame is None else [f.source + (f" for {f.var} in {f.lo}..{f.hi}" if f.var else "")
                                           for f in c.frame]

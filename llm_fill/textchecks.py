@@ -328,7 +328,7 @@ class TextChecks:
             except SpecRuntimeError as e:
                 out.append(f"a `draws ... among` clause of the text faults on this call: {e}")
                 continue
-            if count < 2 or sizes.count(count) >= r.times:
+            if count < 2 or sizes.count(count) >= r.times or (r.optional and not sizes):
                 continue
             drew = f"its draws ranged over {', '.join(map(str, sizes))} values" if sizes else "it drew nothing"
             times = f"{r.times} times " if r.times > 1 else ""
@@ -434,7 +434,9 @@ def _draws_text(draws: tuple[int, int | None]) -> str:
     lo, hi = draws
     if hi is None:
         return f"draws at least {lo}" if lo else "may draw any number"
-    return f"draws exactly {lo}" if lo == hi else f"draws {lo} to {hi}"
+    if lo == hi:
+        return f"draws exactly {lo}"
+    return f"draws at most {hi}" if lo == 0 else f"draws {lo} to {hi}"
 
 
 def _short(v: Any) -> str:

@@ -741,6 +741,25 @@ observe(p) -> int[0..50] { return n }
     assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
 
 
+def test_draws_at_most_lets_a_call_draw_nothing(tmp_path):
+    """Hunt V, F8: "30% chance to ..." where the chance cannot matter (the counter is full) was
+    refused for a right fill that does not draw there (`draws 1` is exact, `draws any` loses the
+    count and the law). `draws at most 1 among 10`: a call draws nothing, or once over 10 values."""
+    prose = "30% chance to add 1 to the counter."
+    clause = f'"{prose}"\ntexts of bump {{\n    text "{prose}"\n        ensures n == (if drawn(0, 0, 9) < 3 then min(old(n) + 1, 50) else old(n))\n        draws {{}} among 10\n}}'
+    judge = _counter_judge(tmp_path, "chance", "    n: int[0..50] = 0\n", clause.replace("{}", "at most 1"))
+    skips = "if n < 50 {\n    if random.int(0, 9) < 3 {\n        n = n + 1\n    }\n}"
+    right = judge.judge_body("bump", skips, "")
+    assert right.ok, right.feedback
+    assert judge.judge_body("bump", "if random.int(0, 9) < 3 {\n    n = min(n + 1, 50)\n}", "").ok
+    wrong = judge.judge_body("bump", skips.replace("random.int(0, 9)", "random.int(0, 8)"), "")
+    assert not wrong.ok and "among 10 values" in wrong.feedback, wrong.feedback
+    twice = judge.judge_body("bump", "if random.int(0, 9) < 3 and random.int(0, 9) < 9 {\n    n = min(n + 1, 50)\n}", "")
+    assert not twice.ok and "draws at most 1" in twice.feedback, twice.feedback
+    exact = _counter_judge(tmp_path, "chance1", "    n: int[0..50] = 0\n", clause.replace("{}", "1"))
+    assert not exact.judge_body("bump", skips, "").ok  # (`draws 1`: exactly one on every call)
+
+
 WARD = """env ward "a ward that lasts"
 players 2
 turn_limit 20
