@@ -78,6 +78,13 @@ class ExpressionChecks(CheckerPart):
         if node.name in self.enums:
             self.fail("E0110", f"`{node.name}` is an enum, not a value", node.span,
                       help=f"name a member: `{node.name}.{(self.enums[node.name].members or ['MEMBER'])[0]}`")
+        if node.name not in self.tables and ctx.what == "constant" and any(
+                isinstance(d, ast.TableDecl) and d.name == node.name for d in self.mod.decls):
+            # (`const N = Unit.rows` said "unknown name `Unit`": a fresh-spec hunt)
+            self.fail("E0113", f"a constant cannot read table `{node.name}`", node.span,
+                      "tables are read after the constants",
+                      help=f"write `{node.name}.rows` where it is used: an array size (`int[0..9][{node.name}.rows]`) "
+                           "or an expression accepts it")
         if node.name in self.tables:
             self.fail("E0110", f"`{node.name}` is a table, not a value", node.span,
                       help=f"use a row of it (a value of type `{node.name}`, e.g. a parameter `r: {node.name}`, "
