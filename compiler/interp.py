@@ -288,6 +288,9 @@ class Evaluator:
         # key for when they are first compiled (the fill judge watches the conditions of the
         # fill's own branches and their `and`/`or` operands, `llm_fill/coverage.py`)
         self.branch_log: dict[int, set[bool]] = {}
+        # id(`random.pick` expression or `choose` statement) -> whether it had no legal value
+        # (took its `else`), each time it ran, for those it has a key for when first compiled
+        self.else_log: dict[int, set[bool]] = {}
 
     # --------------------------------------------------------------- expressions
     # Every expression node is turned, on its first evaluation, into a Python closure
@@ -656,9 +659,12 @@ class Evaluator:
     def c_random_pick(self, e: ir.RandomPick):
         var, steps = e.var, range(e.lo, e.hi)
         cond, orelse = self._compile(e.cond), self._compile(e.orelse)
+        log = self.else_log.get(id(e))
 
         def random_pick(env):
             legal = _legal_values(env, var, steps, cond)
+            if log is not None:
+                log.add(not legal)
             s = self.state
             if s is None:
                 raise ConstEvalError("draws a random number")
@@ -846,10 +852,13 @@ class Evaluator:
         orelse = self._compile(s.orelse) if s.orelse is not None else None
         var, steps, span = s.var, range(s.lo, s.hi), s.span
         point = self.points.get(id(s))
+        log = self.else_log.get(id(s))
 
         def choose(env):
             who = chooser(env)
             legal = _legal_values(env, var, steps, cond)
+            if log is not None:
+                log.add(not legal)
             if not legal:
                 if orelse is None:
                     raise SpecRuntimeError(f"fail: {s.fault}", span)

@@ -199,23 +199,34 @@ class BranchWatch:
         fn = self.it.module.fn(hole.name)  # (the interpreter's: `choice_points` may rename a body)
         lets = {s.name: s.value for s in _statements(fn.body) if isinstance(s, ir.Let)}
         self.branches: list[Branch] = []
+        elses: list[Branch] = []
         for n in ir.walk_all(fn.body):
             conds = _operands(n.cond) if isinstance(n, (ir.If, ir.Cond)) else []
             for cond in conds:
-                reads = [cond] + [lets[x] for x in _locals_reached(cond, lets)]
-                fields = _fields_read(self.it.module, reads, builtin=True)
-                self.branches.append(Branch(cond, print_source_expr(cond), fields))
+                self.branches.append(Branch(cond, print_source_expr(cond), self._fields(cond, lets)))
+            if isinstance(n, (ir.RandomPick, ir.Choose)) and n.orelse is not None:
+                # (whether it found no legal value: hunt V, "The user switches places with a random
+                # healthy ally." written `random.pick(...) else 0` switched to slot 0 when none was)
+                elses.append(Branch(n, f"`{n.var} in {n.lo}..{n.hi} where {print_source_expr(n.cond)}` found none",
+                                    self._fields(n.cond, lets)))
         self.it.ev.branch_log = {id(b.node): set() for b in self.branches}
+        self.it.ev.else_log = {id(b.node): set() for b in elses}
+        self.branches += elses
+
+    def _fields(self, cond: ir.Expr, lets: dict[str, ir.Expr]) -> list[str]:
+        reads = [cond] + [lets[x] for x in _locals_reached(cond, lets)]
+        return _fields_read(self.it.module, reads, builtin=True)
 
     def values(self, ex: Example) -> dict[int, set[bool]]:
         """id(condition) -> the values it took on the call of `ex` (run again)."""
-        for log in self.it.ev.branch_log.values():
+        logs = {**self.it.ev.branch_log, **self.it.ev.else_log}
+        for log in logs.values():
             log.clear()
         try:
             self.it.call(ex.before, self.hole.name, ex.args)
         except Exception:  # (a call that faults or cannot run: what it took up to there counts)
             pass
-        return {k: set(v) for k, v in self.it.ev.branch_log.items()}
+        return {k: set(v) for k, v in logs.items()}
 
     def rare(self, examples: list[Example], at_least: int = RARE_CASES) -> list[tuple[Branch, bool]]:
         """The branches whose condition took its rarer value on fewer than `at_least` of the

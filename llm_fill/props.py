@@ -68,8 +68,9 @@ bounds): a fill above `MAX_WORK` is rejected without being run, so no answer can
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -1132,23 +1133,57 @@ class _Sweep:
 
     def toward_flip(self, state: State, ex: Example, flips: Callable[[Example], bool]) -> Example | None:
         """A call on `state` like `ex` but for one argument or context extra of a small type
-        (`textchecks.small_domain`) set to another of its values, on which `flips` holds; None
-        when no such change gives one."""
+        (`textchecks.small_domain`), or one cell of an array of them (at most `GUIDED_CELLS`
+        cells), set to another of its values, on which `flips` holds; None when no such change
+        gives one. (An array extra such as the TCG's `hurt` sets the damage of every slot: "no
+        healthy ally left" needs one of its cells at the top.)"""
         args, pair, drawn = ex.args, ex.pair, ex.extras
         where = ex.origin[:len(ex.origin) - len(self.text.describe_setup(self.module, pair, drawn))]
         counter = ex.before.rng_counter
-        slots = [("arg", i, p.type) for i, p in enumerate(self.hole.params)] + \
-            [("extra", i, p.type) for i, p in enumerate(self.extras)]
-        for kind, i, t in slots:
-            values = small_domain(t)
-            self.rnd.shuffle(values)
-            for v in values:
-                a = args[:i] + [v] + args[i + 1:] if kind == "arg" else args
-                d = drawn[:i] + [v] + drawn[i + 1:] if kind == "extra" else drawn
+        slots = [(True, i, p.type) for i, p in enumerate(self.hole.params)] + \
+            [(False, i, p.type) for i, p in enumerate(self.extras)]
+        for is_arg, i, t in slots:
+            base = args[i] if is_arg else drawn[i]
+            for v in _changed(t, base, self.rnd):
+                a = args[:i] + [v] + args[i + 1:] if is_arg else args
+                d = drawn if is_arg else drawn[:i] + [v] + drawn[i + 1:]
                 other = self.example(state, a, pair, d, where, counter)
                 if other is not None and flips(other):
                     return other
         return None
+
+
+#: the most cells of an array argument or extra `_Sweep.toward_flip` changes one by one
+GUIDED_CELLS = 16
+
+
+def _changed(t: ir.Type, value: Any, rnd: random.Random) -> Iterator[Any]:
+    """`value` (of type `t`) with one scalar of a small type changed, each way in turn: the
+    value itself for a scalar, one cell for an array of at most `GUIDED_CELLS` cells (in a
+    random order)."""
+    dims: list[int] = []
+    elem = t
+    while isinstance(elem, ir.ArrayT):
+        dims.append(elem.size)
+        elem = elem.elem
+    domain = small_domain(elem)
+    if not domain or int(np.prod(dims)) > GUIDED_CELLS:
+        return
+    cells = list(itertools.product(*(range(n) for n in dims)))
+    rnd.shuffle(cells)
+    for cell in cells:
+        values = list(domain)
+        rnd.shuffle(values)
+        for v in values:
+            if not cell:
+                yield v
+                continue
+            new = copy_value(value)
+            box = new
+            for k in cell[:-1]:
+                box = box[k]
+            box[cell[-1]] = v
+            yield new
 
 
 def check_examples(module: ir.Module, hole_name: str, examples: list[Example], clause_text: list[str],

@@ -741,6 +741,48 @@ observe(p) -> int[0..50] { return n }
     assert (wrong.ok, wrong.stage) == (False, "property"), wrong.feedback
 
 
+def test_the_watch_sees_a_pick_find_no_legal_value(tmp_path):
+    """`random.pick(...) else X` and `choose(...) else X` are branches too: whether they found no
+    legal value (`coverage.BranchWatch`); on states where every slot is full the pick always
+    found one, so its `else` is a rare case to search, and a state with none flips it."""
+    from envc.llm_fill import coverage, props
+
+    judge = _counter_judge(tmp_path, "pick", "    n: int[0..50] = 0\n    slots: int[0..9][3] = 1\n",
+                           '"Add the value of a random nonzero slot to the counter."')
+    body = "let i = random.pick(i in 0..3 where slots[i] > 0) else -1\nif i >= 0 {\n    n = min(n + slots[i], 50)\n}"
+    digest = judge.load("").hole("bump").signature_hash
+    module = judge.load(f'fill bump hash "{digest}" {{\n{body}\n}}\n').module
+    hole = next(h for h in module.holes if h.name == "bump")
+    swept = props.sweep_examples(module, "bump", props.StartStates(module), 20, redraw=[])
+    watch = coverage.BranchWatch(module, hole)
+    rare = {b.source: common for b, common in watch.rare(swept)}
+    assert rare.get("`i in 0..3 where slots[i] > 0` found none") is False, rare
+    pick = next(b for b in watch.branches if b.source.endswith("found none"))
+    empty = swept[0].before.copy()
+    empty.fields["slots"] = [0, 0, 0]
+    assert watch.flip_test(pick, False)(props.Example(empty, swept[0].args, empty, None, ""))
+    assert not watch.flip_test(pick, False)(swept[0])
+
+
+def test_steering_changes_one_cell_of_a_small_array_at_a_time():
+    """`_Sweep.toward_flip` tries an array argument or extra cell by cell (the TCG's `hurt`
+    sets every slot's damage): each change differs from the value in one cell, the value given
+    is left as it was, and an array of more than `GUIDED_CELLS` cells is not tried."""
+    import random
+
+    from envc.compiler import ir
+    from envc.llm_fill import props
+
+    t = ir.ArrayT(elem=ir.ArrayT(elem=ir.IntT(lo=0, hi=2), size=2), size=2)
+    value = [[0, 1], [2, 0]]
+    changed = list(props._changed(t, value, random.Random(0)))
+    assert value == [[0, 1], [2, 0]] and len(changed) == 4 * 3
+    assert all(sum(a != b for r, s in zip(v, value) for a, b in zip(r, s)) <= 1 for v in changed)
+    assert {(k, m, v[k][m]) for v in changed for k in range(2) for m in range(2)} >= {(1, 1, 2), (0, 0, 1)}
+    assert list(props._changed(ir.ArrayT(elem=ir.BOOL, size=props.GUIDED_CELLS + 1), [False] * 17, random.Random(0))) == []
+    assert sorted(props._changed(ir.BOOL, False, random.Random(0))) == [False, True]
+
+
 def test_draws_at_most_lets_a_call_draw_nothing(tmp_path):
     """Hunt V, F8: "30% chance to ..." where the chance cannot matter (the counter is full) was
     refused for a right fill that does not draw there (`draws 1` is exact, `draws any` loses the
