@@ -1,4 +1,5 @@
-"""Whether the judge tested what a text's contract is about: the conditions of its `ensures`.
+"""Whether the judge tested what a text's contract is about: the conditions of its `ensures`;
+and the fill's own branches (`BranchWatch`, at the end).
 
 Public surface: `Guard`, `guards(module, hole)`, `untested(module, hole, examples)`,
 `rare(module, hole, examples)`, `flip_test(module, hole, guard, seen)`,
