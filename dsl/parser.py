@@ -683,7 +683,7 @@ RESERVED_WORDS = frozenset({
 #: Words of the grammar that stay usable as names (see RESERVED_WORDS).
 CONTEXTUAL_WORDS = frozenset({
     "a", "an", "any", "at", "bool", "by", "count", "default", "elif", "from", "given", "in", "int", "least",
-    "list", "name", "of", "one", "per", "when",
+    "list", "most", "name", "of", "one", "per", "when",
 })
 
 

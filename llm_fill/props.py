@@ -1051,6 +1051,7 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
     sweep = _Sweep(module, hole_name, random.Random(seed))
     out: list[Example] = []
     guided = 0
+    sweep.budget = GUIDED_CALLS
     per_seed = max(1, -(-n // starts.seeds))
     for s in range(starts.seeds):
         for j in range(per_seed):
@@ -1063,15 +1064,18 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
             ex = sweep.drawn_example(state, f"reached from init({s}) after {k} random legal actions{redrawn}")
             if ex is None:
                 continue
-            if flips is not None and not flips(ex) and guided < GUIDED_STATES:
+            if flips is not None and not flips(ex) and guided < GUIDED_STATES and sweep.budget > 0:
                 guided += 1
                 ex = sweep.toward_flip(state, ex, flips) or ex
             out.append(ex)
     return out[:n]
 
 
-#: states on which `sweep_examples` tries other arguments and extras toward a condition's other value
+#: states on which `sweep_examples` tries other arguments and extras toward a condition's other
+#: value, and the calls it may spend on that in all (an array extra of 8 cells of 26 values made
+#: each state cost 200 calls: hunt V's fills took 5-10x longer to judge before the budget)
 GUIDED_STATES = 24
+GUIDED_CALLS = 300
 
 
 class _Sweep:
@@ -1089,6 +1093,7 @@ class _Sweep:
         self.fields = [f for f in self.drawable if not f.builtin]
         self.facts = state_facts(self.hole)
         self.rnd = rnd
+        self.budget = 0  # the calls `toward_flip` may still make (`GUIDED_CALLS` a sweep)
 
     def vary(self, state: State, moved: list[ir.FieldDef]) -> tuple[State, str]:
         """`state` with the fields `moved` redrawn, and the words saying so; `state` itself when
@@ -1145,6 +1150,9 @@ class _Sweep:
         for is_arg, i, t in slots:
             base = args[i] if is_arg else drawn[i]
             for v in _changed(t, base, self.rnd):
+                if self.budget <= 0:
+                    return None
+                self.budget -= 1
                 a = args[:i] + [v] + args[i + 1:] if is_arg else args
                 d = drawn if is_arg else drawn[:i] + [v] + drawn[i + 1:]
                 other = self.example(state, a, pair, d, where, counter)
@@ -1158,9 +1166,9 @@ GUIDED_CELLS = 16
 
 
 def _changed(t: ir.Type, value: Any, rnd: random.Random) -> Iterator[Any]:
-    """`value` (of type `t`) with one scalar of a small type changed, each way in turn: the
-    value itself for a scalar, one cell for an array of at most `GUIDED_CELLS` cells (in a
-    random order)."""
+    """`value` (of type `t`) with one scalar of a small type changed: the value itself for a
+    scalar (every value of its type), one cell for an array of at most `GUIDED_CELLS` cells (its
+    type's two ends and two other values), in a random order."""
     dims: list[int] = []
     elem = t
     while isinstance(elem, ir.ArrayT):
@@ -1174,6 +1182,8 @@ def _changed(t: ir.Type, value: Any, rnd: random.Random) -> Iterator[Any]:
     for cell in cells:
         values = list(domain)
         rnd.shuffle(values)
+        if cell:  # (a cell: its two ends and two other values; a scalar: every value, a row of 26)
+            values = [domain[0], domain[-1]] + [v for v in values if v not in (domain[0], domain[-1])][:2]
         for v in values:
             if not cell:
                 yield v
