@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from envc.compiler import ir
+from envc.compiler import builtins, ir
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
 from envc.llm_fill.textchecks import Example, call_scope, with_contexts
 
@@ -73,14 +73,12 @@ def guards(module: ir.Module, hole: ir.HoleDef) -> list[Guard]:
     return out
 
 
-_PURE_BUILTINS = {"min", "max", "abs", "clamp", "int", "float"}
-
-
 def _constant(expr: ir.Expr) -> bool:
     """True when `expr` has one value on every call: it is made of constants, table cells at
-    constant rows and pure built-ins only (no state, parameter, capture or call)."""
+    constant rows and the pure built-in functions (`builtins.FUNCTIONS`) only (no state,
+    parameter, capture or call)."""
     return all(isinstance(n, (ir.Const, ir.Binary, ir.Unary, ir.Cond, ir.TableGet))
-               or (isinstance(n, ir.Builtin) and n.name in _PURE_BUILTINS) for n in ir.walk(expr))
+               or (isinstance(n, ir.Builtin) and n.name in builtins.FUNCTIONS) for n in ir.walk(expr))
 
 
 def _fields_read(module: ir.Module, expr: Any, builtin: bool = False) -> list[str]:
@@ -153,8 +151,8 @@ def flipping(module: ir.Module, hole: ir.HoleDef, guard: Guard, seen: bool, exam
              ) -> list[Example]:
     """Of `examples` (passing calls on states with the guard's fields redrawn,
     `props.sweep_examples`), those where the guard takes the value other than `seen`."""
-    it = Interpreter(with_contexts(module))
-    return [ex for ex in examples if value_of(it, hole, guard, ex.before, ex.after, ex.args, ex.result) is (not seen)]
+    flips = flip_test(module, hole, guard, seen)
+    return [ex for ex in examples if flips(ex)]
 
 
 def describe(guard: Guard, seen: bool) -> str:

@@ -502,9 +502,9 @@ class Judge:
         again: list | None = None
         for guard, seen, others in coverage.rare(loaded.module, ir_hole, examples)[:COVERED_GUARDS]:
             # (arguments and extras steered toward the guard's other value where it keeps this one)
+            flips = coverage.flip_test(loaded.module, ir_hole, guard, seen)
             tried = props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=1,
-                                         redraw=guard.fields,
-                                         flips=coverage.flip_test(loaded.module, ir_hole, guard, seen))
+                                         redraw=guard.fields, flips=flips)
             # and reached states put in the context again with other draws, twice (the same for
             # every guard): a redrawn field often breaks an invariant (a deck of random cards), and
             # then the reached state is taken as it is; a case the context's extras make (the TCG's
@@ -513,7 +513,7 @@ class Judge:
                 again = [ex for seed in (1, 2) for ex in
                          props.sweep_examples(loaded.module, ir_hole.name, starts, min(COVERAGE_TRIES, n), seed=seed)]
             tried += again
-            found = coverage.flipping(loaded.module, ir_hole, guard, seen, tried)
+            found = [ex for ex in tried if flips(ex)]
             cx = props.check_examples(loaded.module, ir_hole.name, found, self.clause_text(ir_hole.name, loaded))
             if cx is not None:
                 return cx, []

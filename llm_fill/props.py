@@ -1061,12 +1061,13 @@ def sweep_examples(module: ir.Module, hole_name: str, starts: StartStates | None
             moved = [f for f in sweep.drawable if f.name in redraw] if redraw is not None else \
                 [sweep.fields[((s * per_seed + j) // 2) % len(sweep.fields)]] if j % 2 and sweep.fields else []
             state, redrawn = sweep.vary(state, moved)
-            ex = sweep.drawn_example(state, f"reached from init({s}) after {k} random legal actions{redrawn}")
+            where = f"reached from init({s}) after {k} random legal actions{redrawn}"
+            ex = sweep.drawn_example(state, where)
             if ex is None:
                 continue
             if flips is not None and not flips(ex) and guided < GUIDED_STATES and sweep.budget > 0:
                 guided += 1
-                ex = sweep.toward_flip(state, ex, flips) or ex
+                ex = sweep.toward_flip(state, where, ex, flips) or ex
             out.append(ex)
     return out[:n]
 
@@ -1136,14 +1137,14 @@ class _Sweep:
         return Example(before, args, after, result, where + self.text.describe_setup(self.module, pair, drawn),
                        pair, list(drawn))
 
-    def toward_flip(self, state: State, ex: Example, flips: Callable[[Example], bool]) -> Example | None:
-        """A call on `state` like `ex` but for one argument or context extra of a small type
+    def toward_flip(self, state: State, where: str, ex: Example, flips: Callable[[Example], bool]
+                    ) -> Example | None:
+        """A call on `state` (reached as `where` says) like `ex` but for one argument or context extra of a small type
         (`textchecks.small_domain`), or one cell of an array of them (at most `GUIDED_CELLS`
         cells), set to another of its values, on which `flips` holds; None when no such change
         gives one. (An array extra such as the TCG's `hurt` sets the damage of every slot: "no
         healthy ally left" needs one of its cells at the top.)"""
         args, pair, drawn = ex.args, ex.pair, ex.extras
-        where = ex.origin[:len(ex.origin) - len(self.text.describe_setup(self.module, pair, drawn))]
         counter = ex.before.rng_counter
         slots = [(True, i, p.type) for i, p in enumerate(self.hole.params)] + \
             [(False, i, p.type) for i, p in enumerate(self.extras)]
