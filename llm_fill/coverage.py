@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from envc.compiler import builtins, ir
+from envc.compiler import builtins, ir, irutil
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
 from envc.llm_fill.textchecks import Example, call_scope, with_contexts
 
@@ -196,7 +196,7 @@ class BranchWatch:
         self.it = Interpreter(with_contexts(module))
         self.hole = hole
         fn = self.it.module.fn(hole.name)  # (the interpreter's: `choice_points` may rename a body)
-        lets = {s.name: s.value for s in _statements(fn.body) if isinstance(s, ir.Let)}
+        lets = {s.name: s.value for s in irutil.walk_stmts(fn.body) if isinstance(s, ir.Let)}
         self.branches: list[Branch] = []
         elses: list[Branch] = []
         for n in ir.walk_all(fn.body):
@@ -255,10 +255,6 @@ def _operands(cond: ir.Expr) -> list[ir.Expr]:
     if isinstance(cond, ir.Binary) and cond.op in ("and", "or"):
         out += _operands(cond.left) + _operands(cond.right)
     return out
-
-
-def _statements(body: list) -> list:
-    return [n for n in ir.walk_all(body) if isinstance(n, ir.StmtNode)]
 
 
 def _locals_reached(expr: ir.Expr, lets: dict[str, ir.Expr]) -> list[str]:
