@@ -56,7 +56,7 @@ import numpy as np
 from envc.compiler import builtins, ir, rng
 from envc.compiler.actions import ActionSpace
 from envc.compiler.diagnostics import Span
-from envc.compiler.passes import choice_points
+from envc.compiler.passes import choice_points, number_faults
 
 
 class SpecRuntimeError(Exception):
@@ -989,6 +989,19 @@ class Evaluator:
         def fault(env):
             raise SpecRuntimeError(f"fail: {message}", span)
         return fault
+
+    def s_check(self, s: ir.Check):
+        """A fault the pass `lower_lists` made explicit (only in the lowered IR, which `envc verify
+        --targets flat` runs): the message is its site's template filled with the values."""
+        cond, message, span = self._compile(s.cond), s.message, s.span
+        values = [self._compile(v) for v in (s.a, s.b) if v is not None]
+
+        def check(env):
+            if not cond(env):
+                return
+            a, b = ([int(v(env)) for v in values] + [0, 0])[:2]
+            raise SpecRuntimeError(number_faults.fill(message, a, b, str), span)
+        return check
 
     def s_expr_stmt(self, s: ir.ExprStmt):
         expr = self._compile(s.expr)

@@ -163,11 +163,13 @@ class GetField(ExprNode):
 
 
 class GetIndex(ExprNode):
-    """`base[index]` on an array or a list (for a list, `index < len` is checked at run time)."""
+    """`base[index]` on an array or a list (for a list, `index < len` is checked at run time,
+    unless `unchecked`: the pass `lower_lists` set it after an explicit `Check`)."""
 
     kind: Literal["get_index"] = "get_index"
     base: Expr
     index: Expr
+    unchecked: bool = False
 
 
 class TableGet(ExprNode):
@@ -278,11 +280,13 @@ class RandomPick(ExprNode):
 
 class ListTake(ExprNode):
     """Remove and return an element of a list place: `draw()` takes index 0 (the top),
-    `pop()` the last element. Taking from an empty list is a runtime fault."""
+    `pop()` the last element. Taking from an empty list is a runtime fault (not checked here
+    when `unchecked`: an explicit `Check` before it does, `lower_lists`)."""
 
     kind: Literal["list_take"] = "list_take"
     place: Place
     front: bool
+    unchecked: bool = False
 
 
 Expr = Annotated[
@@ -303,9 +307,13 @@ class FieldStep(Node):
 
 
 class IndexStep(Node):
+    """`[index]` in a place; on a list (`is_list`) `index < len` is checked, unless `unchecked`
+    (an explicit `Check` before the statement does, `lower_lists`)."""
+
     kind: Literal["index"] = "index"
     index: Expr
     is_list: bool = False
+    unchecked: bool = False
 
 
 class Place(Node):
@@ -380,12 +388,14 @@ class CallProc(StmtNode):
 
 class ListOp(StmtNode):
     """push(x), insert(i, x), remove_at(i), clear(), shuffle() on a list place.
-    Pushing onto a full list or removing past its length is a runtime fault."""
+    Pushing onto a full list or removing past its length is a runtime fault (not checked here
+    when `unchecked`: an explicit `Check` before it does, `lower_lists`)."""
 
     kind: Literal["list_op"] = "list_op"
     op: Literal["push", "insert", "remove_at", "clear", "shuffle", "discard_front", "discard_back"]
     place: Place
     args: list[Expr] = []
+    unchecked: bool = False
 
 
 class Effect(StmtNode):
@@ -402,6 +412,19 @@ class Fault(StmtNode):
 
     kind: Literal["fault"] = "fault"
     message: str
+
+
+class Check(StmtNode):
+    """A runtime fault made explicit (the pass `envc.compiler.passes.lower_lists`): when `cond`
+    holds, the step faults here with `message`, a fault-site template of `number_faults`
+    (`{a}` and `{b}` stand for the int values of `a` and `b`, 0 when absent). The list
+    operation it guards follows it, marked `unchecked`. Only the lowered IR holds it."""
+
+    kind: Literal["check"] = "check"
+    cond: Expr
+    message: str
+    a: Expr | None = None
+    b: Expr | None = None
 
 
 class Choose(StmtNode):
@@ -439,7 +462,7 @@ class ExprStmt(StmtNode):
 
 
 Stmt = Annotated[
-    Union[Let, Assign, If, For, Match, Return, CallProc, ListOp, Effect, Fault, ExprStmt, Choose],
+    Union[Let, Assign, If, For, Match, Return, CallProc, ListOp, Effect, Fault, Check, ExprStmt, Choose],
     Field(discriminator="kind"),
 ]
 
@@ -456,6 +479,8 @@ STMT_KINDS = _kinds(Stmt)
 #: statement kinds that only the reference interpreter runs: the pass
 #: `envc.compiler.passes.lower_choices` removes them before the array backends see the IR
 INTERPRETER_ONLY_STMTS = ("choose",)
+#: statement kinds that only the lowered IR holds (`envc.compiler.pipeline.LOWERING` makes them)
+LOWERED_ONLY_STMTS = ("check",)
 
 
 def zero_value(module: Module, t: Type) -> Any:
@@ -1227,7 +1252,7 @@ class Module(Node):
 
 for _model in (ArrayT, ListT, GetField, GetIndex, TableGet, Unary, Binary, Cond, CallFn, Builtin, Reduce,
                ArrayBuild, ArrayLit, RecordLit, RandomInt, RandomPick, ListTake, IndexStep, Place, Let, Assign, If,
-               For, MatchArm, Match, Return, CallProc, ListOp, Effect, ExprStmt, Choose, TextClause, FrameItem,
+               For, MatchArm, Match, Return, CallProc, ListOp, Effect, Check, ExprStmt, Choose, TextClause, FrameItem,
                GivenDef, ScenarioDef, SymbolUse, Contract, ContextDef, HoleDef, SimultaneousDef, Module):
     _model.model_rebuild()
 

@@ -197,6 +197,14 @@ class _Verifier:
     def s_fault(self, s: ir.Fault) -> None:
         return
 
+    def s_check(self, s: ir.Check) -> None:
+        self.expr(s.cond)
+        self.require(s.cond, (ir.BoolT,), "a check's condition")
+        for v in (s.a, s.b):
+            if v is not None:
+                self.expr(v)
+                self.require(v, (ir.IntT,), "a check's value")
+
     def s_expr_stmt(self, s: ir.ExprStmt) -> None:
         self.expr(s.expr)
 

@@ -36,6 +36,7 @@ from envc.compiler.passes import (
     fold_constants,
     inline_fns,
     lower_choices,
+    lower_lists,
     number_faults,
     restrict_dispatch,
     sequence_draws,
@@ -68,6 +69,8 @@ PASSES: list[ModuleType] = [
 # `sequence_draws` after folding, before `lower_choices`: draws and takes become `let`s in
 # the interpreter's order (fresh-spec hunts found JAX reading operands after a later `pop()`
 # and resolving a drawing place twice), so no backend orders them inside an expression.
+# `lower_lists` after `lower_choices`: it sees the final bodies and makes the list operations'
+# faults explicit `check` statements, which `number_faults` then numbers with the rest.
 # `number_faults` last: it numbers every fault site of the final IR (`lower_choices` adds
 # some), the one numbering both backends report faults with.
 LOWERING: list[ModuleType] = [
@@ -75,6 +78,7 @@ LOWERING: list[ModuleType] = [
     fold_constants,
     sequence_draws,
     lower_choices,
+    lower_lists,
     number_faults,
 ]
 

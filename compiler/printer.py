@@ -14,6 +14,9 @@ spec language with every decision the checker made spelled out:
   long one prints its first items then `... (N items)`;
 * binary operands are parenthesized when they are themselves binary or conditional, so
   the text never depends on precedence;
+* a list read, take, method or place step the pass `lower_lists` marked `unchecked` ends in
+  `!` (`xs[i]!`, `deck.draw()!`, `hand.push(c)!`): the explicit `check COND fault "..."` before
+  it does the test (`with a, b`: the values its message names);
 * spans and table contents are left out (a table shows its size and column types), so the
   text changes only when the IR does.
 """
@@ -112,7 +115,7 @@ class _Printer:
         return f"{self.operand(e.base)}.{e.name}"
 
     def x_get_index(self, e: ir.GetIndex) -> str:
-        return f"{self.operand(e.base)}[{self.expr(e.index)}]"
+        return f"{self.operand(e.base)}[{self.expr(e.index)}]" + ("!" if e.unchecked else "")
 
     def x_table_get(self, e: ir.TableGet) -> str:
         return f"{e.table}.{e.column}[{self.expr(e.row)}]"
@@ -152,13 +155,16 @@ class _Printer:
                 f"else {self.expr(e.orelse)}")
 
     def x_list_take(self, e: ir.ListTake) -> str:
-        return f"{self.place(e.place)}.{'draw' if e.front else 'pop'}()"
+        return f"{self.place(e.place)}.{'draw' if e.front else 'pop'}()" + ("!" if e.unchecked else "")
 
     # ------------------------------------------------------------ places and statements
     def place(self, p: ir.Place) -> str:
         text = f"state.{p.name}" if p.root == "state" else p.name
         for step in p.path:
-            text += f".{step.name}" if isinstance(step, ir.FieldStep) else f"[{self.expr(step.index)}]"
+            if isinstance(step, ir.FieldStep):
+                text += f".{step.name}"
+                continue
+            text += f"[{self.expr(step.index)}]" + ("!" if step.unchecked else "")
         return text
 
     def stmt(self, s: ir.Stmt) -> None:
@@ -201,7 +207,7 @@ class _Printer:
         self.line(f"{s.proc}({self.args(s.args)})")
 
     def s_list_op(self, s: ir.ListOp) -> None:
-        self.line(f"{self.place(s.place)}.{s.op}({self.args(s.args)})")
+        self.line(f"{self.place(s.place)}.{s.op}({self.args(s.args)})" + ("!" if s.unchecked else ""))
 
     def s_effect(self, s: ir.Effect) -> None:
         self.line(f"{s.name}({self.args(s.args)})")
@@ -214,6 +220,11 @@ class _Printer:
 
     def s_fault(self, s: ir.Fault) -> None:
         self.line(f"fail({json.dumps(s.message, ensure_ascii=True)})")
+
+    def s_check(self, s: ir.Check) -> None:
+        values = [self.expr(v) for v in (s.a, s.b) if v is not None]
+        with_ = f" with {', '.join(values)}" if values else ""
+        self.line(f"check {self.expr(s.cond)} fault {json.dumps(s.message, ensure_ascii=True)}{with_}")
 
     def s_expr_stmt(self, s: ir.ExprStmt) -> None:
         self.line(self.expr(s.expr))

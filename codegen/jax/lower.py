@@ -525,8 +525,9 @@ class Lowering:
         idx = self.index(e.index)
         bt = e.base.type
         if isinstance(bt, ir.ListT):
-            idx, length = self.fault_temp(idx), self.fault_temp(f'{base}["len"]')
-            self.record_fault(number_faults.site_of(e), f"{idx} >= {length}", idx, length)
+            if not e.unchecked:
+                idx, length = self.fault_temp(idx), self.fault_temp(f'{base}["len"]')
+                self.record_fault(number_faults.site_of(e), f"{idx} >= {length}", idx, length)
             if self.is_leaf(bt.elem):
                 return f'{base}["items"][{idx}]'
             return f"{self.rt('_lget')}({base}, {idx})"
@@ -1073,8 +1074,9 @@ class Lowering:
         v = self.fresh("_v")
         lst = self.fresh("_l")
         src = self.read_place(e.place)
-        length = self.fault_temp(f'{src}["len"]')
-        self.record_fault(number_faults.site_of(e), f"{length} == 0")
+        if not e.unchecked:
+            length = self.fault_temp(f'{src}["len"]')
+            self.record_fault(number_faults.site_of(e), f"{length} == 0")
         take = self.rt("_take_front" if e.front else "_take_back")
         self.emit(f"{v}, {lst} = {take}({src})")
         self.store(e.place, lst, cast=False)
@@ -1280,9 +1282,10 @@ class Lowering:
                 t = next(f.type for f in self.m.record(ir.record_of(t).name).fields if f.name == step.name)
             else:
                 idx = self.index(step.index)
-                if isinstance(t, ir.ListT):
+                if isinstance(t, ir.ListT) and not step.unchecked:
                     idx, length = self.fault_temp(idx), self.fault_temp(f'{code}["len"]')
                     self.record_fault(number_faults.site_of(p), f"{idx} >= {length}", idx, length)
+                if isinstance(t, ir.ListT):
                     code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"{self.rt('_lget')}({code}, {idx})"
                 else:
                     code = f"{code}[{idx}]" if self.is_leaf(t) else f"{self.rt('_get')}({code}, {idx})"
@@ -1508,13 +1511,17 @@ class Lowering:
                   f"lambda: {names[-1]}, ({flags}), {self.live_dtypes()})")
 
     def weight(self, node, seen: frozenset = frozenset()) -> int:
-        """IR nodes under `node`, the bodies of the functions it calls included (once per call)."""
+        """IR nodes under `node`, the bodies of the functions it calls included (once per call).
+        An explicit `check` (`lower_lists`) weighs 1, as the test did inside its operation
+        before that pass: the pass does not change which loops are unrolled."""
         if isinstance(node, list):
             return sum(self.weight(x, seen) for x in node)
         cache = self.__dict__.setdefault("_weights", {})
         n = 0
         for item in ir.walk(node):
             n += 1
+            if isinstance(item, ir.Check):
+                n -= sum(1 for _ in ir.walk(item))
             callee = item.proc if isinstance(item, ir.CallProc) else item.fn if isinstance(item, ir.CallFn) else None
             if callee is None or callee in seen:
                 continue
@@ -1680,7 +1687,8 @@ class Lowering:
         if s.op in ("insert", "remove_at"):
             args[0] = self.fault_temp(self.int32(s.args[0], args[0]))  # a position, as `index` says
         lst = self.read_place(s.place)
-        self.list_op_fault(s, lst, args)
+        if not s.unchecked:
+            self.list_op_fault(s, lst, args)
         elem_dt = self.dtypes(ir.elem_of(s.place.type))
         tmp = self.fresh("_l")
         if s.op == "push":
@@ -1725,6 +1733,15 @@ class Lowering:
     def s_fault(self, s: ir.Fault) -> None:
         self.emit(f"# fail({py_comment(py_str(s.message))}): a runtime fault, recorded in `_fault`")
         self.record_fault(number_faults.site_of(s), "jnp.bool_(True)")
+
+    def s_check(self, s: ir.Check) -> None:
+        """An explicit fault (`lower_lists`), recorded as any other where faults are recorded;
+        elsewhere (a guard, `observe`) nothing is emitted, as for an implicit one."""
+        if not self.recording():
+            return
+        cond = self.ex(s.cond)
+        a, b = (self.fault_temp(self.int32(v, self.ex(v))) if v is not None else "0" for v in (s.a, s.b))
+        self.record_fault(number_faults.site_of(s), cond, a, b)
 
     def s_expr_stmt(self, s: ir.ExprStmt) -> None:
         self.emit(f"_ = {self.ex(s.expr)}")

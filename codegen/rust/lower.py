@@ -385,13 +385,9 @@ class Lowering:
             return any(self.may_fault(x) for x in node)
         if not isinstance(node, ir.Node):
             return False
-        if isinstance(node, ir.GetIndex) and isinstance(node.base.type, ir.ListT):
+        if isinstance(node, (ir.Fault, ir.Check, ir.RandomInt)):  # (`randint` returns a `Result`)
             return True
-        if isinstance(node, (ir.ListTake, ir.Fault, ir.RandomInt)):
-            return True
-        if isinstance(node, ir.ListOp) and node.op not in ("clear", "shuffle"):
-            return True
-        if isinstance(node, ir.IndexStep) and node.is_list:
+        if isinstance(node, (ir.GetIndex, ir.ListTake, ir.ListOp, ir.Place)) and number_faults.site_of(node) is not None:
             return True
         if isinstance(node, (ir.CallFn, ir.CallProc)):
             name = node.fn if isinstance(node, ir.CallFn) else node.proc
@@ -490,6 +486,8 @@ class Lowering:
 
     def x_get_index(self, e: ir.GetIndex) -> str:
         base, idx = self.read_after(e.base, e.index)
+        if isinstance(e.base.type, ir.ListT) and e.unchecked:  # (a `Check` came first: `lower_lists`)
+            return self.load(f"{base}.items[{self.index(idx, e.index.type, e.base.type.cap)}]", e.type)
         if isinstance(e.base.type, ir.ListT):
             site = self.site(number_faults.site_of(e))
             return self.load(f"{base}.get({idx}, {site})?", e.type)
@@ -793,9 +791,13 @@ class Lowering:
 
     def x_list_take(self, e: ir.ListTake) -> str:
         place = self.place(e.place)
-        site = self.site(number_faults.site_of(e))
         v = self.fresh("_v")
-        self.emit(f"let {v} = {place}.take_{'front' if e.front else 'back'}({site})?;")
+        end = "front" if e.front else "back"
+        if e.unchecked:  # (a `Check` came first: `lower_lists`)
+            self.emit(f"let {v} = {place}.take_{end}_unchecked();")
+            return self.load(v, e.type)
+        site = self.site(number_faults.site_of(e))
+        self.emit(f"let {v} = {place}.take_{end}({site})?;")
         return self.load(v, e.type)
 
     def _need_mutable(self, span) -> None:
@@ -816,7 +818,11 @@ class Lowering:
                 t = self.field_type(t, step.name)
                 continue
             idx = self.ex(step.index)
-            if isinstance(t, ir.ListT):
+            if isinstance(t, ir.ListT) and step.unchecked:  # (a `Check` came first: `lower_lists`)
+                k = self.fresh("_i")
+                self.emit(f"let {k}: usize = {self.index(idx, step.index.type, t.cap)};")
+                code = f"{code}.items[{k}]"
+            elif isinstance(t, ir.ListT):
                 site = self.site(number_faults.site_of(p))
                 k = self.fresh("_i")
                 self.emit(f"let {k}: usize = {code}.slot({idx}, {site})?;")
@@ -937,6 +943,9 @@ class Lowering:
         assert isinstance(lt, ir.ListT), lt  # (list operations act on lists)
         args = [self.bind(c, a.type, "_a") for c, a in zip(self.ex_seq(s.args), s.args)]
         op = s.op
+        if s.unchecked:
+            self._list_op_unchecked(s, place, args)
+            return
         if op == "push":
             site = self.site(number_faults.site_of(s))
             self.emit(f"{place}.push({self.to_slot(args[0], s.args[0].type, lt.elem)}, {site})?;")
@@ -954,6 +963,26 @@ class Lowering:
         else:
             site = self.site(number_faults.site_of(s))
             self.emit(f"{place}.take_{'front' if op == 'discard_front' else 'back'}({site})?;")
+
+    def _list_op_unchecked(self, s: ir.ListOp, place: str, args: list[str]) -> None:
+        """A list method after its explicit `Check` (`lower_lists`): the runtime's `_unchecked` form."""
+        lt = ir.list_of(s.place.type)
+        if s.op == "push":
+            self.emit(f"{place}.push_unchecked({self.to_slot(args[0], s.args[0].type, lt.elem)});")
+        elif s.op == "insert":
+            at = self.index(args[0], s.args[0].type, lt.cap)
+            self.emit(f"{place}.insert_unchecked({at}, {self.to_slot(args[1], s.args[1].type, lt.elem)});")
+        elif s.op == "remove_at":
+            self.emit(f"{place}.remove_at_unchecked({self.index(args[0], s.args[0].type, lt.cap)});")
+        else:
+            self.emit(f"{place}.take_{'front' if s.op == 'discard_front' else 'back'}_unchecked();")
+
+    def s_check(self, s: ir.Check) -> None:
+        """An explicit fault (`lower_lists`): return it when the condition holds."""
+        cond = self.ex(s.cond)
+        a, b = (self.ex(v) if v is not None else "0" for v in (s.a, s.b))
+        site = self.site(number_faults.site_of(s))
+        self.emit(f"if {cond} {{ return Err(Fault::at({site}, {a}, {b})); }}")
 
     def s_effect(self, s: ir.Effect) -> None:
         self._need_mutable(s.span)

@@ -90,19 +90,28 @@ def _body_sites(nodes: list) -> list[Site]:
 def site_of(node: ir.Node) -> Site | None:
     """The fault site of `node`, or None when evaluating `node` itself cannot fault (its
     children may). A `Place` with a list index in its path is one site (its span)."""
-    if isinstance(node, ir.GetIndex) and isinstance(node.base.type, ir.ListT):
+    if isinstance(node, ir.GetIndex) and isinstance(node.base.type, ir.ListT) and not node.unchecked:
         return _site(node.span, INDEX_PAST_END)
-    if isinstance(node, ir.Place) and any(isinstance(p, ir.IndexStep) and p.is_list for p in node.path):
+    if isinstance(node, ir.Place) and any(isinstance(p, ir.IndexStep) and p.is_list and not p.unchecked
+                                          for p in node.path):
         return _site(node.span, INDEX_PAST_END)
     if isinstance(node, ir.RandomInt):
         return None if _proved_range(node) else _site(node.span, EMPTY_RANGE)
     if isinstance(node, ir.ListTake):
-        return _site(node.span, f"`{'draw' if node.front else 'pop'}()` from an empty list")
+        return None if node.unchecked else _site(node.span, take_message(node.front))
     if isinstance(node, ir.Fault):
         return _site(node.span, "fail: " + escape(node.message))
+    if isinstance(node, ir.Check):
+        return _site(node.span, node.message)
     if isinstance(node, ir.ListOp):
-        return _list_op_site(node)
+        message = None if node.unchecked else list_op_message(node)
+        return None if message is None else _site(node.span, message)
     return None
+
+
+def take_message(front: bool) -> str:
+    """The template of a `draw()` (`front`) or `pop()` from an empty list."""
+    return f"`{'draw' if front else 'pop'}()` from an empty list"
 
 
 def _proved_range(e: ir.RandomInt) -> bool:
@@ -112,7 +121,9 @@ def _proved_range(e: ir.RandomInt) -> bool:
     return isinstance(lo, ir.IntT) and isinstance(hi, ir.IntT) and lo.hi <= hi.lo
 
 
-def _list_op_site(s: ir.ListOp) -> Site | None:
+def list_op_message(s: ir.ListOp) -> str | None:
+    """The template of list operation `s`'s fault (`{a}` the position, `{b}` the length), None
+    for `clear` and `shuffle`, which cannot fault: the interpreter's messages."""
     cap = ir.list_of(s.place.type).cap
     messages = {
         "push": f"push onto a full list (capacity {cap})",
@@ -121,8 +132,7 @@ def _list_op_site(s: ir.ListOp) -> Site | None:
         "discard_front": "`draw()`/`pop()` from an empty list",
         "discard_back": "`draw()`/`pop()` from an empty list",
     }
-    message = messages.get(s.op)
-    return None if message is None else _site(s.span, message)
+    return messages.get(s.op)
 
 
 def fn_end_site(name: str, span: ir.Span | None) -> Site:

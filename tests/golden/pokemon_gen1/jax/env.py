@@ -10252,8 +10252,8 @@ def p_fixed_team(st, v_p):
                 st = dict(st)
                 _f479 = _i32(v_k)
                 _f480 = v_moves["len"]
-                st = _fault_at(st, (_f479 >= _f480), 3, _f479, _f480)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f479])
+                st = _fault_at(st, (_i32(v_k) >= v_moves["len"]), 3, _f479, _f480)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_i32(v_k)])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
 
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
@@ -10266,8 +10266,8 @@ def p_fixed_team(st, v_p):
                 st = dict(st)
                 _f483 = _i32(v_k)
                 _f484 = v_moves["len"]
-                st = _fault_at(st, (_f483 >= _f484), 3, _f483, _f484)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f483])
+                st = _fault_at(st, (_i32(v_k) >= v_moves["len"]), 3, _f483, _f484)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_i32(v_k)])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
 
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
@@ -10280,8 +10280,8 @@ def p_fixed_team(st, v_p):
                 st = dict(st)
                 _f487 = _i32(v_k)
                 _f488 = v_moves["len"]
-                st = _fault_at(st, (_f487 >= _f488), 3, _f487, _f488)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f487])
+                st = _fault_at(st, (_i32(v_k) >= v_moves["len"]), 3, _f487, _f488)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_i32(v_k)])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
 
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
@@ -10294,8 +10294,8 @@ def p_fixed_team(st, v_p):
                 st = dict(st)
                 _f491 = _i32(v_k)
                 _f492 = v_moves["len"]
-                st = _fault_at(st, (_f491 >= _f492), 3, _f491, _f492)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_f491])
+                st = _fault_at(st, (_i32(v_k) >= v_moves["len"]), 3, _f491, _f492)
+                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_i32(v_k)])
                 return st, (v_p, v_l, v_i, v_moves, v_k)
 
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
@@ -10452,8 +10452,8 @@ def p_random_team(st, v_p):
             st = dict(st)
             _f525 = _i32(v_i)
             _f526 = v_pool["len"]
-            st = _fault_at(st, (_f525 >= _f526), 4, _f525, _f526)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f525])
+            st = _fault_at(st, (_i32(v_i) >= v_pool["len"]), 4, _f525, _f526)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_i32(v_i)])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
 
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
@@ -10468,8 +10468,8 @@ def p_random_team(st, v_p):
             st = dict(st)
             _f529 = _i32(v_i)
             _f530 = v_pool["len"]
-            st = _fault_at(st, (_f529 >= _f530), 4, _f529, _f530)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f529])
+            st = _fault_at(st, (_i32(v_i) >= v_pool["len"]), 4, _f529, _f530)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_i32(v_i)])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
 
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
@@ -10484,8 +10484,8 @@ def p_random_team(st, v_p):
             st = dict(st)
             _f533 = _i32(v_i)
             _f534 = v_pool["len"]
-            st = _fault_at(st, (_f533 >= _f534), 4, _f533, _f534)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f533])
+            st = _fault_at(st, (_i32(v_i) >= v_pool["len"]), 4, _f533, _f534)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_i32(v_i)])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
 
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
@@ -10500,8 +10500,8 @@ def p_random_team(st, v_p):
             st = dict(st)
             _f537 = _i32(v_i)
             _f538 = v_pool["len"]
-            st = _fault_at(st, (_f537 >= _f538), 4, _f537, _f538)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_f537])
+            st = _fault_at(st, (_i32(v_i) >= v_pool["len"]), 4, _f537, _f538)
+            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_i32(v_i)])
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
 
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(

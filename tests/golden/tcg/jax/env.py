@@ -597,29 +597,29 @@ ACTION_KINDS = (
 # values, `{action}` the action `a` by name, `{{`/`}}` one brace (`_fault_text`)
 FAULT_SITES = (
     "tcg.envspec:247:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:342:13: push onto a full list (capacity 10)",
     "tcg.envspec:342:26: `draw()` from an empty list",
+    "tcg.envspec:342:13: push onto a full list (capacity 10)",
     "tcg.envspec:452:53: index {a} is past the end of a list of length {b}",
     "tcg.envspec:455:81: index {a} is past the end of a list of length {b}",
     "tcg.envspec:456:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:459:9: push onto a full list (capacity 10)",
     "tcg.envspec:459:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:459:9: push onto a full list (capacity 10)",
     "tcg.envspec:460:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:469:13: push onto a full list (capacity 20)",
     "tcg.envspec:469:26: `pop()` from an empty list",
-    "tcg.envspec:618:9: push onto a full list (capacity 20)",
+    "tcg.envspec:469:13: push onto a full list (capacity 20)",
     "tcg.envspec:618:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:618:9: push onto a full list (capacity 20)",
     "tcg.envspec:619:9: remove_at({a}) on a list of length {b}",
     "tcg.envspec:625:37: index {a} is past the end of a list of length {b}",
     "tcg.envspec:626:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:636:13: push onto a full list (capacity 10)",
     "tcg.envspec:636:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:636:13: push onto a full list (capacity 10)",
     "tcg.envspec:637:13: remove_at({a}) on a list of length {b}",
     "tcg.envspec:644:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:655:31: index {a} is past the end of a list of length {b}",
     "tcg.envspec:656:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:666:17: push onto a full list (capacity 20)",
     "tcg.envspec:666:33: `draw()` from an empty list",
+    "tcg.envspec:666:17: push onto a full list (capacity 20)",
     "tcg.envspec:923:56: index {a} is past the end of a list of length {b}",
     "tcg.envspec:932:66: index {a} is past the end of a list of length {b}",
     "tcg.envspec:947:21: push onto a full list (capacity 10)",
@@ -13626,93 +13626,88 @@ def p_draw_cards(st, v_p, v_n):
 
     def _then23(st, v_p, v_n, v_k):
         st = dict(st)
-        _f26 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f26 == 0), 3, 0, 0)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
         _v24, _l25 = _take_front(_get(st["deck"], _i32(v_p)))
         st["deck"] = _set(st["deck"], _i32(v_p), _l25)
-        _f27 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f27 >= 10), 2, 0, 0)
-        _l28 = _push(_get(st["hand"], _i32(v_p)), _cast(_v24, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l28)
+        v__envc_list1 = _lcast(_v24, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
+        _l26 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l26)
         return st, (v_p, v_n, v_k)
 
     st, (v_p, v_n, v_k) = _branch(_c22, lambda: _then23(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 1
-    _c29 = jnp.logical_and(
+    _c27 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then30(st, v_p, v_n, v_k):
+    def _then28(st, v_p, v_n, v_k):
         st = dict(st)
-        _f33 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f33 == 0), 3, 0, 0)
-        _v31, _l32 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l32)
-        _f34 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f34 >= 10), 2, 0, 0)
-        _l35 = _push(_get(st["hand"], _i32(v_p)), _cast(_v31, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l35)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
+        _v29, _l30 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l30)
+        v__envc_list1 = _lcast(_v29, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
+        _l31 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l31)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c29, lambda: _then30(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c27, lambda: _then28(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 2
-    _c36 = jnp.logical_and(
+    _c32 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then37(st, v_p, v_n, v_k):
+    def _then33(st, v_p, v_n, v_k):
         st = dict(st)
-        _f40 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f40 == 0), 3, 0, 0)
-        _v38, _l39 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l39)
-        _f41 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f41 >= 10), 2, 0, 0)
-        _l42 = _push(_get(st["hand"], _i32(v_p)), _cast(_v38, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l42)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
+        _v34, _l35 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l35)
+        v__envc_list1 = _lcast(_v34, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
+        _l36 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l36)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c36, lambda: _then37(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c32, lambda: _then33(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 3
-    _c43 = jnp.logical_and(
+    _c37 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then44(st, v_p, v_n, v_k):
+    def _then38(st, v_p, v_n, v_k):
         st = dict(st)
-        _f47 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f47 == 0), 3, 0, 0)
-        _v45, _l46 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l46)
-        _f48 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f48 >= 10), 2, 0, 0)
-        _l49 = _push(_get(st["hand"], _i32(v_p)), _cast(_v45, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l49)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
+        _v39, _l40 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l40)
+        v__envc_list1 = _lcast(_v39, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
+        _l41 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l41)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c43, lambda: _then44(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c37, lambda: _then38(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 4
-    _c50 = jnp.logical_and(
+    _c42 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then51(st, v_p, v_n, v_k):
+    def _then43(st, v_p, v_n, v_k):
         st = dict(st)
-        _f54 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f54 == 0), 3, 0, 0)
-        _v52, _l53 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l53)
-        _f55 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f55 >= 10), 2, 0, 0)
-        _l56 = _push(_get(st["hand"], _i32(v_p)), _cast(_v52, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l56)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
+        _v44, _l45 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l45)
+        v__envc_list1 = _lcast(_v44, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
+        _l46 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l46)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c50, lambda: _then51(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c42, lambda: _then43(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     return st
 
 
@@ -13722,8 +13717,8 @@ def p_heal(st, v_p, v_s, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a57 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a57, jnp.int16))
+    _a47 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a47, jnp.int16))
     return st
 
 
@@ -13734,15 +13729,15 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c58 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+    _c48 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
 
-    def _then59(st, v_p, v_s, v_t, v_amount):
+    def _then49(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
 
     st, (v_p, v_s, v_t, v_amount) = _branch(
-        _c58, lambda: _then59(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
+        _c48, lambda: _then49(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
     )
     return st
 
@@ -13751,8 +13746,8 @@ def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:358)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a60 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
-    st["dmg"] = _cast(_a60, jnp.int16)
+    _a50 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
+    st["dmg"] = _cast(_a50, jnp.int16)
     return st
 
 
@@ -13763,95 +13758,95 @@ def p_damage_per_heads(st, v_coins, v_each):
     v_each = _lcast(v_each, jnp.int8)
     v_heads = _lcast(0, jnp.int8)
     v_k = 0
-    _c61 = _i32(v_k) < _i32(v_coins)
+    _c51 = _i32(v_k) < _i32(v_coins)
 
-    def _then62(st, v_coins, v_each, v_heads, v_k):
+    def _then52(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r64 = _randint(st, 0, 1)
-        _c63 = _r64 == 1
+        st, _r54 = _randint(st, 0, 1)
+        _c53 = _r54 == 1
 
-        def _then65(st, v_coins, v_each, v_heads, v_k):
+        def _then55(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a66 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a66, jnp.int8)
+            _a56 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a56, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c63, lambda: _then65(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c53, lambda: _then55(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c61, lambda: _then62(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c51, lambda: _then52(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 1
-    _c67 = _i32(v_k) < _i32(v_coins)
+    _c57 = _i32(v_k) < _i32(v_coins)
 
-    def _then68(st, v_coins, v_each, v_heads, v_k):
+    def _then58(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r70 = _randint(st, 0, 1)
-        _c69 = _r70 == 1
+        st, _r60 = _randint(st, 0, 1)
+        _c59 = _r60 == 1
 
-        def _then71(st, v_coins, v_each, v_heads, v_k):
+        def _then61(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a72 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a72, jnp.int8)
+            _a62 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a62, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c69, lambda: _then71(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c59, lambda: _then61(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c67, lambda: _then68(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c57, lambda: _then58(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 2
-    _c73 = _i32(v_k) < _i32(v_coins)
+    _c63 = _i32(v_k) < _i32(v_coins)
 
-    def _then74(st, v_coins, v_each, v_heads, v_k):
+    def _then64(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r76 = _randint(st, 0, 1)
-        _c75 = _r76 == 1
+        st, _r66 = _randint(st, 0, 1)
+        _c65 = _r66 == 1
 
-        def _then77(st, v_coins, v_each, v_heads, v_k):
+        def _then67(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a78 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a78, jnp.int8)
+            _a68 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a68, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c75, lambda: _then77(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c65, lambda: _then67(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c73, lambda: _then74(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c63, lambda: _then64(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 3
-    _c79 = _i32(v_k) < _i32(v_coins)
+    _c69 = _i32(v_k) < _i32(v_coins)
 
-    def _then80(st, v_coins, v_each, v_heads, v_k):
+    def _then70(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r82 = _randint(st, 0, 1)
-        _c81 = _r82 == 1
+        st, _r72 = _randint(st, 0, 1)
+        _c71 = _r72 == 1
 
-        def _then83(st, v_coins, v_each, v_heads, v_k):
+        def _then73(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a84 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a84, jnp.int8)
+            _a74 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a74, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c81, lambda: _then83(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c71, lambda: _then73(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c79, lambda: _then80(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c69, lambda: _then70(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
-    _a85 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
-    st["dmg"] = _cast(_a85, jnp.int16)
+    _a75 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
+    st["dmg"] = _cast(_a75, jnp.int16)
     return st
 
 
@@ -13859,15 +13854,15 @@ def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:376)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int16)
-    st, _r87 = _randint(st, 0, 1)
-    _c86 = _r87 == 1
+    st, _r77 = _randint(st, 0, 1)
+    _c76 = _r77 == 1
 
-    def _then88(st, v_amount):
+    def _then78(st, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_amount,)
 
-    st, (v_amount,) = _branch(_c86, lambda: _then88(st, v_amount), lambda: (st, (v_amount,)))
+    st, (v_amount,) = _branch(_c76, lambda: _then78(st, v_amount), lambda: (st, (v_amount,)))
     return st
 
 
@@ -13878,17 +13873,17 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
     v_t = _lcast(v_t, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
 
-    def _g90(i89):
+    def _g80(i79):
         return jnp.logical_and(
-            st["occupied"][_i32(v_p)][i89],
+            st["occupied"][_i32(v_p)][i79],
             jnp.logical_or(
                 (_i32(v_t) == 10),
                 (
                     _i32(
                         jnp.where(
-                            (_K0[_i32(st["card"][_i32(v_p)][i89])] == 1),
-                            st["played_type"][_i32(v_p)][i89],
-                            _K2[_i32(st["card"][_i32(v_p)][i89])],
+                            (_K0[_i32(st["card"][_i32(v_p)][i79])] == 1),
+                            st["played_type"][_i32(v_p)][i79],
+                            _K2[_i32(st["card"][_i32(v_p)][i79])],
                         )
                     )
                     == _i32(v_t)
@@ -13896,9 +13891,9 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
             ),
         )
 
-    _e91 = jax.vmap(_g90)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a92 = jnp.minimum((_i32(v_each) * jnp.sum(_e91, dtype=jnp.int32)), 300)
-    st["dmg"] = _cast(_a92, jnp.int16)
+    _e81 = jax.vmap(_g80)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a82 = jnp.minimum((_i32(v_each) * jnp.sum(_e81, dtype=jnp.int32)), 300)
+    st["dmg"] = _cast(_a82, jnp.int16)
     return st
 
 
@@ -13909,8 +13904,8 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _a93 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a93, jnp.int8))
+    _a83 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a83, jnp.int8))
     return st
 
 
@@ -13922,18 +13917,18 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_any_type = _lcast(v_any_type, jnp.bool_)
-    _c94 = jnp.logical_and(
+    _c84 = jnp.logical_and(
         st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
     )
 
-    def _then95(st, v_p, v_s, v_t, v_n, v_any_type):
+    def _then85(st, v_p, v_s, v_t, v_n, v_any_type):
         st = dict(st)
-        _a96 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
-        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a96, jnp.int8))
+        _a86 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
+        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a86, jnp.int8))
         return st, (v_p, v_s, v_t, v_n, v_any_type)
 
     st, (v_p, v_s, v_t, v_n, v_any_type) = _branch(
-        _c94, lambda: _then95(st, v_p, v_s, v_t, v_n, v_any_type), lambda: (st, (v_p, v_s, v_t, v_n, v_any_type))
+        _c84, lambda: _then85(st, v_p, v_s, v_t, v_n, v_any_type), lambda: (st, (v_p, v_s, v_t, v_n, v_any_type))
     )
     return st
 
@@ -13943,18 +13938,18 @@ def p_afflict_opponent(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _c97 = jnp.logical_and(
+    _c87 = jnp.logical_and(
         st["occupied"][(1 - _i32(v_p))][0],
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then98(st, v_p, v_c):
+    def _then88(st, v_p, v_c):
         st = dict(st)
-        _a99 = v_c
-        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a99, jnp.int8))
+        _a89 = v_c
+        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a89, jnp.int8))
         return st, (v_p, v_c)
 
-    st, (v_p, v_c) = _branch(_c97, lambda: _then98(st, v_p, v_c), lambda: (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c87, lambda: _then88(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
@@ -13963,15 +13958,15 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    st, _r101 = _randint(st, 0, 1)
-    _c100 = _r101 == 1
+    st, _r91 = _randint(st, 0, 1)
+    _c90 = _r91 == 1
 
-    def _then102(st, v_p, v_c):
+    def _then92(st, v_p, v_c):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, v_c)
         return st, (v_p, v_c)
 
-    st, (v_p, v_c) = _branch(_c100, lambda: _then102(st, v_p, v_c), lambda: (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c90, lambda: _then92(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
@@ -13979,18 +13974,18 @@ def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c103 = jnp.logical_and(
+    _c93 = jnp.logical_and(
         st["occupied"][(1 - _i32(v_p))][0],
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then104(st, v_p):
+    def _then94(st, v_p):
         st = dict(st)
-        _a105 = True
-        st["poisoned"] = _put(st["poisoned"], (1 - _i32(v_p)), _cast(_a105, jnp.bool_))
+        _a95 = True
+        st["poisoned"] = _put(st["poisoned"], (1 - _i32(v_p)), _cast(_a95, jnp.bool_))
         return st, (v_p,)
 
-    st, (v_p,) = _branch(_c103, lambda: _then104(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c93, lambda: _then94(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -13998,18 +13993,18 @@ def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c106 = jnp.logical_and(
+    _c96 = jnp.logical_and(
         st["occupied"][(1 - _i32(v_p))][0],
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then107(st, v_p):
+    def _then97(st, v_p):
         st = dict(st)
-        _a108 = True
-        st["burned"] = _put(st["burned"], (1 - _i32(v_p)), _cast(_a108, jnp.bool_))
+        _a98 = True
+        st["burned"] = _put(st["burned"], (1 - _i32(v_p)), _cast(_a98, jnp.bool_))
         return st, (v_p,)
 
-    st, (v_p,) = _branch(_c106, lambda: _then107(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c96, lambda: _then97(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -14019,40 +14014,40 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_s = 1
-    _c109 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    _c99 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
 
-    def _then110(st, v_p, v_amount, v_s):
+    def _then100(st, v_p, v_amount, v_s):
         st = dict(st)
-        _a111 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a111, jnp.int16))
+        _a101 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a101, jnp.int16))
         return st, (v_p, v_amount, v_s)
 
     st, (v_p, v_amount, v_s) = _branch(
-        _c109, lambda: _then110(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
+        _c99, lambda: _then100(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
     )
     v_s = 2
-    _c112 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    _c102 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
 
-    def _then113(st, v_p, v_amount, v_s):
+    def _then103(st, v_p, v_amount, v_s):
         st = dict(st)
-        _a114 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a114, jnp.int16))
+        _a104 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a104, jnp.int16))
         return st, (v_p, v_amount, v_s)
 
     st, (v_p, v_amount, v_s) = _branch(
-        _c112, lambda: _then113(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
+        _c102, lambda: _then103(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
     )
     v_s = 3
-    _c115 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    _c105 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
 
-    def _then116(st, v_p, v_amount, v_s):
+    def _then106(st, v_p, v_amount, v_s):
         st = dict(st)
-        _a117 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a117, jnp.int16))
+        _a107 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a107, jnp.int16))
         return st, (v_p, v_amount, v_s)
 
     st, (v_p, v_amount, v_s) = _branch(
-        _c115, lambda: _then116(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
+        _c105, lambda: _then106(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
     )
     return st
 
@@ -14061,8 +14056,8 @@ def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a118 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
-    st["attack_bonus"] = _cast(_a118, jnp.int8)
+    _a108 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
+    st["attack_bonus"] = _cast(_a108, jnp.int8)
     return st
 
 
@@ -14073,10 +14068,10 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a119 = _stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
-    st["bonus_named"] = _cast(_a119, jnp.int8)
-    _a120 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
-    st["named_bonus"] = _cast(_a120, jnp.int8)
+    _a109 = _stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
+    st["bonus_named"] = _cast(_a109, jnp.int8)
+    _a110 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
+    st["named_bonus"] = _cast(_a110, jnp.int8)
     return st
 
 
@@ -14084,8 +14079,8 @@ def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
     v_n = _lcast(v_n, jnp.int8)
-    _a121 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
-    st["retreat_discount"] = _cast(_a121, jnp.int8)
+    _a111 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
+    st["retreat_discount"] = _cast(_a111, jnp.int8)
     return st
 
 
@@ -14094,91 +14089,91 @@ def p_basic_from_deck(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
-    def _g125(i122):
+    def _g115(i112):
         _flt = jnp.zeros(3, jnp.int32)
-        _f123 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i122 < _get(st["deck"], _i32(v_p))["len"]) & (i122 >= _f123), 4, i122, _f123)
-        _f124 = _get(st["deck"], _i32(v_p))["len"]
+        _f113 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i112 < _get(st["deck"], _i32(v_p))["len"]) & (i112 >= _f113), 4, i112, _f113)
+        _f114 = _get(st["deck"], _i32(v_p))["len"]
         _flt = _fault_in(
             _flt,
-            (i122 < _get(st["deck"], _i32(v_p))["len"])
-            & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0)
-            & (i122 >= _f124),
+            (i112 < _get(st["deck"], _i32(v_p))["len"])
+            & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i112])] == 0)
+            & (i112 >= _f114),
             4,
-            i122,
-            _f124,
+            i112,
+            _f114,
         )
         return (
             jnp.where(
-                (i122 < _get(st["deck"], _i32(v_p))["len"]),
+                (i112 < _get(st["deck"], _i32(v_p))["len"]),
                 jnp.logical_and(
-                    (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0),
-                    (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i122])] == 0),
+                    (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i112])] == 0),
+                    (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i112])] == 0),
                 ),
                 False,
             ),
             _flt,
         )
 
-    _e126 = jax.vmap(_g125)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e126[1]))
-    v_n = _lcast(jnp.sum(_e126[0], dtype=jnp.int32), jnp.int8)
-    _c127 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    _e116 = jax.vmap(_g115)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e116[1]))
+    v_n = _lcast(jnp.sum(_e116[0], dtype=jnp.int32), jnp.int8)
+    _c117 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
 
-    def _then128(st, v_p, v_n):
+    def _then118(st, v_p, v_n):
         st = dict(st)
-        st, _r129 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _lcast(_r129, jnp.int8)
+        st, _r119 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _lcast(_r119, jnp.int8)
 
-        def _g138(i130):
+        def _g128(i120):
             _flt = jnp.zeros(3, jnp.int32)
-            _f131 = _get(st["deck"], _i32(v_p))["len"]
+            _f121 = _get(st["deck"], _i32(v_p))["len"]
             _flt = _fault_in(
                 _flt,
-                (i130 < _get(st["deck"], _i32(v_p))["len"])
-                & (i130 < _get(st["deck"], _i32(v_p))["len"])
-                & (i130 >= _f131),
+                (i120 < _get(st["deck"], _i32(v_p))["len"])
+                & (i120 < _get(st["deck"], _i32(v_p))["len"])
+                & (i120 >= _f121),
                 5,
-                i130,
-                _f131,
+                i120,
+                _f121,
             )
-            _f132 = _get(st["deck"], _i32(v_p))["len"]
+            _f122 = _get(st["deck"], _i32(v_p))["len"]
             _flt = _fault_in(
                 _flt,
-                (i130 < _get(st["deck"], _i32(v_p))["len"])
-                & (i130 < _get(st["deck"], _i32(v_p))["len"])
-                & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0)
-                & (i130 >= _f132),
+                (i120 < _get(st["deck"], _i32(v_p))["len"])
+                & (i120 < _get(st["deck"], _i32(v_p))["len"])
+                & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0)
+                & (i120 >= _f122),
                 5,
-                i130,
-                _f132,
+                i120,
+                _f122,
             )
 
-            def _g136(i133):
+            def _g126(i123):
                 _flt = jnp.zeros(3, jnp.int32)
-                _f134 = _get(st["deck"], _i32(v_p))["len"]
+                _f124 = _get(st["deck"], _i32(v_p))["len"]
                 _flt = _fault_in(
-                    _flt, (i133 < i130) & (i133 < _get(st["deck"], _i32(v_p))["len"]) & (i133 >= _f134), 6, i133, _f134
+                    _flt, (i123 < i120) & (i123 < _get(st["deck"], _i32(v_p))["len"]) & (i123 >= _f124), 6, i123, _f124
                 )
-                _f135 = _get(st["deck"], _i32(v_p))["len"]
+                _f125 = _get(st["deck"], _i32(v_p))["len"]
                 _flt = _fault_in(
                     _flt,
-                    (i133 < i130)
-                    & (i133 < _get(st["deck"], _i32(v_p))["len"])
-                    & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0)
-                    & (i133 >= _f135),
+                    (i123 < i120)
+                    & (i123 < _get(st["deck"], _i32(v_p))["len"])
+                    & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i123])] == 0)
+                    & (i123 >= _f125),
                     6,
-                    i133,
-                    _f135,
+                    i123,
+                    _f125,
                 )
                 return (
                     jnp.logical_and(
-                        (i133 < i130),
+                        (i123 < i120),
                         jnp.where(
-                            (i133 < _get(st["deck"], _i32(v_p))["len"]),
+                            (i123 < _get(st["deck"], _i32(v_p))["len"]),
                             jnp.logical_and(
-                                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0),
-                                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i133])] == 0),
+                                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i123])] == 0),
+                                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i123])] == 0),
                             ),
                             False,
                         ),
@@ -14186,68 +14181,68 @@ def p_basic_from_deck(st, v_p):
                     _flt,
                 )
 
-            _e137 = jax.vmap(_g136)(jnp.arange(0, 20, dtype=jnp.int32))
+            _e127 = jax.vmap(_g126)(jnp.arange(0, 20, dtype=jnp.int32))
             _flt = _fault_join(
                 _flt,
                 (
                     jnp.logical_and(
-                        (i130 < _get(st["deck"], _i32(v_p))["len"]),
+                        (i120 < _get(st["deck"], _i32(v_p))["len"]),
                         jnp.where(
-                            (i130 < _get(st["deck"], _i32(v_p))["len"]),
+                            (i120 < _get(st["deck"], _i32(v_p))["len"]),
                             jnp.logical_and(
-                                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0),
-                                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0),
+                                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0),
+                                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0),
                             ),
                             False,
                         ),
                     )
                 ),
-                _first_fault(_e137[1]),
+                _first_fault(_e127[1]),
             )
             return (
                 _i32(
                     jnp.where(
                         jnp.logical_and(
                             jnp.logical_and(
-                                (i130 < _get(st["deck"], _i32(v_p))["len"]),
+                                (i120 < _get(st["deck"], _i32(v_p))["len"]),
                                 jnp.where(
-                                    (i130 < _get(st["deck"], _i32(v_p))["len"]),
+                                    (i120 < _get(st["deck"], _i32(v_p))["len"]),
                                     jnp.logical_and(
-                                        (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0),
-                                        (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i130])] == 0),
+                                        (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0),
+                                        (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0),
                                     ),
                                     False,
                                 ),
                             ),
-                            (jnp.sum(_e137[0], dtype=jnp.int32) == _i32(v_r)),
+                            (jnp.sum(_e127[0], dtype=jnp.int32) == _i32(v_r)),
                         ),
-                        i130,
+                        i120,
                         19,
                     )
                 ),
                 _flt,
             )
 
-        _e139 = jax.vmap(_g138)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e139[1]))
-        v_at = _lcast(jnp.min(_e139[0]), jnp.int8)
-        _f140 = _i32(v_at)
-        _f141 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f140 >= _f141), 8, _f140, _f141)
-        _f142 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f142 >= 10), 7, 0, 0)
-        _l143 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f140], jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l143)
-        _f144 = _i32(v_at)
-        _f145 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f144 >= _f145), 9, _f144, _f145)
-        _l146 = _remove_at(_get(st["deck"], _i32(v_p)), _f144)
-        st["deck"] = _set(st["deck"], _i32(v_p), _l146)
+        _e129 = jax.vmap(_g128)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e129[1]))
+        v_at = _lcast(jnp.min(_e129[0]), jnp.int8)
+        _f130 = _i32(v_at)
+        _f131 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 7, _f130, _f131)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 8, 0, 0)
+        _l132 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_i32(v_at)], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l132)
+        _f133 = _i32(v_at)
+        _f134 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 9, _f133, _f134)
+        _f135 = _i32(v_at)
+        _l136 = _remove_at(_get(st["deck"], _i32(v_p)), _f135)
+        st["deck"] = _set(st["deck"], _i32(v_p), _l136)
         return st, (v_p, v_n)
 
     st, (v_p, v_n) = _branch_any(
-        _c127,
-        lambda: _then128(st, v_p, v_n),
+        _c117,
+        lambda: _then118(st, v_p, v_n),
         lambda: (st, (v_p, v_n)),
         True,
         (v_p, v_n),
@@ -14267,32 +14262,31 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop147(i, carry):
+    def _loop137(i, carry):
         st, (v_p, v_n, v_q, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c148 = _get(st["hand"], _i32(v_q))["len"] > 0
+        _c138 = _get(st["hand"], _i32(v_q))["len"] > 0
 
-        def _then149(st, v_p, v_n, v_q, v_k):
+        def _then139(st, v_p, v_n, v_q, v_k):
             st = dict(st)
-            _f152 = _get(st["hand"], _i32(v_q))["len"]
-            st = _fault_at(st, (_f152 == 0), 11, 0, 0)
-            _v150, _l151 = _take_back(_get(st["hand"], _i32(v_q)))
-            st["hand"] = _set(st["hand"], _i32(v_q), _l151)
-            _f153 = _get(st["deck"], _i32(v_q))["len"]
-            st = _fault_at(st, (_f153 >= 20), 10, 0, 0)
-            _l154 = _push(_get(st["deck"], _i32(v_q)), _cast(_v150, jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l154)
+            st = _fault_at(st, (_get(st["hand"], _i32(v_q))["len"] == 0), 10, 0, 0)
+            _v140, _l141 = _take_back(_get(st["hand"], _i32(v_q)))
+            st["hand"] = _set(st["hand"], _i32(v_q), _l141)
+            v__envc_list2 = _lcast(_v140, jnp.int16)
+            st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 11, 0, 0)
+            _l142 = _push(_get(st["deck"], _i32(v_q)), _cast(v__envc_list2, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l142)
             return st, (v_p, v_n, v_q, v_k)
 
         st, (v_p, v_n, v_q, v_k) = _branch(
-            _c148, lambda: _then149(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k))
+            _c138, lambda: _then139(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k))
         )
         return st, (v_p, v_n, v_q, v_k)
 
-    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop147, (st, (v_p, v_n, v_q, v_k)))
-    _f155 = _get(st["deck"], _i32(v_q))["len"]
-    st, _l156 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-    st["deck"] = _set(st["deck"], _i32(v_q), _l156)
+    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop137, (st, (v_p, v_n, v_q, v_k)))
+    _f143 = _get(st["deck"], _i32(v_q))["len"]
+    st, _l144 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+    st["deck"] = _set(st["deck"], _i32(v_q), _l144)
     st = p_draw_cards(st, v_q, v_n)
     return st
 
@@ -14302,8 +14296,8 @@ def p_damage_self(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a157 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a157, jnp.int16))
+    _a145 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a145, jnp.int16))
     return st
 
 
@@ -14312,8 +14306,8 @@ def p_afflict_self(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _a158 = v_c
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a158, jnp.int8))
+    _a146 = v_c
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a146, jnp.int8))
     return st
 
 
@@ -14321,15 +14315,15 @@ def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    st, _r160 = _randint(st, 0, 1)
-    _c159 = _r160 == 1
+    st, _r148 = _randint(st, 0, 1)
+    _c147 = _r148 == 1
 
-    def _then161(st, v_p):
+    def _then149(st, v_p):
         st = dict(st)
         st = p_burn_opponent(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = _branch(_c159, lambda: _then161(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c147, lambda: _then149(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -14339,16 +14333,16 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    st, _r163 = _randint(st, 0, 1)
-    _c162 = _r163 == 1
+    st, _r151 = _randint(st, 0, 1)
+    _c150 = _r151 == 1
 
-    def _then164(st, v_p, v_s, v_amount):
+    def _then152(st, v_p, v_s, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_amount)
 
     st, (v_p, v_s, v_amount) = _branch(
-        _c162, lambda: _then164(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount))
+        _c150, lambda: _then152(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount))
     )
     return st
 
@@ -14372,16 +14366,16 @@ def p_heal_all(st, v_p, v_amount):
 def p_nothing_on_tails(st):
     """proc `nothing_on_tails` (tcg.envspec:508)"""
     st = dict(st)
-    st, _r166 = _randint(st, 0, 1)
-    _c165 = jnp.logical_not((_r166 == 1))
+    st, _r154 = _randint(st, 0, 1)
+    _c153 = jnp.logical_not((_r154 == 1))
 
-    def _then167(st):
+    def _then155(st):
         st = dict(st)
-        _a168 = 0
-        st["dmg"] = _cast(_a168, jnp.int16)
+        _a156 = 0
+        st["dmg"] = _cast(_a156, jnp.int16)
         return st, ()
 
-    st, () = _branch(_c165, lambda: _then167(st), lambda: (st, ()))
+    st, () = _branch(_c153, lambda: _then155(st), lambda: (st, ()))
     return st
 
 
@@ -14392,6 +14386,54 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     v_amount = _lcast(v_amount, jnp.int16)
     v_heads = _lcast(0, jnp.int8)
     v_k = 0
+    _c157 = _i32(v_k) < _i32(v_coins)
+
+    def _then158(st, v_coins, v_amount, v_heads, v_k):
+        st = dict(st)
+        st, _r160 = _randint(st, 0, 1)
+        _c159 = _r160 == 1
+
+        def _then161(st, v_coins, v_amount, v_heads, v_k):
+            st = dict(st)
+            _a162 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a162, jnp.int8)
+            return st, (v_coins, v_amount, v_heads, v_k)
+
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(
+            _c159,
+            lambda: _then161(st, v_coins, v_amount, v_heads, v_k),
+            lambda: (st, (v_coins, v_amount, v_heads, v_k)),
+        )
+        return st, (v_coins, v_amount, v_heads, v_k)
+
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(
+        _c157, lambda: _then158(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+    )
+    v_k = 1
+    _c163 = _i32(v_k) < _i32(v_coins)
+
+    def _then164(st, v_coins, v_amount, v_heads, v_k):
+        st = dict(st)
+        st, _r166 = _randint(st, 0, 1)
+        _c165 = _r166 == 1
+
+        def _then167(st, v_coins, v_amount, v_heads, v_k):
+            st = dict(st)
+            _a168 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a168, jnp.int8)
+            return st, (v_coins, v_amount, v_heads, v_k)
+
+        st, (v_coins, v_amount, v_heads, v_k) = _branch(
+            _c165,
+            lambda: _then167(st, v_coins, v_amount, v_heads, v_k),
+            lambda: (st, (v_coins, v_amount, v_heads, v_k)),
+        )
+        return st, (v_coins, v_amount, v_heads, v_k)
+
+    st, (v_coins, v_amount, v_heads, v_k) = _branch(
+        _c163, lambda: _then164(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+    )
+    v_k = 2
     _c169 = _i32(v_k) < _i32(v_coins)
 
     def _then170(st, v_coins, v_amount, v_heads, v_k):
@@ -14415,7 +14457,7 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
         _c169, lambda: _then170(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
-    v_k = 1
+    v_k = 3
     _c175 = _i32(v_k) < _i32(v_coins)
 
     def _then176(st, v_coins, v_amount, v_heads, v_k):
@@ -14439,63 +14481,15 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
         _c175, lambda: _then176(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
-    v_k = 2
-    _c181 = _i32(v_k) < _i32(v_coins)
+    _c181 = _i32(v_heads) == _i32(v_coins)
 
-    def _then182(st, v_coins, v_amount, v_heads, v_k):
-        st = dict(st)
-        st, _r184 = _randint(st, 0, 1)
-        _c183 = _r184 == 1
-
-        def _then185(st, v_coins, v_amount, v_heads, v_k):
-            st = dict(st)
-            _a186 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a186, jnp.int8)
-            return st, (v_coins, v_amount, v_heads, v_k)
-
-        st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c183,
-            lambda: _then185(st, v_coins, v_amount, v_heads, v_k),
-            lambda: (st, (v_coins, v_amount, v_heads, v_k)),
-        )
-        return st, (v_coins, v_amount, v_heads, v_k)
-
-    st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c181, lambda: _then182(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
-    )
-    v_k = 3
-    _c187 = _i32(v_k) < _i32(v_coins)
-
-    def _then188(st, v_coins, v_amount, v_heads, v_k):
-        st = dict(st)
-        st, _r190 = _randint(st, 0, 1)
-        _c189 = _r190 == 1
-
-        def _then191(st, v_coins, v_amount, v_heads, v_k):
-            st = dict(st)
-            _a192 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a192, jnp.int8)
-            return st, (v_coins, v_amount, v_heads, v_k)
-
-        st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c189,
-            lambda: _then191(st, v_coins, v_amount, v_heads, v_k),
-            lambda: (st, (v_coins, v_amount, v_heads, v_k)),
-        )
-        return st, (v_coins, v_amount, v_heads, v_k)
-
-    st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c187, lambda: _then188(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
-    )
-    _c193 = _i32(v_heads) == _i32(v_coins)
-
-    def _then194(st, v_coins, v_amount, v_heads):
+    def _then182(st, v_coins, v_amount, v_heads):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_coins, v_amount, v_heads)
 
     st, (v_coins, v_amount, v_heads) = _branch(
-        _c193, lambda: _then194(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads))
+        _c181, lambda: _then182(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads))
     )
     return st
 
@@ -14509,49 +14503,49 @@ def p_damage_until_tails(st, v_each, v_more):
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop195(i, carry):
+    def _loop183(i, carry):
         st, (v_each, v_more, v_heads, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c196 = v_going
+        _c184 = v_going
 
-        def _then197(st, v_each, v_more, v_heads, v_going, v_k):
+        def _then185(st, v_each, v_more, v_heads, v_going, v_k):
             st = dict(st)
-            st, _r199 = _randint(st, 0, 1)
-            _c198 = _r199 == 1
+            st, _r187 = _randint(st, 0, 1)
+            _c186 = _r187 == 1
 
-            def _then200(st, v_each, v_more, v_heads, v_going, v_k):
+            def _then188(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a201 = jnp.minimum((_i32(v_heads) + 1), 12)
-                v_heads = _lcast(_a201, jnp.int8)
+                _a189 = jnp.minimum((_i32(v_heads) + 1), 12)
+                v_heads = _lcast(_a189, jnp.int8)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
 
-            def _else202(st, v_each, v_more, v_heads, v_going, v_k):
+            def _else190(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a203 = False
-                v_going = _lcast(_a203, jnp.bool_)
+                _a191 = False
+                v_going = _lcast(_a191, jnp.bool_)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
 
             st, (v_each, v_more, v_heads, v_going, v_k) = _branch(
-                _c198,
-                lambda: _then200(st, v_each, v_more, v_heads, v_going, v_k),
-                lambda: _else202(st, v_each, v_more, v_heads, v_going, v_k),
+                _c186,
+                lambda: _then188(st, v_each, v_more, v_heads, v_going, v_k),
+                lambda: _else190(st, v_each, v_more, v_heads, v_going, v_k),
             )
             return st, (v_each, v_more, v_heads, v_going, v_k)
 
         st, (v_each, v_more, v_heads, v_going, v_k) = _branch(
-            _c196,
-            lambda: _then197(st, v_each, v_more, v_heads, v_going, v_k),
+            _c184,
+            lambda: _then185(st, v_each, v_more, v_heads, v_going, v_k),
             lambda: (st, (v_each, v_more, v_heads, v_going, v_k)),
         )
         return st, (v_each, v_more, v_heads, v_going, v_k)
 
     _, (st, (v_each, v_more, v_heads, v_going, v_k)) = lax.while_loop(
         lambda c: (c[0] < 12) & c[1][1][3],
-        lambda c: (c[0] + 1, _loop195(c[0], c[1])),
+        lambda c: (c[0] + 1, _loop183(c[0], c[1])),
         (jnp.int32(0), (st, (v_each, v_more, v_heads, v_going, v_k))),
     )
-    _a204 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
-    st["dmg"] = _cast(_a204, jnp.int16)
+    _a192 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
+    st["dmg"] = _cast(_a192, jnp.int16)
     return st
 
 
@@ -14561,21 +14555,21 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_recoil = _lcast(v_recoil, jnp.int16)
-    st, _r206 = _randint(st, 0, 1)
-    _c205 = _r206 == 1
+    st, _r194 = _randint(st, 0, 1)
+    _c193 = _r194 == 1
 
-    def _then207(st, v_p, v_amount, v_recoil):
+    def _then195(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount, v_recoil)
 
-    def _else208(st, v_p, v_amount, v_recoil):
+    def _else196(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_damage_self(st, v_p, v_recoil)
         return st, (v_p, v_amount, v_recoil)
 
     st, (v_p, v_amount, v_recoil) = _branch(
-        _c205, lambda: _then207(st, v_p, v_amount, v_recoil), lambda: _else208(st, v_p, v_amount, v_recoil)
+        _c193, lambda: _then195(st, v_p, v_amount, v_recoil), lambda: _else196(st, v_p, v_amount, v_recoil)
     )
     return st
 
@@ -14587,14 +14581,14 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     v_n = _lcast(v_n, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
 
-    def _g210(i209):
+    def _g198(i197):
         return jnp.logical_and(
-            st["occupied"][_i32(v_p)][i209], (_i32(_K11[_i32(st["card"][_i32(v_p)][i209])]) == _i32(v_n))
+            st["occupied"][_i32(v_p)][i197], (_i32(_K11[_i32(st["card"][_i32(v_p)][i197])]) == _i32(v_n))
         )
 
-    _e211 = jax.vmap(_g210)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a212 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e211, dtype=jnp.int32))), 300)
-    st["dmg"] = _cast(_a212, jnp.int16)
+    _e199 = jax.vmap(_g198)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a200 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e199, dtype=jnp.int32))), 300)
+    st["dmg"] = _cast(_a200, jnp.int16)
     return st
 
 
@@ -14603,8 +14597,8 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a213 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
-    st["dmg"] = _cast(_a213, jnp.int16)
+    _a201 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
+    st["dmg"] = _cast(_a201, jnp.int16)
     return st
 
 
@@ -14640,15 +14634,15 @@ def p_bonus_if(st, v_p, v_w, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_w = _lcast(v_w, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c214 = f_attack_condition(st, v_p, v_w)
+    _c202 = f_attack_condition(st, v_p, v_w)
 
-    def _then215(st, v_p, v_w, v_amount):
+    def _then203(st, v_p, v_w, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_w, v_amount)
 
     st, (v_p, v_w, v_amount) = _branch(
-        _c214, lambda: _then215(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount))
+        _c202, lambda: _then203(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount))
     )
     return st
 
@@ -14658,8 +14652,8 @@ def p_discard_all_energy(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _a217 = jax.vmap(lambda i216: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a217, jnp.int8))
+    _a205 = jax.vmap(lambda i204: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a205, jnp.int8))
     return st
 
 
@@ -14670,53 +14664,53 @@ def p_discard_opponent_energy(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c218 = v_coin
+    _c206 = v_coin
 
-    def _then219(st, v_p, v_coin, v_q, v_go):
+    def _then207(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r220 = _randint(st, 0, 1)
-        _a221 = _r220 == 1
-        v_go = _lcast(_a221, jnp.bool_)
+        st, _r208 = _randint(st, 0, 1)
+        _a209 = _r208 == 1
+        v_go = _lcast(_a209, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c218, lambda: _then219(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c206, lambda: _then207(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
     v_n = _lcast(f_energy_total(st, v_q, 0), jnp.int16)
-    _c222 = jnp.logical_and(v_go, (_i32(v_n) > 0))
+    _c210 = jnp.logical_and(v_go, (_i32(v_n) > 0))
 
-    def _then223(st, v_p, v_coin, v_q, v_go, v_n):
+    def _then211(st, v_p, v_coin, v_q, v_go, v_n):
         st = dict(st)
-        st, _r224 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _lcast(_r224, jnp.int16)
+        st, _r212 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _lcast(_r212, jnp.int16)
 
-        def _g229(i225):
-            def _g227(i226):
-                return _i32(jnp.where((i226 <= i225), _i32(st["energy"][_i32(v_q)][0][i226]), 0))
+        def _g217(i213):
+            def _g215(i214):
+                return _i32(jnp.where((i214 <= i213), _i32(st["energy"][_i32(v_q)][0][i214]), 0))
 
-            _e228 = jax.vmap(_g227)(jnp.arange(0, 11, dtype=jnp.int32))
-            return _i32(jnp.where((jnp.sum(_e228, dtype=jnp.int32) > _i32(v_r)), i225, 10))
+            _e216 = jax.vmap(_g215)(jnp.arange(0, 11, dtype=jnp.int32))
+            return _i32(jnp.where((jnp.sum(_e216, dtype=jnp.int32) > _i32(v_r)), i213, 10))
 
-        _e230 = jax.vmap(_g229)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e230), jnp.int8)
-        _c231 = jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
+        _e218 = jax.vmap(_g217)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e218), jnp.int8)
+        _c219 = jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
 
-        def _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
+        def _then220(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
             st = dict(st)
-            _a233 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a233, jnp.int8))
+            _a221 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a221, jnp.int8))
             return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
 
         st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _branch(
-            _c231,
-            lambda: _then232(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t),
+            _c219,
+            lambda: _then220(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t),
             lambda: (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)),
         )
         return st, (v_p, v_coin, v_q, v_go, v_n)
 
     st, (v_p, v_coin, v_q, v_go, v_n) = _branch_any(
-        _c222,
-        lambda: _then223(st, v_p, v_coin, v_q, v_go, v_n),
+        _c210,
+        lambda: _then211(st, v_p, v_coin, v_q, v_go, v_n),
         lambda: (st, (v_p, v_coin, v_q, v_go, v_n)),
         True,
         (v_p, v_coin, v_q, v_go, v_n),
@@ -14738,40 +14732,40 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c234 = v_coin
+    _c222 = v_coin
 
-    def _then235(st, v_p, v_coin, v_q, v_go):
+    def _then223(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r236 = _randint(st, 0, 1)
-        _a237 = _r236 == 1
-        v_go = _lcast(_a237, jnp.bool_)
+        st, _r224 = _randint(st, 0, 1)
+        _a225 = _r224 == 1
+        v_go = _lcast(_a225, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c234, lambda: _then235(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c222, lambda: _then223(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
-    _c238 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
+    _c226 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
 
-    def _then239(st, v_p, v_coin, v_q, v_go):
+    def _then227(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r240 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
-        v_h = _lcast(_r240, jnp.int8)
-        _f241 = _i32(v_h)
-        _f242 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f241 >= _f242), 13, _f241, _f242)
-        _f243 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f243 >= 20), 12, 0, 0)
-        _l244 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_f241], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l244)
-        _f245 = _i32(v_h)
-        _f246 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f245 >= _f246), 14, _f245, _f246)
-        _l247 = _remove_at(_get(st["hand"], _i32(v_q)), _f245)
-        st["hand"] = _set(st["hand"], _i32(v_q), _l247)
+        st, _r228 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
+        v_h = _lcast(_r228, jnp.int8)
+        _f229 = _i32(v_h)
+        _f230 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 12, _f229, _f230)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 13, 0, 0)
+        _l231 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_i32(v_h)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l231)
+        _f232 = _i32(v_h)
+        _f233 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 14, _f232, _f233)
+        _f234 = _i32(v_h)
+        _l235 = _remove_at(_get(st["hand"], _i32(v_q)), _f234)
+        st["hand"] = _set(st["hand"], _i32(v_q), _l235)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c238, lambda: _then239(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c226, lambda: _then227(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
     return st
 
@@ -14782,32 +14776,32 @@ def f_pokemon_in_deck(st, v_p, v_i, v_t):
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    _f248 = _i32(v_i)
-    _f249 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]) & (_f248 >= _f249), 15, _f248, _f249)
-    _f250 = _i32(v_i)
-    _f251 = _get(st["deck"], _i32(v_p))["len"]
+    _f236 = _i32(v_i)
+    _f237 = _get(st["deck"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]) & (_f236 >= _f237), 15, _f236, _f237)
+    _f238 = _i32(v_i)
+    _f239 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(
         st,
         (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])
-        & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f248])] == 0)
+        & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f236])] == 0)
         & (jnp.logical_not((_i32(v_t) == 10)))
-        & (_f250 >= _f251),
+        & (_f238 >= _f239),
         16,
-        _f250,
-        _f251,
+        _f238,
+        _f239,
     )
-    _e252 = jnp.where(
+    _e240 = jnp.where(
         (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]),
         jnp.logical_and(
-            (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f248])] == 0),
+            (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f236])] == 0),
             jnp.logical_or(
-                (_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_f250])]) == _i32(v_t))
+                (_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_f238])]) == _i32(v_t))
             ),
         ),
         False,
     )
-    return _e252, st["_fault"]
+    return _e240, st["_fault"]
 
 
 def p_pokemon_from_deck(st, v_p, v_t):
@@ -14815,34 +14809,34 @@ def p_pokemon_from_deck(st, v_p, v_t):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    _c253 = _get(st["hand"], _i32(v_p))["len"] < 10
+    _c241 = _get(st["hand"], _i32(v_p))["len"] < 10
 
-    def _then254(st, v_p, v_t):
+    def _then242(st, v_p, v_t):
         st = dict(st)
 
-        def _g259(i255):
+        def _g247(i243):
             _flt = jnp.zeros(3, jnp.int32)
-            _f256 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(_flt, (i255 < _get(st["deck"], _i32(v_p))["len"]) & (i255 >= _f256), 15, i255, _f256)
-            _f257 = _get(st["deck"], _i32(v_p))["len"]
+            _f244 = _get(st["deck"], _i32(v_p))["len"]
+            _flt = _fault_in(_flt, (i243 < _get(st["deck"], _i32(v_p))["len"]) & (i243 >= _f244), 15, i243, _f244)
+            _f245 = _get(st["deck"], _i32(v_p))["len"]
             _flt = _fault_in(
                 _flt,
-                (i255 < _get(st["deck"], _i32(v_p))["len"])
-                & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i255])] == 0)
+                (i243 < _get(st["deck"], _i32(v_p))["len"])
+                & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i243])] == 0)
                 & (jnp.logical_not((_i32(v_t) == 10)))
-                & (i255 >= _f257),
+                & (i243 >= _f245),
                 16,
-                i255,
-                _f257,
+                i243,
+                _f245,
             )
             return (
                 jnp.where(
-                    (i255 < _get(st["deck"], _i32(v_p))["len"]),
+                    (i243 < _get(st["deck"], _i32(v_p))["len"]),
                     jnp.logical_and(
-                        (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i255])] == 0),
+                        (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i243])] == 0),
                         jnp.logical_or(
                             (_i32(v_t) == 10),
-                            (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i255])]) == _i32(v_t)),
+                            (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i243])]) == _i32(v_t)),
                         ),
                     ),
                     False,
@@ -14850,35 +14844,37 @@ def p_pokemon_from_deck(st, v_p, v_t):
                 _flt,
             )
 
-        _e260 = jax.vmap(_g259)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e260[1]))
-        _pm258 = _e260[0]
-        st, _r261 = _randint(st, 0, jnp.maximum(jnp.sum(_pm258, dtype=jnp.int32) - 1, 0))
-        v_at = _lcast(_pick(_pm258, _r261, 0, -1), jnp.int8)
-        _c262 = _i32(v_at) >= 0
+        _e248 = jax.vmap(_g247)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e248[1]))
+        _pm246 = _e248[0]
+        st, _r249 = _randint(st, 0, jnp.maximum(jnp.sum(_pm246, dtype=jnp.int32) - 1, 0))
+        v_at = _lcast(_pick(_pm246, _r249, 0, -1), jnp.int8)
+        _c250 = _i32(v_at) >= 0
 
-        def _then263(st, v_p, v_t, v_at):
+        def _then251(st, v_p, v_t, v_at):
             st = dict(st)
-            _f264 = _i32(v_at)
-            _f265 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f264 >= _f265), 18, _f264, _f265)
-            _f266 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f266 >= 10), 17, 0, 0)
-            _l267 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_f264], jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l267)
-            _f268 = _i32(v_at)
-            _f269 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f268 >= _f269), 19, _f268, _f269)
-            _l270 = _remove_at(_get(st["deck"], _i32(v_p)), _f268)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l270)
+            _f252 = _i32(v_at)
+            _f253 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 17, _f252, _f253)
+            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 18, 0, 0)
+            _l254 = _push(
+                _get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_i32(v_at)], jnp.int16)
+            )
+            st["hand"] = _set(st["hand"], _i32(v_p), _l254)
+            _f255 = _i32(v_at)
+            _f256 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 19, _f255, _f256)
+            _f257 = _i32(v_at)
+            _l258 = _remove_at(_get(st["deck"], _i32(v_p)), _f257)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l258)
             return st, (v_p, v_t, v_at)
 
-        st, (v_p, v_t, v_at) = _branch(_c262, lambda: _then263(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
+        st, (v_p, v_t, v_at) = _branch(_c250, lambda: _then251(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
         return st, (v_p, v_t)
 
     st, (v_p, v_t) = _branch_any(
-        _c253,
-        lambda: _then254(st, v_p, v_t),
+        _c241,
+        lambda: _then242(st, v_p, v_t),
         lambda: (st, (v_p, v_t)),
         True,
         (v_p, v_t),
@@ -14896,17 +14892,17 @@ def f_named_in_deck(st, v_p, v_i, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _f271 = _i32(v_i)
-    _f272 = _get(st["deck"], _i32(v_p))["len"]
+    _f259 = _i32(v_i)
+    _f260 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]) & (_i32(v_n) != 0) & (_f271 >= _f272), 20, _f271, _f272
+        st, (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]) & (_i32(v_n) != 0) & (_f259 >= _f260), 20, _f259, _f260
     )
-    _e273 = jnp.where(
+    _e261 = jnp.where(
         (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]),
-        jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_f271])]) == _i32(v_n))),
+        jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_f259])]) == _i32(v_n))),
         False,
     )
-    return _e273, st["_fault"]
+    return _e261, st["_fault"]
 
 
 def p_named_from_deck_to_bench(st, v_p, v_n):
@@ -14915,51 +14911,52 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
-    _c274 = _i32(v_s) < 4
+    _c262 = _i32(v_s) < 4
 
-    def _then275(st, v_p, v_n, v_s):
+    def _then263(st, v_p, v_n, v_s):
         st = dict(st)
 
-        def _g279(i276):
+        def _g267(i264):
             _flt = jnp.zeros(3, jnp.int32)
-            _f277 = _get(st["deck"], _i32(v_p))["len"]
+            _f265 = _get(st["deck"], _i32(v_p))["len"]
             _flt = _fault_in(
-                _flt, (i276 < _get(st["deck"], _i32(v_p))["len"]) & (_i32(v_n) != 0) & (i276 >= _f277), 20, i276, _f277
+                _flt, (i264 < _get(st["deck"], _i32(v_p))["len"]) & (_i32(v_n) != 0) & (i264 >= _f265), 20, i264, _f265
             )
             return (
                 jnp.where(
-                    (i276 < _get(st["deck"], _i32(v_p))["len"]),
+                    (i264 < _get(st["deck"], _i32(v_p))["len"]),
                     jnp.logical_and(
-                        (_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i276])]) == _i32(v_n))
+                        (_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i264])]) == _i32(v_n))
                     ),
                     False,
                 ),
                 _flt,
             )
 
-        _e280 = jax.vmap(_g279)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e280[1]))
-        _pm278 = _e280[0]
-        st, _r281 = _randint(st, 0, jnp.maximum(jnp.sum(_pm278, dtype=jnp.int32) - 1, 0))
-        v_at = _lcast(_pick(_pm278, _r281, 0, -1), jnp.int8)
-        _c282 = _i32(v_at) >= 0
+        _e268 = jax.vmap(_g267)(jnp.arange(0, 20, dtype=jnp.int32))
+        st = _fault_put(st, True, _first_fault(_e268[1]))
+        _pm266 = _e268[0]
+        st, _r269 = _randint(st, 0, jnp.maximum(jnp.sum(_pm266, dtype=jnp.int32) - 1, 0))
+        v_at = _lcast(_pick(_pm266, _r269, 0, -1), jnp.int8)
+        _c270 = _i32(v_at) >= 0
 
-        def _then283(st, v_p, v_n, v_s, v_at):
+        def _then271(st, v_p, v_n, v_s, v_at):
             st = dict(st)
-            _f284 = _i32(v_at)
-            _f285 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f284 >= _f285), 21, _f284, _f285)
-            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_f284])
-            _f286 = _i32(v_at)
-            _f287 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f286 >= _f287), 22, _f286, _f287)
-            _l288 = _remove_at(_get(st["deck"], _i32(v_p)), _f286)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l288)
+            _f272 = _i32(v_at)
+            _f273 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 21, _f272, _f273)
+            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_i32(v_at)])
+            _f274 = _i32(v_at)
+            _f275 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 22, _f274, _f275)
+            _f276 = _i32(v_at)
+            _l277 = _remove_at(_get(st["deck"], _i32(v_p)), _f276)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l277)
             return st, (v_p, v_n, v_s, v_at)
 
         st, (v_p, v_n, v_s, v_at) = _branch_any(
-            _c282,
-            lambda: _then283(st, v_p, v_n, v_s, v_at),
+            _c270,
+            lambda: _then271(st, v_p, v_n, v_s, v_at),
             lambda: (st, (v_p, v_n, v_s, v_at)),
             True,
             (v_p, v_n, v_s, v_at),
@@ -14973,8 +14970,8 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
         return st, (v_p, v_n, v_s)
 
     st, (v_p, v_n, v_s) = _branch_any(
-        _c274,
-        lambda: _then275(st, v_p, v_n, v_s),
+        _c262,
+        lambda: _then263(st, v_p, v_n, v_s),
         lambda: (st, (v_p, v_n, v_s)),
         True,
         (v_p, v_n, v_s),
@@ -14993,166 +14990,156 @@ def p_discard_deck_tops(st, v_n):
     v_n = _lcast(v_n, jnp.int8)
     v_q = 0
     v_k = 0
-    _c289 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c278 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then290(st, v_n, v_q, v_k):
+    def _then279(st, v_n, v_q, v_k):
         st = dict(st)
-        _f293 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f293 == 0), 24, 0, 0)
-        _v291, _l292 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l292)
-        _f294 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f294 >= 20), 23, 0, 0)
-        _l295 = _push(_get(st["discard"], _i32(v_q)), _cast(_v291, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l295)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v280, _l281 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l281)
+        v__envc_list3 = _lcast(_v280, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l282 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l282)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c289, lambda: _then290(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c278, lambda: _then279(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 1
-    _c296 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c283 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then297(st, v_n, v_q, v_k):
+    def _then284(st, v_n, v_q, v_k):
         st = dict(st)
-        _f300 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f300 == 0), 24, 0, 0)
-        _v298, _l299 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l299)
-        _f301 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f301 >= 20), 23, 0, 0)
-        _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(_v298, jnp.int16))
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v285, _l286 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l286)
+        v__envc_list3 = _lcast(_v285, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l287 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l287)
+        return st, (v_n, v_q, v_k)
+
+    st, (v_n, v_q, v_k) = _branch(_c283, lambda: _then284(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 2
+    _c288 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+
+    def _then289(st, v_n, v_q, v_k):
+        st = dict(st)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v290, _l291 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l291)
+        v__envc_list3 = _lcast(_v290, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l292 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l292)
+        return st, (v_n, v_q, v_k)
+
+    st, (v_n, v_q, v_k) = _branch(_c288, lambda: _then289(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 3
+    _c293 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+
+    def _then294(st, v_n, v_q, v_k):
+        st = dict(st)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v295, _l296 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l296)
+        v__envc_list3 = _lcast(_v295, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l297 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l297)
+        return st, (v_n, v_q, v_k)
+
+    st, (v_n, v_q, v_k) = _branch(_c293, lambda: _then294(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 4
+    _c298 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+
+    def _then299(st, v_n, v_q, v_k):
+        st = dict(st)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v300, _l301 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l301)
+        v__envc_list3 = _lcast(_v300, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l302)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c296, lambda: _then297(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 2
+    st, (v_n, v_q, v_k) = _branch(_c298, lambda: _then299(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_q = 1
+    v_k = 0
     _c303 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
     def _then304(st, v_n, v_q, v_k):
         st = dict(st)
-        _f307 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f307 == 0), 24, 0, 0)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
         _v305, _l306 = _take_front(_get(st["deck"], _i32(v_q)))
         st["deck"] = _set(st["deck"], _i32(v_q), _l306)
-        _f308 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f308 >= 20), 23, 0, 0)
-        _l309 = _push(_get(st["discard"], _i32(v_q)), _cast(_v305, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l309)
+        v__envc_list3 = _lcast(_v305, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l307 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l307)
         return st, (v_n, v_q, v_k)
 
     st, (v_n, v_q, v_k) = _branch(_c303, lambda: _then304(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 3
-    _c310 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-
-    def _then311(st, v_n, v_q, v_k):
-        st = dict(st)
-        _f314 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f314 == 0), 24, 0, 0)
-        _v312, _l313 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l313)
-        _f315 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f315 >= 20), 23, 0, 0)
-        _l316 = _push(_get(st["discard"], _i32(v_q)), _cast(_v312, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l316)
-        return st, (v_n, v_q, v_k)
-
-    st, (v_n, v_q, v_k) = _branch(_c310, lambda: _then311(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 4
-    _c317 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-
-    def _then318(st, v_n, v_q, v_k):
-        st = dict(st)
-        _f321 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f321 == 0), 24, 0, 0)
-        _v319, _l320 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l320)
-        _f322 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f322 >= 20), 23, 0, 0)
-        _l323 = _push(_get(st["discard"], _i32(v_q)), _cast(_v319, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l323)
-        return st, (v_n, v_q, v_k)
-
-    st, (v_n, v_q, v_k) = _branch(_c317, lambda: _then318(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_q = 1
-    v_k = 0
-    _c324 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-
-    def _then325(st, v_n, v_q, v_k):
-        st = dict(st)
-        _f328 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f328 == 0), 24, 0, 0)
-        _v326, _l327 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l327)
-        _f329 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f329 >= 20), 23, 0, 0)
-        _l330 = _push(_get(st["discard"], _i32(v_q)), _cast(_v326, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l330)
-        return st, (v_n, v_q, v_k)
-
-    st, (v_n, v_q, v_k) = _branch(_c324, lambda: _then325(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 1
-    _c331 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c308 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then332(st, v_n, v_q, v_k):
+    def _then309(st, v_n, v_q, v_k):
         st = dict(st)
-        _f335 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f335 == 0), 24, 0, 0)
-        _v333, _l334 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l334)
-        _f336 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f336 >= 20), 23, 0, 0)
-        _l337 = _push(_get(st["discard"], _i32(v_q)), _cast(_v333, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l337)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v310, _l311 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l311)
+        v__envc_list3 = _lcast(_v310, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l312 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l312)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c331, lambda: _then332(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c308, lambda: _then309(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 2
-    _c338 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c313 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then339(st, v_n, v_q, v_k):
+    def _then314(st, v_n, v_q, v_k):
         st = dict(st)
-        _f342 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f342 == 0), 24, 0, 0)
-        _v340, _l341 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l341)
-        _f343 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f343 >= 20), 23, 0, 0)
-        _l344 = _push(_get(st["discard"], _i32(v_q)), _cast(_v340, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l344)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v315, _l316 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l316)
+        v__envc_list3 = _lcast(_v315, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l317 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l317)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c338, lambda: _then339(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c313, lambda: _then314(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 3
-    _c345 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c318 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then346(st, v_n, v_q, v_k):
+    def _then319(st, v_n, v_q, v_k):
         st = dict(st)
-        _f349 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f349 == 0), 24, 0, 0)
-        _v347, _l348 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l348)
-        _f350 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f350 >= 20), 23, 0, 0)
-        _l351 = _push(_get(st["discard"], _i32(v_q)), _cast(_v347, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l351)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v320, _l321 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l321)
+        v__envc_list3 = _lcast(_v320, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l322 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l322)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c345, lambda: _then346(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c318, lambda: _then319(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 4
-    _c352 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c323 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then353(st, v_n, v_q, v_k):
+    def _then324(st, v_n, v_q, v_k):
         st = dict(st)
-        _f356 = _get(st["deck"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f356 == 0), 24, 0, 0)
-        _v354, _l355 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l355)
-        _f357 = _get(st["discard"], _i32(v_q))["len"]
-        st = _fault_at(st, (_f357 >= 20), 23, 0, 0)
-        _l358 = _push(_get(st["discard"], _i32(v_q)), _cast(_v354, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l358)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        _v325, _l326 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l326)
+        v__envc_list3 = _lcast(_v325, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        _l327 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l327)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c352, lambda: _then353(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c323, lambda: _then324(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     return st
 
 
@@ -15164,39 +15151,39 @@ def p_random_hits(st, v_p, v_times, v_each):
     v_each = _lcast(v_each, jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop359(i, carry):
+    def _loop328(i, carry):
         st, (v_p, v_times, v_each, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c360 = _i32(v_k) < _i32(v_times)
+        _c329 = _i32(v_k) < _i32(v_times)
 
-        def _then361(st, v_p, v_times, v_each, v_k):
+        def _then330(st, v_p, v_times, v_each, v_k):
             st = dict(st)
-            _pm363 = jax.vmap(lambda i362: st["occupied"][(1 - _i32(v_p))][i362])(jnp.arange(0, 4, dtype=jnp.int32))
-            st, _r364 = _randint(st, 0, jnp.maximum(jnp.sum(_pm363, dtype=jnp.int32) - 1, 0))
-            v_s = _lcast(_pick(_pm363, _r364, 0, -1), jnp.int8)
-            _c365 = jnp.logical_and(
+            _pm332 = jax.vmap(lambda i331: st["occupied"][(1 - _i32(v_p))][i331])(jnp.arange(0, 4, dtype=jnp.int32))
+            st, _r333 = _randint(st, 0, jnp.maximum(jnp.sum(_pm332, dtype=jnp.int32) - 1, 0))
+            v_s = _lcast(_pick(_pm332, _r333, 0, -1), jnp.int8)
+            _c334 = jnp.logical_and(
                 (_i32(v_s) >= 0),
                 jnp.logical_not(
                     jnp.logical_and((_i32(v_s) == 0), jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
                 ),
             )
 
-            def _then366(st, v_p, v_times, v_each, v_k, v_s):
+            def _then335(st, v_p, v_times, v_each, v_k, v_s):
                 st = dict(st)
-                _a367 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-                st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a367, jnp.int16))
+                _a336 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+                st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a336, jnp.int16))
                 return st, (v_p, v_times, v_each, v_k, v_s)
 
             st, (v_p, v_times, v_each, v_k, v_s) = _branch(
-                _c365,
-                lambda: _then366(st, v_p, v_times, v_each, v_k, v_s),
+                _c334,
+                lambda: _then335(st, v_p, v_times, v_each, v_k, v_s),
                 lambda: (st, (v_p, v_times, v_each, v_k, v_s)),
             )
             return st, (v_p, v_times, v_each, v_k)
 
         st, (v_p, v_times, v_each, v_k) = _branch_any(
-            _c360,
-            lambda: _then361(st, v_p, v_times, v_each, v_k),
+            _c329,
+            lambda: _then330(st, v_p, v_times, v_each, v_k),
             lambda: (st, (v_p, v_times, v_each, v_k)),
             True,
             (v_p, v_times, v_each, v_k),
@@ -15209,7 +15196,7 @@ def p_random_hits(st, v_p, v_times, v_each):
         )
         return st, (v_p, v_times, v_each, v_k)
 
-    st, (v_p, v_times, v_each, v_k) = lax.fori_loop(0, 4, _loop359, (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = lax.fori_loop(0, 4, _loop328, (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
@@ -15218,14 +15205,14 @@ def p_poison_opponent_from(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c368 = _i32(v_s) == 0
+    _c337 = _i32(v_s) == 0
 
-    def _then369(st, v_p, v_s):
+    def _then338(st, v_p, v_s):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_p, v_s)
 
-    st, (v_p, v_s) = _branch(_c368, lambda: _then369(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c337, lambda: _then338(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -15241,7 +15228,7 @@ def f_attack_damage(st, v_p):
             jnp.logical_and(
                 (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0),
                 jnp.any(
-                    jax.vmap(lambda i370, _h371: _i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h371))(
+                    jax.vmap(lambda i339, _h340: _i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h340))(
                         jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]
                     )
                 ),
@@ -15286,25 +15273,25 @@ def p_hit_active(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_done = _lcast(f_attack_damage(st, v_p), jnp.int16)
-    _a372 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a372, jnp.int16))
-    _c373 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
+    _a341 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a341, jnp.int16))
+    _c342 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
 
-    def _then374(st, v_p, v_q, v_done):
+    def _then343(st, v_p, v_q, v_done):
         st = dict(st)
-        _a375 = jnp.minimum(
+        _a344 = jnp.minimum(
             ((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300
         )
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a375, jnp.int16))
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a344, jnp.int16))
         return st, (v_p, v_q, v_done)
 
-    st, (v_p, v_q, v_done) = _branch(_c373, lambda: _then374(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
-    _a376 = 0
-    st["dmg"] = _cast(_a376, jnp.int16)
-    _a377 = 0
-    st["passive_cut"] = _cast(_a377, jnp.int16)
-    _a378 = 0
-    st["passive_spiky"] = _cast(_a378, jnp.int8)
+    st, (v_p, v_q, v_done) = _branch(_c342, lambda: _then343(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
+    _a345 = 0
+    st["dmg"] = _cast(_a345, jnp.int16)
+    _a346 = 0
+    st["passive_cut"] = _cast(_a346, jnp.int16)
+    _a347 = 0
+    st["passive_spiky"] = _cast(_a347, jnp.int8)
     return st
 
 
@@ -15339,103 +15326,103 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_s = _lcast(0, jnp.int8)
-    _c379 = v__envc_run
+    _c348 = v__envc_run
 
-    def _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then349(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a381 = 1 - _i32(v_p)
-        v_q = _lcast(_a381, jnp.int8)
+        _a350 = 1 - _i32(v_p)
+        v_q = _lcast(_a350, jnp.int8)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(
-        _c379,
-        lambda: _then380(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+        _c348,
+        lambda: _then349(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
     )
-    _c382 = v__envc_run
-    _c383 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 1))
+    _c351 = v__envc_run
+    _c352 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 1))
 
-    def _then384(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then353(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g387(i386):
+        def _g356(i355):
             return jnp.logical_and(
-                st["occupied"][_i32(v_q)][i386], jnp.logical_or((i386 > 0), jnp.logical_not(v_bench_only))
+                st["occupied"][_i32(v_q)][i355], jnp.logical_or((i355 > 0), jnp.logical_not(v_bench_only))
             )
 
-        _e388 = jax.vmap(_g387)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c385 = jnp.any(_e388)
+        _e357 = jax.vmap(_g356)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c354 = jnp.any(_e357)
 
-        def _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _then358(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _c390 = st["terminated"]
+            _c359 = st["terminated"]
 
-            def _then391(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+            def _then360(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g393(i392):
+                def _g362(i361):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
-                                st["occupied"][_i32(v_q)][i392],
-                                jnp.logical_or((i392 > 0), jnp.logical_not(v_bench_only)),
+                                st["occupied"][_i32(v_q)][i361],
+                                jnp.logical_or((i361 > 0), jnp.logical_not(v_bench_only)),
                             ),
-                            i392,
+                            i361,
                             4,
                         )
                     )
 
-                _e394 = jax.vmap(_g393)(jnp.arange(0, 4, dtype=jnp.int32))
-                _a395 = jnp.minimum(jnp.min(_e394), 3)
-                v_s = _lcast(_a395, jnp.int8)
+                _e363 = jax.vmap(_g362)(jnp.arange(0, 4, dtype=jnp.int32))
+                _a364 = jnp.minimum(jnp.min(_e363), 3)
+                v_s = _lcast(_a364, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
-            def _else396(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+            def _else365(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
                 st = dict(st)
-                _a397 = v_amount
-                st["_envc_frame_g1_1"] = _cast(_a397, jnp.int16)
-                _a398 = v_bench_only
-                st["_envc_frame_g1_2"] = _cast(_a398, jnp.bool_)
-                _a399 = v_attack
-                st["_envc_frame_g1_3"] = _cast(_a399, jnp.bool_)
-                _a400 = v_q
-                st["_envc_frame_g1_4"] = _cast(_a400, jnp.int8)
-                _a401 = v_s
-                st["_envc_frame_g1_5"] = _cast(_a401, jnp.int8)
-                _a402 = 1
-                st["_envc_at_g1"] = _cast(_a402, jnp.int8)
-                _a403 = False
-                v__envc_run = _lcast(_a403, jnp.bool_)
-                _a404 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a404, jnp.int8)
-                _a405 = v__envc_who1
-                st["current_player"] = _cast(_a405, jnp.int8)
+                _a366 = v_amount
+                st["_envc_frame_g1_1"] = _cast(_a366, jnp.int16)
+                _a367 = v_bench_only
+                st["_envc_frame_g1_2"] = _cast(_a367, jnp.bool_)
+                _a368 = v_attack
+                st["_envc_frame_g1_3"] = _cast(_a368, jnp.bool_)
+                _a369 = v_q
+                st["_envc_frame_g1_4"] = _cast(_a369, jnp.int8)
+                _a370 = v_s
+                st["_envc_frame_g1_5"] = _cast(_a370, jnp.int8)
+                _a371 = 1
+                st["_envc_at_g1"] = _cast(_a371, jnp.int8)
+                _a372 = False
+                v__envc_run = _lcast(_a372, jnp.bool_)
+                _a373 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a373, jnp.int8)
+                _a374 = v__envc_who1
+                st["current_player"] = _cast(_a374, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
             st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(
-                _c390,
-                lambda: _then391(
+                _c359,
+                lambda: _then360(
                     st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
                 ),
-                lambda: _else396(
+                lambda: _else365(
                     st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
                 ),
             )
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
-        def _else406(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _else375(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a407 = -1
-            v_s = _lcast(_a407, jnp.int8)
+            _a376 = -1
+            v_s = _lcast(_a376, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
         st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch_any(
-            _c385,
-            lambda: _then389(
+            _c354,
+            lambda: _then358(
                 st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
             ),
-            lambda: _else406(
+            lambda: _else375(
                 st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
             ),
             True,
@@ -15454,39 +15441,39 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         )
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
-    def _then408(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then377(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a409 = st["_envc_frame_g1_1"]
-        v_amount = _lcast(_a409, jnp.int16)
-        _a410 = st["_envc_frame_g1_2"]
-        v_bench_only = _lcast(_a410, jnp.bool_)
-        _a411 = st["_envc_frame_g1_3"]
-        v_attack = _lcast(_a411, jnp.bool_)
-        _a412 = st["_envc_frame_g1_4"]
-        v_q = _lcast(_a412, jnp.int8)
-        _a413 = st["_envc_frame_g1_5"]
-        v_s = _lcast(_a413, jnp.int8)
-        _a414 = 0
-        st["_envc_at_g1"] = _cast(_a414, jnp.int8)
-        _a415 = False
-        v__envc_seek = _lcast(_a415, jnp.bool_)
-        _a416 = st["_envc_choice_option"]
-        v_s = _lcast(_a416, jnp.int8)
-        _a417 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a417, jnp.int8)
-        _a418 = True
-        v__envc_run = _lcast(_a418, jnp.bool_)
+        _a378 = st["_envc_frame_g1_1"]
+        v_amount = _lcast(_a378, jnp.int16)
+        _a379 = st["_envc_frame_g1_2"]
+        v_bench_only = _lcast(_a379, jnp.bool_)
+        _a380 = st["_envc_frame_g1_3"]
+        v_attack = _lcast(_a380, jnp.bool_)
+        _a381 = st["_envc_frame_g1_4"]
+        v_q = _lcast(_a381, jnp.int8)
+        _a382 = st["_envc_frame_g1_5"]
+        v_s = _lcast(_a382, jnp.int8)
+        _a383 = 0
+        st["_envc_at_g1"] = _cast(_a383, jnp.int8)
+        _a384 = False
+        v__envc_seek = _lcast(_a384, jnp.bool_)
+        _a385 = st["_envc_choice_option"]
+        v_s = _lcast(_a385, jnp.int8)
+        _a386 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a386, jnp.int8)
+        _a387 = True
+        v__envc_run = _lcast(_a387, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first_any(
         (
-            _c382,
-            _c383,
+            _c351,
+            _c352,
         ),
         (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         (
-            lambda: _then384(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
-            lambda: _then408(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+            lambda: _then353(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+            lambda: _then377(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         ),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         (
@@ -15504,41 +15491,41 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
             jnp.int8,
         ),
     )
-    _c419 = v__envc_run
+    _c388 = v__envc_run
 
-    def _then420(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _c421 = jnp.logical_and((_i32(v_s) == 0), v_attack)
-        _c422 = _i32(v_s) >= 0
+        _c390 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c391 = _i32(v_s) >= 0
 
-        def _then423(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
             st = p_add_damage(st, v_amount)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
-        def _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then393(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
-            _a425 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a425, jnp.int16))
+            _a394 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a394, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
         st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first(
             (
-                _c421,
-                _c422,
+                _c390,
+                _c391,
             ),
             (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
             (
-                lambda: _then423(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
-                lambda: _then424(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+                lambda: _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+                lambda: _then393(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
             ),
             lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         )
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(
-        _c419,
-        lambda: _then420(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+        _c388,
+        lambda: _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
     )
     return st
@@ -15553,82 +15540,82 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c426 = v__envc_run
-    _c427 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
+    _c395 = v__envc_run
+    _c396 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
 
-    def _then428(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then397(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g431(i430):
+        def _g400(i399):
             return jnp.logical_and(
-                st["occupied"][_i32(v_p)][i430], jnp.logical_or((i430 > 0), jnp.logical_not(v_bench_only))
+                st["occupied"][_i32(v_p)][i399], jnp.logical_or((i399 > 0), jnp.logical_not(v_bench_only))
             )
 
-        _e432 = jax.vmap(_g431)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c429 = jnp.any(_e432)
+        _e401 = jax.vmap(_g400)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c398 = jnp.any(_e401)
 
-        def _then433(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _then402(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _c434 = st["terminated"]
+            _c403 = st["terminated"]
 
-            def _then435(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _then404(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g437(i436):
+                def _g406(i405):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
-                                st["occupied"][_i32(v_p)][i436],
-                                jnp.logical_or((i436 > 0), jnp.logical_not(v_bench_only)),
+                                st["occupied"][_i32(v_p)][i405],
+                                jnp.logical_or((i405 > 0), jnp.logical_not(v_bench_only)),
                             ),
-                            i436,
+                            i405,
                             4,
                         )
                     )
 
-                _e438 = jax.vmap(_g437)(jnp.arange(0, 4, dtype=jnp.int32))
-                _a439 = jnp.minimum(jnp.min(_e438), 3)
-                v_s = _lcast(_a439, jnp.int8)
+                _e407 = jax.vmap(_g406)(jnp.arange(0, 4, dtype=jnp.int32))
+                _a408 = jnp.minimum(jnp.min(_e407), 3)
+                v_s = _lcast(_a408, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-            def _else440(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _else409(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
-                _a441 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a441, jnp.int8)
-                _a442 = v_amount
-                st["_envc_frame_g1_1"] = _cast(_a442, jnp.int16)
-                _a443 = v_bench_only
-                st["_envc_frame_g1_2"] = _cast(_a443, jnp.bool_)
-                _a444 = v_s
-                st["_envc_frame_g1_5"] = _cast(_a444, jnp.int8)
-                _a445 = 2
-                st["_envc_at_g1"] = _cast(_a445, jnp.int8)
-                _a446 = False
-                v__envc_run = _lcast(_a446, jnp.bool_)
-                _a447 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a447, jnp.int8)
-                _a448 = v__envc_who1
-                st["current_player"] = _cast(_a448, jnp.int8)
+                _a410 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a410, jnp.int8)
+                _a411 = v_amount
+                st["_envc_frame_g1_1"] = _cast(_a411, jnp.int16)
+                _a412 = v_bench_only
+                st["_envc_frame_g1_2"] = _cast(_a412, jnp.bool_)
+                _a413 = v_s
+                st["_envc_frame_g1_5"] = _cast(_a413, jnp.int8)
+                _a414 = 2
+                st["_envc_at_g1"] = _cast(_a414, jnp.int8)
+                _a415 = False
+                v__envc_run = _lcast(_a415, jnp.bool_)
+                _a416 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a416, jnp.int8)
+                _a417 = v__envc_who1
+                st["current_player"] = _cast(_a417, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
             st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(
-                _c434,
-                lambda: _then435(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-                lambda: _else440(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                _c403,
+                lambda: _then404(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                lambda: _else409(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             )
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        def _else449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else418(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a450 = -1
-            v_s = _lcast(_a450, jnp.int8)
+            _a419 = -1
+            v_s = _lcast(_a419, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
         st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-            _c429,
-            lambda: _then433(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-            lambda: _else449(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            _c398,
+            lambda: _then402(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            lambda: _else418(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             True,
             (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             (
@@ -15643,37 +15630,37 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
         )
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
-    def _then451(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then420(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a452 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a452, jnp.int8)
-        _a453 = st["_envc_frame_g1_1"]
-        v_amount = _lcast(_a453, jnp.int16)
-        _a454 = st["_envc_frame_g1_2"]
-        v_bench_only = _lcast(_a454, jnp.bool_)
-        _a455 = st["_envc_frame_g1_5"]
-        v_s = _lcast(_a455, jnp.int8)
-        _a456 = 0
-        st["_envc_at_g1"] = _cast(_a456, jnp.int8)
-        _a457 = False
-        v__envc_seek = _lcast(_a457, jnp.bool_)
-        _a458 = st["_envc_choice_option"]
-        v_s = _lcast(_a458, jnp.int8)
-        _a459 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a459, jnp.int8)
-        _a460 = True
-        v__envc_run = _lcast(_a460, jnp.bool_)
+        _a421 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a421, jnp.int8)
+        _a422 = st["_envc_frame_g1_1"]
+        v_amount = _lcast(_a422, jnp.int16)
+        _a423 = st["_envc_frame_g1_2"]
+        v_bench_only = _lcast(_a423, jnp.bool_)
+        _a424 = st["_envc_frame_g1_5"]
+        v_s = _lcast(_a424, jnp.int8)
+        _a425 = 0
+        st["_envc_at_g1"] = _cast(_a425, jnp.int8)
+        _a426 = False
+        v__envc_seek = _lcast(_a426, jnp.bool_)
+        _a427 = st["_envc_choice_option"]
+        v_s = _lcast(_a427, jnp.int8)
+        _a428 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a428, jnp.int8)
+        _a429 = True
+        v__envc_run = _lcast(_a429, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first_any(
         (
-            _c426,
-            _c427,
+            _c395,
+            _c396,
         ),
         (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         (
-            lambda: _then428(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
-            lambda: _then451(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            lambda: _then397(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            lambda: _then420(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
         ),
         lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         (
@@ -15689,28 +15676,28 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
             jnp.int8,
         ),
     )
-    _c461 = v__envc_run
+    _c430 = v__envc_run
 
-    def _then462(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then431(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c463 = _i32(v_s) >= 0
+        _c432 = _i32(v_s) >= 0
 
-        def _then464(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        def _then433(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
-            _a465 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a465, jnp.int16))
+            _a434 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a434, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
         st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(
-            _c463,
-            lambda: _then464(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            _c432,
+            lambda: _then433(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
             lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         )
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(
-        _c461,
-        lambda: _then462(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+        _c430,
+        lambda: _then431(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
     )
     return st
@@ -15724,92 +15711,92 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c466 = v__envc_run
-    _c467 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
+    _c435 = v__envc_run
+    _c436 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
 
-    def _then468(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then437(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g471(i470):
+        def _g440(i439):
             return jnp.logical_and(
                 jnp.logical_and(
-                    st["occupied"][_i32(v_p)][i470],
+                    st["occupied"][_i32(v_p)][i439],
                     (
                         _i32(
                             jnp.where(
-                                (_K0[_i32(st["card"][_i32(v_p)][i470])] == 1),
-                                st["played_type"][_i32(v_p)][i470],
-                                _K2[_i32(st["card"][_i32(v_p)][i470])],
+                                (_K0[_i32(st["card"][_i32(v_p)][i439])] == 1),
+                                st["played_type"][_i32(v_p)][i439],
+                                _K2[_i32(st["card"][_i32(v_p)][i439])],
                             )
                         )
                         == _i32(v_t)
                     ),
                 ),
-                (_i32(st["energy"][_i32(v_p)][i470][_i32(v_t)]) < 12),
+                (_i32(st["energy"][_i32(v_p)][i439][_i32(v_t)]) < 12),
             )
 
-        _e472 = jax.vmap(_g471)(jnp.arange(1, 4, dtype=jnp.int32))
-        _c469 = jnp.any(_e472)
+        _e441 = jax.vmap(_g440)(jnp.arange(1, 4, dtype=jnp.int32))
+        _c438 = jnp.any(_e441)
 
-        def _then473(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _then442(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _c474 = st["terminated"]
+            _c443 = st["terminated"]
 
-            def _then475(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _then444(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g477(i476):
+                def _g446(i445):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_p)][i476],
+                                    st["occupied"][_i32(v_p)][i445],
                                     (
                                         _i32(
                                             jnp.where(
-                                                (_K0[_i32(st["card"][_i32(v_p)][i476])] == 1),
-                                                st["played_type"][_i32(v_p)][i476],
-                                                _K2[_i32(st["card"][_i32(v_p)][i476])],
+                                                (_K0[_i32(st["card"][_i32(v_p)][i445])] == 1),
+                                                st["played_type"][_i32(v_p)][i445],
+                                                _K2[_i32(st["card"][_i32(v_p)][i445])],
                                             )
                                         )
                                         == _i32(v_t)
                                     ),
                                 ),
-                                (_i32(st["energy"][_i32(v_p)][i476][_i32(v_t)]) < 12),
+                                (_i32(st["energy"][_i32(v_p)][i445][_i32(v_t)]) < 12),
                             ),
-                            i476,
+                            i445,
                             4,
                         )
                     )
 
-                _e478 = jax.vmap(_g477)(jnp.arange(1, 4, dtype=jnp.int32))
-                _a479 = jnp.minimum(jnp.min(_e478), 3)
-                v_s = _lcast(_a479, jnp.int8)
+                _e447 = jax.vmap(_g446)(jnp.arange(1, 4, dtype=jnp.int32))
+                _a448 = jnp.minimum(jnp.min(_e447), 3)
+                v_s = _lcast(_a448, jnp.int8)
                 return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-            def _else480(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _else449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
-                _a481 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a481, jnp.int8)
-                _a482 = v_t
-                st["_envc_frame_g1_6"] = _cast(_a482, jnp.int8)
-                _a483 = v_s
-                st["_envc_frame_g1_7"] = _cast(_a483, jnp.int8)
-                _a484 = 3
-                st["_envc_at_g1"] = _cast(_a484, jnp.int8)
-                _a485 = False
-                v__envc_run = _lcast(_a485, jnp.bool_)
-                _a486 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a486, jnp.int8)
-                _a487 = v__envc_who1
-                st["current_player"] = _cast(_a487, jnp.int8)
+                _a450 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a450, jnp.int8)
+                _a451 = v_t
+                st["_envc_frame_g1_6"] = _cast(_a451, jnp.int8)
+                _a452 = v_s
+                st["_envc_frame_g1_7"] = _cast(_a452, jnp.int8)
+                _a453 = 3
+                st["_envc_at_g1"] = _cast(_a453, jnp.int8)
+                _a454 = False
+                v__envc_run = _lcast(_a454, jnp.bool_)
+                _a455 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a455, jnp.int8)
+                _a456 = v__envc_who1
+                st["current_player"] = _cast(_a456, jnp.int8)
                 return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
             st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-                _c474,
-                lambda: _then475(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-                lambda: _else480(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                _c443,
+                lambda: _then444(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                lambda: _else449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
                 True,
                 (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
                 (
@@ -15823,16 +15810,16 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             )
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        def _else488(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a489 = 0
-            v_s = _lcast(_a489, jnp.int8)
+            _a458 = 0
+            v_s = _lcast(_a458, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
         st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-            _c469,
-            lambda: _then473(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-            lambda: _else488(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            _c438,
+            lambda: _then442(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            lambda: _else457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             True,
             (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             (
@@ -15846,35 +15833,35 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         )
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
-    def _then490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a491 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a491, jnp.int8)
-        _a492 = st["_envc_frame_g1_6"]
-        v_t = _lcast(_a492, jnp.int8)
-        _a493 = st["_envc_frame_g1_7"]
-        v_s = _lcast(_a493, jnp.int8)
-        _a494 = 0
-        st["_envc_at_g1"] = _cast(_a494, jnp.int8)
-        _a495 = False
-        v__envc_seek = _lcast(_a495, jnp.bool_)
-        _a496 = st["_envc_choice_option"]
-        v_s = _lcast(_a496, jnp.int8)
-        _a497 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a497, jnp.int8)
-        _a498 = True
-        v__envc_run = _lcast(_a498, jnp.bool_)
+        _a460 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a460, jnp.int8)
+        _a461 = st["_envc_frame_g1_6"]
+        v_t = _lcast(_a461, jnp.int8)
+        _a462 = st["_envc_frame_g1_7"]
+        v_s = _lcast(_a462, jnp.int8)
+        _a463 = 0
+        st["_envc_at_g1"] = _cast(_a463, jnp.int8)
+        _a464 = False
+        v__envc_seek = _lcast(_a464, jnp.bool_)
+        _a465 = st["_envc_choice_option"]
+        v_s = _lcast(_a465, jnp.int8)
+        _a466 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a466, jnp.int8)
+        _a467 = True
+        v__envc_run = _lcast(_a467, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first_any(
         (
-            _c466,
-            _c467,
+            _c435,
+            _c436,
         ),
         (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         (
-            lambda: _then468(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
-            lambda: _then490(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            lambda: _then437(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            lambda: _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
         ),
         lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         (
@@ -15889,20 +15876,20 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             jnp.int8,
         ),
     )
-    _c499 = v__envc_run
+    _c468 = v__envc_run
 
-    def _then500(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c501 = _i32(v_s) > 0
+        _c470 = _i32(v_s) > 0
 
-        def _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        def _then471(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
         st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(
-            _c501,
-            lambda: _then502(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            _c470,
+            lambda: _then471(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
             lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
             True,
             (v_p, v_t, v__envc_run, v__envc_seek, v_s),
@@ -15917,8 +15904,8 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(
-        _c499,
-        lambda: _then500(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+        _c468,
+        lambda: _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
         lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         True,
         (v_p, v_t, v__envc_run, v__envc_seek, v_s),
@@ -15942,98 +15929,98 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_a = _lcast(0, jnp.int8)
-    _c503 = v__envc_run
-    _c504 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
+    _c472 = v__envc_run
+    _c473 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
 
-    def _then505(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then474(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c506 = jnp.any(jax.vmap(lambda i507: st["occupied"][_i32(v_p)][i507])(jnp.arange(1, 4, dtype=jnp.int32)))
+        _c475 = jnp.any(jax.vmap(lambda i476: st["occupied"][_i32(v_p)][i476])(jnp.arange(1, 4, dtype=jnp.int32)))
 
-        def _then508(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _then477(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _c509 = st["terminated"]
+            _c478 = st["terminated"]
 
-            def _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+            def _then479(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
                 st = dict(st)
-                _a512 = jnp.minimum(
+                _a481 = jnp.minimum(
                     jnp.min(
-                        jax.vmap(lambda i511: _i32(jnp.where(st["occupied"][_i32(v_p)][i511], i511, 4)))(
+                        jax.vmap(lambda i480: _i32(jnp.where(st["occupied"][_i32(v_p)][i480], i480, 4)))(
                             jnp.arange(1, 4, dtype=jnp.int32)
                         )
                     ),
                     3,
                 )
-                v_a = _lcast(_a512, jnp.int8)
+                v_a = _lcast(_a481, jnp.int8)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
-            def _else513(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+            def _else482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
                 st = dict(st)
-                _a514 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a514, jnp.int8)
-                _a515 = v_t
-                st["_envc_frame_g1_6"] = _cast(_a515, jnp.int8)
-                _a516 = v_n
-                st["_envc_frame_g1_8"] = _cast(_a516, jnp.int8)
-                _a517 = 4
-                st["_envc_at_g1"] = _cast(_a517, jnp.int8)
-                _a518 = False
-                v__envc_run = _lcast(_a518, jnp.bool_)
-                _a519 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a519, jnp.int8)
-                _a520 = v__envc_who1
-                st["current_player"] = _cast(_a520, jnp.int8)
+                _a483 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a483, jnp.int8)
+                _a484 = v_t
+                st["_envc_frame_g1_6"] = _cast(_a484, jnp.int8)
+                _a485 = v_n
+                st["_envc_frame_g1_8"] = _cast(_a485, jnp.int8)
+                _a486 = 4
+                st["_envc_at_g1"] = _cast(_a486, jnp.int8)
+                _a487 = False
+                v__envc_run = _lcast(_a487, jnp.bool_)
+                _a488 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a488, jnp.int8)
+                _a489 = v__envc_who1
+                st["current_player"] = _cast(_a489, jnp.int8)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(
-                _c509,
-                lambda: _then510(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
-                lambda: _else513(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+                _c478,
+                lambda: _then479(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+                lambda: _else482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
             )
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
-        def _else521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _else490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a522 = 0
-            v_a = _lcast(_a522, jnp.int8)
+            _a491 = 0
+            v_a = _lcast(_a491, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(
-            _c506,
-            lambda: _then508(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
-            lambda: _else521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            _c475,
+            lambda: _then477(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            lambda: _else490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
         )
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
-    def _then523(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a524 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a524, jnp.int8)
-        _a525 = st["_envc_frame_g1_6"]
-        v_t = _lcast(_a525, jnp.int8)
-        _a526 = st["_envc_frame_g1_8"]
-        v_n = _lcast(_a526, jnp.int8)
-        _a527 = 0
-        st["_envc_at_g1"] = _cast(_a527, jnp.int8)
-        _a528 = False
-        v__envc_seek = _lcast(_a528, jnp.bool_)
-        _a529 = st["_envc_choice_option"]
-        v_a = _lcast(_a529, jnp.int8)
-        _a530 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a530, jnp.int8)
-        _a531 = True
-        v__envc_run = _lcast(_a531, jnp.bool_)
+        _a493 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a493, jnp.int8)
+        _a494 = st["_envc_frame_g1_6"]
+        v_t = _lcast(_a494, jnp.int8)
+        _a495 = st["_envc_frame_g1_8"]
+        v_n = _lcast(_a495, jnp.int8)
+        _a496 = 0
+        st["_envc_at_g1"] = _cast(_a496, jnp.int8)
+        _a497 = False
+        v__envc_seek = _lcast(_a497, jnp.bool_)
+        _a498 = st["_envc_choice_option"]
+        v_a = _lcast(_a498, jnp.int8)
+        _a499 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a499, jnp.int8)
+        _a500 = True
+        v__envc_run = _lcast(_a500, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first_any(
         (
-            _c503,
-            _c504,
+            _c472,
+            _c473,
         ),
         (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         (
-            lambda: _then505(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
-            lambda: _then523(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            lambda: _then474(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            lambda: _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
         ),
         lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         (
@@ -16049,22 +16036,22 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             jnp.int8,
         ),
     )
-    _c532 = jnp.logical_or(
+    _c501 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
     )
 
-    def _then533(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _c534 = v__envc_run
+        _c503 = v__envc_run
 
-        def _then535(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        def _then504(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-            _c534,
-            lambda: _then535(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            _c503,
+            lambda: _then504(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
             lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
             True,
             (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16077,80 +16064,80 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 jnp.int8,
             ),
         )
-        _c536 = jnp.logical_or(
+        _c505 = jnp.logical_or(
             jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
         )
 
-        def _then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        def _then506(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _lcast(0, jnp.int8)
-            _c538 = v__envc_run
-            _c539 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
+            _c507 = v__envc_run
+            _c508 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
 
-            def _then540(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _lcast(v_p, jnp.int8)
 
-                def _g543(i542):
-                    return jnp.logical_and(st["occupied"][_i32(v_p)][i542], (i542 != _i32(v_a)))
+                def _g512(i511):
+                    return jnp.logical_and(st["occupied"][_i32(v_p)][i511], (i511 != _i32(v_a)))
 
-                _e544 = jax.vmap(_g543)(jnp.arange(1, 4, dtype=jnp.int32))
-                _c541 = jnp.any(_e544)
+                _e513 = jax.vmap(_g512)(jnp.arange(1, 4, dtype=jnp.int32))
+                _c510 = jnp.any(_e513)
 
-                def _then545(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _c546 = st["terminated"]
+                    _c515 = st["terminated"]
 
-                    def _then547(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                    def _then516(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                         st = dict(st)
 
-                        def _g549(i548):
+                        def _g518(i517):
                             return _i32(
                                 jnp.where(
-                                    jnp.logical_and(st["occupied"][_i32(v_p)][i548], (i548 != _i32(v_a))), i548, 4
+                                    jnp.logical_and(st["occupied"][_i32(v_p)][i517], (i517 != _i32(v_a))), i517, 4
                                 )
                             )
 
-                        _e550 = jax.vmap(_g549)(jnp.arange(1, 4, dtype=jnp.int32))
-                        _a551 = jnp.minimum(jnp.min(_e550), 3)
-                        v_b = _lcast(_a551, jnp.int8)
+                        _e519 = jax.vmap(_g518)(jnp.arange(1, 4, dtype=jnp.int32))
+                        _a520 = jnp.minimum(jnp.min(_e519), 3)
+                        v_b = _lcast(_a520, jnp.int8)
                         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
-                    def _else552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                    def _else521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                         st = dict(st)
-                        _a553 = v_p
-                        st["_envc_frame_g1_4"] = _cast(_a553, jnp.int8)
-                        _a554 = v_t
-                        st["_envc_frame_g1_6"] = _cast(_a554, jnp.int8)
-                        _a555 = v_a
-                        st["_envc_frame_g1_7"] = _cast(_a555, jnp.int8)
-                        _a556 = 5
-                        st["_envc_at_g1"] = _cast(_a556, jnp.int8)
-                        _a557 = False
-                        v__envc_run = _lcast(_a557, jnp.bool_)
-                        _a558 = st["current_player"]
-                        st["_envc_choice_mover"] = _cast(_a558, jnp.int8)
-                        _a559 = v__envc_who2
-                        st["current_player"] = _cast(_a559, jnp.int8)
+                        _a522 = v_p
+                        st["_envc_frame_g1_4"] = _cast(_a522, jnp.int8)
+                        _a523 = v_t
+                        st["_envc_frame_g1_6"] = _cast(_a523, jnp.int8)
+                        _a524 = v_a
+                        st["_envc_frame_g1_7"] = _cast(_a524, jnp.int8)
+                        _a525 = 5
+                        st["_envc_at_g1"] = _cast(_a525, jnp.int8)
+                        _a526 = False
+                        v__envc_run = _lcast(_a526, jnp.bool_)
+                        _a527 = st["current_player"]
+                        st["_envc_choice_mover"] = _cast(_a527, jnp.int8)
+                        _a528 = v__envc_who2
+                        st["current_player"] = _cast(_a528, jnp.int8)
                         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
                     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(
-                        _c546,
-                        lambda: _then547(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
-                        lambda: _else552(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                        _c515,
+                        lambda: _then516(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                        lambda: _else521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     )
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
-                def _else560(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _else529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a561 = 0
-                    v_b = _lcast(_a561, jnp.int8)
+                    _a530 = 0
+                    v_b = _lcast(_a530, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
                 st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch_any(
-                    _c541,
-                    lambda: _then545(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
-                    lambda: _else560(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    _c510,
+                    lambda: _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    lambda: _else529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     True,
                     (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     (
@@ -16166,35 +16153,35 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 )
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
-            def _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then531(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a563 = st["_envc_frame_g1_4"]
-                v_p = _lcast(_a563, jnp.int8)
-                _a564 = st["_envc_frame_g1_6"]
-                v_t = _lcast(_a564, jnp.int8)
-                _a565 = st["_envc_frame_g1_7"]
-                v_a = _lcast(_a565, jnp.int8)
-                _a566 = 0
-                st["_envc_at_g1"] = _cast(_a566, jnp.int8)
-                _a567 = False
-                v__envc_seek = _lcast(_a567, jnp.bool_)
-                _a568 = st["_envc_choice_option"]
-                v_b = _lcast(_a568, jnp.int8)
-                _a569 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a569, jnp.int8)
-                _a570 = True
-                v__envc_run = _lcast(_a570, jnp.bool_)
+                _a532 = st["_envc_frame_g1_4"]
+                v_p = _lcast(_a532, jnp.int8)
+                _a533 = st["_envc_frame_g1_6"]
+                v_t = _lcast(_a533, jnp.int8)
+                _a534 = st["_envc_frame_g1_7"]
+                v_a = _lcast(_a534, jnp.int8)
+                _a535 = 0
+                st["_envc_at_g1"] = _cast(_a535, jnp.int8)
+                _a536 = False
+                v__envc_seek = _lcast(_a536, jnp.bool_)
+                _a537 = st["_envc_choice_option"]
+                v_b = _lcast(_a537, jnp.int8)
+                _a538 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a538, jnp.int8)
+                _a539 = True
+                v__envc_run = _lcast(_a539, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first_any(
                 (
-                    _c538,
-                    _c539,
+                    _c507,
+                    _c508,
                 ),
                 (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 (
-                    lambda: _then540(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
-                    lambda: _then562(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    lambda: _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    lambda: _then531(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                 ),
                 lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 (
@@ -16211,20 +16198,20 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                     jnp.int8,
                 ),
             )
-            _c571 = v__envc_run
+            _c540 = v__envc_run
 
-            def _then572(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _c573 = _i32(v_b) > 0
+                _c542 = _i32(v_b) > 0
 
-                def _then574(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                def _then543(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
                 st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(
-                    _c573,
-                    lambda: _then574(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    _c542,
+                    lambda: _then543(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                     lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                     True,
                     (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
@@ -16241,8 +16228,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(
-                _c571,
-                lambda: _then572(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                _c540,
+                lambda: _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                 lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 True,
                 (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
@@ -16259,8 +16246,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-            _c536,
-            lambda: _then537(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            _c505,
+            lambda: _then506(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
             lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
             True,
             (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16276,8 +16263,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-        _c532,
-        lambda: _then533(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+        _c501,
+        lambda: _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
         lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         True,
         (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16304,34 +16291,34 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c575 = v__envc_run
+    _c544 = v__envc_run
 
-    def _then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    def _then545(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        _a577 = 1 - _i32(v_p)
-        v_q = _lcast(_a577, jnp.int8)
-        _c578 = v_coin
+        _a546 = 1 - _i32(v_p)
+        v_q = _lcast(_a546, jnp.int8)
+        _c547 = v_coin
 
-        def _then579(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        def _then548(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
-            st, _r580 = _randint(st, 0, 1)
-            _a581 = _r580 == 1
-            v_go = _lcast(_a581, jnp.bool_)
+            st, _r549 = _randint(st, 0, 1)
+            _a550 = _r549 == 1
+            v_go = _lcast(_a550, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(
-            _c578,
-            lambda: _then579(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+            _c547,
+            lambda: _then548(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
         )
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(
-        _c575,
-        lambda: _then576(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+        _c544,
+        lambda: _then545(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
     )
-    _c582 = jnp.logical_or(
+    _c551 = jnp.logical_or(
         jnp.logical_and(
             v__envc_run,
             jnp.logical_and(v_go, jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))),
@@ -16339,34 +16326,34 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6)),
     )
 
-    def _then583(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    def _then552(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _lcast(0, jnp.int8)
-        _c584 = v__envc_run
-        _c585 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
+        _c553 = v__envc_run
+        _c554 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
 
-        def _then586(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then555(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _lcast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
 
-            def _g589(i588):
+            def _g558(i557):
                 return jnp.logical_and(
-                    st["occupied"][_i32(v_q)][i588],
+                    st["occupied"][_i32(v_q)][i557],
                     jnp.logical_or(
                         jnp.logical_not(v_basic_only),
                         (
                             jnp.where(
-                                (_K0[_i32(st["card"][_i32(v_q)][i588])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i588])]
+                                (_K0[_i32(st["card"][_i32(v_q)][i557])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i557])]
                             )
                             == 0
                         ),
                     ),
                 )
 
-            _e590 = jax.vmap(_g589)(jnp.arange(1, 4, dtype=jnp.int32))
-            _c587 = jnp.any(_e590)
+            _e559 = jax.vmap(_g558)(jnp.arange(1, 4, dtype=jnp.int32))
+            _c556 = jnp.any(_e559)
 
-            def _then591(
+            def _then560(
                 st,
                 v_p,
                 v_coin,
@@ -16380,9 +16367,9 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 v__envc_who1,
             ):
                 st = dict(st)
-                _c592 = st["terminated"]
+                _c561 = st["terminated"]
 
-                def _then593(
+                def _then562(
                     st,
                     v_p,
                     v_coin,
@@ -16397,31 +16384,31 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 ):
                     st = dict(st)
 
-                    def _g595(i594):
+                    def _g564(i563):
                         return _i32(
                             jnp.where(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_q)][i594],
+                                    st["occupied"][_i32(v_q)][i563],
                                     jnp.logical_or(
                                         jnp.logical_not(v_basic_only),
                                         (
                                             jnp.where(
-                                                (_K0[_i32(st["card"][_i32(v_q)][i594])] == 1),
+                                                (_K0[_i32(st["card"][_i32(v_q)][i563])] == 1),
                                                 0,
-                                                _K3[_i32(st["card"][_i32(v_q)][i594])],
+                                                _K3[_i32(st["card"][_i32(v_q)][i563])],
                                             )
                                             == 0
                                         ),
                                     ),
                                 ),
-                                i594,
+                                i563,
                                 4,
                             )
                         )
 
-                    _e596 = jax.vmap(_g595)(jnp.arange(1, 4, dtype=jnp.int32))
-                    _a597 = jnp.minimum(jnp.min(_e596), 3)
-                    v_b = _lcast(_a597, jnp.int8)
+                    _e565 = jax.vmap(_g564)(jnp.arange(1, 4, dtype=jnp.int32))
+                    _a566 = jnp.minimum(jnp.min(_e565), 3)
+                    v_b = _lcast(_a566, jnp.int8)
                     return st, (
                         v_p,
                         v_coin,
@@ -16435,7 +16422,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v__envc_who1,
                     )
 
-                def _else598(
+                def _else567(
                     st,
                     v_p,
                     v_coin,
@@ -16449,20 +16436,20 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 ):
                     st = dict(st)
-                    _a599 = v_p
-                    st["_envc_frame_g1_4"] = _cast(_a599, jnp.int8)
-                    _a600 = v_basic_only
-                    st["_envc_frame_g1_2"] = _cast(_a600, jnp.bool_)
-                    _a601 = v_q
-                    st["_envc_frame_g1_9"] = _cast(_a601, jnp.int8)
-                    _a602 = 6
-                    st["_envc_at_g1"] = _cast(_a602, jnp.int8)
-                    _a603 = False
-                    v__envc_run = _lcast(_a603, jnp.bool_)
-                    _a604 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a604, jnp.int8)
-                    _a605 = v__envc_who1
-                    st["current_player"] = _cast(_a605, jnp.int8)
+                    _a568 = v_p
+                    st["_envc_frame_g1_4"] = _cast(_a568, jnp.int8)
+                    _a569 = v_basic_only
+                    st["_envc_frame_g1_2"] = _cast(_a569, jnp.bool_)
+                    _a570 = v_q
+                    st["_envc_frame_g1_9"] = _cast(_a570, jnp.int8)
+                    _a571 = 6
+                    st["_envc_at_g1"] = _cast(_a571, jnp.int8)
+                    _a572 = False
+                    v__envc_run = _lcast(_a572, jnp.bool_)
+                    _a573 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a573, jnp.int8)
+                    _a574 = v__envc_who1
+                    st["current_player"] = _cast(_a574, jnp.int8)
                     return st, (
                         v_p,
                         v_coin,
@@ -16491,8 +16478,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v__envc_who1,
                     ),
                 ) = _branch(
-                    _c592,
-                    lambda: _then593(
+                    _c561,
+                    lambda: _then562(
                         st,
                         v_p,
                         v_coin,
@@ -16505,7 +16492,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v_b,
                         v__envc_who1,
                     ),
-                    lambda: _else598(
+                    lambda: _else567(
                         st,
                         v_p,
                         v_coin,
@@ -16532,7 +16519,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 )
 
-            def _else606(
+            def _else575(
                 st,
                 v_p,
                 v_coin,
@@ -16546,8 +16533,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 v__envc_who1,
             ):
                 st = dict(st)
-                _a607 = 0
-                v_b = _lcast(_a607, jnp.int8)
+                _a576 = 0
+                v_b = _lcast(_a576, jnp.int8)
                 return st, (
                     v_p,
                     v_coin,
@@ -16576,8 +16563,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 ),
             ) = _branch_any(
-                _c587,
-                lambda: _then591(
+                _c556,
+                lambda: _then560(
                     st,
                     v_p,
                     v_coin,
@@ -16590,7 +16577,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v_b,
                     v__envc_who1,
                 ),
-                lambda: _else606(
+                lambda: _else575(
                     st,
                     v_p,
                     v_coin,
@@ -16631,38 +16618,38 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             )
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
-        def _then608(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then577(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a609 = st["_envc_frame_g1_4"]
-            v_p = _lcast(_a609, jnp.int8)
-            _a610 = st["_envc_frame_g1_2"]
-            v_basic_only = _lcast(_a610, jnp.bool_)
-            _a611 = st["_envc_frame_g1_9"]
-            v_q = _lcast(_a611, jnp.int8)
-            _a612 = 0
-            st["_envc_at_g1"] = _cast(_a612, jnp.int8)
-            _a613 = False
-            v__envc_seek = _lcast(_a613, jnp.bool_)
-            _a614 = st["_envc_choice_option"]
-            v_b = _lcast(_a614, jnp.int8)
-            _a615 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a615, jnp.int8)
-            _a616 = True
-            v__envc_run = _lcast(_a616, jnp.bool_)
+            _a578 = st["_envc_frame_g1_4"]
+            v_p = _lcast(_a578, jnp.int8)
+            _a579 = st["_envc_frame_g1_2"]
+            v_basic_only = _lcast(_a579, jnp.bool_)
+            _a580 = st["_envc_frame_g1_9"]
+            v_q = _lcast(_a580, jnp.int8)
+            _a581 = 0
+            st["_envc_at_g1"] = _cast(_a581, jnp.int8)
+            _a582 = False
+            v__envc_seek = _lcast(_a582, jnp.bool_)
+            _a583 = st["_envc_choice_option"]
+            v_b = _lcast(_a583, jnp.int8)
+            _a584 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a584, jnp.int8)
+            _a585 = True
+            v__envc_run = _lcast(_a585, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
             _select_first_any(
                 (
-                    _c584,
-                    _c585,
+                    _c553,
+                    _c554,
                 ),
                 (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)),
                 (
-                    lambda: _then586(
+                    lambda: _then555(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
-                    lambda: _then608(
+                    lambda: _then577(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                 ),
@@ -16687,21 +16674,21 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 ),
             )
         )
-        _c617 = v__envc_run
+        _c586 = v__envc_run
 
-        def _then618(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then587(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _c619 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            _c588 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
 
-            def _then620(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            def _then589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
             st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
                 _branch_any(
-                    _c619,
-                    lambda: _then620(
+                    _c588,
+                    lambda: _then589(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                     lambda: (
@@ -16723,9 +16710,9 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     ),
                 )
             )
-            _c621 = _i32(v_b) > 0
+            _c590 = _i32(v_b) > 0
 
-            def _then622(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            def _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
@@ -16733,8 +16720,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
 
             st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
                 _branch_any(
-                    _c621,
-                    lambda: _then622(
+                    _c590,
+                    lambda: _then591(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                     lambda: (
@@ -16759,8 +16746,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch_any(
-            _c617,
-            lambda: _then618(
+            _c586,
+            lambda: _then587(
                 st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
             ),
             lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)),
@@ -16781,8 +16768,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch_any(
-        _c582,
-        lambda: _then583(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+        _c551,
+        lambda: _then552(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
         True,
         (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
@@ -16807,90 +16794,90 @@ def p_switch_self(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_b = _lcast(0, jnp.int8)
-    _c623 = v__envc_run
-    _c624 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
+    _c592 = v__envc_run
+    _c593 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
 
-    def _then625(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then594(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c626 = jnp.any(jax.vmap(lambda i627: st["occupied"][_i32(v_p)][i627])(jnp.arange(1, 4, dtype=jnp.int32)))
+        _c595 = jnp.any(jax.vmap(lambda i596: st["occupied"][_i32(v_p)][i596])(jnp.arange(1, 4, dtype=jnp.int32)))
 
-        def _then628(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _then597(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _c629 = st["terminated"]
+            _c598 = st["terminated"]
 
-            def _then630(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+            def _then599(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
                 st = dict(st)
-                _a632 = jnp.minimum(
+                _a601 = jnp.minimum(
                     jnp.min(
-                        jax.vmap(lambda i631: _i32(jnp.where(st["occupied"][_i32(v_p)][i631], i631, 4)))(
+                        jax.vmap(lambda i600: _i32(jnp.where(st["occupied"][_i32(v_p)][i600], i600, 4)))(
                             jnp.arange(1, 4, dtype=jnp.int32)
                         )
                     ),
                     3,
                 )
-                v_b = _lcast(_a632, jnp.int8)
+                v_b = _lcast(_a601, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
-            def _else633(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+            def _else602(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
                 st = dict(st)
-                _a634 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a634, jnp.int8)
-                _a635 = 7
-                st["_envc_at_g1"] = _cast(_a635, jnp.int8)
-                _a636 = False
-                v__envc_run = _lcast(_a636, jnp.bool_)
-                _a637 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a637, jnp.int8)
-                _a638 = v__envc_who1
-                st["current_player"] = _cast(_a638, jnp.int8)
+                _a603 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a603, jnp.int8)
+                _a604 = 7
+                st["_envc_at_g1"] = _cast(_a604, jnp.int8)
+                _a605 = False
+                v__envc_run = _lcast(_a605, jnp.bool_)
+                _a606 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a606, jnp.int8)
+                _a607 = v__envc_who1
+                st["current_player"] = _cast(_a607, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(
-                _c629,
-                lambda: _then630(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
-                lambda: _else633(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+                _c598,
+                lambda: _then599(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+                lambda: _else602(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
             )
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
-        def _else639(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _else608(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a640 = 0
-            v_b = _lcast(_a640, jnp.int8)
+            _a609 = 0
+            v_b = _lcast(_a609, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
         st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(
-            _c626,
-            lambda: _then628(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
-            lambda: _else639(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            _c595,
+            lambda: _then597(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            lambda: _else608(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
         )
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
-    def _then641(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then610(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a642 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a642, jnp.int8)
-        _a643 = 0
-        st["_envc_at_g1"] = _cast(_a643, jnp.int8)
-        _a644 = False
-        v__envc_seek = _lcast(_a644, jnp.bool_)
-        _a645 = st["_envc_choice_option"]
-        v_b = _lcast(_a645, jnp.int8)
-        _a646 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a646, jnp.int8)
-        _a647 = True
-        v__envc_run = _lcast(_a647, jnp.bool_)
+        _a611 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a611, jnp.int8)
+        _a612 = 0
+        st["_envc_at_g1"] = _cast(_a612, jnp.int8)
+        _a613 = False
+        v__envc_seek = _lcast(_a613, jnp.bool_)
+        _a614 = st["_envc_choice_option"]
+        v_b = _lcast(_a614, jnp.int8)
+        _a615 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a615, jnp.int8)
+        _a616 = True
+        v__envc_run = _lcast(_a616, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
     st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first_any(
         (
-            _c623,
-            _c624,
+            _c592,
+            _c593,
         ),
         (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         (
-            lambda: _then625(st, v_p, v__envc_run, v__envc_seek, v_b),
-            lambda: _then641(st, v_p, v__envc_run, v__envc_seek, v_b),
+            lambda: _then594(st, v_p, v__envc_run, v__envc_seek, v_b),
+            lambda: _then610(st, v_p, v__envc_run, v__envc_seek, v_b),
         ),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         (
@@ -16904,13 +16891,13 @@ def p_switch_self(st, v_p):
             jnp.int8,
         ),
     )
-    _c648 = v__envc_run
+    _c617 = v__envc_run
 
-    def _then649(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then618(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _c650 = _i32(v_b) > 0
+        _c619 = _i32(v_b) > 0
 
-        def _then651(st, v_p, v__envc_run, v__envc_seek, v_b):
+        def _then620(st, v_p, v__envc_run, v__envc_seek, v_b):
             st = dict(st)
             st = p_hit_active(st, v_p)
             st = p_clear_conditions(st, v_p)
@@ -16918,8 +16905,8 @@ def p_switch_self(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
         st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(
-            _c650,
-            lambda: _then651(st, v_p, v__envc_run, v__envc_seek, v_b),
+            _c619,
+            lambda: _then620(st, v_p, v__envc_run, v__envc_seek, v_b),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_b),
@@ -16933,8 +16920,8 @@ def p_switch_self(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
     st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(
-        _c648,
-        lambda: _then649(st, v_p, v__envc_run, v__envc_seek, v_b),
+        _c617,
+        lambda: _then618(st, v_p, v__envc_run, v__envc_seek, v_b),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         True,
         (v_p, v__envc_run, v__envc_seek, v_b),
@@ -16955,30 +16942,30 @@ def p_protect(st, v_p, v_amount, v_coin):
     v_amount = _lcast(v_amount, jnp.int16)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c652 = v_coin
+    _c621 = v_coin
 
-    def _then653(st, v_p, v_amount, v_coin, v_go):
+    def _then622(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        st, _r654 = _randint(st, 0, 1)
-        _a655 = _r654 == 1
-        v_go = _lcast(_a655, jnp.bool_)
+        st, _r623 = _randint(st, 0, 1)
+        _a624 = _r623 == 1
+        v_go = _lcast(_a624, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
 
     st, (v_p, v_amount, v_coin, v_go) = _branch(
-        _c652, lambda: _then653(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
+        _c621, lambda: _then622(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
     )
-    _c656 = v_go
+    _c625 = v_go
 
-    def _then657(st, v_p, v_amount, v_coin, v_go):
+    def _then626(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        _a658 = v_amount
-        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a658, jnp.int16))
-        _a659 = 1 + (1 - _i32(v_p))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a659, jnp.int8))
+        _a627 = v_amount
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a627, jnp.int16))
+        _a628 = 1 + (1 - _i32(v_p))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a628, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
 
     st, (v_p, v_amount, v_coin, v_go) = _branch(
-        _c656, lambda: _then657(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
+        _c625, lambda: _then626(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
     )
     return st
 
@@ -16989,31 +16976,31 @@ def p_protect_all(st, v_p, v_coin):
     v_p = _lcast(v_p, jnp.int8)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c660 = v_coin
+    _c629 = v_coin
 
-    def _then661(st, v_p, v_coin, v_go):
+    def _then630(st, v_p, v_coin, v_go):
         st = dict(st)
-        st, _r662 = _randint(st, 0, 1)
-        _a663 = _r662 == 1
-        v_go = _lcast(_a663, jnp.bool_)
+        st, _r631 = _randint(st, 0, 1)
+        _a632 = _r631 == 1
+        v_go = _lcast(_a632, jnp.bool_)
         return st, (v_p, v_coin, v_go)
 
-    st, (v_p, v_coin, v_go) = _branch(_c660, lambda: _then661(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
-    _c664 = v_go
+    st, (v_p, v_coin, v_go) = _branch(_c629, lambda: _then630(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    _c633 = v_go
 
-    def _then665(st, v_p, v_coin, v_go):
+    def _then634(st, v_p, v_coin, v_go):
         st = dict(st)
-        _a666 = 300
-        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a666, jnp.int16))
-        _a667 = 1 + (1 - _i32(v_p))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a667, jnp.int8))
-        _a668 = True
-        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a668, jnp.bool_))
-        _a669 = 1 + (1 - _i32(v_p))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a669, jnp.int8))
+        _a635 = 300
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a635, jnp.int16))
+        _a636 = 1 + (1 - _i32(v_p))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a636, jnp.int8))
+        _a637 = True
+        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a637, jnp.bool_))
+        _a638 = 1 + (1 - _i32(v_p))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a638, jnp.int8))
         return st, (v_p, v_coin, v_go)
 
-    st, (v_p, v_coin, v_go) = _branch(_c664, lambda: _then665(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _branch(_c633, lambda: _then634(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
     return st
 
 
@@ -17027,77 +17014,77 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     v_less = _lcast(v_less, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c670 = v_coin
+    _c639 = v_coin
 
-    def _then671(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    def _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        st, _r672 = _randint(st, 0, 1)
-        _a673 = _r672 == 1
-        v_go = _lcast(_a673, jnp.bool_)
+        st, _r641 = _randint(st, 0, 1)
+        _a642 = _r641 == 1
+        v_go = _lcast(_a642, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
     st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-        _c670,
-        lambda: _then671(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+        _c639,
+        lambda: _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
     )
-    _c674 = jnp.logical_and(
+    _c643 = jnp.logical_and(
         jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then675(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    def _then644(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        _c676 = v_attack
+        _c645 = v_attack
 
-        def _then677(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then646(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a678 = True
-            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a678, jnp.bool_))
-            _a679 = 1 + _i32(v_q)
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a679, jnp.int8))
+            _a647 = True
+            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a647, jnp.bool_))
+            _a648 = 1 + _i32(v_q)
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a648, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c676,
-            lambda: _then677(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c645,
+            lambda: _then646(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
-        _c680 = v_retreat
+        _c649 = v_retreat
 
-        def _then681(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then650(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a682 = True
-            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a682, jnp.bool_))
-            _a683 = 1 + _i32(v_q)
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a683, jnp.int8))
+            _a651 = True
+            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a651, jnp.bool_))
+            _a652 = 1 + _i32(v_q)
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a652, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c680,
-            lambda: _then681(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c649,
+            lambda: _then650(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
-        _c684 = _i32(v_less) > 0
+        _c653 = _i32(v_less) > 0
 
-        def _then685(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then654(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a686 = v_less
-            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a686, jnp.int8))
-            _a687 = 1 + _i32(v_q)
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a687, jnp.int8))
+            _a655 = v_less
+            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a655, jnp.int8))
+            _a656 = 1 + _i32(v_q)
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a656, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c684,
-            lambda: _then685(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c653,
+            lambda: _then654(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
     st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch_any(
-        _c674,
-        lambda: _then675(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+        _c643,
+        lambda: _then644(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         True,
         (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
@@ -17119,10 +17106,10 @@ def p_counter_damage(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a688 = v_amount
-    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a688, jnp.int8))
-    _a689 = 1 + (1 - _i32(v_p))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a689, jnp.int8))
+    _a657 = v_amount
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a657, jnp.int8))
+    _a658 = 1 + (1 - _i32(v_p))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a658, jnp.int8))
     return st
 
 
@@ -17130,10 +17117,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a690 = True
-    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a690, jnp.bool_))
-    _a691 = 1 + (1 - _i32(v_p))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a691, jnp.int8))
+    _a659 = True
+    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a659, jnp.bool_))
+    _a660 = 1 + (1 - _i32(v_p))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a660, jnp.int8))
     return st
 
 
@@ -17146,14 +17133,14 @@ def f_extra_energy(st, v_p, v_t):
     v_c = _lcast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
     v_a = _lcast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
 
-    def _g695(i692, _h693, _h694):
+    def _g664(i661, _h662, _h663):
         return _i32(
             jnp.where(
-                jnp.logical_and((i692 != _i32(v_t)), (i692 < 9)),
+                jnp.logical_and((i661 != _i32(v_t)), (i661 < 9)),
                 jnp.maximum(
                     (
-                        _i32(st["energy"][_i32(v_p)][0][i692])
-                        - _i32(jnp.where((_i32(v_a) == 0), _i32(_h693), _i32(_h694)))
+                        _i32(st["energy"][_i32(v_p)][0][i661])
+                        - _i32(jnp.where((_i32(v_a) == 0), _i32(_h662), _i32(_h663)))
                     ),
                     0,
                 ),
@@ -17161,9 +17148,9 @@ def f_extra_energy(st, v_p, v_t):
             )
         )
 
-    _e696 = jax.vmap(_g695)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
+    _e665 = jax.vmap(_g664)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
     v_others = _lcast(
-        (jnp.sum(_e696, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))),
+        (jnp.sum(_e665, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))),
         jnp.int16,
     )
     _ret = _select(
@@ -17199,15 +17186,15 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c697 = _i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n)
+    _c666 = _i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n)
 
-    def _then698(st, v_p, v_t, v_n, v_amount):
+    def _then667(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
 
     st, (v_p, v_t, v_n, v_amount) = _branch(
-        _c697, lambda: _then698(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount))
+        _c666, lambda: _then667(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount))
     )
     return st
 
@@ -17217,18 +17204,18 @@ def p_sweets_relay(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c699 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    _c668 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
 
-    def _then700(st, v_p, v_amount):
+    def _then669(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
 
-    st, (v_p, v_amount) = _branch(_c699, lambda: _then700(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a701 = st["turn"]
-    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a701, jnp.int8))
-    _a702 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a702, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c668, lambda: _then669(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a670 = st["turn"]
+    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a670, jnp.int8))
+    _a671 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a671, jnp.int8))
     return st
 
 
@@ -17237,8 +17224,8 @@ def p_damage_per_relay(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a703 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
-    st["dmg"] = _cast(_a703, jnp.int16)
+    _a672 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
+    st["dmg"] = _cast(_a672, jnp.int16)
     return st
 
 
@@ -17247,16 +17234,16 @@ def p_boost_next_turn(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c704 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    _c673 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
 
-    def _then705(st, v_p, v_amount):
+    def _then674(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
 
-    st, (v_p, v_amount) = _branch(_c704, lambda: _then705(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a706 = st["turn"]
-    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a706, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c673, lambda: _then674(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a675 = st["turn"]
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a675, jnp.int8))
     return st
 
 
@@ -17267,21 +17254,21 @@ def p_see_opponent_hand(st, v_p):
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop707(i, carry):
+    def _loop676(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f708 = _i32(v_i)
-        _f709 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]) & (_f708 >= _f709), 25, _f708, _f709)
-        _a710 = jnp.where(
-            (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f708]), -1
+        _f677 = _i32(v_i)
+        _f678 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]) & (_f677 >= _f678), 25, _f677, _f678)
+        _a679 = jnp.where(
+            (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f677]), -1
         )
-        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a710, jnp.int16))
+        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a679, jnp.int16))
         return st, (v_p, v_q, v_i)
 
-    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop707, (st, (v_p, v_q, v_i)))
-    _a711 = st["turn"]
-    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a711, jnp.int8))
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop676, (st, (v_p, v_q, v_i)))
+    _a680 = st["turn"]
+    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a680, jnp.int8))
     return st
 
 
@@ -17291,55 +17278,55 @@ def p_look_at_deck(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_i = 0
-    _f712 = _i32(v_i)
-    _f713 = _get(st["deck"], _i32(v_p))["len"]
+    _f681 = _i32(v_i)
+    _f682 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(
         st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f712 >= _f713),
+        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f681 >= _f682),
         26,
-        _f712,
-        _f713,
+        _f681,
+        _f682,
     )
-    _a714 = jnp.where(
+    _a683 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f712]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_f681]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a714, jnp.int16))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a683, jnp.int16))
     v_i = 1
-    _f715 = _i32(v_i)
-    _f716 = _get(st["deck"], _i32(v_p))["len"]
+    _f684 = _i32(v_i)
+    _f685 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(
         st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f715 >= _f716),
+        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f684 >= _f685),
         26,
-        _f715,
-        _f716,
+        _f684,
+        _f685,
     )
-    _a717 = jnp.where(
+    _a686 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f715]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_f684]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a717, jnp.int16))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a686, jnp.int16))
     v_i = 2
-    _f718 = _i32(v_i)
-    _f719 = _get(st["deck"], _i32(v_p))["len"]
+    _f687 = _i32(v_i)
+    _f688 = _get(st["deck"], _i32(v_p))["len"]
     st = _fault_at(
         st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f718 >= _f719),
+        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f687 >= _f688),
         26,
-        _f718,
-        _f719,
+        _f687,
+        _f688,
     )
-    _a720 = jnp.where(
+    _a689 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f718]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_f687]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a720, jnp.int16))
-    _a721 = st["turn"]
-    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a721, jnp.int8))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a689, jnp.int16))
+    _a690 = st["turn"]
+    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a690, jnp.int8))
     return st
 
 
@@ -17347,13 +17334,13 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c722 = st["occupied"][_i32(v_p)][0]
+    _c691 = st["occupied"][_i32(v_p)][0]
 
-    def _then723(st, v_p):
+    def _then692(st, v_p):
         st = dict(st)
         v_k = jnp.int32(0)
 
-        def _loop724(i, carry):
+        def _loop693(i, carry):
             st, (v_p, v_k) = dict(carry[0]), carry[1]
             v_k = i
             v_c = _lcast(
@@ -17364,51 +17351,49 @@ def p_active_to_hand(st, v_p):
                 ),
                 jnp.int16,
             )
-            _c725 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+            _c694 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
 
-            def _then726(st, v_p, v_k, v_c):
+            def _then695(st, v_p, v_k, v_c):
                 st = dict(st)
-                _c727 = _get(st["hand"], _i32(v_p))["len"] < 10
+                _c696 = _get(st["hand"], _i32(v_p))["len"] < 10
 
-                def _then728(st, v_p, v_k, v_c):
+                def _then697(st, v_p, v_k, v_c):
                     st = dict(st)
-                    _f729 = _get(st["hand"], _i32(v_p))["len"]
-                    st = _fault_at(st, (_f729 >= 10), 27, 0, 0)
-                    _l730 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                    st["hand"] = _set(st["hand"], _i32(v_p), _l730)
+                    st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 27, 0, 0)
+                    _l698 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["hand"] = _set(st["hand"], _i32(v_p), _l698)
                     return st, (v_p, v_k, v_c)
 
-                def _else731(st, v_p, v_k, v_c):
+                def _else699(st, v_p, v_k, v_c):
                     st = dict(st)
-                    _f732 = _get(st["discard"], _i32(v_p))["len"]
-                    st = _fault_at(st, (_f732 >= 20), 28, 0, 0)
-                    _l733 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                    st["discard"] = _set(st["discard"], _i32(v_p), _l733)
+                    st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 28, 0, 0)
+                    _l700 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["discard"] = _set(st["discard"], _i32(v_p), _l700)
                     return st, (v_p, v_k, v_c)
 
                 st, (v_p, v_k, v_c) = _branch(
-                    _c727, lambda: _then728(st, v_p, v_k, v_c), lambda: _else731(st, v_p, v_k, v_c)
+                    _c696, lambda: _then697(st, v_p, v_k, v_c), lambda: _else699(st, v_p, v_k, v_c)
                 )
                 return st, (v_p, v_k, v_c)
 
-            st, (v_p, v_k, v_c) = _branch(_c725, lambda: _then726(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+            st, (v_p, v_k, v_c) = _branch(_c694, lambda: _then695(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
             return st, (v_p, v_k)
 
-        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop724, (st, (v_p, v_k)))
-        _a734 = False
-        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a734, jnp.bool_))
-        _a735 = 0
-        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a735, jnp.int16))
-        _a737 = jax.vmap(lambda i736: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a737, jnp.int8))
-        _a738 = 0
-        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a738, jnp.int8))
-        _a739 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a739, jnp.bool_))
+        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop693, (st, (v_p, v_k)))
+        _a701 = False
+        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a701, jnp.bool_))
+        _a702 = 0
+        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a702, jnp.int16))
+        _a704 = jax.vmap(lambda i703: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a704, jnp.int8))
+        _a705 = 0
+        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a705, jnp.int8))
+        _a706 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a706, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c722, lambda: _then723(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c691, lambda: _then692(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
     return st
 
 
@@ -17419,38 +17404,37 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c740 = v_coin
+    _c707 = v_coin
 
-    def _then741(st, v_p, v_coin, v_q, v_go):
+    def _then708(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r742 = _randint(st, 0, 1)
-        _a743 = _r742 == 1
-        v_go = _lcast(_a743, jnp.bool_)
+        st, _r709 = _randint(st, 0, 1)
+        _a710 = _r709 == 1
+        v_go = _lcast(_a710, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c740, lambda: _then741(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c707, lambda: _then708(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
-    _c744 = jnp.logical_and(
+    _c711 = jnp.logical_and(
         jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then745(st, v_p, v_coin, v_q, v_go):
+    def _then712(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c746 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
+        _c713 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
 
-        def _then747(st, v_p, v_coin, v_q, v_go):
+        def _then714(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
             v_k = 0
-            _c748 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c715 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then749(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then716(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f750 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f750 >= 20), 29, 0, 0)
-                _l751 = _push(
+                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 29, 0, 0)
+                _l717 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -17461,20 +17445,19 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l751)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l717)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c748, lambda: _then749(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c715, lambda: _then716(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
             v_k = 1
-            _c752 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c718 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then753(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then719(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f754 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f754 >= 20), 29, 0, 0)
-                _l755 = _push(
+                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 29, 0, 0)
+                _l720 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -17485,20 +17468,19 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l755)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l720)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c752, lambda: _then753(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c718, lambda: _then719(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
             v_k = 2
-            _c756 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c721 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then757(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then722(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                _f758 = _get(st["deck"], _i32(v_q))["len"]
-                st = _fault_at(st, (_f758 >= 20), 29, 0, 0)
-                _l759 = _push(
+                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 29, 0, 0)
+                _l723 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -17509,31 +17491,31 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l759)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l723)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c756, lambda: _then757(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c721, lambda: _then722(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
-            _f760 = _get(st["deck"], _i32(v_q))["len"]
-            st, _l761 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l761)
-            _a762 = False
-            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a762, jnp.bool_))
-            _a763 = 0
-            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a763, jnp.int16))
-            _a765 = jax.vmap(lambda i764: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a765, jnp.int8))
-            _a766 = 0
-            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a766, jnp.int8))
-            _a767 = False
-            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a767, jnp.bool_))
+            _f724 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l725 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l725)
+            _a726 = False
+            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a726, jnp.bool_))
+            _a727 = 0
+            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a727, jnp.int16))
+            _a729 = jax.vmap(lambda i728: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a729, jnp.int8))
+            _a730 = 0
+            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a730, jnp.int8))
+            _a731 = False
+            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a731, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
 
         st, (v_p, v_coin, v_q, v_go) = _branch_any(
-            _c746,
-            lambda: _then747(st, v_p, v_coin, v_q, v_go),
+            _c713,
+            lambda: _then714(st, v_p, v_coin, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_q, v_go)),
             True,
             (v_p, v_coin, v_q, v_go),
@@ -17547,8 +17529,8 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch_any(
-        _c744,
-        lambda: _then745(st, v_p, v_coin, v_q, v_go),
+        _c711,
+        lambda: _then712(st, v_p, v_coin, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_q, v_go)),
         True,
         (v_p, v_coin, v_q, v_go),
@@ -17568,26 +17550,26 @@ def p_move_bench_energy(st, v_p, v_t):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_s = 1
-    _a768 = jnp.minimum(
+    _a732 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a768, jnp.int8))
-    _a769 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a769, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a732, jnp.int8))
+    _a733 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a733, jnp.int8))
     v_s = 2
-    _a770 = jnp.minimum(
+    _a734 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a770, jnp.int8))
-    _a771 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a771, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a734, jnp.int8))
+    _a735 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a735, jnp.int8))
     v_s = 3
-    _a772 = jnp.minimum(
+    _a736 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a772, jnp.int8))
-    _a773 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a773, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a736, jnp.int8))
+    _a737 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a737, jnp.int8))
     return st
 
 
@@ -17596,15 +17578,15 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c774 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    _c738 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
 
-    def _then775(st, v_p, v_s):
+    def _then739(st, v_p, v_s):
         st = dict(st)
-        _a776 = True
-        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a776, jnp.bool_))
+        _a740 = True
+        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a740, jnp.bool_))
         return st, (v_p, v_s)
 
-    st, (v_p, v_s) = _branch(_c774, lambda: _then775(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c738, lambda: _then739(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -17616,31 +17598,33 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
     v_t = _lcast(v_t, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
     v_n = _lcast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
-    _f778 = jnp.maximum((_i32(v_n) - 1), 0)
-    _f779 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f778 >= _f779), 30, _f778, _f779)
-    _c777 = jnp.logical_and(
+    _f742 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f743 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f742 >= _f743), 30, _f742, _f743)
+    _c741 = jnp.logical_and(
         jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)),
-        (_get(st["discard"], _i32(v_p))["items"][_f778] == st["playing"]),
+        (_get(st["discard"], _i32(v_p))["items"][_f742] == st["playing"]),
     )
 
-    def _then780(st, v_p, v_hp, v_t, v_s, v_n):
+    def _then744(st, v_p, v_hp, v_t, v_s, v_n):
         st = dict(st)
-        _f781 = jnp.maximum((_i32(v_n) - 1), 0)
-        _f782 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f781 >= _f782), 31, _f781, _f782)
-        _l783 = _remove_at(_get(st["discard"], _i32(v_p)), _f781)
-        st["discard"] = _set(st["discard"], _i32(v_p), _l783)
+        v__envc_list4 = _lcast(jnp.maximum((_i32(v_n) - 1), 0), jnp.int8)
+        _f745 = _i32(v__envc_list4)
+        _f746 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v__envc_list4) >= _get(st["discard"], _i32(v_p))["len"]), 31, _f745, _f746)
+        _f747 = _i32(v__envc_list4)
+        _l748 = _remove_at(_get(st["discard"], _i32(v_p)), _f747)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l748)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
-        _a784 = v_hp
-        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a784, jnp.int16))
-        _a785 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a785, jnp.int8))
+        _a749 = v_hp
+        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a749, jnp.int16))
+        _a750 = v_t
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a750, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
 
     st, (v_p, v_hp, v_t, v_s, v_n) = _branch_any(
-        _c777,
-        lambda: _then780(st, v_p, v_hp, v_t, v_s, v_n),
+        _c741,
+        lambda: _then744(st, v_p, v_hp, v_t, v_s, v_n),
         lambda: (st, (v_p, v_hp, v_t, v_s, v_n)),
         True,
         (v_p, v_hp, v_t, v_s, v_n),
@@ -17661,16 +17645,16 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c786 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    _c751 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
 
-    def _then787(st, v_p, v_t, v_amount):
+    def _then752(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a788 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
-        st["passive_cut"] = _cast(_a788, jnp.int16)
+        _a753 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
+        st["passive_cut"] = _cast(_a753, jnp.int16)
         return st, (v_p, v_t, v_amount)
 
     st, (v_p, v_t, v_amount) = _branch(
-        _c786, lambda: _then787(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
+        _c751, lambda: _then752(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
     )
     return st
 
@@ -17680,15 +17664,15 @@ def p_strike_back(st, v_s, v_amount):
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _c789 = _i32(v_s) == 0
+    _c754 = _i32(v_s) == 0
 
-    def _then790(st, v_s, v_amount):
+    def _then755(st, v_s, v_amount):
         st = dict(st)
-        _a791 = v_amount
-        st["passive_spiky"] = _cast(_a791, jnp.int8)
+        _a756 = v_amount
+        st["passive_spiky"] = _cast(_a756, jnp.int8)
         return st, (v_s, v_amount)
 
-    st, (v_s, v_amount) = _branch(_c789, lambda: _then790(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _branch(_c754, lambda: _then755(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
     return st
 
 
@@ -17699,15 +17683,15 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c792 = _i32(st["last_attached"]) == _i32(v_t)
+    _c757 = _i32(st["last_attached"]) == _i32(v_t)
 
-    def _then793(st, v_p, v_s, v_t, v_amount):
+    def _then758(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
 
     st, (v_p, v_s, v_t, v_amount) = _branch(
-        _c792, lambda: _then793(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
+        _c757, lambda: _then758(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
     )
     return st
 
@@ -17718,16 +17702,16 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c794 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    _c759 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
 
-    def _then795(st, v_p, v_t, v_amount):
+    def _then760(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a796 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a796, jnp.int16))
+        _a761 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a761, jnp.int16))
         return st, (v_p, v_t, v_amount)
 
     st, (v_p, v_t, v_amount) = _branch(
-        _c794, lambda: _then795(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
+        _c759, lambda: _then760(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
     )
     return st
 
@@ -17739,122 +17723,122 @@ def p_copy_attack(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
-    _c797 = v__envc_run
+    _c762 = v__envc_run
 
-    def _then798(st, v_p, v__envc_run, v__envc_seek, v_q):
+    def _then763(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        _a799 = 1 - _i32(v_p)
-        v_q = _lcast(_a799, jnp.int8)
-        _a800 = 0
-        st["dmg"] = _cast(_a800, jnp.int16)
+        _a764 = 1 - _i32(v_p)
+        v_q = _lcast(_a764, jnp.int8)
+        _a765 = 0
+        st["dmg"] = _cast(_a765, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
 
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(
-        _c797,
-        lambda: _then798(st, v_p, v__envc_run, v__envc_seek, v_q),
+        _c762,
+        lambda: _then763(st, v_p, v__envc_run, v__envc_seek, v_q),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)),
     )
-    _c801 = jnp.logical_or(
+    _c766 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8)),
     )
 
-    def _then802(st, v_p, v__envc_run, v__envc_seek, v_q):
+    def _then767(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _lcast(0, jnp.int8)
-        _c803 = v__envc_run
-        _c804 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
+        _c768 = v__envc_run
+        _c769 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
 
-        def _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then770(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _lcast(v_p, jnp.int8)
 
-            def _g808(i807):
+            def _g773(i772):
                 return jnp.logical_and(
-                    st["occupied"][_i32(v_q)][jnp.floor_divide(i807, 2)],
+                    st["occupied"][_i32(v_q)][jnp.floor_divide(i772, 2)],
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i807, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i807, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i807, 2)])]),
+                                (jnp.remainder(i772, 2) == 0),
+                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i772, 2)])]),
+                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i772, 2)])]),
                             )
                         )
                         >= 0
                     ),
                 )
 
-            _e809 = jax.vmap(_g808)(jnp.arange(0, 8, dtype=jnp.int32))
-            _c806 = jnp.any(_e809)
+            _e774 = jax.vmap(_g773)(jnp.arange(0, 8, dtype=jnp.int32))
+            _c771 = jnp.any(_e774)
 
-            def _then810(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _c811 = st["terminated"]
+                _c776 = st["terminated"]
 
-                def _then812(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                def _then777(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                     st = dict(st)
 
-                    def _g814(i813):
+                    def _g779(i778):
                         return _i32(
                             jnp.where(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_q)][jnp.floor_divide(i813, 2)],
+                                    st["occupied"][_i32(v_q)][jnp.floor_divide(i778, 2)],
                                     (
                                         _i32(
                                             jnp.where(
-                                                (jnp.remainder(i813, 2) == 0),
-                                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i813, 2)])]),
-                                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i813, 2)])]),
+                                                (jnp.remainder(i778, 2) == 0),
+                                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i778, 2)])]),
+                                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i778, 2)])]),
                                             )
                                         )
                                         >= 0
                                     ),
                                 ),
-                                i813,
+                                i778,
                                 8,
                             )
                         )
 
-                    _e815 = jax.vmap(_g814)(jnp.arange(0, 8, dtype=jnp.int32))
-                    _a816 = jnp.minimum(jnp.min(_e815), 7)
-                    v_k = _lcast(_a816, jnp.int8)
+                    _e780 = jax.vmap(_g779)(jnp.arange(0, 8, dtype=jnp.int32))
+                    _a781 = jnp.minimum(jnp.min(_e780), 7)
+                    v_k = _lcast(_a781, jnp.int8)
                     return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
-                def _else817(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                def _else782(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                     st = dict(st)
-                    _a818 = v_p
-                    st["_envc_frame_g1_4"] = _cast(_a818, jnp.int8)
-                    _a819 = v_q
-                    st["_envc_frame_g1_9"] = _cast(_a819, jnp.int8)
-                    _a820 = v_k
-                    st["_envc_frame_g1_10"] = _cast(_a820, jnp.int8)
-                    _a821 = 8
-                    st["_envc_at_g1"] = _cast(_a821, jnp.int8)
-                    _a822 = False
-                    v__envc_run = _lcast(_a822, jnp.bool_)
-                    _a823 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a823, jnp.int8)
-                    _a824 = v__envc_who1
-                    st["current_player"] = _cast(_a824, jnp.int8)
+                    _a783 = v_p
+                    st["_envc_frame_g1_4"] = _cast(_a783, jnp.int8)
+                    _a784 = v_q
+                    st["_envc_frame_g1_9"] = _cast(_a784, jnp.int8)
+                    _a785 = v_k
+                    st["_envc_frame_g1_10"] = _cast(_a785, jnp.int8)
+                    _a786 = 8
+                    st["_envc_at_g1"] = _cast(_a786, jnp.int8)
+                    _a787 = False
+                    v__envc_run = _lcast(_a787, jnp.bool_)
+                    _a788 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a788, jnp.int8)
+                    _a789 = v__envc_who1
+                    st["current_player"] = _cast(_a789, jnp.int8)
                     return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(
-                    _c811,
-                    lambda: _then812(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
-                    lambda: _else817(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                    _c776,
+                    lambda: _then777(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                    lambda: _else782(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 )
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
-            def _else825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _else790(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a826 = -1
-                v_k = _lcast(_a826, jnp.int8)
+                _a791 = -1
+                v_k = _lcast(_a791, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch_any(
-                _c806,
-                lambda: _then810(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
-                lambda: _else825(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                _c771,
+                lambda: _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                lambda: _else790(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 (
@@ -17868,35 +17852,35 @@ def p_copy_attack(st, v_p):
             )
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
-        def _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then792(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a828 = st["_envc_frame_g1_4"]
-            v_p = _lcast(_a828, jnp.int8)
-            _a829 = st["_envc_frame_g1_9"]
-            v_q = _lcast(_a829, jnp.int8)
-            _a830 = st["_envc_frame_g1_10"]
-            v_k = _lcast(_a830, jnp.int8)
-            _a831 = 0
-            st["_envc_at_g1"] = _cast(_a831, jnp.int8)
-            _a832 = False
-            v__envc_seek = _lcast(_a832, jnp.bool_)
-            _a833 = st["_envc_choice_option"]
-            v_k = _lcast(_a833, jnp.int8)
-            _a834 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a834, jnp.int8)
-            _a835 = True
-            v__envc_run = _lcast(_a835, jnp.bool_)
+            _a793 = st["_envc_frame_g1_4"]
+            v_p = _lcast(_a793, jnp.int8)
+            _a794 = st["_envc_frame_g1_9"]
+            v_q = _lcast(_a794, jnp.int8)
+            _a795 = st["_envc_frame_g1_10"]
+            v_k = _lcast(_a795, jnp.int8)
+            _a796 = 0
+            st["_envc_at_g1"] = _cast(_a796, jnp.int8)
+            _a797 = False
+            v__envc_seek = _lcast(_a797, jnp.bool_)
+            _a798 = st["_envc_choice_option"]
+            v_k = _lcast(_a798, jnp.int8)
+            _a799 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a799, jnp.int8)
+            _a800 = True
+            v__envc_run = _lcast(_a800, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first_any(
             (
-                _c803,
-                _c804,
+                _c768,
+                _c769,
             ),
             (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             (
-                lambda: _then805(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
-                lambda: _then827(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                lambda: _then770(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                lambda: _then792(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
             ),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             (
@@ -17911,11 +17895,11 @@ def p_copy_attack(st, v_p):
                 jnp.int8,
             ),
         )
-        _c836 = v__envc_run
+        _c801 = v__envc_run
 
-        def _then837(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then802(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _c838 = jnp.logical_and(
+            _c803 = jnp.logical_and(
                 (_i32(v_k) >= 0),
                 f_pays(
                     st,
@@ -17925,13 +17909,13 @@ def p_copy_attack(st, v_p):
                 ),
             )
 
-            def _then839(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            def _then804(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
                 st = dict(st)
-                _a840 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
-                st["copy_card"] = _cast(_a840, jnp.int16)
-                _a841 = jnp.remainder(_i32(v_k), 2)
-                st["copy_index"] = _cast(_a841, jnp.int8)
-                _a842 = jnp.maximum(
+                _a805 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
+                st["copy_card"] = _cast(_a805, jnp.int16)
+                _a806 = jnp.remainder(_i32(v_k), 2)
+                st["copy_index"] = _cast(_a806, jnp.int8)
+                _a807 = jnp.maximum(
                     _i32(
                         f_printed_damage(
                             st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2)
@@ -17939,14 +17923,14 @@ def p_copy_attack(st, v_p):
                     ),
                     0,
                 )
-                st["dmg"] = _cast(_a842, jnp.int16)
-                _a843 = 1
-                st["copying"] = _cast(_a843, jnp.int8)
+                st["dmg"] = _cast(_a807, jnp.int16)
+                _a808 = 1
+                st["copying"] = _cast(_a808, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
             st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(
-                _c838,
-                lambda: _then839(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                _c803,
+                lambda: _then804(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_q, v_k),
@@ -17961,8 +17945,8 @@ def p_copy_attack(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(
-            _c836,
-            lambda: _then837(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+            _c801,
+            lambda: _then802(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_q, v_k),
@@ -17977,8 +17961,8 @@ def p_copy_attack(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
 
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch_any(
-        _c801,
-        lambda: _then802(st, v_p, v__envc_run, v__envc_seek, v_q),
+        _c766,
+        lambda: _then767(st, v_p, v__envc_run, v__envc_seek, v_q),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)),
         True,
         (v_p, v__envc_run, v__envc_seek, v_q),
@@ -17998,20 +17982,20 @@ def p_put_in_play(st, v_p, v_s, v_c):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_c = _lcast(v_c, jnp.int16)
-    _a844 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a844, jnp.int16))
-    _a845 = True
-    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a845, jnp.bool_))
-    _a846 = 0
-    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a846, jnp.int16))
-    _a848 = jax.vmap(lambda i847: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a848, jnp.int8))
-    _a849 = 0
-    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a849, jnp.int8))
-    _a850 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a850, jnp.int8))
-    _a851 = False
-    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a851, jnp.bool_))
+    _a809 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a809, jnp.int16))
+    _a810 = True
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a810, jnp.bool_))
+    _a811 = 0
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a811, jnp.int16))
+    _a813 = jax.vmap(lambda i812: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a813, jnp.int8))
+    _a814 = 0
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a814, jnp.int8))
+    _a815 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a815, jnp.int8))
+    _a816 = False
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a816, jnp.bool_))
     return st
 
 
@@ -18019,26 +18003,26 @@ def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1946)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a852 = False
-    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a852, jnp.bool_))
-    _a853 = False
-    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a853, jnp.bool_))
-    _a854 = 0
-    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a854, jnp.int8))
-    _a855 = 0
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a855, jnp.int16))
-    _a856 = False
-    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a856, jnp.bool_))
-    _a857 = False
-    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a857, jnp.bool_))
-    _a858 = False
-    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a858, jnp.bool_))
-    _a859 = 0
-    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a859, jnp.int8))
-    _a860 = 0
-    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a860, jnp.int8))
-    _a861 = 0
-    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a861, jnp.int8))
+    _a817 = False
+    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a817, jnp.bool_))
+    _a818 = False
+    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a818, jnp.bool_))
+    _a819 = 0
+    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a819, jnp.int8))
+    _a820 = 0
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a820, jnp.int16))
+    _a821 = False
+    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a821, jnp.bool_))
+    _a822 = False
+    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a822, jnp.bool_))
+    _a823 = False
+    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a823, jnp.bool_))
+    _a824 = 0
+    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a824, jnp.int8))
+    _a825 = 0
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a825, jnp.int8))
+    _a826 = 0
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a826, jnp.int8))
     return st
 
 
@@ -18047,54 +18031,51 @@ def p_clear_slot(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _f862 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f862 >= 20), 32, 0, 0)
-    _l863 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(v_p), _l863)
+    st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 32, 0, 0)
+    _l827 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l827)
     v_k = 0
-    _c864 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
+    _c828 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
 
-    def _then865(st, v_p, v_s, v_k):
+    def _then829(st, v_p, v_s, v_k):
         st = dict(st)
-        _f866 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f866 >= 20), 33, 0, 0)
-        _l867 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l867)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 33, 0, 0)
+        _l830 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l830)
         return st, (v_p, v_s, v_k)
 
-    st, (v_p, v_s, v_k) = _branch(_c864, lambda: _then865(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _branch(_c828, lambda: _then829(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
     v_k = 1
-    _c868 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
+    _c831 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
 
-    def _then869(st, v_p, v_s, v_k):
+    def _then832(st, v_p, v_s, v_k):
         st = dict(st)
-        _f870 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f870 >= 20), 33, 0, 0)
-        _l871 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l871)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 33, 0, 0)
+        _l833 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l833)
         return st, (v_p, v_s, v_k)
 
-    st, (v_p, v_s, v_k) = _branch(_c868, lambda: _then869(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
-    _a872 = False
-    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a872, jnp.bool_))
-    _a873 = 0
-    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a873, jnp.int16))
-    _a875 = jax.vmap(lambda i874: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a875, jnp.int8))
-    _a876 = 0
-    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a876, jnp.int8))
-    _a877 = False
-    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a877, jnp.bool_))
-    _c878 = _i32(v_s) == 0
+    st, (v_p, v_s, v_k) = _branch(_c831, lambda: _then832(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    _a834 = False
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a834, jnp.bool_))
+    _a835 = 0
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a835, jnp.int16))
+    _a837 = jax.vmap(lambda i836: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a837, jnp.int8))
+    _a838 = 0
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a838, jnp.int8))
+    _a839 = False
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a839, jnp.bool_))
+    _c840 = _i32(v_s) == 0
 
-    def _then879(st, v_p, v_s):
+    def _then841(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
 
     st, (v_p, v_s) = _branch_any(
-        _c878,
-        lambda: _then879(st, v_p, v_s),
+        _c840,
+        lambda: _then841(st, v_p, v_s),
         lambda: (st, (v_p, v_s)),
         True,
         (v_p, v_s),
@@ -18113,55 +18094,55 @@ def p_swap_slots(st, v_p, v_a, v_b):
     v_a = _lcast(v_a, jnp.int8)
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a880 = st["card"][_i32(v_p)][_i32(v_b)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a880, jnp.int16))
-    _a881 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a881, jnp.int16))
+    _a842 = st["card"][_i32(v_p)][_i32(v_b)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a842, jnp.int16))
+    _a843 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a843, jnp.int16))
     v_o = _lcast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a882 = st["occupied"][_i32(v_p)][_i32(v_b)]
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a882, jnp.bool_))
-    _a883 = v_o
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a883, jnp.bool_))
+    _a844 = st["occupied"][_i32(v_p)][_i32(v_b)]
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a844, jnp.bool_))
+    _a845 = v_o
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a845, jnp.bool_))
     v_u = _lcast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a884 = st["below"][_i32(v_p)][_i32(v_b)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a884, jnp.int16))
-    _a885 = v_u
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a885, jnp.int16))
+    _a846 = st["below"][_i32(v_p)][_i32(v_b)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a846, jnp.int16))
+    _a847 = v_u
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a847, jnp.int16))
     v_v = _lcast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a886 = st["evolutions"][_i32(v_p)][_i32(v_b)]
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a886, jnp.int8))
-    _a887 = v_v
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a887, jnp.int8))
+    _a848 = st["evolutions"][_i32(v_p)][_i32(v_b)]
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a848, jnp.int8))
+    _a849 = v_v
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a849, jnp.int8))
     v_d = _lcast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a888 = st["damage"][_i32(v_p)][_i32(v_b)]
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a888, jnp.int16))
-    _a889 = v_d
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a889, jnp.int16))
+    _a850 = st["damage"][_i32(v_p)][_i32(v_b)]
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a850, jnp.int16))
+    _a851 = v_d
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a851, jnp.int16))
     v_e = _lcast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a890 = st["energy"][_i32(v_p)][_i32(v_b)]
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a890, jnp.int8))
-    _a891 = v_e
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a891, jnp.int8))
+    _a852 = st["energy"][_i32(v_p)][_i32(v_b)]
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a852, jnp.int8))
+    _a853 = v_e
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a853, jnp.int8))
     v_t = _lcast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a892 = st["placed"][_i32(v_p)][_i32(v_b)]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a892, jnp.int8))
-    _a893 = v_t
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a893, jnp.int8))
+    _a854 = st["placed"][_i32(v_p)][_i32(v_b)]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a854, jnp.int8))
+    _a855 = v_t
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a855, jnp.int8))
     v_h = _lcast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a894 = st["played_hp"][_i32(v_p)][_i32(v_b)]
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a894, jnp.int16))
-    _a895 = v_h
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a895, jnp.int16))
+    _a856 = st["played_hp"][_i32(v_p)][_i32(v_b)]
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a856, jnp.int16))
+    _a857 = v_h
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a857, jnp.int16))
     v_y = _lcast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a896 = st["played_type"][_i32(v_p)][_i32(v_b)]
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a896, jnp.int8))
-    _a897 = v_y
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a897, jnp.int8))
+    _a858 = st["played_type"][_i32(v_p)][_i32(v_b)]
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a858, jnp.int8))
+    _a859 = v_y
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a859, jnp.int8))
     v_x = _lcast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a898 = st["ability_used"][_i32(v_p)][_i32(v_b)]
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a898, jnp.bool_))
-    _a899 = v_x
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a899, jnp.bool_))
+    _a860 = st["ability_used"][_i32(v_p)][_i32(v_b)]
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a860, jnp.bool_))
+    _a861 = v_x
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a861, jnp.bool_))
     return st
 
 
@@ -18170,35 +18151,35 @@ def p_knock_outs(st):
     st = dict(st)
     v_q = jnp.int32(0)
 
-    def _loop900(i, carry):
+    def _loop862(i, carry):
         st, (v_q,) = dict(carry[0]), carry[1]
         v_q = i
         v_s = jnp.int32(0)
 
-        def _loop901(i, carry):
+        def _loop863(i, carry):
             st, (v_q, v_s) = dict(carry[0]), carry[1]
             v_s = i
-            _c902 = jnp.logical_and(
+            _c864 = jnp.logical_and(
                 st["occupied"][_i32(v_q)][_i32(v_s)],
                 (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))),
             )
 
-            def _then903(st, v_q, v_s):
+            def _then865(st, v_q, v_s):
                 st = dict(st)
-                _a904 = jnp.minimum(
+                _a866 = jnp.minimum(
                     (
                         _i32(st["points"][(1 - _i32(v_q))])
                         + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))
                     ),
                     4,
                 )
-                st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a904, jnp.int8))
+                st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a866, jnp.int8))
                 st = p_clear_slot(st, v_q, v_s)
                 return st, (v_q, v_s)
 
             st, (v_q, v_s) = _branch_any(
-                _c902,
-                lambda: _then903(st, v_q, v_s),
+                _c864,
+                lambda: _then865(st, v_q, v_s),
                 lambda: (st, (v_q, v_s)),
                 True,
                 (v_q, v_s),
@@ -18209,15 +18190,15 @@ def p_knock_outs(st):
             )
             return st, (v_q, v_s)
 
-        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop901, (st, (v_q, v_s)))
+        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop863, (st, (v_q, v_s)))
         return st, (v_q,)
 
-    st, (v_q,) = lax.fori_loop(0, 2, _loop900, (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop862, (st, (v_q,)))
     v_won0 = _lcast(
         jnp.logical_or(
             (_i32(st["points"][0]) >= 3),
             jnp.logical_not(
-                jnp.any(jax.vmap(lambda i905, _h906: _h906)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
+                jnp.any(jax.vmap(lambda i867, _h868: _h868)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
             ),
         ),
         jnp.bool_,
@@ -18226,50 +18207,50 @@ def p_knock_outs(st):
         jnp.logical_or(
             (_i32(st["points"][1]) >= 3),
             jnp.logical_not(
-                jnp.any(jax.vmap(lambda i907, _h908: _h908)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
+                jnp.any(jax.vmap(lambda i869, _h870: _h870)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
             ),
         ),
         jnp.bool_,
     )
-    _c909 = jnp.logical_or(v_won0, v_won1)
+    _c871 = jnp.logical_or(v_won0, v_won1)
 
-    def _then910(st, v_won0, v_won1):
+    def _then872(st, v_won0, v_won1):
         st = dict(st)
-        _a911 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a911, jnp.int8)
+        _a873 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a873, jnp.int8)
         return st, (v_won0, v_won1)
 
-    st, (v_won0, v_won1) = _branch(_c909, lambda: _then910(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
-    _c912 = jnp.logical_and(v_won0, v_won1)
-    _c913 = v_won0
-    _c914 = v_won1
+    st, (v_won0, v_won1) = _branch(_c871, lambda: _then872(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
+    _c874 = jnp.logical_and(v_won0, v_won1)
+    _c875 = v_won0
+    _c876 = v_won1
 
-    def _then915(st, v_won0, v_won1):
+    def _then877(st, v_won0, v_won1):
         st = dict(st)
         st = _draw(st)
         return st, (v_won0, v_won1)
 
-    def _then916(st, v_won0, v_won1):
+    def _then878(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_won0, v_won1)
 
-    def _then917(st, v_won0, v_won1):
+    def _then879(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
 
     st, (v_won0, v_won1) = _select_first(
         (
-            _c912,
-            _c913,
-            _c914,
+            _c874,
+            _c875,
+            _c876,
         ),
         (st, (v_won0, v_won1)),
         (
-            lambda: _then915(st, v_won0, v_won1),
-            lambda: _then916(st, v_won0, v_won1),
-            lambda: _then917(st, v_won0, v_won1),
+            lambda: _then877(st, v_won0, v_won1),
+            lambda: _then878(st, v_won0, v_won1),
+            lambda: _then879(st, v_won0, v_won1),
         ),
         lambda: (st, (v_won0, v_won1)),
     )
@@ -18282,16 +18263,16 @@ def p_random_zone_energy(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(
         jnp.sum(
-            jax.vmap(lambda i918, _h919: _i32(_h919))(
+            jax.vmap(lambda i880, _h881: _i32(_h881))(
                 jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]
             ),
             dtype=jnp.int32,
         ),
         jnp.int8,
     )
-    st, _r920 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
-    _a921 = f_nth_energy(st, st["decks"][_i32(v_p)], _r920)
-    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a921, jnp.int8))
+    st, _r882 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a883 = f_nth_energy(st, st["decks"][_i32(v_p)], _r882)
+    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a883, jnp.int8))
     return st
 
 
@@ -18299,61 +18280,61 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:2043)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c922 = _i32(st["turn"]) >= 50
+    _c884 = _i32(st["turn"]) >= 50
 
-    def _then923(st, v_p):
+    def _then885(st, v_p):
         st = dict(st)
-        _a924 = 3
-        st["ended_by"] = _cast(_a924, jnp.int8)
+        _a886 = 3
+        st["ended_by"] = _cast(_a886, jnp.int8)
         st = _draw(st)
         return st, (v_p,)
 
-    def _else925(st, v_p):
+    def _else887(st, v_p):
         st = dict(st)
-        _a926 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a926, jnp.int8)
-        _a927 = v_p
-        st["current_player"] = _cast(_a927, jnp.int8)
-        _a928 = 1
-        st["phase"] = _cast(_a928, jnp.int8)
-        _a929 = False
-        st["attached"] = _cast(_a929, jnp.bool_)
-        _a930 = False
-        st["supporter"] = _cast(_a930, jnp.bool_)
-        _a931 = False
-        st["retreated"] = _cast(_a931, jnp.bool_)
-        _a932 = 0
-        st["retreat_discount"] = _cast(_a932, jnp.int8)
-        _a933 = 0
-        st["attack_bonus"] = _cast(_a933, jnp.int8)
-        _a934 = 0
-        st["named_bonus"] = _cast(_a934, jnp.int8)
+        _a888 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a888, jnp.int8)
+        _a889 = v_p
+        st["current_player"] = _cast(_a889, jnp.int8)
+        _a890 = 1
+        st["phase"] = _cast(_a890, jnp.int8)
+        _a891 = False
+        st["attached"] = _cast(_a891, jnp.bool_)
+        _a892 = False
+        st["supporter"] = _cast(_a892, jnp.bool_)
+        _a893 = False
+        st["retreated"] = _cast(_a893, jnp.bool_)
+        _a894 = 0
+        st["retreat_discount"] = _cast(_a894, jnp.int8)
+        _a895 = 0
+        st["attack_bonus"] = _cast(_a895, jnp.int8)
+        _a896 = 0
+        st["named_bonus"] = _cast(_a896, jnp.int8)
         v_s = 0
-        _a935 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a935, jnp.bool_))
+        _a897 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a897, jnp.bool_))
         v_s = 1
-        _a936 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a936, jnp.bool_))
+        _a898 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a898, jnp.bool_))
         v_s = 2
-        _a937 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a937, jnp.bool_))
+        _a899 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a899, jnp.bool_))
         v_s = 3
-        _a938 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a938, jnp.bool_))
-        _c939 = _i32(st["turn"]) > 1
+        _a900 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a900, jnp.bool_))
+        _c901 = _i32(st["turn"]) > 1
 
-        def _then940(st, v_p):
+        def _then902(st, v_p):
             st = dict(st)
-            _a941 = st["zone_next"][_i32(v_p)]
-            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a941, jnp.int8))
+            _a903 = st["zone_next"][_i32(v_p)]
+            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a903, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
 
-        st, (v_p,) = _branch_any(_c939, lambda: _then940(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+        st, (v_p,) = _branch_any(_c901, lambda: _then902(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c922, lambda: _then923(st, v_p), lambda: _else925(st, v_p), False, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c884, lambda: _then885(st, v_p), lambda: _else887(st, v_p), False, (v_p,), (jnp.int8,))
     return st
 
 
@@ -18362,57 +18343,57 @@ def p_continue_game(st, v_next, v_resume):
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
-    _c942 = jnp.logical_not(st["terminated"])
+    _c904 = jnp.logical_not(st["terminated"])
 
-    def _then943(st, v_next, v_resume):
+    def _then905(st, v_next, v_resume):
         st = dict(st)
-        _c944 = jnp.logical_or(
+        _c906 = jnp.logical_or(
             jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0])
         )
-        _c945 = v_resume
+        _c907 = v_resume
 
-        def _then946(st, v_next, v_resume):
+        def _then908(st, v_next, v_resume):
             st = dict(st)
-            _a947 = 2
-            st["phase"] = _cast(_a947, jnp.int8)
-            _a948 = v_next
-            st["promote_next"] = _cast(_a948, jnp.int8)
-            _a949 = v_resume
-            st["promote_resume"] = _cast(_a949, jnp.bool_)
-            _a950 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
-            st["current_player"] = _cast(_a950, jnp.int8)
+            _a909 = 2
+            st["phase"] = _cast(_a909, jnp.int8)
+            _a910 = v_next
+            st["promote_next"] = _cast(_a910, jnp.int8)
+            _a911 = v_resume
+            st["promote_resume"] = _cast(_a911, jnp.bool_)
+            _a912 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
+            st["current_player"] = _cast(_a912, jnp.int8)
             return st, (v_next, v_resume)
 
-        def _then951(st, v_next, v_resume):
+        def _then913(st, v_next, v_resume):
             st = dict(st)
-            _a952 = 1
-            st["phase"] = _cast(_a952, jnp.int8)
-            _a953 = v_next
-            st["current_player"] = _cast(_a953, jnp.int8)
+            _a914 = 1
+            st["phase"] = _cast(_a914, jnp.int8)
+            _a915 = v_next
+            st["current_player"] = _cast(_a915, jnp.int8)
             return st, (v_next, v_resume)
 
-        def _else954(st, v_next, v_resume):
+        def _else916(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
 
         st, (v_next, v_resume) = _select_first(
             (
-                _c944,
-                _c945,
+                _c906,
+                _c907,
             ),
             (st, (v_next, v_resume)),
             (
-                lambda: _then946(st, v_next, v_resume),
-                lambda: _then951(st, v_next, v_resume),
+                lambda: _then908(st, v_next, v_resume),
+                lambda: _then913(st, v_next, v_resume),
             ),
-            lambda: _else954(st, v_next, v_resume),
+            lambda: _else916(st, v_next, v_resume),
         )
         return st, (v_next, v_resume)
 
     st, (v_next, v_resume) = _branch_any(
-        _c942,
-        lambda: _then943(st, v_next, v_resume),
+        _c904,
+        lambda: _then905(st, v_next, v_resume),
         lambda: (st, (v_next, v_resume)),
         True,
         (v_next, v_resume),
@@ -18428,24 +18409,24 @@ def p_continue_game(st, v_next, v_resume):
 def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2092)"""
     st = dict(st)
-    _a955 = _K23
-    st["locked_supporters"] = _cast(_a955, jnp.bool_)
+    _a917 = _K23
+    st["locked_supporters"] = _cast(_a917, jnp.bool_)
     v_q = jnp.int32(0)
 
-    def _loop956(i, carry):
+    def _loop918(i, carry):
         st, (v_q,) = dict(carry[0]), carry[1]
         v_q = i
-        _c957 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+        _c919 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
 
-        def _then958(st, v_q):
+        def _then920(st, v_q):
             st = dict(st)
             st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
             return st, (v_q,)
 
-        st, (v_q,) = _branch(_c957, lambda: _then958(st, v_q), lambda: (st, (v_q,)))
+        st, (v_q,) = _branch(_c919, lambda: _then920(st, v_q), lambda: (st, (v_q,)))
         return st, (v_q,)
 
-    st, (v_q,) = lax.fori_loop(0, 2, _loop956, (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop918, (st, (v_q,)))
     return st
 
 
@@ -18455,82 +18436,82 @@ def p_checkup(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop959(i, carry):
+    def _loop921(i, carry):
         st, (v_p, v_k) = dict(carry[0]), carry[1]
         v_k = i
         v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-        _c960 = st["occupied"][_i32(v_q)][0]
+        _c922 = st["occupied"][_i32(v_q)][0]
 
-        def _then961(st, v_p, v_k, v_q):
+        def _then923(st, v_p, v_k, v_q):
             st = dict(st)
-            _c962 = st["poisoned"][_i32(v_q)]
+            _c924 = st["poisoned"][_i32(v_q)]
 
-            def _then963(st, v_p, v_k, v_q):
+            def _then925(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a964 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a964, jnp.int16))
+                _a926 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a926, jnp.int16))
                 return st, (v_p, v_k, v_q)
 
-            st, (v_p, v_k, v_q) = _branch(_c962, lambda: _then963(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            _c965 = st["burned"][_i32(v_q)]
+            st, (v_p, v_k, v_q) = _branch(_c924, lambda: _then925(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c927 = st["burned"][_i32(v_q)]
 
-            def _then966(st, v_p, v_k, v_q):
+            def _then928(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a967 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a967, jnp.int16))
-                st, _r969 = _randint(st, 0, 1)
-                _c968 = _r969 == 1
+                _a929 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a929, jnp.int16))
+                st, _r931 = _randint(st, 0, 1)
+                _c930 = _r931 == 1
 
-                def _then970(st, v_p, v_k, v_q):
+                def _then932(st, v_p, v_k, v_q):
                     st = dict(st)
-                    _a971 = False
-                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a971, jnp.bool_))
+                    _a933 = False
+                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a933, jnp.bool_))
                     return st, (v_p, v_k, v_q)
 
-                st, (v_p, v_k, v_q) = _branch(_c968, lambda: _then970(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+                st, (v_p, v_k, v_q) = _branch(_c930, lambda: _then932(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
 
-            st, (v_p, v_k, v_q) = _branch(_c965, lambda: _then966(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            _c972 = st["condition"][_i32(v_q)] == 1
-            _c973 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+            st, (v_p, v_k, v_q) = _branch(_c927, lambda: _then928(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c934 = st["condition"][_i32(v_q)] == 1
+            _c935 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
 
-            def _then974(st, v_p, v_k, v_q):
+            def _then936(st, v_p, v_k, v_q):
                 st = dict(st)
-                st, _r976 = _randint(st, 0, 1)
-                _c975 = _r976 == 1
+                st, _r938 = _randint(st, 0, 1)
+                _c937 = _r938 == 1
 
-                def _then977(st, v_p, v_k, v_q):
+                def _then939(st, v_p, v_k, v_q):
                     st = dict(st)
-                    _a978 = 0
-                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a978, jnp.int8))
+                    _a940 = 0
+                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a940, jnp.int8))
                     return st, (v_p, v_k, v_q)
 
-                st, (v_p, v_k, v_q) = _branch(_c975, lambda: _then977(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+                st, (v_p, v_k, v_q) = _branch(_c937, lambda: _then939(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
 
-            def _then979(st, v_p, v_k, v_q):
+            def _then941(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a980 = 0
-                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a980, jnp.int8))
+                _a942 = 0
+                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a942, jnp.int8))
                 return st, (v_p, v_k, v_q)
 
             st, (v_p, v_k, v_q) = _select_first(
                 (
-                    _c972,
-                    _c973,
+                    _c934,
+                    _c935,
                 ),
                 (st, (v_p, v_k, v_q)),
                 (
-                    lambda: _then974(st, v_p, v_k, v_q),
-                    lambda: _then979(st, v_p, v_k, v_q),
+                    lambda: _then936(st, v_p, v_k, v_q),
+                    lambda: _then941(st, v_p, v_k, v_q),
                 ),
                 lambda: (st, (v_p, v_k, v_q)),
             )
             return st, (v_p, v_k, v_q)
 
         st, (v_p, v_k, v_q) = _branch_any(
-            _c960,
-            lambda: _then961(st, v_p, v_k, v_q),
+            _c922,
+            lambda: _then923(st, v_p, v_k, v_q),
             lambda: (st, (v_p, v_k, v_q)),
             True,
             (v_p, v_k, v_q),
@@ -18542,7 +18523,7 @@ def p_checkup(st, v_p):
         )
         return st, (v_p, v_k)
 
-    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop959, (st, (v_p, v_k)))
+    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop921, (st, (v_p, v_k)))
     return st
 
 
@@ -18550,27 +18531,27 @@ def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2131)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _c981 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
+    _c943 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
 
-    def _then982(st, v_p):
+    def _then944(st, v_p):
         st = dict(st)
         v_s = jnp.int32(0)
 
-        def _loop983(i, carry):
+        def _loop945(i, carry):
             st, (v_p, v_s) = dict(carry[0]), carry[1]
             v_s = i
-            _c984 = jnp.logical_and(
+            _c946 = jnp.logical_and(
                 st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3)
             )
 
-            def _then985(st, v_p, v_s):
+            def _then947(st, v_p, v_s):
                 st = dict(st)
                 st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
                 return st, (v_p, v_s)
 
             st, (v_p, v_s) = _branch_any(
-                _c984,
-                lambda: _then985(st, v_p, v_s),
+                _c946,
+                lambda: _then947(st, v_p, v_s),
                 lambda: (st, (v_p, v_s)),
                 True,
                 (v_p, v_s),
@@ -18581,119 +18562,119 @@ def p_finish_turn(st):
             )
             return st, (v_p, v_s)
 
-        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop983, (st, (v_p, v_s)))
+        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop945, (st, (v_p, v_s)))
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c981, lambda: _then982(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c943, lambda: _then944(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
     v__envc_reached23 = _lcast((1 + _i32(v_p)), jnp.int8)
 
-    def _g990(i986, _h987, _h988, _h989):
+    def _g952(i948, _h949, _h950, _h951):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h987) == _i32(v__envc_reached23)), _i32(_h988), _i32(_h989))), jnp.int32
+            _i32(jnp.where((_i32(_h949) == _i32(v__envc_reached23)), _i32(_h950), _i32(_h951))), jnp.int32
         )
 
-    _e991 = jax.vmap(_g990)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-    _a992 = _e991
-    st["barrier"] = _cast(_a992, jnp.int16)
+    _e953 = jax.vmap(_g952)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _a954 = _e953
+    st["barrier"] = _cast(_a954, jnp.int16)
 
-    def _g995(i993, _h994):
-        return jnp.asarray(_i32(jnp.where((_i32(_h994) == _i32(v__envc_reached23)), 0, _i32(_h994))), jnp.int32)
+    def _g957(i955, _h956):
+        return jnp.asarray(_i32(jnp.where((_i32(_h956) == _i32(v__envc_reached23)), 0, _i32(_h956))), jnp.int32)
 
-    _e996 = jax.vmap(_g995)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    _a997 = _e996
-    st["_envc_until_barrier"] = _cast(_a997, jnp.int8)
+    _e958 = jax.vmap(_g957)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _a959 = _e958
+    st["_envc_until_barrier"] = _cast(_a959, jnp.int8)
 
-    def _g1002(i998, _h999, _h1000, _h1001):
-        return jnp.where((_i32(_h999) == _i32(v__envc_reached23)), _h1000, _h1001)
+    def _g964(i960, _h961, _h962, _h963):
+        return jnp.where((_i32(_h961) == _i32(v__envc_reached23)), _h962, _h963)
 
-    _e1003 = jax.vmap(_g1002)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    _a1004 = _e1003
-    st["no_attack"] = _cast(_a1004, jnp.bool_)
+    _e965 = jax.vmap(_g964)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    _a966 = _e965
+    st["no_attack"] = _cast(_a966, jnp.bool_)
 
-    def _g1007(i1005, _h1006):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1006) == _i32(v__envc_reached23)), 0, _i32(_h1006))), jnp.int32)
+    def _g969(i967, _h968):
+        return jnp.asarray(_i32(jnp.where((_i32(_h968) == _i32(v__envc_reached23)), 0, _i32(_h968))), jnp.int32)
 
-    _e1008 = jax.vmap(_g1007)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    _a1009 = _e1008
-    st["_envc_until_no_attack"] = _cast(_a1009, jnp.int8)
+    _e970 = jax.vmap(_g969)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a971 = _e970
+    st["_envc_until_no_attack"] = _cast(_a971, jnp.int8)
 
-    def _g1014(i1010, _h1011, _h1012, _h1013):
-        return jnp.where((_i32(_h1011) == _i32(v__envc_reached23)), _h1012, _h1013)
+    def _g976(i972, _h973, _h974, _h975):
+        return jnp.where((_i32(_h973) == _i32(v__envc_reached23)), _h974, _h975)
 
-    _e1015 = jax.vmap(_g1014)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    _a1016 = _e1015
-    st["no_retreat"] = _cast(_a1016, jnp.bool_)
+    _e977 = jax.vmap(_g976)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    _a978 = _e977
+    st["no_retreat"] = _cast(_a978, jnp.bool_)
 
-    def _g1019(i1017, _h1018):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1018) == _i32(v__envc_reached23)), 0, _i32(_h1018))), jnp.int32)
+    def _g981(i979, _h980):
+        return jnp.asarray(_i32(jnp.where((_i32(_h980) == _i32(v__envc_reached23)), 0, _i32(_h980))), jnp.int32)
 
-    _e1020 = jax.vmap(_g1019)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    _a1021 = _e1020
-    st["_envc_until_no_retreat"] = _cast(_a1021, jnp.int8)
+    _e982 = jax.vmap(_g981)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a983 = _e982
+    st["_envc_until_no_retreat"] = _cast(_a983, jnp.int8)
 
-    def _g1026(i1022, _h1023, _h1024, _h1025):
+    def _g988(i984, _h985, _h986, _h987):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h1023) == _i32(v__envc_reached23)), _i32(_h1024), _i32(_h1025))), jnp.int32
+            _i32(jnp.where((_i32(_h985) == _i32(v__envc_reached23)), _i32(_h986), _i32(_h987))), jnp.int32
         )
 
-    _e1027 = jax.vmap(_g1026)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    _a1028 = _e1027
-    st["weakened"] = _cast(_a1028, jnp.int8)
+    _e989 = jax.vmap(_g988)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a990 = _e989
+    st["weakened"] = _cast(_a990, jnp.int8)
 
-    def _g1031(i1029, _h1030):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1030) == _i32(v__envc_reached23)), 0, _i32(_h1030))), jnp.int32)
+    def _g993(i991, _h992):
+        return jnp.asarray(_i32(jnp.where((_i32(_h992) == _i32(v__envc_reached23)), 0, _i32(_h992))), jnp.int32)
 
-    _e1032 = jax.vmap(_g1031)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    _a1033 = _e1032
-    st["_envc_until_weakened"] = _cast(_a1033, jnp.int8)
+    _e994 = jax.vmap(_g993)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a995 = _e994
+    st["_envc_until_weakened"] = _cast(_a995, jnp.int8)
 
-    def _g1038(i1034, _h1035, _h1036, _h1037):
+    def _g1000(i996, _h997, _h998, _h999):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h1035) == _i32(v__envc_reached23)), _i32(_h1036), _i32(_h1037))), jnp.int32
+            _i32(jnp.where((_i32(_h997) == _i32(v__envc_reached23)), _i32(_h998), _i32(_h999))), jnp.int32
         )
 
-    _e1039 = jax.vmap(_g1038)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    _a1040 = _e1039
-    st["spiky"] = _cast(_a1040, jnp.int8)
+    _e1001 = jax.vmap(_g1000)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a1002 = _e1001
+    st["spiky"] = _cast(_a1002, jnp.int8)
 
-    def _g1043(i1041, _h1042):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1042) == _i32(v__envc_reached23)), 0, _i32(_h1042))), jnp.int32)
+    def _g1005(i1003, _h1004):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1004) == _i32(v__envc_reached23)), 0, _i32(_h1004))), jnp.int32)
 
-    _e1044 = jax.vmap(_g1043)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    _a1045 = _e1044
-    st["_envc_until_spiky"] = _cast(_a1045, jnp.int8)
+    _e1006 = jax.vmap(_g1005)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a1007 = _e1006
+    st["_envc_until_spiky"] = _cast(_a1007, jnp.int8)
 
-    def _g1050(i1046, _h1047, _h1048, _h1049):
-        return jnp.where((_i32(_h1047) == _i32(v__envc_reached23)), _h1048, _h1049)
+    def _g1012(i1008, _h1009, _h1010, _h1011):
+        return jnp.where((_i32(_h1009) == _i32(v__envc_reached23)), _h1010, _h1011)
 
-    _e1051 = jax.vmap(_g1050)(
+    _e1013 = jax.vmap(_g1012)(
         jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"]
     )
-    _a1052 = _e1051
-    st["no_supporter"] = _cast(_a1052, jnp.bool_)
+    _a1014 = _e1013
+    st["no_supporter"] = _cast(_a1014, jnp.bool_)
 
-    def _g1055(i1053, _h1054):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1054) == _i32(v__envc_reached23)), 0, _i32(_h1054))), jnp.int32)
+    def _g1017(i1015, _h1016):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1016) == _i32(v__envc_reached23)), 0, _i32(_h1016))), jnp.int32)
 
-    _e1056 = jax.vmap(_g1055)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    _a1057 = _e1056
-    st["_envc_until_no_supporter"] = _cast(_a1057, jnp.int8)
+    _e1018 = jax.vmap(_g1017)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a1019 = _e1018
+    st["_envc_until_no_supporter"] = _cast(_a1019, jnp.int8)
 
-    def _g1062(i1058, _h1059, _h1060, _h1061):
-        return jnp.where((_i32(_h1059) == _i32(v__envc_reached23)), _h1060, _h1061)
+    def _g1024(i1020, _h1021, _h1022, _h1023):
+        return jnp.where((_i32(_h1021) == _i32(v__envc_reached23)), _h1022, _h1023)
 
-    _e1063 = jax.vmap(_g1062)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    _a1064 = _e1063
-    st["shielded"] = _cast(_a1064, jnp.bool_)
+    _e1025 = jax.vmap(_g1024)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    _a1026 = _e1025
+    st["shielded"] = _cast(_a1026, jnp.bool_)
 
-    def _g1067(i1065, _h1066):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1066) == _i32(v__envc_reached23)), 0, _i32(_h1066))), jnp.int32)
+    def _g1029(i1027, _h1028):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1028) == _i32(v__envc_reached23)), 0, _i32(_h1028))), jnp.int32)
 
-    _e1068 = jax.vmap(_g1067)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-    _a1069 = _e1068
-    st["_envc_until_shielded"] = _cast(_a1069, jnp.int8)
-    _a1070 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1070, jnp.int8))
+    _e1030 = jax.vmap(_g1029)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1031 = _e1030
+    st["_envc_until_shielded"] = _cast(_a1031, jnp.int8)
+    _a1032 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1032, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -18705,112 +18686,109 @@ def p_deal(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
-    def _g1074(i1071):
+    def _g1036(i1033):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1072 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i1071 >= _f1072), 34, i1071, _f1072)
-        _f1073 = _get(st["deck"], _i32(v_p))["len"]
+        _f1034 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i1033 >= _f1034), 34, i1033, _f1034)
+        _f1035 = _get(st["deck"], _i32(v_p))["len"]
         _flt = _fault_in(
-            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1071])] == 0) & (i1071 >= _f1073), 34, i1071, _f1073
+            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1033])] == 0) & (i1033 >= _f1035), 34, i1033, _f1035
         )
         return (
             jnp.logical_and(
-                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1071])] == 0),
-                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1071])] == 0),
+                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1033])] == 0),
+                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1033])] == 0),
             ),
             _flt,
         )
 
-    _e1075 = jax.vmap(_g1074)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1075[1]))
-    v_b = _lcast(jnp.sum(_e1075[0], dtype=jnp.int32), jnp.int8)
+    _e1037 = jax.vmap(_g1036)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1037[1]))
+    v_b = _lcast(jnp.sum(_e1037[0], dtype=jnp.int32), jnp.int8)
     v_hands = _lcast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1076 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _lcast(_r1076, jnp.int16)
+    st, _r1038 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _lcast(_r1038, jnp.int16)
 
-    def _g1078(i1077):
+    def _g1040(i1039):
         return (
             (
                 (
-                    _i32(jnp.where((1 <= i1077), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
+                    _i32(jnp.where((1 <= i1039), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
                     + _i32(
-                        jnp.where((2 <= i1077), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
+                        jnp.where((2 <= i1039), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
                     )
                 )
-                + _i32(jnp.where((3 <= i1077), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
+                + _i32(jnp.where((3 <= i1039), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
             )
-            + _i32(jnp.where((4 <= i1077), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
+            + _i32(jnp.where((4 <= i1039), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
         ) <= _i32(v_r)
 
-    _e1079 = jax.vmap(_g1078)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _lcast((1 + jnp.sum(_e1079, dtype=jnp.int32)), jnp.int8)
+    _e1041 = jax.vmap(_g1040)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _lcast((1 + jnp.sum(_e1041, dtype=jnp.int32)), jnp.int8)
     v_rest = _lcast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _lcast(0, jnp.int8)
     v_others = _lcast(0, jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop1080(i, carry):
+    def _loop1042(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1081 = _i32(v_i)
-        _f1082 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1081 >= _f1082), 35, _f1081, _f1082)
-        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_f1081], jnp.int16)
-        _c1083 = jnp.logical_and(
+        _f1043 = _i32(v_i)
+        _f1044 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_i) >= _get(st["deck"], _i32(v_p))["len"]), 35, _f1043, _f1044)
+        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)], jnp.int16)
+        _c1045 = jnp.logical_and(
             jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0)), (_i32(v_basics) < _i32(v_k))
         )
-        _c1084 = jnp.logical_and(
+        _c1046 = jnp.logical_and(
             jnp.logical_not(jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))),
             (_i32(v_others) < (5 - _i32(v_k))),
         )
 
-        def _then1085(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1047(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1086 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1086 >= 10), 36, 0, 0)
-            _l1087 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1087)
-            _a1088 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _lcast(_a1088, jnp.int8)
+            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 36, 0, 0)
+            _l1048 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1048)
+            _a1049 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _lcast(_a1049, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _then1089(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1050(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1090 = _get(st["hand"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1090 >= 10), 37, 0, 0)
-            _l1091 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1091)
-            _a1092 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _lcast(_a1092, jnp.int8)
+            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 37, 0, 0)
+            _l1051 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1051)
+            _a1052 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _lcast(_a1052, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _else1093(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1053(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            _f1094 = v_rest["len"]
-            st = _fault_at(st, (_f1094 >= 20), 38, 0, 0)
-            _l1095 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1095
+            st = _fault_at(st, (v_rest["len"] >= 20), 38, 0, 0)
+            _l1054 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1054
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first(
             (
-                _c1083,
-                _c1084,
+                _c1045,
+                _c1046,
             ),
             (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)),
             (
-                lambda: _then1085(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
-                lambda: _then1089(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1047(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1050(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
             ),
-            lambda: _else1093(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+            lambda: _else1053(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
         )
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
 
     st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(
-        0, 20, _loop1080, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
+        0, 20, _loop1042, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
     )
-    _a1096 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1096, _DT31))
+    _a1055 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1055, _DT31))
     return st
 
 
@@ -18822,25 +18800,25 @@ def p_attack_texts(st, v_p, v_a):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_c = _lcast(0, jnp.int16)
-    _c1097 = v__envc_run
+    _c1056 = v__envc_run
 
-    def _then1098(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1099 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1099, jnp.int16)
+        _a1058 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1058, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1097,
-        lambda: _then1098(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1056,
+        lambda: _then1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     v_r = jnp.int32(0)
 
-    def _loop1100(i, carry):
+    def _loop1059(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1101 = jnp.logical_or(
+        _c1060 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
@@ -18848,34 +18826,34 @@ def p_attack_texts(st, v_p, v_a):
             ),
         )
 
-        def _then1102(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        def _then1061(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1103 = jnp.logical_or(
+            _c1062 = jnp.logical_or(
                 jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))),
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
             )
 
-            def _then1104(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            def _then1063(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1105 = v__envc_run
+                _c1064 = v__envc_run
 
-                def _then1106(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                def _then1065(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1107 = 2 * _i32(v_r)
-                    st["copying"] = _cast(_a1107, jnp.int8)
+                    _a1066 = 2 * _i32(v_r)
+                    st["copying"] = _cast(_a1066, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(
-                    _c1105,
-                    lambda: _then1106(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                    _c1064,
+                    lambda: _then1065(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 )
                 v__envc_arg1 = _lcast(0, jnp.int8)
-                _c1108 = v__envc_run
+                _c1067 = v__envc_run
 
-                def _then1109(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1068(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1110 = jnp.where(
+                    _a1069 = jnp.where(
                         (_i32(v_r) == 0),
                         _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))),
                         _i32(
@@ -18886,70 +18864,70 @@ def p_attack_texts(st, v_p, v_a):
                             )
                         ),
                     )
-                    v__envc_arg1 = _lcast(_a1110, jnp.int8)
+                    v__envc_arg1 = _lcast(_a1069, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1108,
-                    lambda: _then1109(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1067,
+                    lambda: _then1068(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
                 )
-                _c1111 = v__envc_seek
+                _c1070 = v__envc_seek
 
-                def _then1112(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1071(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1113 = st["_envc_frame_g2_1"]
-                    v_p = _lcast(_a1113, jnp.int8)
-                    _a1114 = st["_envc_frame_g2_2"]
-                    v_a = _lcast(_a1114, jnp.int8)
-                    _a1115 = st["_envc_frame_g2_3"]
-                    v_c = _lcast(_a1115, jnp.int16)
-                    _a1116 = 0
-                    st["_envc_at_g2"] = _cast(_a1116, jnp.int8)
-                    _a1117 = False
-                    v__envc_seek = _lcast(_a1117, jnp.bool_)
+                    _a1072 = st["_envc_frame_g2_1"]
+                    v_p = _lcast(_a1072, jnp.int8)
+                    _a1073 = st["_envc_frame_g2_2"]
+                    v_a = _lcast(_a1073, jnp.int8)
+                    _a1074 = st["_envc_frame_g2_3"]
+                    v_c = _lcast(_a1074, jnp.int16)
+                    _a1075 = 0
+                    st["_envc_at_g2"] = _cast(_a1075, jnp.int8)
+                    _a1076 = False
+                    v__envc_seek = _lcast(_a1076, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1111,
-                    lambda: _then1112(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1070,
+                    lambda: _then1071(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
                 )
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1118 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
+                _c1077 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
 
-                def _then1119(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1078(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1120 = v_p
-                    st["_envc_frame_g2_1"] = _cast(_a1120, jnp.int8)
-                    _a1121 = v_a
-                    st["_envc_frame_g2_2"] = _cast(_a1121, jnp.int8)
-                    _a1122 = v_c
-                    st["_envc_frame_g2_3"] = _cast(_a1122, jnp.int16)
-                    _a1123 = v_r
-                    st["_envc_frame_g2_4"] = _cast(_a1123, jnp.int8)
-                    _a1124 = 1
-                    st["_envc_at_g2"] = _cast(_a1124, jnp.int8)
-                    _a1125 = False
-                    v__envc_run = _lcast(_a1125, jnp.bool_)
+                    _a1079 = v_p
+                    st["_envc_frame_g2_1"] = _cast(_a1079, jnp.int8)
+                    _a1080 = v_a
+                    st["_envc_frame_g2_2"] = _cast(_a1080, jnp.int8)
+                    _a1081 = v_c
+                    st["_envc_frame_g2_3"] = _cast(_a1081, jnp.int16)
+                    _a1082 = v_r
+                    st["_envc_frame_g2_4"] = _cast(_a1082, jnp.int8)
+                    _a1083 = 1
+                    st["_envc_at_g2"] = _cast(_a1083, jnp.int8)
+                    _a1084 = False
+                    v__envc_run = _lcast(_a1084, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
-                def _else1126(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _else1085(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1127 = True
-                    v__envc_run = _lcast(_a1127, jnp.bool_)
+                    _a1086 = True
+                    v__envc_run = _lcast(_a1086, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1118,
-                    lambda: _then1119(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
-                    lambda: _else1126(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1077,
+                    lambda: _then1078(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    lambda: _else1085(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                 )
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
             st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-                _c1103,
-                lambda: _then1104(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                _c1062,
+                lambda: _then1063(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                 lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 True,
                 (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18965,8 +18943,8 @@ def p_attack_texts(st, v_p, v_a):
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-            _c1101,
-            lambda: _then1102(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+            _c1060,
+            lambda: _then1061(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
             lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
             True,
             (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18982,19 +18960,19 @@ def p_attack_texts(st, v_p, v_a):
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(
-        0, 2, _loop1100, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
+        0, 2, _loop1059, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
     )
-    _c1128 = v__envc_run
+    _c1087 = v__envc_run
 
-    def _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1088(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1130 = 0
-        st["copying"] = _cast(_a1130, jnp.int8)
+        _a1089 = 0
+        st["copying"] = _cast(_a1089, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1128,
-        lambda: _then1129(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1087,
+        lambda: _then1088(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     return st
@@ -19070,40 +19048,40 @@ def p_attack_effect__9(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1131 = v__envc_seek
+    _c1090 = v__envc_seek
 
-    def _then1132(st, v_p, v__envc_run, v__envc_seek):
+    def _then1091(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1133 = 0
-        st["_envc_at_g2"] = _cast(_a1133, jnp.int8)
-        _a1134 = False
-        v__envc_seek = _lcast(_a1134, jnp.bool_)
+        _a1092 = 0
+        st["_envc_at_g2"] = _cast(_a1092, jnp.int8)
+        _a1093 = False
+        v__envc_seek = _lcast(_a1093, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1131, lambda: _then1132(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1090, lambda: _then1091(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1135 = _i32(st["_envc_at_g1"]) != 0
+    _c1094 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1136(st, v_p, v__envc_run, v__envc_seek):
+    def _then1095(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1137 = 2
-        st["_envc_at_g2"] = _cast(_a1137, jnp.int8)
-        _a1138 = False
-        v__envc_run = _lcast(_a1138, jnp.bool_)
+        _a1096 = 2
+        st["_envc_at_g2"] = _cast(_a1096, jnp.int8)
+        _a1097 = False
+        v__envc_run = _lcast(_a1097, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1139(st, v_p, v__envc_run, v__envc_seek):
+    def _else1098(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1140 = True
-        v__envc_run = _lcast(_a1140, jnp.bool_)
+        _a1099 = True
+        v__envc_run = _lcast(_a1099, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1135,
-        lambda: _then1136(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1139(st, v_p, v__envc_run, v__envc_seek),
+        _c1094,
+        lambda: _then1095(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1098(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19164,10 +19142,10 @@ def p_attack_effect__16(st, v_p):
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1141(i, carry):
+    def _loop1100(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1142 = jnp.logical_or(
+        _c1101 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)),
@@ -19175,75 +19153,75 @@ def p_attack_effect__16(st, v_p):
             ),
         )
 
-        def _then1143(st, v_p, v__envc_run, v__envc_seek, v_k):
+        def _then1102(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _lcast(False, jnp.bool_)
-            _c1144 = v__envc_run
+            _c1103 = v__envc_run
 
-            def _then1145(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1146 = _randint(st, 0, 1)
-                _a1147 = _r1146 == 1
-                v__envc_c1 = _lcast(_a1147, jnp.bool_)
+                st, _r1105 = _randint(st, 0, 1)
+                _a1106 = _r1105 == 1
+                v__envc_c1 = _lcast(_a1106, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                _c1144,
-                lambda: _then1145(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1103,
+                lambda: _then1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
             )
-            _c1148 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
+            _c1107 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
 
-            def _then1149(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1108(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1150 = v__envc_seek
+                _c1109 = v__envc_seek
 
-                def _then1151(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1110(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1152 = st["_envc_frame_g3_1"]
-                    v_p = _lcast(_a1152, jnp.int8)
-                    _a1153 = 0
-                    st["_envc_at_g3"] = _cast(_a1153, jnp.int8)
-                    _a1154 = False
-                    v__envc_seek = _lcast(_a1154, jnp.bool_)
+                    _a1111 = st["_envc_frame_g3_1"]
+                    v_p = _lcast(_a1111, jnp.int8)
+                    _a1112 = 0
+                    st["_envc_at_g3"] = _cast(_a1112, jnp.int8)
+                    _a1113 = False
+                    v__envc_seek = _lcast(_a1113, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1150,
-                    lambda: _then1151(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1109,
+                    lambda: _then1110(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                     lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 )
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1155 = _i32(st["_envc_at_g1"]) != 0
+                _c1114 = _i32(st["_envc_at_g1"]) != 0
 
-                def _then1156(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1115(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1157 = v_p
-                    st["_envc_frame_g3_1"] = _cast(_a1157, jnp.int8)
-                    _a1158 = v_k
-                    st["_envc_frame_g3_2"] = _cast(_a1158, jnp.int8)
-                    _a1159 = 1
-                    st["_envc_at_g3"] = _cast(_a1159, jnp.int8)
-                    _a1160 = False
-                    v__envc_run = _lcast(_a1160, jnp.bool_)
+                    _a1116 = v_p
+                    st["_envc_frame_g3_1"] = _cast(_a1116, jnp.int8)
+                    _a1117 = v_k
+                    st["_envc_frame_g3_2"] = _cast(_a1117, jnp.int8)
+                    _a1118 = 1
+                    st["_envc_at_g3"] = _cast(_a1118, jnp.int8)
+                    _a1119 = False
+                    v__envc_run = _lcast(_a1119, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
-                def _else1161(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1120(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1162 = True
-                    v__envc_run = _lcast(_a1162, jnp.bool_)
+                    _a1121 = True
+                    v__envc_run = _lcast(_a1121, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1155,
-                    lambda: _then1156(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
-                    lambda: _else1161(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1114,
+                    lambda: _then1115(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    lambda: _else1120(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 )
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch_any(
-                _c1148,
-                lambda: _then1149(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1107,
+                lambda: _then1108(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
@@ -19258,8 +19236,8 @@ def p_attack_effect__16(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch_any(
-            _c1142,
-            lambda: _then1143(st, v_p, v__envc_run, v__envc_seek, v_k),
+            _c1101,
+            lambda: _then1102(st, v_p, v__envc_run, v__envc_seek, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_k),
@@ -19273,7 +19251,7 @@ def p_attack_effect__16(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
     st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(
-        0, 3, _loop1141, (st, (v_p, v__envc_run, v__envc_seek, v_k))
+        0, 3, _loop1100, (st, (v_p, v__envc_run, v__envc_seek, v_k))
     )
     return st
 
@@ -19308,40 +19286,40 @@ def p_attack_effect__20(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1163 = v__envc_seek
+    _c1122 = v__envc_seek
 
-    def _then1164(st, v_p, v__envc_run, v__envc_seek):
+    def _then1123(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1165 = 0
-        st["_envc_at_g2"] = _cast(_a1165, jnp.int8)
-        _a1166 = False
-        v__envc_seek = _lcast(_a1166, jnp.bool_)
+        _a1124 = 0
+        st["_envc_at_g2"] = _cast(_a1124, jnp.int8)
+        _a1125 = False
+        v__envc_seek = _lcast(_a1125, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1163, lambda: _then1164(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1122, lambda: _then1123(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1167 = _i32(st["_envc_at_g1"]) != 0
+    _c1126 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1168(st, v_p, v__envc_run, v__envc_seek):
+    def _then1127(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1169 = 3
-        st["_envc_at_g2"] = _cast(_a1169, jnp.int8)
-        _a1170 = False
-        v__envc_run = _lcast(_a1170, jnp.bool_)
+        _a1128 = 3
+        st["_envc_at_g2"] = _cast(_a1128, jnp.int8)
+        _a1129 = False
+        v__envc_run = _lcast(_a1129, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1171(st, v_p, v__envc_run, v__envc_seek):
+    def _else1130(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1172 = True
-        v__envc_run = _lcast(_a1172, jnp.bool_)
+        _a1131 = True
+        v__envc_run = _lcast(_a1131, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1167,
-        lambda: _then1168(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1171(st, v_p, v__envc_run, v__envc_seek),
+        _c1126,
+        lambda: _then1127(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1130(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19432,40 +19410,40 @@ def p_attack_effect__31(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1173 = v__envc_seek
+    _c1132 = v__envc_seek
 
-    def _then1174(st, v_p, v__envc_run, v__envc_seek):
+    def _then1133(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1175 = 0
-        st["_envc_at_g2"] = _cast(_a1175, jnp.int8)
-        _a1176 = False
-        v__envc_seek = _lcast(_a1176, jnp.bool_)
+        _a1134 = 0
+        st["_envc_at_g2"] = _cast(_a1134, jnp.int8)
+        _a1135 = False
+        v__envc_seek = _lcast(_a1135, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1173, lambda: _then1174(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1132, lambda: _then1133(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1177 = _i32(st["_envc_at_g1"]) != 0
+    _c1136 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1178(st, v_p, v__envc_run, v__envc_seek):
+    def _then1137(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1179 = 4
-        st["_envc_at_g2"] = _cast(_a1179, jnp.int8)
-        _a1180 = False
-        v__envc_run = _lcast(_a1180, jnp.bool_)
+        _a1138 = 4
+        st["_envc_at_g2"] = _cast(_a1138, jnp.int8)
+        _a1139 = False
+        v__envc_run = _lcast(_a1139, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1181(st, v_p, v__envc_run, v__envc_seek):
+    def _else1140(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1182 = True
-        v__envc_run = _lcast(_a1182, jnp.bool_)
+        _a1141 = True
+        v__envc_run = _lcast(_a1141, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1177,
-        lambda: _then1178(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1181(st, v_p, v__envc_run, v__envc_seek),
+        _c1136,
+        lambda: _then1137(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1140(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19484,40 +19462,40 @@ def p_attack_effect__33(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1183 = v__envc_seek
+    _c1142 = v__envc_seek
 
-    def _then1184(st, v_p, v__envc_run, v__envc_seek):
+    def _then1143(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1185 = 0
-        st["_envc_at_g2"] = _cast(_a1185, jnp.int8)
-        _a1186 = False
-        v__envc_seek = _lcast(_a1186, jnp.bool_)
+        _a1144 = 0
+        st["_envc_at_g2"] = _cast(_a1144, jnp.int8)
+        _a1145 = False
+        v__envc_seek = _lcast(_a1145, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1183, lambda: _then1184(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1142, lambda: _then1143(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1187 = _i32(st["_envc_at_g1"]) != 0
+    _c1146 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1188(st, v_p, v__envc_run, v__envc_seek):
+    def _then1147(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1189 = 5
-        st["_envc_at_g2"] = _cast(_a1189, jnp.int8)
-        _a1190 = False
-        v__envc_run = _lcast(_a1190, jnp.bool_)
+        _a1148 = 5
+        st["_envc_at_g2"] = _cast(_a1148, jnp.int8)
+        _a1149 = False
+        v__envc_run = _lcast(_a1149, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1191(st, v_p, v__envc_run, v__envc_seek):
+    def _else1150(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1192 = True
-        v__envc_run = _lcast(_a1192, jnp.bool_)
+        _a1151 = True
+        v__envc_run = _lcast(_a1151, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1187,
-        lambda: _then1188(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1191(st, v_p, v__envc_run, v__envc_seek),
+        _c1146,
+        lambda: _then1147(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1150(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19528,40 +19506,40 @@ def p_attack_effect__34(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1193 = v__envc_seek
+    _c1152 = v__envc_seek
 
-    def _then1194(st, v_p, v__envc_run, v__envc_seek):
+    def _then1153(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1195 = 0
-        st["_envc_at_g2"] = _cast(_a1195, jnp.int8)
-        _a1196 = False
-        v__envc_seek = _lcast(_a1196, jnp.bool_)
+        _a1154 = 0
+        st["_envc_at_g2"] = _cast(_a1154, jnp.int8)
+        _a1155 = False
+        v__envc_seek = _lcast(_a1155, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1193, lambda: _then1194(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1152, lambda: _then1153(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_self(st, v_p)
-    _c1197 = _i32(st["_envc_at_g1"]) != 0
+    _c1156 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1198(st, v_p, v__envc_run, v__envc_seek):
+    def _then1157(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1199 = 6
-        st["_envc_at_g2"] = _cast(_a1199, jnp.int8)
-        _a1200 = False
-        v__envc_run = _lcast(_a1200, jnp.bool_)
+        _a1158 = 6
+        st["_envc_at_g2"] = _cast(_a1158, jnp.int8)
+        _a1159 = False
+        v__envc_run = _lcast(_a1159, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1201(st, v_p, v__envc_run, v__envc_seek):
+    def _else1160(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1202 = True
-        v__envc_run = _lcast(_a1202, jnp.bool_)
+        _a1161 = True
+        v__envc_run = _lcast(_a1161, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1197,
-        lambda: _then1198(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1201(st, v_p, v__envc_run, v__envc_seek),
+        _c1156,
+        lambda: _then1157(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1160(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19578,10 +19556,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a1203 = 20
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1203, jnp.int16))
-    _a1204 = 1 + (1 - _i32(v_p))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1204, jnp.int8))
+    _a1162 = 20
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1162, jnp.int16))
+    _a1163 = 1 + (1 - _i32(v_p))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1163, jnp.int8))
     return st
 
 
@@ -19655,40 +19633,40 @@ def p_attack_effect__45(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1205 = v__envc_seek
+    _c1164 = v__envc_seek
 
-    def _then1206(st, v_p, v__envc_run, v__envc_seek):
+    def _then1165(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1207 = 0
-        st["_envc_at_g2"] = _cast(_a1207, jnp.int8)
-        _a1208 = False
-        v__envc_seek = _lcast(_a1208, jnp.bool_)
+        _a1166 = 0
+        st["_envc_at_g2"] = _cast(_a1166, jnp.int8)
+        _a1167 = False
+        v__envc_seek = _lcast(_a1167, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1205, lambda: _then1206(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1164, lambda: _then1165(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1209 = _i32(st["_envc_at_g1"]) != 0
+    _c1168 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1210(st, v_p, v__envc_run, v__envc_seek):
+    def _then1169(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1211 = 7
-        st["_envc_at_g2"] = _cast(_a1211, jnp.int8)
-        _a1212 = False
-        v__envc_run = _lcast(_a1212, jnp.bool_)
+        _a1170 = 7
+        st["_envc_at_g2"] = _cast(_a1170, jnp.int8)
+        _a1171 = False
+        v__envc_run = _lcast(_a1171, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1213(st, v_p, v__envc_run, v__envc_seek):
+    def _else1172(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1214 = True
-        v__envc_run = _lcast(_a1214, jnp.bool_)
+        _a1173 = True
+        v__envc_run = _lcast(_a1173, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1209,
-        lambda: _then1210(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1213(st, v_p, v__envc_run, v__envc_seek),
+        _c1168,
+        lambda: _then1169(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1172(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19707,40 +19685,40 @@ def p_attack_effect__47(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1215 = v__envc_seek
+    _c1174 = v__envc_seek
 
-    def _then1216(st, v_p, v__envc_run, v__envc_seek):
+    def _then1175(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1217 = 0
-        st["_envc_at_g2"] = _cast(_a1217, jnp.int8)
-        _a1218 = False
-        v__envc_seek = _lcast(_a1218, jnp.bool_)
+        _a1176 = 0
+        st["_envc_at_g2"] = _cast(_a1176, jnp.int8)
+        _a1177 = False
+        v__envc_seek = _lcast(_a1177, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1215, lambda: _then1216(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1174, lambda: _then1175(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1219 = _i32(st["_envc_at_g1"]) != 0
+    _c1178 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1220(st, v_p, v__envc_run, v__envc_seek):
+    def _then1179(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1221 = 8
-        st["_envc_at_g2"] = _cast(_a1221, jnp.int8)
-        _a1222 = False
-        v__envc_run = _lcast(_a1222, jnp.bool_)
+        _a1180 = 8
+        st["_envc_at_g2"] = _cast(_a1180, jnp.int8)
+        _a1181 = False
+        v__envc_run = _lcast(_a1181, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1223(st, v_p, v__envc_run, v__envc_seek):
+    def _else1182(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1224 = True
-        v__envc_run = _lcast(_a1224, jnp.bool_)
+        _a1183 = True
+        v__envc_run = _lcast(_a1183, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1219,
-        lambda: _then1220(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1223(st, v_p, v__envc_run, v__envc_seek),
+        _c1178,
+        lambda: _then1179(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1182(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19839,40 +19817,40 @@ def p_attack_effect__59(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1225 = v__envc_seek
+    _c1184 = v__envc_seek
 
-    def _then1226(st, v_p, v__envc_run, v__envc_seek):
+    def _then1185(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1227 = 0
-        st["_envc_at_g2"] = _cast(_a1227, jnp.int8)
-        _a1228 = False
-        v__envc_seek = _lcast(_a1228, jnp.bool_)
+        _a1186 = 0
+        st["_envc_at_g2"] = _cast(_a1186, jnp.int8)
+        _a1187 = False
+        v__envc_seek = _lcast(_a1187, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1225, lambda: _then1226(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1184, lambda: _then1185(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_copy_attack(st, v_p)
-    _c1229 = _i32(st["_envc_at_g1"]) != 0
+    _c1188 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1230(st, v_p, v__envc_run, v__envc_seek):
+    def _then1189(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1231 = 9
-        st["_envc_at_g2"] = _cast(_a1231, jnp.int8)
-        _a1232 = False
-        v__envc_run = _lcast(_a1232, jnp.bool_)
+        _a1190 = 9
+        st["_envc_at_g2"] = _cast(_a1190, jnp.int8)
+        _a1191 = False
+        v__envc_run = _lcast(_a1191, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1233(st, v_p, v__envc_run, v__envc_seek):
+    def _else1192(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1234 = True
-        v__envc_run = _lcast(_a1234, jnp.bool_)
+        _a1193 = True
+        v__envc_run = _lcast(_a1193, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1229,
-        lambda: _then1230(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1233(st, v_p, v__envc_run, v__envc_seek),
+        _c1188,
+        lambda: _then1189(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1192(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19923,50 +19901,50 @@ def p_attack_effect__65(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1235 = v__envc_run
+    _c1194 = v__envc_run
 
-    def _then1236(st, v_p, v__envc_run, v__envc_seek):
+    def _then1195(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1235, lambda: _then1236(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1194, lambda: _then1195(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
-    _c1237 = v__envc_seek
+    _c1196 = v__envc_seek
 
-    def _then1238(st, v_p, v__envc_run, v__envc_seek):
+    def _then1197(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1239 = 0
-        st["_envc_at_g2"] = _cast(_a1239, jnp.int8)
-        _a1240 = False
-        v__envc_seek = _lcast(_a1240, jnp.bool_)
+        _a1198 = 0
+        st["_envc_at_g2"] = _cast(_a1198, jnp.int8)
+        _a1199 = False
+        v__envc_seek = _lcast(_a1199, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1237, lambda: _then1238(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1196, lambda: _then1197(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1241 = _i32(st["_envc_at_g1"]) != 0
+    _c1200 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1242(st, v_p, v__envc_run, v__envc_seek):
+    def _then1201(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1243 = 10
-        st["_envc_at_g2"] = _cast(_a1243, jnp.int8)
-        _a1244 = False
-        v__envc_run = _lcast(_a1244, jnp.bool_)
+        _a1202 = 10
+        st["_envc_at_g2"] = _cast(_a1202, jnp.int8)
+        _a1203 = False
+        v__envc_run = _lcast(_a1203, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1245(st, v_p, v__envc_run, v__envc_seek):
+    def _else1204(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1246 = True
-        v__envc_run = _lcast(_a1246, jnp.bool_)
+        _a1205 = True
+        v__envc_run = _lcast(_a1205, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1241,
-        lambda: _then1242(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1245(st, v_p, v__envc_run, v__envc_seek),
+        _c1200,
+        lambda: _then1201(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1204(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20008,40 +19986,40 @@ def p_attack_effect__70(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1247 = v__envc_seek
+    _c1206 = v__envc_seek
 
-    def _then1248(st, v_p, v__envc_run, v__envc_seek):
+    def _then1207(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1249 = 0
-        st["_envc_at_g2"] = _cast(_a1249, jnp.int8)
-        _a1250 = False
-        v__envc_seek = _lcast(_a1250, jnp.bool_)
+        _a1208 = 0
+        st["_envc_at_g2"] = _cast(_a1208, jnp.int8)
+        _a1209 = False
+        v__envc_seek = _lcast(_a1209, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1247, lambda: _then1248(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1206, lambda: _then1207(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1251 = _i32(st["_envc_at_g1"]) != 0
+    _c1210 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1252(st, v_p, v__envc_run, v__envc_seek):
+    def _then1211(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1253 = 11
-        st["_envc_at_g2"] = _cast(_a1253, jnp.int8)
-        _a1254 = False
-        v__envc_run = _lcast(_a1254, jnp.bool_)
+        _a1212 = 11
+        st["_envc_at_g2"] = _cast(_a1212, jnp.int8)
+        _a1213 = False
+        v__envc_run = _lcast(_a1213, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1255(st, v_p, v__envc_run, v__envc_seek):
+    def _else1214(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1256 = True
-        v__envc_run = _lcast(_a1256, jnp.bool_)
+        _a1215 = True
+        v__envc_run = _lcast(_a1215, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1251,
-        lambda: _then1252(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1255(st, v_p, v__envc_run, v__envc_seek),
+        _c1210,
+        lambda: _then1211(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1214(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20060,40 +20038,40 @@ def p_attack_effect__72(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1257 = v__envc_seek
+    _c1216 = v__envc_seek
 
-    def _then1258(st, v_p, v__envc_run, v__envc_seek):
+    def _then1217(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1259 = 0
-        st["_envc_at_g2"] = _cast(_a1259, jnp.int8)
-        _a1260 = False
-        v__envc_seek = _lcast(_a1260, jnp.bool_)
+        _a1218 = 0
+        st["_envc_at_g2"] = _cast(_a1218, jnp.int8)
+        _a1219 = False
+        v__envc_seek = _lcast(_a1219, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1257, lambda: _then1258(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1216, lambda: _then1217(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1261 = _i32(st["_envc_at_g1"]) != 0
+    _c1220 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1262(st, v_p, v__envc_run, v__envc_seek):
+    def _then1221(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1263 = 12
-        st["_envc_at_g2"] = _cast(_a1263, jnp.int8)
-        _a1264 = False
-        v__envc_run = _lcast(_a1264, jnp.bool_)
+        _a1222 = 12
+        st["_envc_at_g2"] = _cast(_a1222, jnp.int8)
+        _a1223 = False
+        v__envc_run = _lcast(_a1223, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1265(st, v_p, v__envc_run, v__envc_seek):
+    def _else1224(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1266 = True
-        v__envc_run = _lcast(_a1266, jnp.bool_)
+        _a1225 = True
+        v__envc_run = _lcast(_a1225, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1261,
-        lambda: _then1262(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1265(st, v_p, v__envc_run, v__envc_seek),
+        _c1220,
+        lambda: _then1221(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1224(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20128,40 +20106,40 @@ def p_attack_effect__76(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1267 = v__envc_seek
+    _c1226 = v__envc_seek
 
-    def _then1268(st, v_p, v__envc_run, v__envc_seek):
+    def _then1227(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1269 = 0
-        st["_envc_at_g2"] = _cast(_a1269, jnp.int8)
-        _a1270 = False
-        v__envc_seek = _lcast(_a1270, jnp.bool_)
+        _a1228 = 0
+        st["_envc_at_g2"] = _cast(_a1228, jnp.int8)
+        _a1229 = False
+        v__envc_seek = _lcast(_a1229, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1267, lambda: _then1268(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1226, lambda: _then1227(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1271 = _i32(st["_envc_at_g1"]) != 0
+    _c1230 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1272(st, v_p, v__envc_run, v__envc_seek):
+    def _then1231(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1273 = 13
-        st["_envc_at_g2"] = _cast(_a1273, jnp.int8)
-        _a1274 = False
-        v__envc_run = _lcast(_a1274, jnp.bool_)
+        _a1232 = 13
+        st["_envc_at_g2"] = _cast(_a1232, jnp.int8)
+        _a1233 = False
+        v__envc_run = _lcast(_a1233, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1275(st, v_p, v__envc_run, v__envc_seek):
+    def _else1234(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1276 = True
-        v__envc_run = _lcast(_a1276, jnp.bool_)
+        _a1235 = True
+        v__envc_run = _lcast(_a1235, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1271,
-        lambda: _then1272(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1275(st, v_p, v__envc_run, v__envc_seek),
+        _c1230,
+        lambda: _then1231(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1234(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20196,40 +20174,40 @@ def p_attack_effect__80(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1277 = v__envc_seek
+    _c1236 = v__envc_seek
 
-    def _then1278(st, v_p, v__envc_run, v__envc_seek):
+    def _then1237(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1279 = 0
-        st["_envc_at_g2"] = _cast(_a1279, jnp.int8)
-        _a1280 = False
-        v__envc_seek = _lcast(_a1280, jnp.bool_)
+        _a1238 = 0
+        st["_envc_at_g2"] = _cast(_a1238, jnp.int8)
+        _a1239 = False
+        v__envc_seek = _lcast(_a1239, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1277, lambda: _then1278(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1236, lambda: _then1237(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1281 = _i32(st["_envc_at_g1"]) != 0
+    _c1240 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1282(st, v_p, v__envc_run, v__envc_seek):
+    def _then1241(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1283 = 14
-        st["_envc_at_g2"] = _cast(_a1283, jnp.int8)
-        _a1284 = False
-        v__envc_run = _lcast(_a1284, jnp.bool_)
+        _a1242 = 14
+        st["_envc_at_g2"] = _cast(_a1242, jnp.int8)
+        _a1243 = False
+        v__envc_run = _lcast(_a1243, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1285(st, v_p, v__envc_run, v__envc_seek):
+    def _else1244(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1286 = True
-        v__envc_run = _lcast(_a1286, jnp.bool_)
+        _a1245 = True
+        v__envc_run = _lcast(_a1245, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1281,
-        lambda: _then1282(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1285(st, v_p, v__envc_run, v__envc_seek),
+        _c1240,
+        lambda: _then1241(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1244(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20359,40 +20337,40 @@ def p_attack_effect__96(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1287 = v__envc_seek
+    _c1246 = v__envc_seek
 
-    def _then1288(st, v_p, v__envc_run, v__envc_seek):
+    def _then1247(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1289 = 0
-        st["_envc_at_g2"] = _cast(_a1289, jnp.int8)
-        _a1290 = False
-        v__envc_seek = _lcast(_a1290, jnp.bool_)
+        _a1248 = 0
+        st["_envc_at_g2"] = _cast(_a1248, jnp.int8)
+        _a1249 = False
+        v__envc_seek = _lcast(_a1249, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1287, lambda: _then1288(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1246, lambda: _then1247(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1291 = _i32(st["_envc_at_g1"]) != 0
+    _c1250 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1292(st, v_p, v__envc_run, v__envc_seek):
+    def _then1251(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1293 = 15
-        st["_envc_at_g2"] = _cast(_a1293, jnp.int8)
-        _a1294 = False
-        v__envc_run = _lcast(_a1294, jnp.bool_)
+        _a1252 = 15
+        st["_envc_at_g2"] = _cast(_a1252, jnp.int8)
+        _a1253 = False
+        v__envc_run = _lcast(_a1253, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1295(st, v_p, v__envc_run, v__envc_seek):
+    def _else1254(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1296 = True
-        v__envc_run = _lcast(_a1296, jnp.bool_)
+        _a1255 = True
+        v__envc_run = _lcast(_a1255, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1291,
-        lambda: _then1292(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1295(st, v_p, v__envc_run, v__envc_seek),
+        _c1250,
+        lambda: _then1251(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1254(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20403,40 +20381,40 @@ def p_attack_effect__97(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1297 = v__envc_seek
+    _c1256 = v__envc_seek
 
-    def _then1298(st, v_p, v__envc_run, v__envc_seek):
+    def _then1257(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1299 = 0
-        st["_envc_at_g2"] = _cast(_a1299, jnp.int8)
-        _a1300 = False
-        v__envc_seek = _lcast(_a1300, jnp.bool_)
+        _a1258 = 0
+        st["_envc_at_g2"] = _cast(_a1258, jnp.int8)
+        _a1259 = False
+        v__envc_seek = _lcast(_a1259, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1297, lambda: _then1298(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1256, lambda: _then1257(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1301 = _i32(st["_envc_at_g1"]) != 0
+    _c1260 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1302(st, v_p, v__envc_run, v__envc_seek):
+    def _then1261(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1303 = 16
-        st["_envc_at_g2"] = _cast(_a1303, jnp.int8)
-        _a1304 = False
-        v__envc_run = _lcast(_a1304, jnp.bool_)
+        _a1262 = 16
+        st["_envc_at_g2"] = _cast(_a1262, jnp.int8)
+        _a1263 = False
+        v__envc_run = _lcast(_a1263, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1305(st, v_p, v__envc_run, v__envc_seek):
+    def _else1264(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1306 = True
-        v__envc_run = _lcast(_a1306, jnp.bool_)
+        _a1265 = True
+        v__envc_run = _lcast(_a1265, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1301,
-        lambda: _then1302(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1305(st, v_p, v__envc_run, v__envc_seek),
+        _c1260,
+        lambda: _then1261(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1264(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20481,54 +20459,54 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1307 = jnp.logical_or(
+    _c1266 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 17))
     )
 
-    def _then1308(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1267(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1309 = v__envc_seek
+        _c1268 = v__envc_seek
 
-        def _then1310(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1269(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1311 = 0
-            st["_envc_at_g2"] = _cast(_a1311, jnp.int8)
-            _a1312 = False
-            v__envc_seek = _lcast(_a1312, jnp.bool_)
+            _a1270 = 0
+            st["_envc_at_g2"] = _cast(_a1270, jnp.int8)
+            _a1271 = False
+            v__envc_seek = _lcast(_a1271, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1309,
-            lambda: _then1310(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1268,
+            lambda: _then1269(st, v_p, v_s, v__envc_run, v__envc_seek),
             lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         )
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1313 = _i32(st["_envc_at_g1"]) != 0
+        _c1272 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1314(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1273(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1315 = 17
-            st["_envc_at_g2"] = _cast(_a1315, jnp.int8)
-            _a1316 = False
-            v__envc_run = _lcast(_a1316, jnp.bool_)
+            _a1274 = 17
+            st["_envc_at_g2"] = _cast(_a1274, jnp.int8)
+            _a1275 = False
+            v__envc_run = _lcast(_a1275, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-        def _else1317(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1276(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1318 = True
-            v__envc_run = _lcast(_a1318, jnp.bool_)
+            _a1277 = True
+            v__envc_run = _lcast(_a1277, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1313,
-            lambda: _then1314(st, v_p, v_s, v__envc_run, v__envc_seek),
-            lambda: _else1317(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1272,
+            lambda: _then1273(st, v_p, v_s, v__envc_run, v__envc_seek),
+            lambda: _else1276(st, v_p, v_s, v__envc_run, v__envc_seek),
         )
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch_any(
-        _c1307,
-        lambda: _then1308(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1266,
+        lambda: _then1267(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         True,
         (v_p, v_s, v__envc_run, v__envc_seek),
@@ -20567,42 +20545,42 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1319 = v__envc_seek
+    _c1278 = v__envc_seek
 
-    def _then1320(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1279(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1321 = 0
-        st["_envc_at_g2"] = _cast(_a1321, jnp.int8)
-        _a1322 = False
-        v__envc_seek = _lcast(_a1322, jnp.bool_)
+        _a1280 = 0
+        st["_envc_at_g2"] = _cast(_a1280, jnp.int8)
+        _a1281 = False
+        v__envc_seek = _lcast(_a1281, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1319,
-        lambda: _then1320(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1278,
+        lambda: _then1279(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1323 = _i32(st["_envc_at_g1"]) != 0
+    _c1282 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1324(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1283(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1325 = 18
-        st["_envc_at_g2"] = _cast(_a1325, jnp.int8)
-        _a1326 = False
-        v__envc_run = _lcast(_a1326, jnp.bool_)
+        _a1284 = 18
+        st["_envc_at_g2"] = _cast(_a1284, jnp.int8)
+        _a1285 = False
+        v__envc_run = _lcast(_a1285, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1327(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1286(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1328 = True
-        v__envc_run = _lcast(_a1328, jnp.bool_)
+        _a1287 = True
+        v__envc_run = _lcast(_a1287, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1323,
-        lambda: _then1324(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1327(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1282,
+        lambda: _then1283(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1286(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20668,42 +20646,42 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1329 = v__envc_seek
+    _c1288 = v__envc_seek
 
-    def _then1330(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1289(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1331 = 0
-        st["_envc_at_g2"] = _cast(_a1331, jnp.int8)
-        _a1332 = False
-        v__envc_seek = _lcast(_a1332, jnp.bool_)
+        _a1290 = 0
+        st["_envc_at_g2"] = _cast(_a1290, jnp.int8)
+        _a1291 = False
+        v__envc_seek = _lcast(_a1291, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1329,
-        lambda: _then1330(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1288,
+        lambda: _then1289(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1333 = _i32(st["_envc_at_g1"]) != 0
+    _c1292 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1334(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1293(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1335 = 19
-        st["_envc_at_g2"] = _cast(_a1335, jnp.int8)
-        _a1336 = False
-        v__envc_run = _lcast(_a1336, jnp.bool_)
+        _a1294 = 19
+        st["_envc_at_g2"] = _cast(_a1294, jnp.int8)
+        _a1295 = False
+        v__envc_run = _lcast(_a1295, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1337(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1296(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1338 = True
-        v__envc_run = _lcast(_a1338, jnp.bool_)
+        _a1297 = True
+        v__envc_run = _lcast(_a1297, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1333,
-        lambda: _then1334(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1337(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1292,
+        lambda: _then1293(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1296(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20787,31 +20765,31 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1339(i, carry):
+    def _loop1298(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1340 = v_going
+        _c1299 = v_going
 
-        def _then1341(st, v_p, v_target, v_going, v_k):
+        def _then1300(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1343 = _randint(st, 0, 1)
-            _c1342 = _r1343 == 1
+            st, _r1302 = _randint(st, 0, 1)
+            _c1301 = _r1302 == 1
 
-            def _then1344(st, v_p, v_target, v_going, v_k):
+            def _then1303(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
 
-            def _else1345(st, v_p, v_target, v_going, v_k):
+            def _else1304(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1346 = False
-                v_going = _lcast(_a1346, jnp.bool_)
+                _a1305 = False
+                v_going = _lcast(_a1305, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
 
             st, (v_p, v_target, v_going, v_k) = _branch_any(
-                _c1342,
-                lambda: _then1344(st, v_p, v_target, v_going, v_k),
-                lambda: _else1345(st, v_p, v_target, v_going, v_k),
+                _c1301,
+                lambda: _then1303(st, v_p, v_target, v_going, v_k),
+                lambda: _else1304(st, v_p, v_target, v_going, v_k),
                 True,
                 (v_p, v_target, v_going, v_k),
                 (
@@ -20824,8 +20802,8 @@ def p_trainer_effect__3(st, v_p, v_target):
             return st, (v_p, v_target, v_going, v_k)
 
         st, (v_p, v_target, v_going, v_k) = _branch_any(
-            _c1340,
-            lambda: _then1341(st, v_p, v_target, v_going, v_k),
+            _c1299,
+            lambda: _then1300(st, v_p, v_target, v_going, v_k),
             lambda: (st, (v_p, v_target, v_going, v_k)),
             True,
             (v_p, v_target, v_going, v_k),
@@ -20840,7 +20818,7 @@ def p_trainer_effect__3(st, v_p, v_target):
 
     _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(
         lambda c: (c[0] < 12) & c[1][1][2],
-        lambda c: (c[0] + 1, _loop1339(c[0], c[1])),
+        lambda c: (c[0] + 1, _loop1298(c[0], c[1])),
         (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))),
     )
     return st
@@ -20889,42 +20867,42 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1347 = v__envc_seek
+    _c1306 = v__envc_seek
 
-    def _then1348(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1307(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1349 = 0
-        st["_envc_at_g2"] = _cast(_a1349, jnp.int8)
-        _a1350 = False
-        v__envc_seek = _lcast(_a1350, jnp.bool_)
+        _a1308 = 0
+        st["_envc_at_g2"] = _cast(_a1308, jnp.int8)
+        _a1309 = False
+        v__envc_seek = _lcast(_a1309, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1347,
-        lambda: _then1348(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1306,
+        lambda: _then1307(st, v_p, v_target, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1351 = _i32(st["_envc_at_g1"]) != 0
+    _c1310 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1352(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1311(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1353 = 20
-        st["_envc_at_g2"] = _cast(_a1353, jnp.int8)
-        _a1354 = False
-        v__envc_run = _lcast(_a1354, jnp.bool_)
+        _a1312 = 20
+        st["_envc_at_g2"] = _cast(_a1312, jnp.int8)
+        _a1313 = False
+        v__envc_run = _lcast(_a1313, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
-    def _else1355(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1314(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1356 = True
-        v__envc_run = _lcast(_a1356, jnp.bool_)
+        _a1315 = True
+        v__envc_run = _lcast(_a1315, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1351,
-        lambda: _then1352(st, v_p, v_target, v__envc_run, v__envc_seek),
-        lambda: _else1355(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1310,
+        lambda: _then1311(st, v_p, v_target, v__envc_run, v__envc_seek),
+        lambda: _else1314(st, v_p, v_target, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -21009,246 +20987,396 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1357 = v__envc_run
+    _c1316 = v__envc_run
 
-    def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1317(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1359 = _K34[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1359, jnp.int8)
+        _a1318 = _K34[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1318, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1357,
-        lambda: _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+        _c1316,
+        lambda: _then1317(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1360 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1361 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1362 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1363 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1364 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1365 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1366 = jnp.logical_or(
+    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1322 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1323 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1325 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)),
     )
-    _c1367 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1368 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1369 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1370 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1371 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1372 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1373 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1374 = jnp.logical_or(
+    _c1326 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1330 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1333 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)),
     )
-    _c1375 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1376 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1377 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1378 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1379 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1380 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1381 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1382 = jnp.logical_or(
+    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1335 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1339 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1341 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)),
     )
-    _c1383 = jnp.logical_or(
+    _c1342 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)),
     )
-    _c1384 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1385 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1386 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1387 = jnp.logical_or(
+    _c1343 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1346 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)),
     )
-    _c1388 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1389 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1390 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1391 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1392 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1393 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1394 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1395 = jnp.logical_or(
+    _c1347 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1348 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1349 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1350 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1351 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1352 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1353 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1354 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)),
     )
-    _c1396 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1397 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1398 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1399 = jnp.logical_or(
+    _c1355 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1356 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1357 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1358 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)),
     )
-    _c1400 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1401 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1402 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1403 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1404 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1405 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1406 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1407 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1408 = jnp.logical_or(
+    _c1359 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1360 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1361 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1362 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1363 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1364 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1365 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1366 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1367 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)),
     )
-    _c1409 = v__envc_run
+    _c1368 = v__envc_run
 
-    def _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1411(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1371(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1373(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg1 = _lcast(0, jnp.int8)
-        _c1417 = v__envc_run
+        _c1376 = v__envc_run
 
-        def _then1418(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1419 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _lcast(_a1419, jnp.int8)
+            _a1378 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _lcast(_a1378, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1417,
-            lambda: _then1418(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1376,
+            lambda: _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
-        _c1420 = v__envc_seek
+        _c1379 = v__envc_seek
 
-        def _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1422 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1422, jnp.int8)
-            _a1423 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1423, jnp.int8)
-            _a1424 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1424, jnp.int8)
-            _a1425 = False
-            v__envc_seek = _lcast(_a1425, jnp.bool_)
+            _a1381 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1381, jnp.int8)
+            _a1382 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1382, jnp.int8)
+            _a1383 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1383, jnp.int8)
+            _a1384 = False
+            v__envc_seek = _lcast(_a1384, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1420,
-            lambda: _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1379,
+            lambda: _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1426 = _i32(st["_envc_at_g1"]) != 0
+        _c1385 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1428 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1428, jnp.int8)
-            _a1429 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1429, jnp.int8)
-            _a1430 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1430, jnp.int8)
-            _a1431 = False
-            v__envc_run = _lcast(_a1431, jnp.bool_)
+            _a1387 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1387, jnp.int8)
+            _a1388 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1388, jnp.int8)
+            _a1389 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1389, jnp.int8)
+            _a1390 = False
+            v__envc_run = _lcast(_a1390, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
-        def _else1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _else1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1433 = True
-            v__envc_run = _lcast(_a1433, jnp.bool_)
+            _a1392 = True
+            v__envc_run = _lcast(_a1392, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1426,
-            lambda: _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
-            lambda: _else1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1385,
+            lambda: _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            lambda: _else1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_nothing_on_tails(st)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hinder_defending(
             st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0]
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1397(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_block_supporters(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1399(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg2 = _lcast(0, jnp.int16)
         v__envc_arg3 = _lcast(False, jnp.bool_)
-        _c1442 = v__envc_run
+        _c1401 = v__envc_run
 
-        def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1444 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _lcast(_a1444, jnp.int16)
-            _a1445 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _lcast(_a1445, jnp.bool_)
+            _a1403 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _lcast(_a1403, jnp.int16)
+            _a1404 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _lcast(_a1404, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1442,
-            lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            _c1401,
+            lambda: _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
         )
+        _c1405 = v__envc_seek
+
+        def _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1407 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1407, jnp.int8)
+            _a1408 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1408, jnp.int8)
+            _a1409 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1409, jnp.int8)
+            _a1410 = False
+            v__envc_seek = _lcast(_a1410, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+            _c1405,
+            lambda: _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
+        )
+        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
+        _c1411 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1413 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1413, jnp.int8)
+            _a1414 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1414, jnp.int8)
+            _a1415 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1415, jnp.int8)
+            _a1416 = False
+            v__envc_run = _lcast(_a1416, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        def _else1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1418 = True
+            v__envc_run = _lcast(_a1418, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+            _c1411,
+            lambda: _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: _else1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+        )
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1420(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_opponent_on_heads(st, v_p, 2)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1423(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_all_energy(st, v_p, 0)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_bonus_or_recoil(st, v_p, 40, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        v__envc_arg4 = _lcast(0, jnp.int16)
+        v__envc_arg5 = _lcast(False, jnp.bool_)
+        _c1427 = v__envc_run
+
+        def _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1429 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _lcast(_a1429, jnp.int16)
+            _a1430 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _lcast(_a1430, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+            _c1427,
+            lambda: _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
+        )
+        _c1431 = v__envc_seek
+
+        def _then1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1433 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1433, jnp.int8)
+            _a1434 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1434, jnp.int8)
+            _a1435 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1435, jnp.int8)
+            _a1436 = False
+            v__envc_seek = _lcast(_a1436, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+            _c1431,
+            lambda: _then1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
+        )
+        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
+        _c1437 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1439 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1439, jnp.int8)
+            _a1440 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1440, jnp.int8)
+            _a1441 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1441, jnp.int8)
+            _a1442 = False
+            v__envc_run = _lcast(_a1442, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        def _else1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1444 = True
+            v__envc_run = _lcast(_a1444, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+            _c1437,
+            lambda: _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: _else1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+        )
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
         _c1446 = v__envc_seek
 
-        def _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1448 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
             v_effect = _lcast(_a1448, jnp.int8)
@@ -21258,305 +21386,308 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1450, jnp.int8)
             _a1451 = False
             v__envc_seek = _lcast(_a1451, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
             _c1446,
-            lambda: _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
+            lambda: _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
-        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
+        st = p_switch_self(st, v_p)
         _c1452 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1454 = v_effect
             st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1454, jnp.int8)
             _a1455 = v_p
             st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1455, jnp.int8)
-            _a1456 = 2
+            _a1456 = 4
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1456, jnp.int8)
             _a1457 = False
             v__envc_run = _lcast(_a1457, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _else1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             _a1459 = True
             v__envc_run = _lcast(_a1459, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
             _c1452,
-            lambda: _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: _else1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
+        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_afflict_opponent_on_heads(st, v_p, 2)
+        st = p_protect_all(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
+        st = p_drain(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_all_energy(st, v_p, 0)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_or_recoil(st, v_p, 40, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        v__envc_arg4 = _lcast(0, jnp.int16)
-        v__envc_arg5 = _lcast(False, jnp.bool_)
-        _c1468 = v__envc_run
-
-        def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1470 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _lcast(_a1470, jnp.int16)
-            _a1471 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _lcast(_a1471, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1468,
-            lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
-        )
-        _c1472 = v__envc_seek
-
-        def _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1474 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1474, jnp.int8)
-            _a1475 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1475, jnp.int8)
-            _a1476 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1476, jnp.int8)
-            _a1477 = False
-            v__envc_seek = _lcast(_a1477, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1472,
-            lambda: _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
-        )
-        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1478 = _i32(st["_envc_at_g1"]) != 0
-
-        def _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1480 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1480, jnp.int8)
-            _a1481 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1481, jnp.int8)
-            _a1482 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1482, jnp.int8)
-            _a1483 = False
-            v__envc_run = _lcast(_a1483, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-
-        def _else1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1485 = True
-            v__envc_run = _lcast(_a1485, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1478,
-            lambda: _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: _else1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-        )
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1487 = v__envc_seek
-
-        def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1489 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1489, jnp.int8)
-            _a1490 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1490, jnp.int8)
-            _a1491 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1491, jnp.int8)
-            _a1492 = False
-            v__envc_seek = _lcast(_a1492, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1487,
-            lambda: _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
-        )
-        st = p_switch_self(st, v_p)
-        _c1493 = _i32(st["_envc_at_g1"]) != 0
-
-        def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1495 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1495, jnp.int8)
-            _a1496 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1496, jnp.int8)
-            _a1497 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1497, jnp.int8)
-            _a1498 = False
-            v__envc_run = _lcast(_a1498, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        def _else1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1500 = True
-            v__envc_run = _lcast(_a1500, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1493,
-            lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-        )
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_protect_all(st, v_p, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_drain(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
         v__envc_arg6 = _lcast(False, jnp.bool_)
         v__envc_arg7 = _lcast(False, jnp.bool_)
-        _c1505 = v__envc_run
+        _c1464 = v__envc_run
 
-        def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1507 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _lcast(_a1507, jnp.bool_)
-            _a1508 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _lcast(_a1508, jnp.bool_)
+            _a1466 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _lcast(_a1466, jnp.bool_)
+            _a1467 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _lcast(_a1467, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1505,
-            lambda: _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1464,
+            lambda: _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
         )
-        _c1509 = v__envc_seek
+        _c1468 = v__envc_seek
 
-        def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1511 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1511, jnp.int8)
-            _a1512 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1512, jnp.int8)
-            _a1513 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1513, jnp.int8)
-            _a1514 = False
-            v__envc_seek = _lcast(_a1514, jnp.bool_)
+            _a1470 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1470, jnp.int8)
+            _a1471 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1471, jnp.int8)
+            _a1472 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1472, jnp.int8)
+            _a1473 = False
+            v__envc_seek = _lcast(_a1473, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1509,
-            lambda: _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1468,
+            lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
         )
         st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1515 = _i32(st["_envc_at_g1"]) != 0
+        _c1474 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1517 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1517, jnp.int8)
-            _a1518 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1518, jnp.int8)
-            _a1519 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1519, jnp.int8)
-            _a1520 = False
-            v__envc_run = _lcast(_a1520, jnp.bool_)
+            _a1476 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1476, jnp.int8)
+            _a1477 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1477, jnp.int8)
+            _a1478 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1478, jnp.int8)
+            _a1479 = False
+            v__envc_run = _lcast(_a1479, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
-        def _else1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _else1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1522 = True
-            v__envc_run = _lcast(_a1522, jnp.bool_)
+            _a1481 = True
+            v__envc_run = _lcast(_a1481, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1515,
-            lambda: _then1516(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
-            lambda: _else1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1474,
+            lambda: _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            lambda: _else1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1523(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1482(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_named_from_deck_to_bench(st, v_p, 12)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_per_bench_named(st, v_p, 8, 50)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1490 = v__envc_seek
+
+        def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1492 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1492, jnp.int8)
+            _a1493 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1493, jnp.int8)
+            _a1494 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1494, jnp.int8)
+            _a1495 = False
+            v__envc_seek = _lcast(_a1495, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
+            _c1490,
+            lambda: _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
+        )
+        st = p_copy_attack(st, v_p)
+        _c1496 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1498 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1498, jnp.int8)
+            _a1499 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1499, jnp.int8)
+            _a1500 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1500, jnp.int8)
+            _a1501 = False
+            v__envc_run = _lcast(_a1501, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        def _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1503 = True
+            v__envc_run = _lcast(_a1503, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
+            _c1496,
+            lambda: _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+        )
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_opponent_active_to_deck(st, v_p, True)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_see_opponent_hand(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1508 = v__envc_seek
+
+        def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1510 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1510, jnp.int8)
+            _a1511 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1511, jnp.int8)
+            _a1512 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1512, jnp.int8)
+            _a1513 = False
+            v__envc_seek = _lcast(_a1513, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
+            _c1508,
+            lambda: _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
+        )
+        st = p_attach_to_benched_choices(st, v_p, 2, 2)
+        _c1514 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1516 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1516, jnp.int8)
+            _a1517 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1517, jnp.int8)
+            _a1518 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1518, jnp.int8)
+            _a1519 = False
+            v__envc_run = _lcast(_a1519, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        def _else1520(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1521 = True
+            v__envc_run = _lcast(_a1521, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
+            _c1514,
+            lambda: _then1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1520(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+        )
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1522(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_afflict_self(st, v_p, 1)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1523(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_boost_next_turn(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_burn_opponent_on_heads(st, v_p)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_discard_deck_tops(st, 5)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_sweets_relay(st, v_p, 20)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_damage_per_relay(st, v_p, 40)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_counter_damage(st, v_p, 30)
+        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_heads(st, v_p, 0, 60)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
@@ -21580,8 +21711,8 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             lambda: _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
-        st = p_copy_attack(st, v_p)
-        _c1537 = _i32(st["_envc_at_g1"]) != 0
+        st = p_attack_effect__16(st, v_p)
+        _c1537 = _i32(st["_envc_at_g3"]) != 0
 
         def _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
@@ -21589,7 +21720,7 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1539, jnp.int8)
             _a1540 = v_p
             st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1540, jnp.int8)
-            _a1541 = 6
+            _a1541 = 8
             st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1541, jnp.int8)
             _a1542 = False
             v__envc_run = _lcast(_a1542, jnp.bool_)
@@ -21610,175 +21741,63 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
 
     def _then1545(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_opponent_active_to_deck(st, v_p, True)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
+        _c1546 = _i32(v_op_0) == 50
 
-    def _then1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_see_opponent_hand(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1549 = v__envc_seek
-
-        def _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1551 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1551, jnp.int8)
-            _a1552 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1552, jnp.int8)
-            _a1553 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1553, jnp.int8)
-            _a1554 = False
-            v__envc_seek = _lcast(_a1554, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1549,
-            lambda: _then1550(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
-        )
-        st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1555 = _i32(st["_envc_at_g1"]) != 0
-
-        def _then1556(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1557 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1557, jnp.int8)
-            _a1558 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1558, jnp.int8)
-            _a1559 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1559, jnp.int8)
-            _a1560 = False
-            v__envc_run = _lcast(_a1560, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        def _else1561(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1562 = True
-            v__envc_run = _lcast(_a1562, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1555,
-            lambda: _then1556(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1561(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-        )
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_afflict_self(st, v_p, 1)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1564(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_boost_next_turn(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1565(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_burn_opponent_on_heads(st, v_p)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1566(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_discard_deck_tops(st, 5)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_sweets_relay(st, v_p, 20)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_damage_per_relay(st, v_p, 40)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1569(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_counter_damage(st, v_p, 30)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_heal_on_heads(st, v_p, 0, 60)
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1572 = v__envc_seek
-
-        def _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1574 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1574, jnp.int8)
-            _a1575 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1575, jnp.int8)
-            _a1576 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1576, jnp.int8)
-            _a1577 = False
-            v__envc_seek = _lcast(_a1577, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1572,
-            lambda: _then1573(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
-        )
-        st = p_attack_effect__16(st, v_p)
-        _c1578 = _i32(st["_envc_at_g3"]) != 0
-
-        def _then1579(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1580 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1580, jnp.int8)
-            _a1581 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1581, jnp.int8)
-            _a1582 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1582, jnp.int8)
-            _a1583 = False
-            v__envc_run = _lcast(_a1583, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        def _else1584(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1585 = True
-            v__envc_run = _lcast(_a1585, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1578,
-            lambda: _then1579(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1584(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-        )
-        return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1587 = _i32(v_op_0) == 50
-
-        def _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1587,
-            lambda: _then1588(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1546,
+            lambda: _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
+            _c1319,
+            _c1320,
+            _c1321,
+            _c1322,
+            _c1323,
+            _c1324,
+            _c1325,
+            _c1326,
+            _c1327,
+            _c1328,
+            _c1329,
+            _c1330,
+            _c1331,
+            _c1332,
+            _c1333,
+            _c1334,
+            _c1335,
+            _c1336,
+            _c1337,
+            _c1338,
+            _c1339,
+            _c1340,
+            _c1341,
+            _c1342,
+            _c1343,
+            _c1344,
+            _c1345,
+            _c1346,
+            _c1347,
+            _c1348,
+            _c1349,
+            _c1350,
+            _c1351,
+            _c1352,
+            _c1353,
+            _c1354,
+            _c1355,
+            _c1356,
+            _c1357,
+            _c1358,
+            _c1359,
             _c1360,
             _c1361,
             _c1362,
@@ -21788,78 +21807,50 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _c1366,
             _c1367,
             _c1368,
-            _c1369,
-            _c1370,
-            _c1371,
-            _c1372,
-            _c1373,
-            _c1374,
-            _c1375,
-            _c1376,
-            _c1377,
-            _c1378,
-            _c1379,
-            _c1380,
-            _c1381,
-            _c1382,
-            _c1383,
-            _c1384,
-            _c1385,
-            _c1386,
-            _c1387,
-            _c1388,
-            _c1389,
-            _c1390,
-            _c1391,
-            _c1392,
-            _c1393,
-            _c1394,
-            _c1395,
-            _c1396,
-            _c1397,
-            _c1398,
-            _c1399,
-            _c1400,
-            _c1401,
-            _c1402,
-            _c1403,
-            _c1404,
-            _c1405,
-            _c1406,
-            _c1407,
-            _c1408,
-            _c1409,
         ),
         (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1411(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1413(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1416(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1436(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1439(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1371(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1373(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1397(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1399(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1420(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1423(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1482(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1503(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1522(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1523(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
@@ -21869,19 +21860,6 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             lambda: _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1545(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1546(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1548(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1563(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1564(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1565(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1566(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1567(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1568(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1569(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1570(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1571(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1586(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -21945,85 +21923,85 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         ),
     )
     v_op_1 = _lcast(0, jnp.int8)
-    _c1589 = v__envc_run
+    _c1548 = v__envc_run
 
-    def _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        _a1591 = _K34[_i32(v_effect)][1]
-        v_op_1 = _lcast(_a1591, jnp.int8)
+        _a1550 = _K34[_i32(v_effect)][1]
+        v_op_1 = _lcast(_a1550, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(
-        _c1589,
-        lambda: _then1590(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1548,
+        lambda: _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
     )
-    _c1592 = jnp.logical_or(
+    _c1551 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)),
     )
 
-    def _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         v__envc_arg8 = _lcast(0, jnp.int16)
         v__envc_arg9 = _lcast(False, jnp.bool_)
-        _c1594 = v__envc_run
+        _c1553 = v__envc_run
 
-        def _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1596 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _lcast(_a1596, jnp.int16)
-            _a1597 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _lcast(_a1597, jnp.bool_)
+            _a1555 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _lcast(_a1555, jnp.int16)
+            _a1556 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _lcast(_a1556, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1594,
-            lambda: _then1595(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1553,
+            lambda: _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
         )
-        _c1598 = v__envc_seek
+        _c1557 = v__envc_seek
 
-        def _then1599(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1558(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1600 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1600, jnp.int8)
-            _a1601 = False
-            v__envc_seek = _lcast(_a1601, jnp.bool_)
+            _a1559 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1559, jnp.int8)
+            _a1560 = False
+            v__envc_seek = _lcast(_a1560, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1598,
-            lambda: _then1599(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1557,
+            lambda: _then1558(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
         )
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1602 = _i32(st["_envc_at_g1"]) != 0
+        _c1561 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1603(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1562(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1604 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1604, jnp.int8)
-            _a1605 = False
-            v__envc_run = _lcast(_a1605, jnp.bool_)
+            _a1563 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1563, jnp.int8)
+            _a1564 = False
+            v__envc_run = _lcast(_a1564, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
-        def _else1606(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _else1565(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1607 = True
-            v__envc_run = _lcast(_a1607, jnp.bool_)
+            _a1566 = True
+            v__envc_run = _lcast(_a1566, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1602,
-            lambda: _then1603(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
-            lambda: _else1606(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1561,
+            lambda: _then1562(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            lambda: _else1565(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch_any(
-        _c1592,
-        lambda: _then1593(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1551,
+        lambda: _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
         True,
         (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
@@ -22048,97 +22026,97 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_g3"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1608 = v__envc_run
+    _c1567 = v__envc_run
 
-    def _then1609(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1610 = _K71[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1610, jnp.int8)
+        _a1569 = _K71[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1569, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1608,
-        lambda: _then1609(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+        _c1567,
+        lambda: _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1611 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1612 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1613 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1614 = jnp.logical_or(
+    _c1570 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1571 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1572 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1573 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 2))
     )
-    _c1615 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1616 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1617 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1618 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1619 = jnp.logical_or(
+    _c1574 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1575 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1576 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1577 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1578 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 3))
     )
-    _c1620 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1621 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1622 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1623 = jnp.logical_or(
+    _c1579 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1580 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1581 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1582 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 4)),
     )
 
-    def _then1624(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1625(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1626(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1627(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1628 = v__envc_seek
+        _c1587 = v__envc_seek
 
-        def _then1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1630 = 0
-            st["_envc_at_g3"] = _cast(_a1630, jnp.int8)
-            _a1631 = False
-            v__envc_seek = _lcast(_a1631, jnp.bool_)
+            _a1589 = 0
+            st["_envc_at_g3"] = _cast(_a1589, jnp.int8)
+            _a1590 = False
+            v__envc_seek = _lcast(_a1590, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1628,
-            lambda: _then1629(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1587,
+            lambda: _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1632 = _i32(st["_envc_at_g1"]) != 0
+        _c1591 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1633(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1634 = 2
-            st["_envc_at_g3"] = _cast(_a1634, jnp.int8)
-            _a1635 = False
-            v__envc_run = _lcast(_a1635, jnp.bool_)
+            _a1593 = 2
+            st["_envc_at_g3"] = _cast(_a1593, jnp.int8)
+            _a1594 = False
+            v__envc_run = _lcast(_a1594, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1636(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1637 = True
-            v__envc_run = _lcast(_a1637, jnp.bool_)
+            _a1596 = True
+            v__envc_run = _lcast(_a1596, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1632,
-            lambda: _then1633(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1636(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1591,
+            lambda: _then1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1638(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(
             st,
@@ -22150,149 +22128,149 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1639(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1640(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1641(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1600(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1642(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1643 = v__envc_seek
+        _c1602 = v__envc_seek
 
-        def _then1644(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1645 = 0
-            st["_envc_at_g3"] = _cast(_a1645, jnp.int8)
-            _a1646 = False
-            v__envc_seek = _lcast(_a1646, jnp.bool_)
+            _a1604 = 0
+            st["_envc_at_g3"] = _cast(_a1604, jnp.int8)
+            _a1605 = False
+            v__envc_seek = _lcast(_a1605, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1643,
-            lambda: _then1644(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1602,
+            lambda: _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1647 = _i32(st["_envc_at_g1"]) != 0
+        _c1606 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1648(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1607(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1649 = 3
-            st["_envc_at_g3"] = _cast(_a1649, jnp.int8)
-            _a1650 = False
-            v__envc_run = _lcast(_a1650, jnp.bool_)
+            _a1608 = 3
+            st["_envc_at_g3"] = _cast(_a1608, jnp.int8)
+            _a1609 = False
+            v__envc_run = _lcast(_a1609, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1610(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1652 = True
-            v__envc_run = _lcast(_a1652, jnp.bool_)
+            _a1611 = True
+            v__envc_run = _lcast(_a1611, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1647,
-            lambda: _then1648(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1651(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1606,
+            lambda: _then1607(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1610(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1653(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1613(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1655(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1614(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1656(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1615(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1657 = v__envc_seek
+        _c1616 = v__envc_seek
 
-        def _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1617(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1659 = 0
-            st["_envc_at_g3"] = _cast(_a1659, jnp.int8)
-            _a1660 = False
-            v__envc_seek = _lcast(_a1660, jnp.bool_)
+            _a1618 = 0
+            st["_envc_at_g3"] = _cast(_a1618, jnp.int8)
+            _a1619 = False
+            v__envc_seek = _lcast(_a1619, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1657,
-            lambda: _then1658(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1616,
+            lambda: _then1617(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1661 = _i32(st["_envc_at_g2"]) != 0
+        _c1620 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1662(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1621(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1663 = 4
-            st["_envc_at_g3"] = _cast(_a1663, jnp.int8)
-            _a1664 = False
-            v__envc_run = _lcast(_a1664, jnp.bool_)
+            _a1622 = 4
+            st["_envc_at_g3"] = _cast(_a1622, jnp.int8)
+            _a1623 = False
+            v__envc_run = _lcast(_a1623, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1624(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1666 = True
-            v__envc_run = _lcast(_a1666, jnp.bool_)
+            _a1625 = True
+            v__envc_run = _lcast(_a1625, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1661,
-            lambda: _then1662(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1665(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1620,
+            lambda: _then1621(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1624(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1611,
-            _c1612,
-            _c1613,
-            _c1614,
-            _c1615,
-            _c1616,
-            _c1617,
-            _c1618,
-            _c1619,
-            _c1620,
-            _c1621,
-            _c1622,
-            _c1623,
+            _c1570,
+            _c1571,
+            _c1572,
+            _c1573,
+            _c1574,
+            _c1575,
+            _c1576,
+            _c1577,
+            _c1578,
+            _c1579,
+            _c1580,
+            _c1581,
+            _c1582,
         ),
         (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1624(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1625(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1626(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1627(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1638(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1639(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1640(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1641(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1642(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1653(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1654(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1655(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1656(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1600(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1613(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1614(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1615(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -22329,28 +22307,28 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1667 = _i32(v_op_0) == 1
-    _c1668 = _i32(v_op_0) == 2
+    _c1626 = _i32(v_op_0) == 1
+    _c1627 = _i32(v_op_0) == 2
 
-    def _then1669(st, v_effect, v_p, v_s, v_op_0):
+    def _then1628(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1670(st, v_effect, v_p, v_s, v_op_0):
+    def _then1629(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first(
         (
-            _c1667,
-            _c1668,
+            _c1626,
+            _c1627,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1669(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1670(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1628(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1629(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
     )
@@ -22364,28 +22342,28 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1671 = _i32(v_op_0) == 1
-    _c1672 = _i32(v_op_0) == 2
+    _c1630 = _i32(v_op_0) == 1
+    _c1631 = _i32(v_op_0) == 2
 
-    def _then1673(st, v_effect, v_p, v_s, v_op_0):
+    def _then1632(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1674(st, v_effect, v_p, v_s, v_op_0):
+    def _then1633(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first_any(
         (
-            _c1671,
-            _c1672,
+            _c1630,
+            _c1631,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1673(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1674(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1632(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1633(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         (
@@ -22409,15 +22387,15 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1675 = _i32(v_op_0) == 1
+    _c1634 = _i32(v_op_0) == 1
 
-    def _then1676(st, v_effect, v_p, v_s, v_op_0):
+    def _then1635(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch(
-        _c1675, lambda: _then1676(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
+        _c1634, lambda: _then1635(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
     )
     return st
 
@@ -22429,16 +22407,16 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1677 = _i32(v_op_0) == 1
+    _c1636 = _i32(v_op_0) == 1
 
-    def _then1678(st, v_effect, v_p, v_s, v_op_0):
+    def _then1637(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch_any(
-        _c1677,
-        lambda: _then1678(st, v_effect, v_p, v_s, v_op_0),
+        _c1636,
+        lambda: _then1637(st, v_effect, v_p, v_s, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         True,
         (v_effect, v_p, v_s, v_op_0),
@@ -22461,192 +22439,192 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1679 = v__envc_run
+    _c1638 = v__envc_run
 
-    def _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1681 = _K82[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1681, jnp.int8)
+        _a1640 = _K82[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1640, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1679,
-        lambda: _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+        _c1638,
+        lambda: _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1682 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1683 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1684 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1685 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1686 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1687 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1688 = jnp.logical_or(
+    _c1641 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1642 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1643 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1644 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1645 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1646 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1647 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 21)),
     )
-    _c1689 = _i32(v_op_0) == 8
-    _c1690 = _i32(v_op_0) == 9
-    _c1691 = _i32(v_op_0) == 10
-    _c1692 = _i32(v_op_0) == 11
-    _c1693 = _i32(v_op_0) == 12
-    _c1694 = _i32(v_op_0) == 13
-    _c1695 = _i32(v_op_0) == 14
-    _c1696 = _i32(v_op_0) == 15
-    _c1697 = _i32(v_op_0) == 16
+    _c1648 = _i32(v_op_0) == 8
+    _c1649 = _i32(v_op_0) == 9
+    _c1650 = _i32(v_op_0) == 10
+    _c1651 = _i32(v_op_0) == 11
+    _c1652 = _i32(v_op_0) == 12
+    _c1653 = _i32(v_op_0) == 13
+    _c1654 = _i32(v_op_0) == 14
+    _c1655 = _i32(v_op_0) == 15
+    _c1656 = _i32(v_op_0) == 16
 
-    def _then1698(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1699(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1700(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1701(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1702(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1703(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1704(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1705 = v__envc_seek
+        _c1664 = v__envc_seek
 
-        def _then1706(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1707 = 0
-            st["_envc_at_g2"] = _cast(_a1707, jnp.int8)
-            _a1708 = False
-            v__envc_seek = _lcast(_a1708, jnp.bool_)
+            _a1666 = 0
+            st["_envc_at_g2"] = _cast(_a1666, jnp.int8)
+            _a1667 = False
+            v__envc_seek = _lcast(_a1667, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1705,
-            lambda: _then1706(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1664,
+            lambda: _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1709 = _i32(st["_envc_at_g1"]) != 0
+        _c1668 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1710(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1669(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1711 = 21
-            st["_envc_at_g2"] = _cast(_a1711, jnp.int8)
-            _a1712 = False
-            v__envc_run = _lcast(_a1712, jnp.bool_)
+            _a1670 = 21
+            st["_envc_at_g2"] = _cast(_a1670, jnp.int8)
+            _a1671 = False
+            v__envc_run = _lcast(_a1671, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1713(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1672(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1714 = True
-            v__envc_run = _lcast(_a1714, jnp.bool_)
+            _a1673 = True
+            v__envc_run = _lcast(_a1673, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1709,
-            lambda: _then1710(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1713(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1668,
+            lambda: _then1669(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1672(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1715(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1674(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1716(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1675(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1717(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1676(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1718(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1677(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1719(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1678(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1720(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1679(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1721(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1722(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1681(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1682(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1682,
-            _c1683,
-            _c1684,
-            _c1685,
-            _c1686,
-            _c1687,
-            _c1688,
-            _c1689,
-            _c1690,
-            _c1691,
-            _c1692,
-            _c1693,
-            _c1694,
-            _c1695,
-            _c1696,
-            _c1697,
+            _c1641,
+            _c1642,
+            _c1643,
+            _c1644,
+            _c1645,
+            _c1646,
+            _c1647,
+            _c1648,
+            _c1649,
+            _c1650,
+            _c1651,
+            _c1652,
+            _c1653,
+            _c1654,
+            _c1655,
+            _c1656,
         ),
         (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1698(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1699(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1700(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1701(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1702(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1703(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1704(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1715(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1716(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1717(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1718(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1719(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1720(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1721(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1722(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1723(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1674(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1675(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1676(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1677(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1678(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1679(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1681(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1682(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -22688,104 +22666,104 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _lcast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
-    _c1724 = v__envc_run
+    _c1683 = v__envc_run
 
-    def _then1725(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    def _then1684(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1726 = st["current_player"]
-        v_p = _lcast(_a1726, jnp.int8)
-        _f1727 = _i32(v_h)
-        _f1728 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1727 >= _f1728), 39, _f1727, _f1728)
-        _a1729 = _get(st["hand"], _i32(v_p))["items"][_f1727]
-        v_c = _lcast(_a1729, jnp.int16)
-        _f1730 = _i32(v_h)
-        _f1731 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1730 >= _f1731), 40, _f1730, _f1731)
-        _l1732 = _remove_at(_get(st["hand"], _i32(v_p)), _f1730)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1732)
-        _f1733 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_f1733 >= 20), 41, 0, 0)
-        _l1734 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1734)
-        _a1735 = v_c
-        st["playing"] = _cast(_a1735, jnp.int16)
-        _c1736 = _K5[_i32(v_c)] == 1
+        _a1685 = st["current_player"]
+        v_p = _lcast(_a1685, jnp.int8)
+        _f1686 = _i32(v_h)
+        _f1687 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 39, _f1686, _f1687)
+        _a1688 = _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]
+        v_c = _lcast(_a1688, jnp.int16)
+        _f1689 = _i32(v_h)
+        _f1690 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 40, _f1689, _f1690)
+        _f1691 = _i32(v_h)
+        _l1692 = _remove_at(_get(st["hand"], _i32(v_p)), _f1691)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1692)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 41, 0, 0)
+        _l1693 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1693)
+        _a1694 = v_c
+        st["playing"] = _cast(_a1694, jnp.int16)
+        _c1695 = _K5[_i32(v_c)] == 1
 
-        def _then1737(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        def _then1696(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1738 = True
-            st["supporter"] = _cast(_a1738, jnp.bool_)
+            _a1697 = True
+            st["supporter"] = _cast(_a1697, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
         st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-            _c1736,
-            lambda: _then1737(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+            _c1695,
+            lambda: _then1696(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
             lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
         )
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-        _c1724,
-        lambda: _then1725(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+        _c1683,
+        lambda: _then1684(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1739 = v__envc_run
+    _c1698 = v__envc_run
 
-    def _then1740(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1699(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1741 = _K4[_i32(v_c)]
-        v__envc_arg1 = _lcast(_a1741, jnp.int8)
+        _a1700 = _K4[_i32(v_c)]
+        v__envc_arg1 = _lcast(_a1700, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1739,
-        lambda: _then1740(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1698,
+        lambda: _then1699(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
     )
-    _c1742 = v__envc_seek
+    _c1701 = v__envc_seek
 
-    def _then1743(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1702(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1744 = st["_envc_frame_a12_play_trainer__p"]
-        v_p = _lcast(_a1744, jnp.int8)
-        _a1745 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1745, jnp.int8)
-        _a1746 = False
-        v__envc_seek = _lcast(_a1746, jnp.bool_)
+        _a1703 = st["_envc_frame_a12_play_trainer__p"]
+        v_p = _lcast(_a1703, jnp.int8)
+        _a1704 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1704, jnp.int8)
+        _a1705 = False
+        v__envc_seek = _lcast(_a1705, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1742,
-        lambda: _then1743(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1701,
+        lambda: _then1702(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
     )
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1747 = _i32(st["_envc_at_g2"]) != 0
+    _c1706 = _i32(st["_envc_at_g2"]) != 0
 
-    def _then1748(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1707(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1749 = v_p
-        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1749, jnp.int8)
-        _a1750 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1750, jnp.int8)
-        _a1751 = False
-        v__envc_run = _lcast(_a1751, jnp.bool_)
+        _a1708 = v_p
+        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1708, jnp.int8)
+        _a1709 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1709, jnp.int8)
+        _a1710 = False
+        v__envc_run = _lcast(_a1710, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
-    def _else1752(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _else1711(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1753 = True
-        v__envc_run = _lcast(_a1753, jnp.bool_)
+        _a1712 = True
+        v__envc_run = _lcast(_a1712, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch_any(
-        _c1747,
-        lambda: _then1748(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
-        lambda: _else1752(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1706,
+        lambda: _then1707(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        lambda: _else1711(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         False,
         (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         (
@@ -22808,77 +22786,77 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
-    _c1754 = v__envc_run
+    _c1713 = v__envc_run
 
-    def _then1755(st, v_s, v__envc_run, v__envc_seek, v_p):
+    def _then1714(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1756 = st["current_player"]
-        v_p = _lcast(_a1756, jnp.int8)
-        _a1757 = True
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1757, jnp.bool_))
+        _a1715 = st["current_player"]
+        v_p = _lcast(_a1715, jnp.int8)
+        _a1716 = True
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1716, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(
-        _c1754,
-        lambda: _then1755(st, v_s, v__envc_run, v__envc_seek, v_p),
+        _c1713,
+        lambda: _then1714(st, v_s, v__envc_run, v__envc_seek, v_p),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1758 = v__envc_run
+    _c1717 = v__envc_run
 
-    def _then1759(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1718(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1760 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _lcast(_a1760, jnp.int8)
+        _a1719 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _lcast(_a1719, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1758,
-        lambda: _then1759(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1717,
+        lambda: _then1718(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
     )
-    _c1761 = v__envc_seek
+    _c1720 = v__envc_seek
 
-    def _then1762(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1721(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1763 = st["_envc_frame_a11_use_ability__p"]
-        v_p = _lcast(_a1763, jnp.int8)
-        _a1764 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1764, jnp.int8)
-        _a1765 = False
-        v__envc_seek = _lcast(_a1765, jnp.bool_)
+        _a1722 = st["_envc_frame_a11_use_ability__p"]
+        v_p = _lcast(_a1722, jnp.int8)
+        _a1723 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1723, jnp.int8)
+        _a1724 = False
+        v__envc_seek = _lcast(_a1724, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1761,
-        lambda: _then1762(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1720,
+        lambda: _then1721(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
     )
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1766 = _i32(st["_envc_at_g3"]) != 0
+    _c1725 = _i32(st["_envc_at_g3"]) != 0
 
-    def _then1767(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1726(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1768 = v_p
-        st["_envc_frame_a11_use_ability__p"] = _cast(_a1768, jnp.int8)
-        _a1769 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1769, jnp.int8)
-        _a1770 = False
-        v__envc_run = _lcast(_a1770, jnp.bool_)
+        _a1727 = v_p
+        st["_envc_frame_a11_use_ability__p"] = _cast(_a1727, jnp.int8)
+        _a1728 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1728, jnp.int8)
+        _a1729 = False
+        v__envc_run = _lcast(_a1729, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
-    def _else1771(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1730(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1772 = True
-        v__envc_run = _lcast(_a1772, jnp.bool_)
+        _a1731 = True
+        v__envc_run = _lcast(_a1731, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch_any(
-        _c1766,
-        lambda: _then1767(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
-        lambda: _else1771(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1725,
+        lambda: _then1726(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        lambda: _else1730(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         False,
         (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         (
@@ -22901,63 +22879,63 @@ def p__envc_run_attack(st, v_a):
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
     v_hits = _lcast(True, jnp.bool_)
-    _c1773 = v__envc_run
+    _c1732 = v__envc_run
 
-    def _then1774(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1733(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1775 = st["current_player"]
-        v_p = _lcast(_a1775, jnp.int8)
-        _a1776 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1776, jnp.int16)
-        _c1777 = st["condition"][_i32(v_p)] == 3
+        _a1734 = st["current_player"]
+        v_p = _lcast(_a1734, jnp.int8)
+        _a1735 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1735, jnp.int16)
+        _c1736 = st["condition"][_i32(v_p)] == 3
 
-        def _then1778(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1779 = _randint(st, 0, 1)
-            _a1780 = _r1779 == 1
-            v_hits = _lcast(_a1780, jnp.bool_)
+            st, _r1738 = _randint(st, 0, 1)
+            _a1739 = _r1738 == 1
+            v_hits = _lcast(_a1739, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1777,
-            lambda: _then1778(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1736,
+            lambda: _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-        _c1773,
-        lambda: _then1774(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1732,
+        lambda: _then1733(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
     )
-    _c1781 = jnp.logical_or(
+    _c1740 = jnp.logical_or(
         jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1))
     )
 
-    def _then1782(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1741(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1783 = v__envc_run
+        _c1742 = v__envc_run
 
-        def _then1784(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1743(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1785 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
-            st["dmg"] = _cast(_a1785, jnp.int16)
-            _a1786 = v_a
-            st["attack_index"] = _cast(_a1786, jnp.int8)
-            _a1787 = True
-            st["attacking"] = _cast(_a1787, jnp.bool_)
-            _c1788 = jnp.logical_and(
+            _a1744 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
+            st["dmg"] = _cast(_a1744, jnp.int16)
+            _a1745 = v_a
+            st["attack_index"] = _cast(_a1745, jnp.int8)
+            _a1746 = True
+            st["attacking"] = _cast(_a1746, jnp.bool_)
+            _c1747 = jnp.logical_and(
                 st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1)
             )
 
-            def _then1789(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            def _then1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
             st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-                _c1788,
-                lambda: _then1789(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+                _c1747,
+                lambda: _then1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
                 lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
                 True,
                 (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22973,8 +22951,8 @@ def p__envc_run_attack(st, v_a):
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1783,
-            lambda: _then1784(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1742,
+            lambda: _then1743(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22987,49 +22965,49 @@ def p__envc_run_attack(st, v_a):
                 jnp.bool_,
             ),
         )
-        _c1790 = v__envc_seek
+        _c1749 = v__envc_seek
 
-        def _then1791(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1750(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1792 = st["_envc_frame_a6_attack__p"]
-            v_p = _lcast(_a1792, jnp.int8)
-            _a1793 = 0
-            st["_envc_at_a_attack"] = _cast(_a1793, jnp.int8)
-            _a1794 = False
-            v__envc_seek = _lcast(_a1794, jnp.bool_)
+            _a1751 = st["_envc_frame_a6_attack__p"]
+            v_p = _lcast(_a1751, jnp.int8)
+            _a1752 = 0
+            st["_envc_at_a_attack"] = _cast(_a1752, jnp.int8)
+            _a1753 = False
+            v__envc_seek = _lcast(_a1753, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1790,
-            lambda: _then1791(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1749,
+            lambda: _then1750(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         st = p_attack_texts(st, v_p, v_a)
-        _c1795 = _i32(st["_envc_at_g2"]) != 0
+        _c1754 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1796(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1755(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1797 = v_p
-            st["_envc_frame_a6_attack__p"] = _cast(_a1797, jnp.int8)
-            _a1798 = 1
-            st["_envc_at_a_attack"] = _cast(_a1798, jnp.int8)
-            _a1799 = False
-            v__envc_run = _lcast(_a1799, jnp.bool_)
+            _a1756 = v_p
+            st["_envc_frame_a6_attack__p"] = _cast(_a1756, jnp.int8)
+            _a1757 = 1
+            st["_envc_at_a_attack"] = _cast(_a1757, jnp.int8)
+            _a1758 = False
+            v__envc_run = _lcast(_a1758, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
-        def _else1800(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1759(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1801 = True
-            v__envc_run = _lcast(_a1801, jnp.bool_)
+            _a1760 = True
+            v__envc_run = _lcast(_a1760, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1802 = False
-            st["attacking"] = _cast(_a1802, jnp.bool_)
+            _a1761 = False
+            st["attacking"] = _cast(_a1761, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1795,
-            lambda: _then1796(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
-            lambda: _else1800(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1754,
+            lambda: _then1755(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            lambda: _else1759(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             False,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             (
@@ -23044,8 +23022,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1781,
-        lambda: _then1782(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1740,
+        lambda: _then1741(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -23058,21 +23036,21 @@ def p__envc_run_attack(st, v_a):
             jnp.bool_,
         ),
     )
-    _c1803 = v__envc_run
+    _c1762 = v__envc_run
 
-    def _then1804(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1763(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1805 = jnp.logical_not(st["terminated"])
+        _c1764 = jnp.logical_not(st["terminated"])
 
-        def _then1806(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1765(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1805,
-            lambda: _then1806(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1764,
+            lambda: _then1765(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -23088,8 +23066,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1803,
-        lambda: _then1804(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1762,
+        lambda: _then1763(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -23110,15 +23088,16 @@ def a_setup_active(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1807 = _i32(v_h)
-    _f1808 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1807 >= _f1808), 42, _f1807, _f1808)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_f1807])
-    _f1809 = _i32(v_h)
-    _f1810 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1809 >= _f1810), 43, _f1809, _f1810)
-    _l1811 = _remove_at(_get(st["hand"], _i32(v_p)), _f1809)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1811)
+    _f1766 = _i32(v_h)
+    _f1767 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 42, _f1766, _f1767)
+    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_i32(v_h)])
+    _f1768 = _i32(v_h)
+    _f1769 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 43, _f1768, _f1769)
+    _f1770 = _i32(v_h)
+    _l1771 = _remove_at(_get(st["hand"], _i32(v_p)), _f1770)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1771)
     return st
 
 
@@ -23126,38 +23105,38 @@ def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1815(i1812):
+    def _g1775(i1772):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1813 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1773 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])))
-            & (i1812 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1812 >= _f1813),
+            & (i1772 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1772 >= _f1773),
             1,
-            i1812,
-            _f1813,
+            i1772,
+            _f1773,
         )
-        _f1814 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1774 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])))
-            & (i1812 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1812])] == 0)
-            & (i1812 >= _f1814),
+            & (i1772 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1772])] == 0)
+            & (i1772 >= _f1774),
             1,
-            i1812,
-            _f1814,
+            i1772,
+            _f1774,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
                     jnp.where(
-                        (i1812 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1772 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1812])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1812])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1772])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1772])] == 0),
                         ),
                         False,
                     ),
@@ -23174,10 +23153,10 @@ def m_setup_active(st):
             _flt,
         )
 
-    _e1816 = jax.vmap(_g1815)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1816[1]))
-    _e1817 = _e1816[0]
-    return _e1817, st["_fault"]
+    _e1776 = jax.vmap(_g1775)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1776[1]))
+    _e1777 = _e1776[0]
+    return _e1777, st["_fault"]
 
 
 def a_setup_bench(st, index):
@@ -23185,17 +23164,18 @@ def a_setup_bench(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1818 = _i32(v_h)
-    _f1819 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1818 >= _f1819), 44, _f1818, _f1819)
+    _f1778 = _i32(v_h)
+    _f1779 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1778 >= _f1779), 44, _f1778, _f1779)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1818]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1778]
     )
-    _f1820 = _i32(v_h)
-    _f1821 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1820 >= _f1821), 45, _f1820, _f1821)
-    _l1822 = _remove_at(_get(st["hand"], _i32(v_p)), _f1820)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1822)
+    _f1780 = _i32(v_h)
+    _f1781 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 45, _f1780, _f1781)
+    _f1782 = _i32(v_h)
+    _l1783 = _remove_at(_get(st["hand"], _i32(v_p)), _f1782)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1783)
     return st
 
 
@@ -23203,9 +23183,9 @@ def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1826(i1823):
+    def _g1787(i1784):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1824 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1785 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (
@@ -23214,13 +23194,13 @@ def m_setup_bench(st):
                     (_i32(f_free_bench(st, st["current_player"])) < 4),
                 )
             )
-            & (i1823 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1823 >= _f1824),
+            & (i1784 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1784 >= _f1785),
             1,
-            i1823,
-            _f1824,
+            i1784,
+            _f1785,
         )
-        _f1825 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1786 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (
@@ -23229,12 +23209,12 @@ def m_setup_bench(st):
                     (_i32(f_free_bench(st, st["current_player"])) < 4),
                 )
             )
-            & (i1823 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1823])] == 0)
-            & (i1823 >= _f1825),
+            & (i1784 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1784])] == 0)
+            & (i1784 >= _f1786),
             1,
-            i1823,
-            _f1825,
+            i1784,
+            _f1786,
         )
         return (
             jnp.logical_and(
@@ -23244,10 +23224,10 @@ def m_setup_bench(st):
                         (_i32(f_free_bench(st, st["current_player"])) < 4),
                     ),
                     jnp.where(
-                        (i1823 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1784 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1823])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1823])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1784])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1784])] == 0),
                         ),
                         False,
                     ),
@@ -23264,37 +23244,37 @@ def m_setup_bench(st):
             _flt,
         )
 
-    _e1827 = jax.vmap(_g1826)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1827[1]))
-    _e1828 = _e1827[0]
-    return _e1828, st["_fault"]
+    _e1788 = jax.vmap(_g1787)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1788[1]))
+    _e1789 = _e1788[0]
+    return _e1789, st["_fault"]
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2218): index in 0..0"""
     st = dict(st)
-    _c1829 = _i32(st["current_player"]) == _i32(st["first"])
+    _c1790 = _i32(st["current_player"]) == _i32(st["first"])
 
-    def _then1830(st):
+    def _then1791(st):
         st = dict(st)
-        _a1831 = 1 - _i32(st["first"])
-        st["current_player"] = _cast(_a1831, jnp.int8)
+        _a1792 = 1 - _i32(st["first"])
+        st["current_player"] = _cast(_a1792, jnp.int8)
         return st, ()
 
-    def _else1832(st):
+    def _else1793(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
 
-    st, () = _branch_any(_c1829, lambda: _then1830(st), lambda: _else1832(st), False, (), ())
+    st, () = _branch_any(_c1790, lambda: _then1791(st), lambda: _else1793(st), False, (), ())
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
 
-    def _g1834(i1833):
+    def _g1795(i1794):
         return jnp.logical_and(
             jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
             jnp.logical_not(
@@ -23307,8 +23287,8 @@ def m_setup_done(st):
             ),
         )
 
-    _e1835 = jax.vmap(_g1834)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1835
+    _e1796 = jax.vmap(_g1795)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1796
 
 
 def rk_setup_done(st, index):
@@ -23321,17 +23301,18 @@ def a_play_basic(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1836 = _i32(v_h)
-    _f1837 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1836 >= _f1837), 46, _f1836, _f1837)
+    _f1797 = _i32(v_h)
+    _f1798 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1797 >= _f1798), 46, _f1797, _f1798)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1836]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1797]
     )
-    _f1838 = _i32(v_h)
-    _f1839 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1838 >= _f1839), 47, _f1838, _f1839)
-    _l1840 = _remove_at(_get(st["hand"], _i32(v_p)), _f1838)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1840)
+    _f1799 = _i32(v_h)
+    _f1800 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 47, _f1799, _f1800)
+    _f1801 = _i32(v_h)
+    _l1802 = _remove_at(_get(st["hand"], _i32(v_p)), _f1801)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1802)
     return st
 
 
@@ -23339,38 +23320,38 @@ def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1844(i1841):
+    def _g1806(i1803):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1842 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1804 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)))
-            & (i1841 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1841 >= _f1842),
+            & (i1803 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (i1803 >= _f1804),
             1,
-            i1841,
-            _f1842,
+            i1803,
+            _f1804,
         )
-        _f1843 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1805 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)))
-            & (i1841 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1841])] == 0)
-            & (i1841 >= _f1843),
+            & (i1803 < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1803])] == 0)
+            & (i1803 >= _f1805),
             1,
-            i1841,
-            _f1843,
+            i1803,
+            _f1805,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)),
                     jnp.where(
-                        (i1841 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (i1803 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1841])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1841])] == 0),
+                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1803])] == 0),
+                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1803])] == 0),
                         ),
                         False,
                     ),
@@ -23387,10 +23368,10 @@ def m_play_basic(st):
             _flt,
         )
 
-    _e1845 = jax.vmap(_g1844)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1845[1]))
-    _e1846 = _e1845[0]
-    return _e1846, st["_fault"]
+    _e1807 = jax.vmap(_g1806)(jnp.arange(0, 10, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1807[1]))
+    _e1808 = _e1807[0]
+    return _e1808, st["_fault"]
 
 
 def a_evolve(st, index):
@@ -23399,37 +23380,38 @@ def a_evolve(st, index):
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1847 = st["card"][_i32(v_p)][_i32(v_s)]
+    _a1809 = st["card"][_i32(v_p)][_i32(v_s)]
     st["below"] = (
         st["below"]
         .at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))]
-        .set(_cast(_a1847, jnp.int16))
+        .set(_cast(_a1809, jnp.int16))
     )
-    _a1848 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1848, jnp.int8))
-    _f1849 = _i32(v_h)
-    _f1850 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1849 >= _f1850), 49, _f1849, _f1850)
-    _a1851 = _get(st["hand"], _i32(v_p))["items"][_f1849]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1851, jnp.int16))
-    _f1852 = _i32(v_h)
-    _f1853 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1852 >= _f1853), 50, _f1852, _f1853)
-    _l1854 = _remove_at(_get(st["hand"], _i32(v_p)), _f1852)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1854)
-    _a1855 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1855, jnp.int8))
-    _c1856 = _i32(v_s) == 0
+    _a1810 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1810, jnp.int8))
+    _f1811 = _i32(v_h)
+    _f1812 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 49, _f1811, _f1812)
+    _a1813 = _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1813, jnp.int16))
+    _f1814 = _i32(v_h)
+    _f1815 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 50, _f1814, _f1815)
+    _f1816 = _i32(v_h)
+    _l1817 = _remove_at(_get(st["hand"], _i32(v_p)), _f1816)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1817)
+    _a1818 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1818, jnp.int8))
+    _c1819 = _i32(v_s) == 0
 
-    def _then1857(st, v_h, v_s, v_p):
+    def _then1820(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
 
     st, (v_h, v_s, v_p) = _branch_any(
-        _c1856,
-        lambda: _then1857(st, v_h, v_s, v_p),
+        _c1819,
+        lambda: _then1820(st, v_h, v_s, v_p),
         lambda: (st, (v_h, v_s, v_p)),
         True,
         (v_h, v_s, v_p),
@@ -23446,104 +23428,104 @@ def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1865(i1858):
+    def _g1828(i1821):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1859 = jnp.floor_divide(i1858, 4)
-        _f1860 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1822 = jnp.floor_divide(i1821, 4)
+        _f1823 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1858, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1821, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
-                        (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1858, 4)]
+                        (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1821, 4)]
                     ),
-                    (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1858, 4)]) < _i32(st["turn"])),
+                    (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1821, 4)]) < _i32(st["turn"])),
                 )
             )
-            & (_f1859 >= _f1860),
+            & (_f1822 >= _f1823),
             48,
-            _f1859,
-            _f1860,
+            _f1822,
+            _f1823,
         )
-        _f1861 = jnp.floor_divide(i1858, 4)
-        _f1862 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1824 = jnp.floor_divide(i1821, 4)
+        _f1825 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1858, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1821, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
                         jnp.logical_and(
-                            (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1858, 4)]
+                            (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1821, 4)]
                         ),
-                        (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1858, 4)]) < _i32(st["turn"])),
+                        (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1821, 4)]) < _i32(st["turn"])),
                     ),
-                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1859])] == 0),
+                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] == 0),
                 )
             )
-            & (_f1861 >= _f1862),
+            & (_f1824 >= _f1825),
             48,
-            _f1861,
-            _f1862,
+            _f1824,
+            _f1825,
         )
-        _f1863 = jnp.floor_divide(i1858, 4)
-        _f1864 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1826 = jnp.floor_divide(i1821, 4)
+        _f1827 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1858, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1821, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
                         jnp.logical_and(
                             jnp.logical_and(
                                 (_i32(st["turn"]) > 2),
-                                st["occupied"][_i32(st["current_player"])][jnp.remainder(i1858, 4)],
+                                st["occupied"][_i32(st["current_player"])][jnp.remainder(i1821, 4)],
                             ),
                             (
-                                _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1858, 4)])
+                                _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1821, 4)])
                                 < _i32(st["turn"])
                             ),
                         ),
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1859])] == 0),
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] == 0),
                     ),
-                    (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1861])] != 0),
+                    (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1824])] != 0),
                 )
             )
-            & (_f1863 >= _f1864),
+            & (_f1826 >= _f1827),
             48,
-            _f1863,
-            _f1864,
+            _f1826,
+            _f1827,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     (st["phase"] == 1),
                     jnp.where(
-                        (jnp.floor_divide(i1858, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (jnp.floor_divide(i1821, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and(
                                         jnp.logical_and(
                                             (_i32(st["turn"]) > 2),
-                                            st["occupied"][_i32(st["current_player"])][jnp.remainder(i1858, 4)],
+                                            st["occupied"][_i32(st["current_player"])][jnp.remainder(i1821, 4)],
                                         ),
                                         (
-                                            _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1858, 4)])
+                                            _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1821, 4)])
                                             < _i32(st["turn"])
                                         ),
                                     ),
-                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1859])] == 0),
+                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] == 0),
                                 ),
-                                (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1861])] != 0),
+                                (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1824])] != 0),
                             ),
                             (
-                                _i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1863])])
-                                == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1858, 4)])])
+                                _i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])])
+                                == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1821, 4)])])
                             ),
                         ),
                         False,
@@ -23561,10 +23543,10 @@ def m_evolve(st):
             _flt,
         )
 
-    _e1866 = jax.vmap(_g1865)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1866[1]))
-    _e1867 = _e1866[0]
-    return _e1867, st["_fault"]
+    _e1829 = jax.vmap(_g1828)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1829[1]))
+    _e1830 = _e1829[0]
+    return _e1830, st["_fault"]
 
 
 def rk_evolve(st, index):
@@ -23579,17 +23561,17 @@ def a_attach(st, index):
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1868 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1868, jnp.int8))
-    _a1869 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1869, jnp.int8)
-    _a1870 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1870, jnp.int8))
-    _a1871 = True
-    st["attached"] = _cast(_a1871, jnp.bool_)
-    _c1872 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
+    _a1831 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1831, jnp.int8))
+    _a1832 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1832, jnp.int8)
+    _a1833 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1833, jnp.int8))
+    _a1834 = True
+    st["attached"] = _cast(_a1834, jnp.bool_)
+    _c1835 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
 
-    def _then1873(st, v_s, v_p):
+    def _then1836(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
@@ -23597,8 +23579,8 @@ def a_attach(st, index):
         return st, (v_s, v_p)
 
     st, (v_s, v_p) = _branch_any(
-        _c1872,
-        lambda: _then1873(st, v_s, v_p),
+        _c1835,
+        lambda: _then1836(st, v_s, v_p),
         lambda: (st, (v_s, v_p)),
         True,
         (v_s, v_p),
@@ -23613,14 +23595,14 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
 
-    def _g1875(i1874):
+    def _g1838(i1837):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])),
                     (_i32(st["zone"][_i32(st["current_player"])]) != 10),
                 ),
-                st["occupied"][_i32(st["current_player"])][i1874],
+                st["occupied"][_i32(st["current_player"])][i1837],
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23632,8 +23614,8 @@ def m_attach(st):
             ),
         )
 
-    _e1876 = jax.vmap(_g1875)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1876
+    _e1839 = jax.vmap(_g1838)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1839
 
 
 def rk_attach(st, index):
@@ -23655,62 +23637,62 @@ def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40]);
     returns (mask, its first runtime fault: int32[3], zeros for none)"""
 
-    def _g1886(i1877):
+    def _g1849(i1840):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1878 = jnp.floor_divide(i1877, 4)
-        _f1879 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1841 = jnp.floor_divide(i1840, 4)
+        _f1842 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_f1878 >= _f1879),
+            & (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_f1841 >= _f1842),
             51,
-            _f1878,
-            _f1879,
+            _f1841,
+            _f1842,
         )
-        _f1880 = jnp.floor_divide(i1877, 4)
-        _f1881 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1843 = jnp.floor_divide(i1840, 4)
+        _f1844 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1878])] == 1)
-            & (_f1880 >= _f1881),
+            & (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1841])] == 1)
+            & (_f1843 >= _f1844),
             51,
-            _f1880,
-            _f1881,
+            _f1843,
+            _f1844,
         )
-        _f1882 = jnp.floor_divide(i1877, 4)
-        _f1883 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1845 = jnp.floor_divide(i1840, 4)
+        _f1846 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
-                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1878])] == 1),
-                    (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1880])]) != 0),
+                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1841])] == 1),
+                    (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1843])]) != 0),
                 )
             )
-            & (_f1882 >= _f1883),
+            & (_f1845 >= _f1846),
             51,
-            _f1882,
-            _f1883,
+            _f1845,
+            _f1846,
         )
-        _f1884 = jnp.floor_divide(i1877, 4)
-        _f1885 = _get(st["hand"], _i32(st["current_player"]))["len"]
+        _f1847 = jnp.floor_divide(i1840, 4)
+        _f1848 = _get(st["hand"], _i32(st["current_player"]))["len"]
         _flt = _fault_in(
             _flt,
             (st["phase"] == 1)
-            & (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
+            & (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
             & (
                 jnp.logical_and(
                     jnp.logical_and(
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1878])] == 1),
-                        (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1880])]) != 0),
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1841])] == 1),
+                        (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1843])]) != 0),
                     ),
                     jnp.logical_or(
-                        (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1882])] != 1),
+                        (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1845])] != 1),
                         jnp.logical_not(
                             jnp.logical_or(
                                 jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]),
@@ -23720,28 +23702,28 @@ def m_play_trainer(st):
                     ),
                 )
             )
-            & (_f1884 >= _f1885),
+            & (_f1847 >= _f1848),
             52,
-            _f1884,
-            _f1885,
+            _f1847,
+            _f1848,
         )
         return (
             jnp.logical_and(
                 jnp.logical_and(
                     (st["phase"] == 1),
                     jnp.where(
-                        (jnp.floor_divide(i1877, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                        (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
                         jnp.logical_and(
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1878])] == 1),
+                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1841])] == 1),
                                     (
-                                        _i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1880])])
+                                        _i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1843])])
                                         != 0
                                     ),
                                 ),
                                 jnp.logical_or(
-                                    (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1882])] != 1),
+                                    (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1845])] != 1),
                                     jnp.logical_not(
                                         jnp.logical_or(
                                             jnp.logical_or(
@@ -23755,8 +23737,8 @@ def m_play_trainer(st):
                             f_trainer_target_ok(
                                 st,
                                 st["current_player"],
-                                _get(st["hand"], _i32(st["current_player"]))["items"][_f1884],
-                                jnp.remainder(i1877, 4),
+                                _get(st["hand"], _i32(st["current_player"]))["items"][_f1847],
+                                jnp.remainder(i1840, 4),
                             ),
                         ),
                         False,
@@ -23774,10 +23756,10 @@ def m_play_trainer(st):
             _flt,
         )
 
-    _e1887 = jax.vmap(_g1886)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1887[1]))
-    _e1888 = _e1887[0]
-    return _e1888, st["_fault"]
+    _e1850 = jax.vmap(_g1849)(jnp.arange(0, 40, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1850[1]))
+    _e1851 = _e1850[0]
+    return _e1851, st["_fault"]
 
 
 def rk_play_trainer(st, index):
@@ -23798,17 +23780,17 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
 
-    def _g1890(i1889):
+    def _g1853(i1852):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and(
-                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1889]),
-                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1889])]) != 0),
+                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1852]),
+                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1852])]) != 0),
                     ),
-                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1889])])] == 0),
+                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1852])])] == 0),
                 ),
-                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1889]),
+                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1852]),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23820,8 +23802,8 @@ def m_use_ability(st):
             ),
         )
 
-    _e1891 = jax.vmap(_g1890)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1891
+    _e1854 = jax.vmap(_g1853)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1854
 
 
 def rk_use_ability(st, index):
@@ -23839,81 +23821,81 @@ def a_retreat(st, index):
         jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0), jnp.int8
     )
     v_k = 0
-    _c1892 = _i32(v_k) < _i32(v_pay)
+    _c1855 = _i32(v_k) < _i32(v_pay)
 
-    def _then1893(st, v_b, v_p, v_pay, v_k):
+    def _then1856(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1895(i1894):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1894]) > 0), i1894, 10))
+        def _g1858(i1857):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1857]) > 0), i1857, 10))
 
-        _e1896 = jax.vmap(_g1895)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1896), jnp.int8)
-        _a1897 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1897, jnp.int8))
+        _e1859 = jax.vmap(_g1858)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1859), jnp.int8)
+        _a1860 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1860, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1892, lambda: _then1893(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1855, lambda: _then1856(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 1
-    _c1898 = _i32(v_k) < _i32(v_pay)
+    _c1861 = _i32(v_k) < _i32(v_pay)
 
-    def _then1899(st, v_b, v_p, v_pay, v_k):
+    def _then1862(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1901(i1900):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1900]) > 0), i1900, 10))
+        def _g1864(i1863):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1863]) > 0), i1863, 10))
 
-        _e1902 = jax.vmap(_g1901)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1902), jnp.int8)
-        _a1903 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1903, jnp.int8))
+        _e1865 = jax.vmap(_g1864)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1865), jnp.int8)
+        _a1866 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1866, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1898, lambda: _then1899(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1861, lambda: _then1862(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 2
-    _c1904 = _i32(v_k) < _i32(v_pay)
+    _c1867 = _i32(v_k) < _i32(v_pay)
 
-    def _then1905(st, v_b, v_p, v_pay, v_k):
+    def _then1868(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1907(i1906):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1906]) > 0), i1906, 10))
+        def _g1870(i1869):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1869]) > 0), i1869, 10))
 
-        _e1908 = jax.vmap(_g1907)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1908), jnp.int8)
-        _a1909 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1909, jnp.int8))
+        _e1871 = jax.vmap(_g1870)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1871), jnp.int8)
+        _a1872 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1872, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1904, lambda: _then1905(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1867, lambda: _then1868(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 3
-    _c1910 = _i32(v_k) < _i32(v_pay)
+    _c1873 = _i32(v_k) < _i32(v_pay)
 
-    def _then1911(st, v_b, v_p, v_pay, v_k):
+    def _then1874(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1913(i1912):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1912]) > 0), i1912, 10))
+        def _g1876(i1875):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1875]) > 0), i1875, 10))
 
-        _e1914 = jax.vmap(_g1913)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1914), jnp.int8)
-        _a1915 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1915, jnp.int8))
+        _e1877 = jax.vmap(_g1876)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1877), jnp.int8)
+        _a1878 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1878, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1910, lambda: _then1911(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1873, lambda: _then1874(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1916 = True
-    st["retreated"] = _cast(_a1916, jnp.bool_)
+    _a1879 = True
+    st["retreated"] = _cast(_a1879, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
@@ -23921,7 +23903,7 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
 
-    def _g1918(i1917):
+    def _g1881(i1880):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
@@ -23930,7 +23912,7 @@ def m_retreat(st):
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])),
-                                    st["occupied"][_i32(st["current_player"])][(i1917 + 1)],
+                                    st["occupied"][_i32(st["current_player"])][(i1880 + 1)],
                                 ),
                                 st["occupied"][_i32(st["current_player"])][0],
                             ),
@@ -23960,8 +23942,8 @@ def m_retreat(st):
             ),
         )
 
-    _e1919 = jax.vmap(_g1918)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1919
+    _e1882 = jax.vmap(_g1881)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1882
 
 
 def rk_retreat(st, index):
@@ -23981,9 +23963,9 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
 
-    def _g1921(i1920):
+    def _g1884(i1883):
         return jnp.logical_and(
-            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1920)),
+            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1883)),
             jnp.logical_not(
                 jnp.logical_or(
                     jnp.logical_or(
@@ -23994,8 +23976,8 @@ def m_attack(st):
             ),
         )
 
-    _e1922 = jax.vmap(_g1921)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1922
+    _e1885 = jax.vmap(_g1884)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1885
 
 
 def rk_attack(st, index):
@@ -24039,11 +24021,11 @@ def a_discard_from_play(st, index):
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
 
-    def _g1924(i1923):
+    def _g1887(i1886):
         return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1923]),
-                (_K0[_i32(st["card"][_i32(st["current_player"])][i1923])] == 1),
+                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1886]),
+                (_K0[_i32(st["card"][_i32(st["current_player"])][i1886])] == 1),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -24055,8 +24037,8 @@ def m_discard_from_play(st):
             ),
         )
 
-    _e1925 = jax.vmap(_g1924)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1925
+    _e1888 = jax.vmap(_g1887)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1888
 
 
 def rk_discard_from_play(st, index):
@@ -24075,7 +24057,7 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
 
-    def _g1927(i1926):
+    def _g1890(i1889):
         return jnp.logical_and(
             (st["phase"] == 1),
             jnp.logical_not(
@@ -24088,8 +24070,8 @@ def m_end_turn(st):
             ),
         )
 
-    _e1928 = jax.vmap(_g1927)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1928
+    _e1891 = jax.vmap(_g1890)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1891
 
 
 def rk_end_turn(st, index):
@@ -24109,11 +24091,11 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
 
-    def _g1930(i1929):
+    def _g1893(i1892):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
-                st["occupied"][_i32(st["current_player"])][(i1929 + 1)],
+                st["occupied"][_i32(st["current_player"])][(i1892 + 1)],
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -24125,8 +24107,8 @@ def m_promote(st):
             ),
         )
 
-    _e1931 = jax.vmap(_g1930)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1931
+    _e1894 = jax.vmap(_g1893)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1894
 
 
 def rk_promote(st, index):
@@ -24138,7 +24120,7 @@ def rk_promote(st, index):
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
 
-    def _g1933(i1932):
+    def _g1896(i1895):
         return jnp.logical_or(
             jnp.logical_or(
                 jnp.logical_or(
@@ -24148,38 +24130,38 @@ def m_choose(st):
                                 jnp.logical_or(
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1932 >= 0), (i1932 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1895 >= 0), (i1895 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
-                                            jnp.logical_or((i1932 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
+                                            jnp.logical_or((i1895 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1932 >= 0), (i1932 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1895 >= 0), (i1895 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
-                                            jnp.logical_or((i1932 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
+                                            jnp.logical_or((i1895 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                 ),
                                 jnp.logical_and(
                                     jnp.logical_and(
-                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1932 >= 1), (i1932 < 4))
+                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1895 >= 1), (i1895 < 4))
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
                                             (
-                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1932))
+                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1895))
                                                 == _i32(st["_envc_frame_g1_6"])
                                             ),
                                         ),
                                         (
                                             _i32(
-                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1932][
+                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1895][
                                                     _i32(st["_envc_frame_g1_6"])
                                                 ]
                                             )
@@ -24190,45 +24172,45 @@ def m_choose(st):
                             ),
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1932 >= 1), (i1932 < 4))
+                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1895 >= 1), (i1895 < 4))
                                 ),
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
+                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
                             ),
                         ),
                         jnp.logical_and(
-                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1932 >= 1), (i1932 < 4))),
+                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1895 >= 1), (i1895 < 4))),
                             jnp.logical_and(
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
-                                (i1932 != _i32(st["_envc_frame_g1_7"])),
+                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
+                                (i1895 != _i32(st["_envc_frame_g1_7"])),
                             ),
                         ),
                     ),
                     jnp.logical_and(
-                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1932 >= 1), (i1932 < 4))),
+                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1895 >= 1), (i1895 < 4))),
                         jnp.logical_and(
-                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1932],
+                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1895],
                             jnp.logical_or(
                                 jnp.logical_not(st["_envc_frame_g1_2"]),
-                                (f_stage_of(st, st["_envc_frame_g1_9"], i1932) == 0),
+                                (f_stage_of(st, st["_envc_frame_g1_9"], i1895) == 0),
                             ),
                         ),
                     ),
                 ),
                 jnp.logical_and(
-                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1932 >= 1), (i1932 < 4))),
-                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1932],
+                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1895 >= 1), (i1895 < 4))),
+                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
                 ),
             ),
             jnp.logical_and(
-                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1932 >= 0), (i1932 < 8))),
+                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1895 >= 0), (i1895 < 8))),
                 jnp.logical_and(
-                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1932, 2)],
+                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1895, 2)],
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i1932, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1932, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1932, 2)])]),
+                                (jnp.remainder(i1895, 2) == 0),
+                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1895, 2)])]),
+                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1895, 2)])]),
                             )
                         )
                         >= 0
@@ -24237,8 +24219,8 @@ def m_choose(st):
             ),
         )
 
-    _e1934 = jax.vmap(_g1933)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1934
+    _e1897 = jax.vmap(_g1896)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1897
 
 
 def _observe(st, v_p):
@@ -24248,45 +24230,45 @@ def _observe(st, v_p):
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    _f1935 = _get(st["hand"], _i32(v_p))["len"]
+    _f1898 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (0 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (0 >= _f1935), 53, 0, _f1935
+        st, (0 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (0 >= _f1898), 53, 0, _f1898
     )
-    _f1936 = _get(st["hand"], _i32(v_p))["len"]
+    _f1899 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (1 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (1 >= _f1936), 54, 1, _f1936
+        st, (1 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (1 >= _f1899), 54, 1, _f1899
     )
-    _f1937 = _get(st["hand"], _i32(v_p))["len"]
+    _f1900 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (2 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (2 >= _f1937), 55, 2, _f1937
+        st, (2 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (2 >= _f1900), 55, 2, _f1900
     )
-    _f1938 = _get(st["hand"], _i32(v_p))["len"]
+    _f1901 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (3 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (3 >= _f1938), 56, 3, _f1938
+        st, (3 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (3 >= _f1901), 56, 3, _f1901
     )
-    _f1939 = _get(st["hand"], _i32(v_p))["len"]
+    _f1902 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (4 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (4 >= _f1939), 57, 4, _f1939
+        st, (4 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (4 >= _f1902), 57, 4, _f1902
     )
-    _f1940 = _get(st["hand"], _i32(v_p))["len"]
+    _f1903 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (5 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (5 >= _f1940), 58, 5, _f1940
+        st, (5 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (5 >= _f1903), 58, 5, _f1903
     )
-    _f1941 = _get(st["hand"], _i32(v_p))["len"]
+    _f1904 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (6 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (6 >= _f1941), 59, 6, _f1941
+        st, (6 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (6 >= _f1904), 59, 6, _f1904
     )
-    _f1942 = _get(st["hand"], _i32(v_p))["len"]
+    _f1905 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (7 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (7 >= _f1942), 60, 7, _f1942
+        st, (7 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (7 >= _f1905), 60, 7, _f1905
     )
-    _f1943 = _get(st["hand"], _i32(v_p))["len"]
+    _f1906 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (8 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (8 >= _f1943), 61, 8, _f1943
+        st, (8 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (8 >= _f1906), 61, 8, _f1906
     )
-    _f1944 = _get(st["hand"], _i32(v_p))["len"]
+    _f1907 = _get(st["hand"], _i32(v_p))["len"]
     st = _fault_at(
-        st, (9 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (9 >= _f1944), 62, 9, _f1944
+        st, (9 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (9 >= _f1907), 62, 9, _f1907
     )
     _ret = _select(
         _done,
@@ -24600,86 +24582,85 @@ def _init_body(st):
     st = dict(st)
     v_p = jnp.int32(0)
 
-    def _loop1945(i, carry):
+    def _loop1908(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1946 = _randint(st, 0, 21)
-        _a1947 = _r1946
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1947, jnp.int8))
+        st, _r1909 = _randint(st, 0, 21)
+        _a1910 = _r1909
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1910, jnp.int8))
         v_i = jnp.int32(0)
 
-        def _loop1948(i, carry):
+        def _loop1911(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            _f1949 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_f1949 >= 20), 63, 0, 0)
-            _l1950 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1950)
+            st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] >= 20), 63, 0, 0)
+            _l1912 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1912)
             return st, (v_p, v_i)
 
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1948, (st, (v_p, v_i)))
-        _f1951 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1952 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1952)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1911, (st, (v_p, v_i)))
+        _f1913 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1914 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1914)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1945, (st, (v_p,)))
-    st, _r1953 = _randint(st, 0, 1)
-    _a1954 = jnp.where((_r1953 == 1), 1, 0)
-    st["first"] = _cast(_a1954, jnp.int8)
-    _a1955 = st["first"]
-    st["current_player"] = _cast(_a1955, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1908, (st, (v_p,)))
+    st, _r1915 = _randint(st, 0, 1)
+    _a1916 = jnp.where((_r1915 == 1), 1, 0)
+    st["first"] = _cast(_a1916, jnp.int8)
+    _a1917 = st["first"]
+    st["current_player"] = _cast(_a1917, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
 
-    def _g1981(
-        i1956,
-        _h1958,
-        _h1959,
-        _h1960,
-        _h1961,
-        _h1962,
-        _h1963,
-        _h1964,
-        _h1965,
-        _h1966,
-        _h1967,
-        _h1968,
-        _h1969,
-        _h1970,
-        _h1971,
-        _h1972,
-        _h1973,
-        _h1974,
-        _h1975,
-        _h1976,
-        _h1977,
-        _h1978,
+    def _g1943(
+        i1918,
+        _h1920,
+        _h1921,
+        _h1922,
+        _h1923,
+        _h1924,
+        _h1925,
+        _h1926,
+        _h1927,
+        _h1928,
+        _h1929,
+        _h1930,
+        _h1931,
+        _h1932,
+        _h1933,
+        _h1934,
+        _h1935,
+        _h1936,
+        _h1937,
+        _h1938,
+        _h1939,
+        _h1940,
     ):
-        def _g1979(i1957):
+        def _g1941(i1919):
             return (
                 (
                     (
                         (
-                            _lcount(_get(st["deck"], i1956), _K84[_i32(_h1958)][i1957])
-                            + _lcount(_get(st["hand"], i1956), _K84[_i32(_h1958)][i1957])
+                            _lcount(_get(st["deck"], i1918), _K84[_i32(_h1920)][i1919])
+                            + _lcount(_get(st["hand"], i1918), _K84[_i32(_h1920)][i1919])
                         )
-                        + _lcount(_get(st["discard"], i1956), _K84[_i32(_h1958)][i1957])
+                        + _lcount(_get(st["discard"], i1918), _K84[_i32(_h1920)][i1919])
                     )
                     + (
                         (
                             (
-                                _i32(jnp.logical_and(_h1959, (_h1960 == _K84[_i32(_h1958)][i1957])))
-                                + _i32(jnp.logical_and(_h1961, (_h1962 == _K84[_i32(_h1958)][i1957])))
+                                _i32(jnp.logical_and(_h1921, (_h1922 == _K84[_i32(_h1920)][i1919])))
+                                + _i32(jnp.logical_and(_h1923, (_h1924 == _K84[_i32(_h1920)][i1919])))
                             )
-                            + _i32(jnp.logical_and(_h1963, (_h1964 == _K84[_i32(_h1958)][i1957])))
+                            + _i32(jnp.logical_and(_h1925, (_h1926 == _K84[_i32(_h1920)][i1919])))
                         )
-                        + _i32(jnp.logical_and(_h1965, (_h1966 == _K84[_i32(_h1958)][i1957])))
+                        + _i32(jnp.logical_and(_h1927, (_h1928 == _K84[_i32(_h1920)][i1919])))
                     )
                 )
                 + (
@@ -24689,14 +24670,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1959, (0 < _i32(_h1967))),
-                                            (_h1968 == _K84[_i32(_h1958)][i1957]),
+                                            jnp.logical_and(_h1921, (0 < _i32(_h1929))),
+                                            (_h1930 == _K84[_i32(_h1920)][i1919]),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1959, (1 < _i32(_h1967))),
-                                            (_h1969 == _K84[_i32(_h1958)][i1957]),
+                                            jnp.logical_and(_h1921, (1 < _i32(_h1929))),
+                                            (_h1931 == _K84[_i32(_h1920)][i1919]),
                                         )
                                     )
                                 )
@@ -24705,14 +24686,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1961, (0 < _i32(_h1970))),
-                                            (_h1971 == _K84[_i32(_h1958)][i1957]),
+                                            jnp.logical_and(_h1923, (0 < _i32(_h1932))),
+                                            (_h1933 == _K84[_i32(_h1920)][i1919]),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1961, (1 < _i32(_h1970))),
-                                            (_h1972 == _K84[_i32(_h1958)][i1957]),
+                                            jnp.logical_and(_h1923, (1 < _i32(_h1932))),
+                                            (_h1934 == _K84[_i32(_h1920)][i1919]),
                                         )
                                     )
                                 )
@@ -24722,14 +24703,14 @@ def inv_cards_conserved(st):
                             (
                                 _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1963, (0 < _i32(_h1973))),
-                                        (_h1974 == _K84[_i32(_h1958)][i1957]),
+                                        jnp.logical_and(_h1925, (0 < _i32(_h1935))),
+                                        (_h1936 == _K84[_i32(_h1920)][i1919]),
                                     )
                                 )
                                 + _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1963, (1 < _i32(_h1973))),
-                                        (_h1975 == _K84[_i32(_h1958)][i1957]),
+                                        jnp.logical_and(_h1925, (1 < _i32(_h1935))),
+                                        (_h1937 == _K84[_i32(_h1920)][i1919]),
                                     )
                                 )
                             )
@@ -24739,23 +24720,23 @@ def inv_cards_conserved(st):
                         (
                             _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1965, (0 < _i32(_h1976))), (_h1977 == _K84[_i32(_h1958)][i1957])
+                                    jnp.logical_and(_h1927, (0 < _i32(_h1938))), (_h1939 == _K84[_i32(_h1920)][i1919])
                                 )
                             )
                             + _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1965, (1 < _i32(_h1976))), (_h1978 == _K84[_i32(_h1958)][i1957])
+                                    jnp.logical_and(_h1927, (1 < _i32(_h1938))), (_h1940 == _K84[_i32(_h1920)][i1919])
                                 )
                             )
                         )
                     )
                 )
-            ) == jnp.sum(_wide(_K84[_i32(_h1958)]) == _K84[_i32(_h1958)][i1957], dtype=jnp.int32)
+            ) == jnp.sum(_wide(_K84[_i32(_h1920)]) == _K84[_i32(_h1920)][i1919], dtype=jnp.int32)
 
-        _e1980 = jax.vmap(_g1979)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e1980)
+        _e1942 = jax.vmap(_g1941)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e1942)
 
-    _e1982 = jax.vmap(_g1981)(
+    _e1944 = jax.vmap(_g1943)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["decks"],
         st["occupied"][:, 0],
@@ -24779,61 +24760,61 @@ def inv_cards_conserved(st):
         st["below"][:, 3, 0],
         st["below"][:, 3, 1],
     )
-    return jnp.all(_e1982)
+    return jnp.all(_e1944)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
 
-    def _g2000(
-        i1983,
-        _h1984,
-        _h1985,
-        _h1986,
-        _h1987,
-        _h1988,
-        _h1989,
-        _h1990,
-        _h1991,
-        _h1992,
-        _h1993,
-        _h1994,
-        _h1995,
-        _h1996,
-        _h1997,
-        _h1998,
-        _h1999,
+    def _g1962(
+        i1945,
+        _h1946,
+        _h1947,
+        _h1948,
+        _h1949,
+        _h1950,
+        _h1951,
+        _h1952,
+        _h1953,
+        _h1954,
+        _h1955,
+        _h1956,
+        _h1957,
+        _h1958,
+        _h1959,
+        _h1960,
+        _h1961,
     ):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_or(
-                        jnp.logical_not(_h1984),
+                        jnp.logical_not(_h1946),
                         (
-                            _i32(_h1985)
-                            < _i32(jnp.where((_K0[_i32(_h1986)] == 1), _i32(_h1987), _i32(_K1[_i32(_h1986)])))
+                            _i32(_h1947)
+                            < _i32(jnp.where((_K0[_i32(_h1948)] == 1), _i32(_h1949), _i32(_K1[_i32(_h1948)])))
                         ),
                     ),
                     jnp.logical_or(
-                        jnp.logical_not(_h1988),
+                        jnp.logical_not(_h1950),
                         (
-                            _i32(_h1989)
-                            < _i32(jnp.where((_K0[_i32(_h1990)] == 1), _i32(_h1991), _i32(_K1[_i32(_h1990)])))
+                            _i32(_h1951)
+                            < _i32(jnp.where((_K0[_i32(_h1952)] == 1), _i32(_h1953), _i32(_K1[_i32(_h1952)])))
                         ),
                     ),
                 ),
                 jnp.logical_or(
-                    jnp.logical_not(_h1992),
-                    (_i32(_h1993) < _i32(jnp.where((_K0[_i32(_h1994)] == 1), _i32(_h1995), _i32(_K1[_i32(_h1994)])))),
+                    jnp.logical_not(_h1954),
+                    (_i32(_h1955) < _i32(jnp.where((_K0[_i32(_h1956)] == 1), _i32(_h1957), _i32(_K1[_i32(_h1956)])))),
                 ),
             ),
             jnp.logical_or(
-                jnp.logical_not(_h1996),
-                (_i32(_h1997) < _i32(jnp.where((_K0[_i32(_h1998)] == 1), _i32(_h1999), _i32(_K1[_i32(_h1998)])))),
+                jnp.logical_not(_h1958),
+                (_i32(_h1959) < _i32(jnp.where((_K0[_i32(_h1960)] == 1), _i32(_h1961), _i32(_K1[_i32(_h1960)])))),
             ),
         )
 
-    _e2001 = jax.vmap(_g2000)(
+    _e1963 = jax.vmap(_g1962)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["damage"][:, 0],
@@ -24852,14 +24833,14 @@ def inv_hp_bounds(st):
         st["card"][:, 3],
         st["played_hp"][:, 3],
     )
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e2001))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1963))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     return jnp.logical_or(
         st["terminated"],
-        jnp.all(jax.vmap(lambda i2002, _h2003: _i32(_h2003) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
+        jnp.all(jax.vmap(lambda i1964, _h1965: _i32(_h1965) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
     )
 
 
@@ -24874,24 +24855,24 @@ def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     return jnp.logical_or(
         jnp.logical_or(st["terminated"], (st["phase"] != 1)),
-        jnp.all(jax.vmap(lambda i2004, _h2005: _h2005)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
+        jnp.all(jax.vmap(lambda i1966, _h1967: _h1967)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
     )
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
 
-    def _g2011(i2006, _h2007, _h2008, _h2009, _h2010):
-        return (((_i32(_h2007) + _i32(_h2008)) + _i32(_h2009)) + _i32(_h2010)) <= 4
+    def _g1973(i1968, _h1969, _h1970, _h1971, _h1972):
+        return (((_i32(_h1969) + _i32(_h1970)) + _i32(_h1971)) + _i32(_h1972)) <= 4
 
-    _e2012 = jax.vmap(_g2011)(
+    _e1974 = jax.vmap(_g1973)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["occupied"][:, 1],
         st["occupied"][:, 2],
         st["occupied"][:, 3],
     )
-    return jnp.all(_e2012)
+    return jnp.all(_e1974)
 
 
 # ---- the environment

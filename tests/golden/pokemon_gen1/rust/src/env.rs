@@ -2119,8 +2119,10 @@ fn p_fixed_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             for v_k in 0i32..4 {
                 // @ pokemon_gen1.envspec:1131:17
                 if (v_k < (v_moves.len as i32)) {
+                    // @ pokemon_gen1.envspec:1132:39
+                    if (v_k >= (v_moves.len as i32)) { return Err(Fault::at(2, v_k, (v_moves.len as i32))); }
                     // @ pokemon_gen1.envspec:1132:21
-                    let _a84: i32 = (v_moves.get(v_k, 2)? as i32);
+                    let _a84: i32 = (v_moves.items[(v_k as usize).min(3)] as i32);
                     p_set_move(s, v_p, v_i, v_k, _a84)?;
                 }
             }
@@ -2176,8 +2178,10 @@ fn p_random_team(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         for v_i in 0i32..4 {
             // @ pokemon_gen1.envspec:1162:13
             if (v_i < (v_pool.len as i32)) {
+                // @ pokemon_gen1.envspec:1163:35
+                if (v_i >= (v_pool.len as i32)) { return Err(Fault::at(3, v_i, (v_pool.len as i32))); }
                 // @ pokemon_gen1.envspec:1163:17
-                let _a92: i32 = (v_pool.get(v_i, 3)? as i32);
+                let _a92: i32 = (v_pool.items[(v_i as usize).min(7)] as i32);
                 p_set_move(s, v_p, v_k, v_i, _a92)?;
             }
         }

@@ -38,29 +38,29 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 /// the fault, `{action}` the action `a` by name, `{{`/`}}` one brace (`fault_message`, in lib.rs).
 pub static FAULT_SITES: [&str; 63] = [
     "tcg.envspec:247:46: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:342:13: push onto a full list (capacity 10)",
     "tcg.envspec:342:26: `draw()` from an empty list",
+    "tcg.envspec:342:13: push onto a full list (capacity 10)",
     "tcg.envspec:452:53: index {a} is past the end of a list of length {b}",
     "tcg.envspec:455:81: index {a} is past the end of a list of length {b}",
     "tcg.envspec:456:80: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:459:9: push onto a full list (capacity 10)",
     "tcg.envspec:459:22: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:459:9: push onto a full list (capacity 10)",
     "tcg.envspec:460:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:469:13: push onto a full list (capacity 20)",
     "tcg.envspec:469:26: `pop()` from an empty list",
-    "tcg.envspec:618:9: push onto a full list (capacity 20)",
+    "tcg.envspec:469:13: push onto a full list (capacity 20)",
     "tcg.envspec:618:25: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:618:9: push onto a full list (capacity 20)",
     "tcg.envspec:619:9: remove_at({a}) on a list of length {b}",
     "tcg.envspec:625:37: index {a} is past the end of a list of length {b}",
     "tcg.envspec:626:59: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:636:13: push onto a full list (capacity 10)",
     "tcg.envspec:636:26: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:636:13: push onto a full list (capacity 10)",
     "tcg.envspec:637:13: remove_at({a}) on a list of length {b}",
     "tcg.envspec:644:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:655:31: index {a} is past the end of a list of length {b}",
     "tcg.envspec:656:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:666:17: push onto a full list (capacity 20)",
     "tcg.envspec:666:33: `draw()` from an empty list",
+    "tcg.envspec:666:17: push onto a full list (capacity 20)",
     "tcg.envspec:923:56: index {a} is past the end of a list of length {b}",
     "tcg.envspec:932:66: index {a} is past the end of a list of length {b}",
     "tcg.envspec:947:21: push onto a full list (capacity 10)",
@@ -1609,10 +1609,15 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
     for v_k in 0i32..5 {
         // @ tcg.envspec:341:9
         if (((v_k < v_n) && ((s.f_deck[(v_p as usize).min(1)].len as i32) > 0)) && ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10)) {
+            // @ tcg.envspec:342:26
+            if ((s.f_deck[(v_p as usize).min(1)].len as i32) == 0) { return Err(Fault::at(1, 0, 0)); }
+            // @ tcg.envspec:342:26
+            let _v15 = s.f_deck[(v_p as usize).min(1)].take_front_unchecked();
+            let mut v__envc_list1: i32 = (_v15 as i32);
             // @ tcg.envspec:342:13
-            let _v15 = s.f_deck[(v_p as usize).min(1)].take_front(2)?;
-            let _a16: i32 = (_v15 as i32);
-            s.f_hand[(v_p as usize).min(1)].push((_a16 as i16), 1)?;
+            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(2, 0, 0)); }
+            // @ tcg.envspec:342:13
+            s.f_hand[(v_p as usize).min(1)].push_unchecked((v__envc_list1 as i16));
         }
     }
     Ok(())
@@ -1621,8 +1626,8 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
 /// proc `heal` (tcg.envspec:347:1)
 fn p_heal(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:348:5
-    let _v17: i32 = imax(((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) - v_amount), 0);
-    s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v17 as i16);
+    let _v16: i32 = imax(((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) - v_amount), 0);
+    s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v16 as i16);
     Ok(())
 }
 
@@ -1652,8 +1657,8 @@ fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Resul
         // @ tcg.envspec:366:9
         if (v_k < v_coins) {
             // @ tcg.envspec:367:13
-            let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            if (_r18 == 1) {
+            let _r17: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            if (_r17 == 1) {
                 // @ tcg.envspec:368:17
                 v_heads = imin((v_heads + 1), 4);
             }
@@ -1667,8 +1672,8 @@ fn p_damage_per_heads(s: &mut State, mut v_coins: i32, mut v_each: i32) -> Resul
 /// proc `bonus_on_heads` (tcg.envspec:376:1)
 fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:377:5
-    let _r19: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    if (_r19 == 1) {
+    let _r18: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    if (_r18 == 1) {
         // @ tcg.envspec:378:9
         p_add_damage(s, v_amount)?;
     }
@@ -1678,19 +1683,19 @@ fn p_bonus_on_heads(s: &mut State, mut v_amount: i32) -> Result<(), Fault> {
 /// proc `damage_per_bench_type` (tcg.envspec:383:1)
 fn p_damage_per_bench_type(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_each: i32) -> Result<(), Fault> {
     // @ tcg.envspec:384:5
-    let mut _acc20: i32 = 0;
+    let mut _acc19: i32 = 0;
     for v_s in 1i32..4 {
-        _acc20 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_t == 10) || (f_type_of(s, v_p, v_s)? == v_t))) as i32;
+        _acc19 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_t == 10) || (f_type_of(s, v_p, v_s)? == v_t))) as i32;
     }
-    s.f_dmg = (imin((v_each * _acc20), 300) as i16);
+    s.f_dmg = (imin((v_each * _acc19), 300) as i16);
     Ok(())
 }
 
 /// proc `discard_energy` (tcg.envspec:388:1)
 fn p_discard_energy(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, mut v_n: i32) -> Result<(), Fault> {
     // @ tcg.envspec:389:5
-    let _v21: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) - v_n), 0);
-    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (_v21 as i8);
+    let _v20: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) - v_n), 0);
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (_v20 as i8);
     Ok(())
 }
 
@@ -1699,8 +1704,8 @@ fn p_attach_from_zone(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_t: i32, m
     // @ tcg.envspec:395:5
     if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_any_type || (f_type_of(s, v_p, v_s)? == v_t))) {
         // @ tcg.envspec:396:9
-        let _v22: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) + v_n), 12);
-        s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (_v22 as i8);
+        let _v21: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) + v_n), 12);
+        s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (_v21 as i8);
     }
     Ok(())
 }
@@ -1710,8 +1715,8 @@ fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), F
     // @ tcg.envspec:403:5
     if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && (!(s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)]))) {
         // @ tcg.envspec:404:9
-        let _i23: usize = ((1 - v_p) as usize).min(1);
-        s.f_condition[_i23] = (v_c as i8);
+        let _i22: usize = ((1 - v_p) as usize).min(1);
+        s.f_condition[_i22] = (v_c as i8);
     }
     Ok(())
 }
@@ -1719,8 +1724,8 @@ fn p_afflict_opponent(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), F
 /// proc `afflict_opponent_on_heads` (tcg.envspec:408:1)
 fn p_afflict_opponent_on_heads(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault> {
     // @ tcg.envspec:409:5
-    let _r24: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    if (_r24 == 1) {
+    let _r23: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    if (_r23 == 1) {
         // @ tcg.envspec:410:9
         p_afflict_opponent(s, v_p, v_c)?;
     }
@@ -1732,8 +1737,8 @@ fn p_poison_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:415:5
     if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && (!(s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)]))) {
         // @ tcg.envspec:416:9
-        let _i25: usize = ((1 - v_p) as usize).min(1);
-        s.f_poisoned[_i25] = true;
+        let _i24: usize = ((1 - v_p) as usize).min(1);
+        s.f_poisoned[_i24] = true;
     }
     Ok(())
 }
@@ -1743,8 +1748,8 @@ fn p_burn_opponent(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:421:5
     if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && (!(s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)]))) {
         // @ tcg.envspec:422:9
-        let _i26: usize = ((1 - v_p) as usize).min(1);
-        s.f_burned[_i26] = true;
+        let _i25: usize = ((1 - v_p) as usize).min(1);
+        s.f_burned[_i25] = true;
     }
     Ok(())
 }
@@ -1756,9 +1761,9 @@ fn p_damage_opponent_bench(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Re
         // @ tcg.envspec:429:9
         if s.f_occupied[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)] {
             // @ tcg.envspec:430:13
-            let _v27: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
-            let _i28: usize = ((1 - v_p) as usize).min(1);
-            s.f_damage[_i28][(v_s as usize).min(3)] = (_v27 as i16);
+            let _v26: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
+            let _i27: usize = ((1 - v_p) as usize).min(1);
+            s.f_damage[_i27][(v_s as usize).min(3)] = (_v26 as i16);
         }
     }
     Ok(())
@@ -1790,37 +1795,43 @@ fn p_add_retreat_discount(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
 /// proc `basic_from_deck` (tcg.envspec:451:1)
 fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:452:5
-    let mut _acc29: i32 = 0;
+    let mut _acc28: i32 = 0;
     for v_i in 0i32..20 {
-        _acc29 += (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 3)? as i32))? } else { false }) as i32;
+        _acc28 += (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 3)? as i32))? } else { false }) as i32;
     }
-    let mut v_n: i32 = _acc29;
+    let mut v_n: i32 = _acc28;
     // @ tcg.envspec:453:5
     if ((v_n > 0) && ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10)) {
         // @ tcg.envspec:454:9
-        let _hi30: i32 = imax((v_n - 1), 0);
-        let _r31: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi30, u16::MAX)?;
-        let mut v_r: i32 = _r31;
+        let _hi29: i32 = imax((v_n - 1), 0);
+        let _r30: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi29, u16::MAX)?;
+        let mut v_r: i32 = _r30;
         // @ tcg.envspec:455:9
-        let mut _acc32: i32 = 0;
+        let mut _acc31: i32 = 0;
         for v_i in 0i32..20 {
-            let mut _b33: bool = ((v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) && (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 4)? as i32))? } else { false }));
-            if _b33 {
-                let mut _acc34: i32 = 0;
+            let mut _b32: bool = ((v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) && (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 4)? as i32))? } else { false }));
+            if _b32 {
+                let mut _acc33: i32 = 0;
                 for v_j in 0i32..20 {
-                    _acc34 += ((v_j < v_i) && (if (v_j < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_j, 5)? as i32))? } else { false })) as i32;
+                    _acc33 += ((v_j < v_i) && (if (v_j < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_j, 5)? as i32))? } else { false })) as i32;
                 }
-                _b33 = (_acc34 == v_r);
+                _b32 = (_acc33 == v_r);
             }
-            let _x35: i32 = (if _b33 { v_i } else { 19 });
-            _acc32 = if v_i == 0 { _x35 } else { imin(_acc32, _x35) };
+            let _x34: i32 = (if _b32 { v_i } else { 19 });
+            _acc31 = if v_i == 0 { _x34 } else { imin(_acc31, _x34) };
         }
-        let mut v_at: i32 = _acc32;
+        let mut v_at: i32 = _acc31;
+        // @ tcg.envspec:459:22
+        if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(6, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
         // @ tcg.envspec:459:9
-        let _a36: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_at, 7)? as i32);
-        s.f_hand[(v_p as usize).min(1)].push((_a36 as i16), 6)?;
+        if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(7, 0, 0)); }
+        // @ tcg.envspec:459:9
+        let _a35: i32 = (s.f_deck[(v_p as usize).min(1)].items[(v_at as usize).min(19)] as i32);
+        s.f_hand[(v_p as usize).min(1)].push_unchecked((_a35 as i16));
         // @ tcg.envspec:460:9
-        s.f_deck[(v_p as usize).min(1)].remove_at(v_at, 8)?;
+        if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(8, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+        // @ tcg.envspec:460:9
+        s.f_deck[(v_p as usize).min(1)].remove_at_unchecked((v_at as usize).min(19));
     }
     Ok(())
 }
@@ -1833,10 +1844,15 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
     for v_k in 0i32..10 {
         // @ tcg.envspec:468:9
         if ((s.f_hand[(v_q as usize).min(1)].len as i32) > 0) {
+            // @ tcg.envspec:469:26
+            if ((s.f_hand[(v_q as usize).min(1)].len as i32) == 0) { return Err(Fault::at(9, 0, 0)); }
+            // @ tcg.envspec:469:26
+            let _v36 = s.f_hand[(v_q as usize).min(1)].take_back_unchecked();
+            let mut v__envc_list2: i32 = (_v36 as i32);
             // @ tcg.envspec:469:13
-            let _v37 = s.f_hand[(v_q as usize).min(1)].take_back(10)?;
-            let _a38: i32 = (_v37 as i32);
-            s.f_deck[(v_q as usize).min(1)].push((_a38 as i16), 9)?;
+            if ((s.f_deck[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(10, 0, 0)); }
+            // @ tcg.envspec:469:13
+            s.f_deck[(v_q as usize).min(1)].push_unchecked((v__envc_list2 as i16));
         }
     }
     // @ tcg.envspec:472:5
@@ -1849,8 +1865,8 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
 /// proc `damage_self` (tcg.envspec:478:1)
 fn p_damage_self(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:479:5
-    let _v39: i32 = imin(((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) + v_amount), 300);
-    s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v39 as i16);
+    let _v37: i32 = imin(((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) + v_amount), 300);
+    s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v37 as i16);
     Ok(())
 }
 
@@ -1864,8 +1880,8 @@ fn p_afflict_self(s: &mut State, mut v_p: i32, mut v_c: i32) -> Result<(), Fault
 /// proc `burn_opponent_on_heads` (tcg.envspec:487:1)
 fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:488:5
-    let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    if (_r40 == 1) {
+    let _r38: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    if (_r38 == 1) {
         // @ tcg.envspec:489:9
         p_burn_opponent(s, v_p)?;
     }
@@ -1875,8 +1891,8 @@ fn p_burn_opponent_on_heads(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `heal_on_heads` (tcg.envspec:494:1)
 fn p_heal_on_heads(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_amount: i32) -> Result<(), Fault> {
     // @ tcg.envspec:495:5
-    let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    if (_r41 == 1) {
+    let _r39: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    if (_r39 == 1) {
         // @ tcg.envspec:496:9
         p_heal(s, v_p, v_s, v_amount)?;
     }
@@ -1896,8 +1912,8 @@ fn p_heal_all(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), Faul
 /// proc `nothing_on_tails` (tcg.envspec:508:1)
 fn p_nothing_on_tails(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:509:5
-    let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    if (!(_r42 == 1)) {
+    let _r40: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    if (!(_r40 == 1)) {
         // @ tcg.envspec:510:9
         s.f_dmg = (0 as i16);
     }
@@ -1913,8 +1929,8 @@ fn p_bonus_if_all_heads(s: &mut State, mut v_coins: i32, mut v_amount: i32) -> R
         // @ tcg.envspec:518:9
         if (v_k < v_coins) {
             // @ tcg.envspec:519:13
-            let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            if (_r43 == 1) {
+            let _r41: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            if (_r41 == 1) {
                 // @ tcg.envspec:520:17
                 v_heads = imin((v_heads + 1), 4);
             }
@@ -1939,8 +1955,8 @@ fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Res
         // @ tcg.envspec:536:9
         if v_going {
             // @ tcg.envspec:537:13
-            let _r44: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            if (_r44 == 1) {
+            let _r42: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            if (_r42 == 1) {
                 // @ tcg.envspec:538:17
                 v_heads = imin((v_heads + 1), 12);
             } else {
@@ -1957,8 +1973,8 @@ fn p_damage_until_tails(s: &mut State, mut v_each: i32, mut v_more: bool) -> Res
 /// proc `bonus_or_recoil` (tcg.envspec:549:1)
 fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoil: i32) -> Result<(), Fault> {
     // @ tcg.envspec:550:5
-    let _r45: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    if (_r45 == 1) {
+    let _r43: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    if (_r43 == 1) {
         // @ tcg.envspec:551:9
         p_add_damage(s, v_amount)?;
     } else {
@@ -1971,11 +1987,11 @@ fn p_bonus_or_recoil(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_recoi
 /// proc `bonus_per_bench_named` (tcg.envspec:559:1)
 fn p_bonus_per_bench_named(s: &mut State, mut v_p: i32, mut v_n: i32, mut v_each: i32) -> Result<(), Fault> {
     // @ tcg.envspec:560:5
-    let mut _acc46: i32 = 0;
+    let mut _acc44: i32 = 0;
     for v_s in 1i32..4 {
-        _acc46 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == v_n)) as i32;
+        _acc44 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == v_n)) as i32;
     }
-    s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * _acc46)), 300) as i16);
+    s.f_dmg = (imin(((s.f_dmg as i32) + (v_each * _acc44)), 300) as i16);
     Ok(())
 }
 
@@ -2004,11 +2020,11 @@ fn p_bonus_if(s: &mut State, mut v_p: i32, mut v_w: i32, mut v_amount: i32) -> R
 /// proc `discard_all_energy` (tcg.envspec:584:1)
 fn p_discard_all_energy(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:585:5
-    let mut _arr47: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    let mut _arr45: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr47[v_t as usize] = (0 as i8);
+        _arr45[v_t as usize] = (0 as i8);
     }
-    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr47;
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr45;
     Ok(())
 }
 
@@ -2021,33 +2037,33 @@ fn p_discard_opponent_energy(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
     // @ tcg.envspec:593:5
     if v_coin {
         // @ tcg.envspec:594:9
-        let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r48 == 1);
+        let _r46: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r46 == 1);
     }
     // @ tcg.envspec:596:5
     let mut v_n: i32 = f_energy_total(s, v_q, 0)?;
     // @ tcg.envspec:597:5
     if (v_go && (v_n > 0)) {
         // @ tcg.envspec:598:9
-        let _hi49: i32 = imax((v_n - 1), 0);
-        let _r50: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi49, u16::MAX)?;
-        let mut v_r: i32 = _r50;
+        let _hi47: i32 = imax((v_n - 1), 0);
+        let _r48: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi47, u16::MAX)?;
+        let mut v_r: i32 = _r48;
         // @ tcg.envspec:600:9
-        let mut _acc51: i32 = 0;
+        let mut _acc49: i32 = 0;
         for v_v in 0i32..11 {
-            let mut _acc52: i32 = 0;
+            let mut _acc50: i32 = 0;
             for v_u in 0i32..11 {
-                _acc52 = _acc52 + (if (v_u <= v_v) { (s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) } else { 0 });
+                _acc50 = _acc50 + (if (v_u <= v_v) { (s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) } else { 0 });
             }
-            let _x53: i32 = (if (_acc52 > v_r) { v_v } else { 10 });
-            _acc51 = if v_v == 0 { _x53 } else { imin(_acc51, _x53) };
+            let _x51: i32 = (if (_acc50 > v_r) { v_v } else { 10 });
+            _acc49 = if v_v == 0 { _x51 } else { imin(_acc49, _x51) };
         }
-        let mut v_t: i32 = _acc51;
+        let mut v_t: i32 = _acc49;
         // @ tcg.envspec:602:9
         if (!(s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)])) {
             // @ tcg.envspec:603:13
-            let _v54: i32 = imax(((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
-            s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v54 as i8);
+            let _v52: i32 = imax(((s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
+            s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v52 as i8);
         }
     }
     Ok(())
@@ -2062,20 +2078,26 @@ fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -
     // @ tcg.envspec:613:5
     if v_coin {
         // @ tcg.envspec:614:9
-        let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r55 == 1);
+        let _r53: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r53 == 1);
     }
     // @ tcg.envspec:616:5
     if (v_go && ((s.f_hand[(v_q as usize).min(1)].len as i32) > 0)) {
         // @ tcg.envspec:617:9
-        let _hi56: i32 = imax(((s.f_hand[(v_q as usize).min(1)].len as i32) - 1), 0);
-        let _r57: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi56, u16::MAX)?;
-        let mut v_h: i32 = _r57;
+        let _hi54: i32 = imax(((s.f_hand[(v_q as usize).min(1)].len as i32) - 1), 0);
+        let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi54, u16::MAX)?;
+        let mut v_h: i32 = _r55;
+        // @ tcg.envspec:618:25
+        if (v_h >= (s.f_hand[(v_q as usize).min(1)].len as i32)) { return Err(Fault::at(11, v_h, (s.f_hand[(v_q as usize).min(1)].len as i32))); }
         // @ tcg.envspec:618:9
-        let _a58: i32 = (s.f_hand[(v_q as usize).min(1)].get(v_h, 12)? as i32);
-        s.f_discard[(v_q as usize).min(1)].push((_a58 as i16), 11)?;
+        if ((s.f_discard[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(12, 0, 0)); }
+        // @ tcg.envspec:618:9
+        let _a56: i32 = (s.f_hand[(v_q as usize).min(1)].items[(v_h as usize).min(9)] as i32);
+        s.f_discard[(v_q as usize).min(1)].push_unchecked((_a56 as i16));
         // @ tcg.envspec:619:9
-        s.f_hand[(v_q as usize).min(1)].remove_at(v_h, 13)?;
+        if (v_h >= (s.f_hand[(v_q as usize).min(1)].len as i32)) { return Err(Fault::at(13, v_h, (s.f_hand[(v_q as usize).min(1)].len as i32))); }
+        // @ tcg.envspec:619:9
+        s.f_hand[(v_q as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     }
     Ok(())
 }
@@ -2090,31 +2112,37 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
     // @ tcg.envspec:633:5
     if ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10) {
         // @ tcg.envspec:634:9
-        let mut _pm59: [bool; 20] = [false; 20];
-        let mut _pn60: i32 = 0;
+        let mut _pm57: [bool; 20] = [false; 20];
+        let mut _pn58: i32 = 0;
         for v_i in 0i32..20 {
-            let _b64: bool = f_pokemon_in_deck(s, v_p, v_i, v_t)?;
-            _pm59[v_i as usize] = _b64;
-            if _b64 { _pn60 += 1; }
+            let _b62: bool = f_pokemon_in_deck(s, v_p, v_i, v_t)?;
+            _pm57[v_i as usize] = _b62;
+            if _b62 { _pn58 += 1; }
         }
-        let _r61: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn60 - 1, 0), u16::MAX)?;
-        let _pk62: i32;
-        if _pn60 == 0 {
-            _pk62 = (-1);
+        let _r59: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn58 - 1, 0), u16::MAX)?;
+        let _pk60: i32;
+        if _pn58 == 0 {
+            _pk60 = (-1);
         } else {
-            let mut _pc63: i32 = 0;
+            let mut _pc61: i32 = 0;
             let mut _found: i32 = 0;
-            for k in 0..20usize { if _pm59[k] { if _pc63 == _r61 { _found = k as i32 + 0; } _pc63 += 1; } }
-            _pk62 = _found;
+            for k in 0..20usize { if _pm57[k] { if _pc61 == _r59 { _found = k as i32 + 0; } _pc61 += 1; } }
+            _pk60 = _found;
         }
-        let mut v_at: i32 = _pk62;
+        let mut v_at: i32 = _pk60;
         // @ tcg.envspec:635:9
         if (v_at >= 0) {
+            // @ tcg.envspec:636:26
+            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(16, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
             // @ tcg.envspec:636:13
-            let _a65: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_at, 17)? as i32);
-            s.f_hand[(v_p as usize).min(1)].push((_a65 as i16), 16)?;
+            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(17, 0, 0)); }
+            // @ tcg.envspec:636:13
+            let _a63: i32 = (s.f_deck[(v_p as usize).min(1)].items[(v_at as usize).min(19)] as i32);
+            s.f_hand[(v_p as usize).min(1)].push_unchecked((_a63 as i16));
             // @ tcg.envspec:637:13
-            s.f_deck[(v_p as usize).min(1)].remove_at(v_at, 18)?;
+            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(18, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+            // @ tcg.envspec:637:13
+            s.f_deck[(v_p as usize).min(1)].remove_at_unchecked((v_at as usize).min(19));
         }
     }
     Ok(())
@@ -2132,31 +2160,35 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
     // @ tcg.envspec:652:5
     if (v_s < 4) {
         // @ tcg.envspec:653:9
-        let mut _pm66: [bool; 20] = [false; 20];
-        let mut _pn67: i32 = 0;
+        let mut _pm64: [bool; 20] = [false; 20];
+        let mut _pn65: i32 = 0;
         for v_i in 0i32..20 {
-            let _b71: bool = f_named_in_deck(s, v_p, v_i, v_n)?;
-            _pm66[v_i as usize] = _b71;
-            if _b71 { _pn67 += 1; }
+            let _b69: bool = f_named_in_deck(s, v_p, v_i, v_n)?;
+            _pm64[v_i as usize] = _b69;
+            if _b69 { _pn65 += 1; }
         }
-        let _r68: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn67 - 1, 0), u16::MAX)?;
-        let _pk69: i32;
-        if _pn67 == 0 {
-            _pk69 = (-1);
+        let _r66: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn65 - 1, 0), u16::MAX)?;
+        let _pk67: i32;
+        if _pn65 == 0 {
+            _pk67 = (-1);
         } else {
-            let mut _pc70: i32 = 0;
+            let mut _pc68: i32 = 0;
             let mut _found: i32 = 0;
-            for k in 0..20usize { if _pm66[k] { if _pc70 == _r68 { _found = k as i32 + 0; } _pc70 += 1; } }
-            _pk69 = _found;
+            for k in 0..20usize { if _pm64[k] { if _pc68 == _r66 { _found = k as i32 + 0; } _pc68 += 1; } }
+            _pk67 = _found;
         }
-        let mut v_at: i32 = _pk69;
+        let mut v_at: i32 = _pk67;
         // @ tcg.envspec:654:9
         if (v_at >= 0) {
+            // @ tcg.envspec:655:31
+            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(20, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
             // @ tcg.envspec:655:13
-            let _a72: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_at, 20)? as i32);
-            p_put_in_play(s, v_p, v_s, _a72)?;
+            let _a70: i32 = (s.f_deck[(v_p as usize).min(1)].items[(v_at as usize).min(19)] as i32);
+            p_put_in_play(s, v_p, v_s, _a70)?;
             // @ tcg.envspec:656:13
-            s.f_deck[(v_p as usize).min(1)].remove_at(v_at, 21)?;
+            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(21, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+            // @ tcg.envspec:656:13
+            s.f_deck[(v_p as usize).min(1)].remove_at_unchecked((v_at as usize).min(19));
         }
     }
     Ok(())
@@ -2170,10 +2202,15 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
         for v_k in 0i32..5 {
             // @ tcg.envspec:665:13
             if ((v_k < v_n) && ((s.f_deck[(v_q as usize).min(1)].len as i32) > 0)) {
+                // @ tcg.envspec:666:33
+                if ((s.f_deck[(v_q as usize).min(1)].len as i32) == 0) { return Err(Fault::at(22, 0, 0)); }
+                // @ tcg.envspec:666:33
+                let _v71 = s.f_deck[(v_q as usize).min(1)].take_front_unchecked();
+                let mut v__envc_list3: i32 = (_v71 as i32);
                 // @ tcg.envspec:666:17
-                let _v73 = s.f_deck[(v_q as usize).min(1)].take_front(23)?;
-                let _a74: i32 = (_v73 as i32);
-                s.f_discard[(v_q as usize).min(1)].push((_a74 as i16), 22)?;
+                if ((s.f_discard[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(23, 0, 0)); }
+                // @ tcg.envspec:666:17
+                s.f_discard[(v_q as usize).min(1)].push_unchecked((v__envc_list3 as i16));
             }
         }
     }
@@ -2187,30 +2224,30 @@ fn p_random_hits(s: &mut State, mut v_p: i32, mut v_times: i32, mut v_each: i32)
         // @ tcg.envspec:676:9
         if (v_k < v_times) {
             // @ tcg.envspec:677:13
-            let mut _pm75: [bool; 4] = [false; 4];
-            let mut _pn76: i32 = 0;
+            let mut _pm72: [bool; 4] = [false; 4];
+            let mut _pn73: i32 = 0;
             for v_s in 0i32..4 {
-                let _b80: bool = s.f_occupied[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)];
-                _pm75[v_s as usize] = _b80;
-                if _b80 { _pn76 += 1; }
+                let _b77: bool = s.f_occupied[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)];
+                _pm72[v_s as usize] = _b77;
+                if _b77 { _pn73 += 1; }
             }
-            let _r77: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn76 - 1, 0), u16::MAX)?;
-            let _pk78: i32;
-            if _pn76 == 0 {
-                _pk78 = (-1);
+            let _r74: i32 = randint(s._rng_key, &mut s._rng_counter, 0, imax(_pn73 - 1, 0), u16::MAX)?;
+            let _pk75: i32;
+            if _pn73 == 0 {
+                _pk75 = (-1);
             } else {
-                let mut _pc79: i32 = 0;
+                let mut _pc76: i32 = 0;
                 let mut _found: i32 = 0;
-                for k in 0..4usize { if _pm75[k] { if _pc79 == _r77 { _found = k as i32 + 0; } _pc79 += 1; } }
-                _pk78 = _found;
+                for k in 0..4usize { if _pm72[k] { if _pc76 == _r74 { _found = k as i32 + 0; } _pc76 += 1; } }
+                _pk75 = _found;
             }
-            let mut v_s: i32 = _pk78;
+            let mut v_s: i32 = _pk75;
             // @ tcg.envspec:678:13
             if ((v_s >= 0) && (!((v_s == 0) && (s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)])))) {
                 // @ tcg.envspec:679:17
-                let _v81: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)] as i32) + v_each), 300);
-                let _i82: usize = ((1 - v_p) as usize).min(1);
-                s.f_damage[_i82][(v_s as usize).min(3)] = (_v81 as i16);
+                let _v78: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(v_s as usize).min(3)] as i32) + v_each), 300);
+                let _i79: usize = ((1 - v_p) as usize).min(1);
+                s.f_damage[_i79][(v_s as usize).min(3)] = (_v78 as i16);
             }
         }
     }
@@ -2234,15 +2271,15 @@ fn f_attack_damage(s: &State, mut v_p: i32) -> Result<i32, Fault> {
     // @ tcg.envspec:697:5
     let mut v_weak: i32 = (if ((T13_Card__weakness[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == f_type_of(s, v_p, 0)?) { 20 } else { 0 });
     // @ tcg.envspec:698:5
-    let mut _b83: bool = ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) != 0);
-    if _b83 {
-        let mut _acc84: bool = false;
+    let mut _b80: bool = ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) != 0);
+    if _b80 {
+        let mut _acc81: bool = false;
         for v_i in 0i32..3 {
-            if ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == (s.f_bonus_named[(v_i as usize).min(2)] as i32)) { _acc84 = true; break; }
+            if ((T23_Card__named[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == (s.f_bonus_named[(v_i as usize).min(2)] as i32)) { _acc81 = true; break; }
         }
-        _b83 = _acc84;
+        _b80 = _acc81;
     }
-    let mut v_named: i32 = (if _b83 { (s.f_named_bonus as i32) } else { 0 });
+    let mut v_named: i32 = (if _b80 { (s.f_named_bonus as i32) } else { 0 });
     return Ok((if (((s.f_dmg as i32) > 0) && s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)]) { iclamp((((((((s.f_dmg as i32) + (s.f_attack_bonus as i32)) + v_named) + v_weak) - (s.f_barrier[(v_q as usize).min(1)] as i32)) - (s.f_weakened[(v_p as usize).min(1)] as i32)) - (s.f_passive_cut as i32)), 0, 300) } else { 0 }));
 }
 
@@ -2253,13 +2290,13 @@ fn p_hit_active(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:712:5
     let mut v_done: i32 = f_attack_damage(s, v_p)?;
     // @ tcg.envspec:713:5
-    let _v85: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + v_done), 300);
-    s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v85 as i16);
+    let _v82: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + v_done), 300);
+    s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v82 as i16);
     // @ tcg.envspec:714:5
     if ((v_done > 0) && (((s.f_spiky[(v_q as usize).min(1)] as i32) + (s.f_passive_spiky as i32)) > 0)) {
         // @ tcg.envspec:715:9
-        let _v86: i32 = imin((((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) + (s.f_spiky[(v_q as usize).min(1)] as i32)) + (s.f_passive_spiky as i32)), 300);
-        s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v86 as i16);
+        let _v83: i32 = imin((((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) + (s.f_spiky[(v_q as usize).min(1)] as i32)) + (s.f_passive_spiky as i32)), 300);
+        s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (_v83 as i16);
     }
     // @ tcg.envspec:717:5
     s.f_dmg = (0 as i16);
@@ -2275,8 +2312,8 @@ fn p_drain(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:725:5
     let mut v_q: i32 = (1 - v_p);
     // @ tcg.envspec:726:5
-    let _a87: i32 = imax((imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32)), 0);
-    p_heal(s, v_p, 0, _a87)?;
+    let _a84: i32 = imax((imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + f_attack_damage(s, v_p)?), 300) - (s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32)), 0);
+    p_heal(s, v_p, 0, _a84)?;
     Ok(())
 }
 
@@ -2298,20 +2335,20 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
         // @ tcg.envspec:736:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:736:5
-        let mut _acc88: bool = false;
+        let mut _acc85: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc88 = true; break; }
+            if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc85 = true; break; }
         }
-        if _acc88 {
+        if _acc85 {
             // @ tcg.envspec:736:5
             if s.terminated {
                 // @ tcg.envspec:736:5
-                let mut _acc89: i32 = 0;
+                let mut _acc86: i32 = 0;
                 for v_s in 0i32..4 {
-                    let _x90: i32 = (if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { v_s } else { 4 });
-                    _acc89 = if v_s == 0 { _x90 } else { imin(_acc89, _x90) };
+                    let _x87: i32 = (if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { v_s } else { 4 });
+                    _acc86 = if v_s == 0 { _x87 } else { imin(_acc86, _x87) };
                 }
-                v_s = imin(_acc89, 3);
+                v_s = imin(_acc86, 3);
             } else {
                 s.f__envc_frame_g1_1 = (v_amount as i16);
                 s.f__envc_frame_g1_2 = v_bench_only;
@@ -2348,8 +2385,8 @@ fn p_damage_opponent_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut 
             p_add_damage(s, v_amount)?;
         } else if (v_s >= 0) {
             // @ tcg.envspec:740:9
-            let _v91: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
-            s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] = (_v91 as i16);
+            let _v88: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
+            s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] = (_v88 as i16);
         }
     }
     Ok(())
@@ -2366,20 +2403,20 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         // @ tcg.envspec:746:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:746:5
-        let mut _acc92: bool = false;
+        let mut _acc89: bool = false;
         for v_s in 0i32..4 {
-            if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc92 = true; break; }
+            if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { _acc89 = true; break; }
         }
-        if _acc92 {
+        if _acc89 {
             // @ tcg.envspec:746:5
             if s.terminated {
                 // @ tcg.envspec:746:5
-                let mut _acc93: i32 = 0;
+                let mut _acc90: i32 = 0;
                 for v_s in 0i32..4 {
-                    let _x94: i32 = (if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { v_s } else { 4 });
-                    _acc93 = if v_s == 0 { _x94 } else { imin(_acc93, _x94) };
+                    let _x91: i32 = (if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((v_s > 0) || (!v_bench_only))) { v_s } else { 4 });
+                    _acc90 = if v_s == 0 { _x91 } else { imin(_acc90, _x91) };
                 }
-                v_s = imin(_acc93, 3);
+                v_s = imin(_acc90, 3);
             } else {
                 s.f__envc_frame_g1_4 = (v_p as i8);
                 s.f__envc_frame_g1_1 = (v_amount as i16);
@@ -2411,8 +2448,8 @@ fn p_damage_own_choice(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_ben
         // @ tcg.envspec:747:5
         if (v_s >= 0) {
             // @ tcg.envspec:748:9
-            let _v95: i32 = imin(((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
-            s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v95 as i16);
+            let _v92: i32 = imin(((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + v_amount), 300);
+            s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v92 as i16);
         }
     }
     Ok(())
@@ -2429,20 +2466,20 @@ fn p_attach_to_bench_choice(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result
         // @ tcg.envspec:755:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:755:5
-        let mut _acc96: bool = false;
+        let mut _acc93: bool = false;
         for v_s in 1i32..4 {
-            if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { _acc96 = true; break; }
+            if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { _acc93 = true; break; }
         }
-        if _acc96 {
+        if _acc93 {
             // @ tcg.envspec:755:5
             if s.terminated {
                 // @ tcg.envspec:755:5
-                let mut _acc97: i32 = 0;
+                let mut _acc94: i32 = 0;
                 for v_s in 1i32..4 {
-                    let _x98: i32 = (if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { v_s } else { 4 });
-                    _acc97 = if v_s == 1 { _x98 } else { imin(_acc97, _x98) };
+                    let _x95: i32 = (if ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (f_type_of(s, v_p, v_s)? == v_t)) && ((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32) < 12)) { v_s } else { 4 });
+                    _acc94 = if v_s == 1 { _x95 } else { imin(_acc94, _x95) };
                 }
-                v_s = imin(_acc97, 3);
+                v_s = imin(_acc94, 3);
             } else {
                 s.f__envc_frame_g1_4 = (v_p as i8);
                 s.f__envc_frame_g1_6 = (v_t as i8);
@@ -2489,20 +2526,20 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
         // @ tcg.envspec:765:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:765:5
-        let mut _acc99: bool = false;
+        let mut _acc96: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc99 = true; break; }
+            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc96 = true; break; }
         }
-        if _acc99 {
+        if _acc96 {
             // @ tcg.envspec:765:5
             if s.terminated {
                 // @ tcg.envspec:765:5
-                let mut _acc100: i32 = 0;
+                let mut _acc97: i32 = 0;
                 for v_s in 1i32..4 {
-                    let _x101: i32 = (if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { v_s } else { 4 });
-                    _acc100 = if v_s == 1 { _x101 } else { imin(_acc100, _x101) };
+                    let _x98: i32 = (if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { v_s } else { 4 });
+                    _acc97 = if v_s == 1 { _x98 } else { imin(_acc97, _x98) };
                 }
-                v_a = imin(_acc100, 3);
+                v_a = imin(_acc97, 3);
             } else {
                 s.f__envc_frame_g1_4 = (v_p as i8);
                 s.f__envc_frame_g1_6 = (v_t as i8);
@@ -2543,20 +2580,20 @@ fn p_attach_to_benched_choices(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_
                 // @ tcg.envspec:769:13
                 let mut v__envc_who2: i32 = v_p;
                 // @ tcg.envspec:769:13
-                let mut _acc102: bool = false;
+                let mut _acc99: bool = false;
                 for v_s in 1i32..4 {
-                    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { _acc102 = true; break; }
+                    if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { _acc99 = true; break; }
                 }
-                if _acc102 {
+                if _acc99 {
                     // @ tcg.envspec:769:13
                     if s.terminated {
                         // @ tcg.envspec:769:13
-                        let mut _acc103: i32 = 0;
+                        let mut _acc100: i32 = 0;
                         for v_s in 1i32..4 {
-                            let _x104: i32 = (if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { v_s } else { 4 });
-                            _acc103 = if v_s == 1 { _x104 } else { imin(_acc103, _x104) };
+                            let _x101: i32 = (if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_s != v_a)) { v_s } else { 4 });
+                            _acc100 = if v_s == 1 { _x101 } else { imin(_acc100, _x101) };
                         }
-                        v_b = imin(_acc103, 3);
+                        v_b = imin(_acc100, 3);
                     } else {
                         s.f__envc_frame_g1_4 = (v_p as i8);
                         s.f__envc_frame_g1_6 = (v_t as i8);
@@ -2609,8 +2646,8 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
         // @ tcg.envspec:786:5
         if v_coin {
             // @ tcg.envspec:787:9
-            let _r105: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            v_go = (_r105 == 1);
+            let _r102: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            v_go = (_r102 == 1);
         }
     }
     // @ tcg.envspec:789:5
@@ -2622,20 +2659,20 @@ fn p_switch_opponent(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_oppone
             // @ tcg.envspec:790:9
             let mut v__envc_who1: i32 = (if v_opponent_chooses { v_q } else { v_p });
             // @ tcg.envspec:790:9
-            let mut _acc106: bool = false;
+            let mut _acc103: bool = false;
             for v_s in 1i32..4 {
-                if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc106 = true; break; }
+                if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { _acc103 = true; break; }
             }
-            if _acc106 {
+            if _acc103 {
                 // @ tcg.envspec:790:9
                 if s.terminated {
                     // @ tcg.envspec:790:9
-                    let mut _acc107: i32 = 0;
+                    let mut _acc104: i32 = 0;
                     for v_s in 1i32..4 {
-                        let _x108: i32 = (if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { v_s } else { 4 });
-                        _acc107 = if v_s == 1 { _x108 } else { imin(_acc107, _x108) };
+                        let _x105: i32 = (if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((!v_basic_only) || (f_stage_of(s, v_q, v_s)? == 0))) { v_s } else { 4 });
+                        _acc104 = if v_s == 1 { _x105 } else { imin(_acc104, _x105) };
                     }
-                    v_b = imin(_acc107, 3);
+                    v_b = imin(_acc104, 3);
                 } else {
                     s.f__envc_frame_g1_4 = (v_p as i8);
                     s.f__envc_frame_g1_2 = v_basic_only;
@@ -2690,20 +2727,20 @@ fn p_switch_self(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:805:5
         let mut v__envc_who1: i32 = v_p;
         // @ tcg.envspec:805:5
-        let mut _acc109: bool = false;
+        let mut _acc106: bool = false;
         for v_s in 1i32..4 {
-            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc109 = true; break; }
+            if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { _acc106 = true; break; }
         }
-        if _acc109 {
+        if _acc106 {
             // @ tcg.envspec:805:5
             if s.terminated {
                 // @ tcg.envspec:805:5
-                let mut _acc110: i32 = 0;
+                let mut _acc107: i32 = 0;
                 for v_s in 1i32..4 {
-                    let _x111: i32 = (if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { v_s } else { 4 });
-                    _acc110 = if v_s == 1 { _x111 } else { imin(_acc110, _x111) };
+                    let _x108: i32 = (if s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] { v_s } else { 4 });
+                    _acc107 = if v_s == 1 { _x108 } else { imin(_acc107, _x108) };
                 }
-                v_b = imin(_acc110, 3);
+                v_b = imin(_acc107, 3);
             } else {
                 s.f__envc_frame_g1_4 = (v_p as i8);
                 s.f__envc_at_g1 = (7 as i8);
@@ -2746,16 +2783,16 @@ fn p_protect(s: &mut State, mut v_p: i32, mut v_amount: i32, mut v_coin: bool) -
     // @ tcg.envspec:818:5
     if v_coin {
         // @ tcg.envspec:819:9
-        let _r112: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r112 == 1);
+        let _r109: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r109 == 1);
     }
     // @ tcg.envspec:821:5
     if v_go {
         // @ tcg.envspec:822:9
         s.f_barrier[(v_p as usize).min(1)] = (v_amount as i16);
         // @ tcg.envspec:822:9
-        let _v113: i32 = (1 + (1 - v_p));
-        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v113 as i8);
+        let _v110: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v110 as i8);
     }
     Ok(())
 }
@@ -2767,21 +2804,21 @@ fn p_protect_all(s: &mut State, mut v_p: i32, mut v_coin: bool) -> Result<(), Fa
     // @ tcg.envspec:832:5
     if v_coin {
         // @ tcg.envspec:833:9
-        let _r114: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r114 == 1);
+        let _r111: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r111 == 1);
     }
     // @ tcg.envspec:835:5
     if v_go {
         // @ tcg.envspec:836:9
         s.f_barrier[(v_p as usize).min(1)] = (300 as i16);
         // @ tcg.envspec:836:9
-        let _v115: i32 = (1 + (1 - v_p));
-        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v115 as i8);
+        let _v112: i32 = (1 + (1 - v_p));
+        s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v112 as i8);
         // @ tcg.envspec:837:9
         s.f_shielded[(v_p as usize).min(1)] = true;
         // @ tcg.envspec:837:9
-        let _v116: i32 = (1 + (1 - v_p));
-        s.f__envc_until_shielded[(v_p as usize).min(1)] = (_v116 as i8);
+        let _v113: i32 = (1 + (1 - v_p));
+        s.f__envc_until_shielded[(v_p as usize).min(1)] = (_v113 as i8);
     }
     Ok(())
 }
@@ -2795,8 +2832,8 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
     // @ tcg.envspec:847:5
     if v_coin {
         // @ tcg.envspec:848:9
-        let _r117: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r117 == 1);
+        let _r114: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r114 == 1);
     }
     // @ tcg.envspec:850:5
     if ((v_go && s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)]) && (!(s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)]))) {
@@ -2805,24 +2842,24 @@ fn p_hinder_defending(s: &mut State, mut v_p: i32, mut v_coin: bool, mut v_attac
             // @ tcg.envspec:852:13
             s.f_no_attack[(v_q as usize).min(1)] = true;
             // @ tcg.envspec:852:13
-            let _v118: i32 = (1 + v_q);
-            s.f__envc_until_no_attack[(v_q as usize).min(1)] = (_v118 as i8);
+            let _v115: i32 = (1 + v_q);
+            s.f__envc_until_no_attack[(v_q as usize).min(1)] = (_v115 as i8);
         }
         // @ tcg.envspec:854:9
         if v_retreat {
             // @ tcg.envspec:855:13
             s.f_no_retreat[(v_q as usize).min(1)] = true;
             // @ tcg.envspec:855:13
-            let _v119: i32 = (1 + v_q);
-            s.f__envc_until_no_retreat[(v_q as usize).min(1)] = (_v119 as i8);
+            let _v116: i32 = (1 + v_q);
+            s.f__envc_until_no_retreat[(v_q as usize).min(1)] = (_v116 as i8);
         }
         // @ tcg.envspec:857:9
         if (v_less > 0) {
             // @ tcg.envspec:858:13
             s.f_weakened[(v_q as usize).min(1)] = (v_less as i8);
             // @ tcg.envspec:858:13
-            let _v120: i32 = (1 + v_q);
-            s.f__envc_until_weakened[(v_q as usize).min(1)] = (_v120 as i8);
+            let _v117: i32 = (1 + v_q);
+            s.f__envc_until_weakened[(v_q as usize).min(1)] = (_v117 as i8);
         }
     }
     Ok(())
@@ -2833,20 +2870,20 @@ fn p_counter_damage(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<()
     // @ tcg.envspec:866:5
     s.f_spiky[(v_p as usize).min(1)] = (v_amount as i8);
     // @ tcg.envspec:866:5
-    let _v121: i32 = (1 + (1 - v_p));
-    s.f__envc_until_spiky[(v_p as usize).min(1)] = (_v121 as i8);
+    let _v118: i32 = (1 + (1 - v_p));
+    s.f__envc_until_spiky[(v_p as usize).min(1)] = (_v118 as i8);
     Ok(())
 }
 
 /// proc `block_supporters` (tcg.envspec:870:1)
 fn p_block_supporters(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:871:5
-    let _i122: usize = ((1 - v_p) as usize).min(1);
-    s.f_no_supporter[_i122] = true;
+    let _i119: usize = ((1 - v_p) as usize).min(1);
+    s.f_no_supporter[_i119] = true;
     // @ tcg.envspec:871:5
-    let _v123: i32 = (1 + (1 - v_p));
-    let _i124: usize = ((1 - v_p) as usize).min(1);
-    s.f__envc_until_no_supporter[_i124] = (_v123 as i8);
+    let _v120: i32 = (1 + (1 - v_p));
+    let _i121: usize = ((1 - v_p) as usize).min(1);
+    s.f__envc_until_no_supporter[_i121] = (_v120 as i8);
     Ok(())
 }
 
@@ -2857,11 +2894,11 @@ fn f_extra_energy(s: &State, mut v_p: i32, mut v_t: i32) -> Result<i32, Fault> {
     // @ tcg.envspec:879:5
     let mut v_a: i32 = (if ((s.f_copying as i32) == 2) { (s.f_copy_index as i32) } else { (s.f_attack_index as i32) });
     // @ tcg.envspec:880:5
-    let mut _acc125: i32 = 0;
+    let mut _acc122: i32 = 0;
     for v_u in 0i32..11 {
-        _acc125 = _acc125 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) - (if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(v_u as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(v_u as usize).min(10)] as i32) })), 0) } else { 0 });
+        _acc122 = _acc122 + (if ((v_u != v_t) && (v_u < 9)) { imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) - (if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(v_u as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(v_u as usize).min(10)] as i32) })), 0) } else { 0 });
     }
-    let mut v_others: i32 = (_acc125 + (if (v_t != 9) { (s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(9 as usize).min(10)] as i32) } else { 0 }));
+    let mut v_others: i32 = (_acc122 + (if (v_t != 9) { (s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(9 as usize).min(10)] as i32) } else { 0 }));
     return Ok((((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - (if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(v_t as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(v_t as usize).min(10)] as i32) })) - imax(((if (v_a == 0) { (T19_Card__cost0[(v_c as usize).min(385)][(9 as usize).min(10)] as i32) } else { (T20_Card__cost1[(v_c as usize).min(385)][(9 as usize).min(10)] as i32) }) - v_others), 0)));
 }
 
@@ -2883,11 +2920,11 @@ fn p_sweets_relay(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(), 
         p_add_damage(s, v_amount)?;
     }
     // @ tcg.envspec:899:5
-    let _v126: i32 = (s.f_turn as i32);
-    s.f_relay_turn[(v_p as usize).min(1)] = (_v126 as i8);
+    let _v123: i32 = (s.f_turn as i32);
+    s.f_relay_turn[(v_p as usize).min(1)] = (_v123 as i8);
     // @ tcg.envspec:900:5
-    let _v127: i32 = imin(((s.f_relays[(v_p as usize).min(1)] as i32) + 1), 50);
-    s.f_relays[(v_p as usize).min(1)] = (_v127 as i8);
+    let _v124: i32 = imin(((s.f_relays[(v_p as usize).min(1)] as i32) + 1), 50);
+    s.f_relays[(v_p as usize).min(1)] = (_v124 as i8);
     Ok(())
 }
 
@@ -2906,8 +2943,8 @@ fn p_boost_next_turn(s: &mut State, mut v_p: i32, mut v_amount: i32) -> Result<(
         p_add_damage(s, v_amount)?;
     }
     // @ tcg.envspec:916:5
-    let _v128: i32 = (s.f_turn as i32);
-    s.f_boost_turn[(v_p as usize).min(1)] = (_v128 as i8);
+    let _v125: i32 = (s.f_turn as i32);
+    s.f_boost_turn[(v_p as usize).min(1)] = (_v125 as i8);
     Ok(())
 }
 
@@ -2918,12 +2955,12 @@ fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:922:5
     for v_i in 0i32..10 {
         // @ tcg.envspec:923:9
-        let _v129: i32 = (if (v_i < (s.f_hand[(v_q as usize).min(1)].len as i32)) { (s.f_hand[(v_q as usize).min(1)].get(v_i, 24)? as i32) } else { (-1) });
-        s.f_seen_hand[(v_p as usize).min(1)][(v_i as usize).min(9)] = (_v129 as i16);
+        let _v126: i32 = (if (v_i < (s.f_hand[(v_q as usize).min(1)].len as i32)) { (s.f_hand[(v_q as usize).min(1)].get(v_i, 24)? as i32) } else { (-1) });
+        s.f_seen_hand[(v_p as usize).min(1)][(v_i as usize).min(9)] = (_v126 as i16);
     }
     // @ tcg.envspec:925:5
-    let _v130: i32 = (s.f_turn as i32);
-    s.f_seen_hand_turn[(v_p as usize).min(1)] = (_v130 as i8);
+    let _v127: i32 = (s.f_turn as i32);
+    s.f_seen_hand_turn[(v_p as usize).min(1)] = (_v127 as i8);
     Ok(())
 }
 
@@ -2932,12 +2969,12 @@ fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault
     // @ tcg.envspec:931:5
     for v_i in 0i32..3 {
         // @ tcg.envspec:932:9
-        let _v131: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32))) { (s.f_deck[(v_p as usize).min(1)].get(v_i, 25)? as i32) } else { (-1) });
-        s.f_seen_deck[(v_p as usize).min(1)][(v_i as usize).min(2)] = (_v131 as i16);
+        let _v128: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32))) { (s.f_deck[(v_p as usize).min(1)].get(v_i, 25)? as i32) } else { (-1) });
+        s.f_seen_deck[(v_p as usize).min(1)][(v_i as usize).min(2)] = (_v128 as i16);
     }
     // @ tcg.envspec:934:5
-    let _v132: i32 = (s.f_turn as i32);
-    s.f_seen_deck_turn[(v_p as usize).min(1)] = (_v132 as i8);
+    let _v129: i32 = (s.f_turn as i32);
+    s.f_seen_deck_turn[(v_p as usize).min(1)] = (_v129 as i8);
     Ok(())
 }
 
@@ -2954,10 +2991,14 @@ fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
                 // @ tcg.envspec:946:17
                 if ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10) {
                     // @ tcg.envspec:947:21
-                    s.f_hand[(v_p as usize).min(1)].push((v_c as i16), 26)?;
+                    if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(26, 0, 0)); }
+                    // @ tcg.envspec:947:21
+                    s.f_hand[(v_p as usize).min(1)].push_unchecked((v_c as i16));
                 } else {
                     // @ tcg.envspec:949:21
-                    s.f_discard[(v_p as usize).min(1)].push((v_c as i16), 27)?;
+                    if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(27, 0, 0)); }
+                    // @ tcg.envspec:949:21
+                    s.f_discard[(v_p as usize).min(1)].push_unchecked((v_c as i16));
                 }
             }
         }
@@ -2966,11 +3007,11 @@ fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:954:9
         s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] = (0 as i16);
         // @ tcg.envspec:955:9
-        let mut _arr133: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+        let mut _arr130: [i8; 11] = <[i8; 11] as Zero>::ZERO;
         for v_t in 0i32..11 {
-            _arr133[v_t as usize] = (0 as i8);
+            _arr130[v_t as usize] = (0 as i8);
         }
-        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)] = _arr133;
+        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)] = _arr130;
         // @ tcg.envspec:956:9
         s.f_evolutions[(v_p as usize).min(1)][(0 as usize).min(3)] = (0 as i8);
         // @ tcg.envspec:957:9
@@ -2990,8 +3031,8 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
     // @ tcg.envspec:971:5
     if v_coin {
         // @ tcg.envspec:972:9
-        let _r134: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-        v_go = (_r134 == 1);
+        let _r131: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+        v_go = (_r131 == 1);
     }
     // @ tcg.envspec:974:5
     if ((v_go && s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)]) && (!(s.f_attacking && s.f_shielded[((1 - v_p) as usize).min(1)]))) {
@@ -3004,8 +3045,10 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
                 // @ tcg.envspec:978:17
                 if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[(v_q as usize).min(1)][(0 as usize).min(3)] as i32))) {
                     // @ tcg.envspec:979:21
-                    let _a135: i32 = (if (v_k == 0) { (s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) } else { (s.f_below[(v_q as usize).min(1)][(0 as usize).min(3)][(iclamp((v_k - 1), 0, 1) as usize).min(1)] as i32) });
-                    s.f_deck[(v_q as usize).min(1)].push((_a135 as i16), 28)?;
+                    if ((s.f_deck[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(28, 0, 0)); }
+                    // @ tcg.envspec:979:21
+                    let _a132: i32 = (if (v_k == 0) { (s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) } else { (s.f_below[(v_q as usize).min(1)][(0 as usize).min(3)][(iclamp((v_k - 1), 0, 1) as usize).min(1)] as i32) });
+                    s.f_deck[(v_q as usize).min(1)].push_unchecked((_a132 as i16));
                 }
             }
             // @ tcg.envspec:982:13
@@ -3015,11 +3058,11 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
             // @ tcg.envspec:984:13
             s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (0 as i16);
             // @ tcg.envspec:985:13
-            let mut _arr136: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+            let mut _arr133: [i8; 11] = <[i8; 11] as Zero>::ZERO;
             for v_t in 0i32..11 {
-                _arr136[v_t as usize] = (0 as i8);
+                _arr133[v_t as usize] = (0 as i8);
             }
-            s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)] = _arr136;
+            s.f_energy[(v_q as usize).min(1)][(0 as usize).min(3)] = _arr133;
             // @ tcg.envspec:986:13
             s.f_evolutions[(v_q as usize).min(1)][(0 as usize).min(3)] = (0 as i8);
             // @ tcg.envspec:987:13
@@ -3036,8 +3079,8 @@ fn p_move_bench_energy(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
     // @ tcg.envspec:996:5
     for v_s in 1i32..4 {
         // @ tcg.envspec:997:9
-        let _v137: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) + (s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32)), 12);
-        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v137 as i8);
+        let _v134: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) + (s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] as i32)), 12);
+        s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v134 as i8);
         // @ tcg.envspec:998:9
         s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_t as usize).min(10)] = (0 as i8);
     }
@@ -3049,8 +3092,8 @@ fn p_lock_opponent_supporters(s: &mut State, mut v_p: i32, mut v_s: i32) -> Resu
     // @ tcg.envspec:1006:5
     if ((v_s == 0) && s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)]) {
         // @ tcg.envspec:1007:9
-        let _i138: usize = ((1 - v_p) as usize).min(1);
-        s.f_locked_supporters[_i138] = true;
+        let _i135: usize = ((1 - v_p) as usize).min(1);
+        s.f_locked_supporters[_i135] = true;
     }
     Ok(())
 }
@@ -3063,12 +3106,15 @@ fn p_play_as_pokemon(s: &mut State, mut v_p: i32, mut v_hp: i32, mut v_t: i32) -
     let mut v_n: i32 = (s.f_discard[(v_p as usize).min(1)].len as i32);
     // @ tcg.envspec:1018:5
     if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[(v_p as usize).min(1)].get(imax((v_n - 1), 0), 29)? as i32) == (s.f_playing as i32))) {
+        // @ tcg.envspec:1019:30
+        let mut v__envc_list4: i32 = imax((v_n - 1), 0);
         // @ tcg.envspec:1019:9
-        let _a139: i32 = imax((v_n - 1), 0);
-        s.f_discard[(v_p as usize).min(1)].remove_at(_a139, 30)?;
+        if (v__envc_list4 >= (s.f_discard[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(30, v__envc_list4, (s.f_discard[(v_p as usize).min(1)].len as i32))); }
+        // @ tcg.envspec:1019:9
+        s.f_discard[(v_p as usize).min(1)].remove_at_unchecked((v__envc_list4 as usize).min(19));
         // @ tcg.envspec:1020:9
-        let _a140: i32 = (s.f_playing as i32);
-        p_put_in_play(s, v_p, v_s, _a140)?;
+        let _a136: i32 = (s.f_playing as i32);
+        p_put_in_play(s, v_p, v_s, _a136)?;
         // @ tcg.envspec:1021:9
         s.f_played_hp[(v_p as usize).min(1)][(v_s as usize).min(3)] = (v_hp as i16);
         // @ tcg.envspec:1022:9
@@ -3112,9 +3158,9 @@ fn p_hit_on_attach(s: &mut State, mut v_p: i32, mut v_t: i32, mut v_amount: i32)
     // @ tcg.envspec:1054:5
     if (((s.f_last_attached as i32) == v_t) && s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)]) {
         // @ tcg.envspec:1055:9
-        let _v141: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) + v_amount), 300);
-        let _i142: usize = ((1 - v_p) as usize).min(1);
-        s.f_damage[_i142][(0 as usize).min(3)] = (_v141 as i16);
+        let _v137: i32 = imin(((s.f_damage[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) + v_amount), 300);
+        let _i138: usize = ((1 - v_p) as usize).min(1);
+        s.f_damage[_i138][(0 as usize).min(3)] = (_v137 as i16);
     }
     Ok(())
 }
@@ -3141,20 +3187,20 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:1075:9
             let mut v__envc_who1: i32 = v_p;
             // @ tcg.envspec:1075:9
-            let mut _acc143: bool = false;
+            let mut _acc139: bool = false;
             for v_k in 0i32..8 {
-                if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { _acc143 = true; break; }
+                if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { _acc139 = true; break; }
             }
-            if _acc143 {
+            if _acc139 {
                 // @ tcg.envspec:1075:9
                 if s.terminated {
                     // @ tcg.envspec:1075:9
-                    let mut _acc144: i32 = 0;
+                    let mut _acc140: i32 = 0;
                     for v_k in 0i32..8 {
-                        let _x145: i32 = (if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { v_k } else { 8 });
-                        _acc144 = if v_k == 0 { _x145 } else { imin(_acc144, _x145) };
+                        let _x141: i32 = (if (s.f_occupied[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[(v_q as usize).min(1)][((v_k / 2) as usize).min(3)] as i32), (v_k % 2))? >= 0)) { v_k } else { 8 });
+                        _acc140 = if v_k == 0 { _x141 } else { imin(_acc140, _x141) };
                     }
-                    v_k = imin(_acc144, 7);
+                    v_k = imin(_acc140, 7);
                 } else {
                     s.f__envc_frame_g1_4 = (v_p as i8);
                     s.f__envc_frame_g1_9 = (v_q as i8);
@@ -3206,16 +3252,16 @@ fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Res
     // @ tcg.envspec:1938:5
     s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
     // @ tcg.envspec:1939:5
-    let mut _arr146: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    let mut _arr142: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr146[v_t as usize] = (0 as i8);
+        _arr142[v_t as usize] = (0 as i8);
     }
-    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr146;
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr142;
     // @ tcg.envspec:1940:5
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
     // @ tcg.envspec:1941:5
-    let _v147: i32 = (s.f_turn as i32);
-    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v147 as i8);
+    let _v143: i32 = (s.f_turn as i32);
+    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v143 as i8);
     // @ tcg.envspec:1942:5
     s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
     Ok(())
@@ -3249,15 +3295,19 @@ fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
 /// proc `clear_slot` (tcg.envspec:1960:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:1961:5
-    let _a148: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
-    s.f_discard[(v_p as usize).min(1)].push((_a148 as i16), 31)?;
+    if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(31, 0, 0)); }
+    // @ tcg.envspec:1961:5
+    let _a144: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
+    s.f_discard[(v_p as usize).min(1)].push_unchecked((_a144 as i16));
     // @ tcg.envspec:1962:5
     for v_k in 0i32..2 {
         // @ tcg.envspec:1963:9
         if (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32)) {
             // @ tcg.envspec:1964:13
-            let _a149: i32 = (s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32);
-            s.f_discard[(v_p as usize).min(1)].push((_a149 as i16), 32)?;
+            if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(32, 0, 0)); }
+            // @ tcg.envspec:1964:13
+            let _a145: i32 = (s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32);
+            s.f_discard[(v_p as usize).min(1)].push_unchecked((_a145 as i16));
         }
     }
     // @ tcg.envspec:1967:5
@@ -3265,11 +3315,11 @@ fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> 
     // @ tcg.envspec:1968:5
     s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
     // @ tcg.envspec:1969:5
-    let mut _arr150: [i8; 11] = <[i8; 11] as Zero>::ZERO;
+    let mut _arr146: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
-        _arr150[v_t as usize] = (0 as i8);
+        _arr146[v_t as usize] = (0 as i8);
     }
-    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr150;
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr146;
     // @ tcg.envspec:1970:5
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
     // @ tcg.envspec:1971:5
@@ -3287,71 +3337,71 @@ fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Resu
     // @ tcg.envspec:1978:5
     let mut v_c: i32 = (s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1979:5
-    let _v151: i32 = (s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v151 as i16);
+    let _v147: i32 = (s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v147 as i16);
     // @ tcg.envspec:1980:5
     s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_c as i16);
     // @ tcg.envspec:1981:5
     let mut v_o: bool = s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1982:5
-    let _v152: bool = s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)];
-    s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v152;
+    let _v148: bool = s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v148;
     // @ tcg.envspec:1983:5
     s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_o;
     // @ tcg.envspec:1984:5
     let mut v_u: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1985:5
-    let _v153: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)];
-    s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v153;
+    let _v149: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v149;
     // @ tcg.envspec:1986:5
     s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_u;
     // @ tcg.envspec:1987:5
     let mut v_v: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1988:5
-    let _v154: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v154 as i8);
+    let _v150: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v150 as i8);
     // @ tcg.envspec:1989:5
     s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_v as i8);
     // @ tcg.envspec:1990:5
     let mut v_d: i32 = (s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1991:5
-    let _v155: i32 = (s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v155 as i16);
+    let _v151: i32 = (s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v151 as i16);
     // @ tcg.envspec:1992:5
     s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_d as i16);
     // @ tcg.envspec:1993:5
     let mut v_e: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:1994:5
-    let _v156: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)];
-    s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v156;
+    let _v152: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v152;
     // @ tcg.envspec:1995:5
     s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_e;
     // @ tcg.envspec:1996:5
     let mut v_t: i32 = (s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:1997:5
-    let _v157: i32 = (s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v157 as i8);
+    let _v153: i32 = (s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v153 as i8);
     // @ tcg.envspec:1998:5
     s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_t as i8);
     // @ tcg.envspec:1999:5
     let mut v_h: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:2000:5
-    let _v158: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v158 as i16);
+    let _v154: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v154 as i16);
     // @ tcg.envspec:2001:5
     s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_h as i16);
     // @ tcg.envspec:2002:5
     let mut v_y: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
     // @ tcg.envspec:2003:5
-    let _v159: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
-    s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v159 as i8);
+    let _v155: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
+    s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v155 as i8);
     // @ tcg.envspec:2004:5
     s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_y as i8);
     // @ tcg.envspec:2005:5
     let mut v_x: bool = s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)];
     // @ tcg.envspec:2006:5
-    let _v160: bool = s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)];
-    s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v160;
+    let _v156: bool = s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)];
+    s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v156;
     // @ tcg.envspec:2007:5
     s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_x;
     Ok(())
@@ -3366,34 +3416,34 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
             // @ tcg.envspec:2016:13
             if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) >= f_hp_of(s, v_q, v_s)?)) {
                 // @ tcg.envspec:2017:17
-                let _v161: i32 = imin(((s.f_points[((1 - v_q) as usize).min(1)] as i32) + (if T15_Card__is_ex[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] { 2 } else { 1 })), 4);
-                let _i162: usize = ((1 - v_q) as usize).min(1);
-                s.f_points[_i162] = (_v161 as i8);
+                let _v157: i32 = imin(((s.f_points[((1 - v_q) as usize).min(1)] as i32) + (if T15_Card__is_ex[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] { 2 } else { 1 })), 4);
+                let _i158: usize = ((1 - v_q) as usize).min(1);
+                s.f_points[_i158] = (_v157 as i8);
                 // @ tcg.envspec:2018:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
     // @ tcg.envspec:2022:5
-    let mut _b163: bool = ((s.f_points[(0 as usize).min(1)] as i32) >= 3);
-    if !_b163 {
-        let mut _acc164: bool = false;
+    let mut _b159: bool = ((s.f_points[(0 as usize).min(1)] as i32) >= 3);
+    if !_b159 {
+        let mut _acc160: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[(1 as usize).min(1)][(v_s as usize).min(3)] { _acc164 = true; break; }
+            if s.f_occupied[(1 as usize).min(1)][(v_s as usize).min(3)] { _acc160 = true; break; }
         }
-        _b163 = (!_acc164);
+        _b159 = (!_acc160);
     }
-    let mut v_won0: bool = _b163;
+    let mut v_won0: bool = _b159;
     // @ tcg.envspec:2023:5
-    let mut _b165: bool = ((s.f_points[(1 as usize).min(1)] as i32) >= 3);
-    if !_b165 {
-        let mut _acc166: bool = false;
+    let mut _b161: bool = ((s.f_points[(1 as usize).min(1)] as i32) >= 3);
+    if !_b161 {
+        let mut _acc162: bool = false;
         for v_s in 0i32..4 {
-            if s.f_occupied[(0 as usize).min(1)][(v_s as usize).min(3)] { _acc166 = true; break; }
+            if s.f_occupied[(0 as usize).min(1)][(v_s as usize).min(3)] { _acc162 = true; break; }
         }
-        _b165 = (!_acc166);
+        _b161 = (!_acc162);
     }
-    let mut v_won1: bool = _b165;
+    let mut v_won1: bool = _b161;
     // @ tcg.envspec:2024:5
     if (v_won0 || v_won1) {
         // @ tcg.envspec:2025:9
@@ -3419,17 +3469,17 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
 /// proc `random_zone_energy` (tcg.envspec:2036:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2037:5
-    let mut _acc167: i32 = 0;
+    let mut _acc163: i32 = 0;
     for v_t in 0i32..11 {
-        _acc167 = _acc167 + (T30_Deck__energy[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_t as usize).min(10)] as i32);
+        _acc163 = _acc163 + (T30_Deck__energy[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_t as usize).min(10)] as i32);
     }
-    let mut v_n: i32 = _acc167;
+    let mut v_n: i32 = _acc163;
     // @ tcg.envspec:2038:5
-    let _t168: i32 = (s.f_decks[(v_p as usize).min(1)] as i32);
-    let _hi169: i32 = iclamp((v_n - 1), 0, 10);
-    let _r170: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi169, u16::MAX)?;
-    let _v171: i32 = f_nth_energy(s, _t168, _r170)?;
-    s.f_zone_next[(v_p as usize).min(1)] = (_v171 as i8);
+    let _t164: i32 = (s.f_decks[(v_p as usize).min(1)] as i32);
+    let _hi165: i32 = iclamp((v_n - 1), 0, 10);
+    let _r166: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi165, u16::MAX)?;
+    let _v167: i32 = f_nth_energy(s, _t164, _r166)?;
+    s.f_zone_next[(v_p as usize).min(1)] = (_v167 as i8);
     Ok(())
 }
 
@@ -3469,8 +3519,8 @@ fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2060:9
         if ((s.f_turn as i32) > 1) {
             // @ tcg.envspec:2061:13
-            let _v172: i32 = (s.f_zone_next[(v_p as usize).min(1)] as i32);
-            s.f_zone[(v_p as usize).min(1)] = (_v172 as i8);
+            let _v168: i32 = (s.f_zone_next[(v_p as usize).min(1)] as i32);
+            s.f_zone[(v_p as usize).min(1)] = (_v168 as i8);
             // @ tcg.envspec:2062:13
             p_random_zone_energy(s, v_p)?;
         }
@@ -3518,8 +3568,8 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
         // @ tcg.envspec:2095:9
         if (s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 4)) {
             // @ tcg.envspec:2096:13
-            let _a173: i32 = (T26_Card__ability[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
-            p_ability_effect__dispatch__3(s, _a173, v_q, 0)?;
+            let _a169: i32 = (T26_Card__ability[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
+            p_ability_effect__dispatch__3(s, _a169, v_q, 0)?;
         }
     }
     Ok(())
@@ -3536,17 +3586,17 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2108:13
             if s.f_poisoned[(v_q as usize).min(1)] {
                 // @ tcg.envspec:2109:17
-                let _v174: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 10), 300);
-                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v174 as i16);
+                let _v170: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 10), 300);
+                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v170 as i16);
             }
             // @ tcg.envspec:2111:13
             if s.f_burned[(v_q as usize).min(1)] {
                 // @ tcg.envspec:2112:17
-                let _v175: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 20), 300);
-                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v175 as i16);
+                let _v171: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 20), 300);
+                s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v171 as i16);
                 // @ tcg.envspec:2113:17
-                let _r176: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r176 == 1) {
+                let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r172 == 1) {
                     // @ tcg.envspec:2114:21
                     s.f_burned[(v_q as usize).min(1)] = false;
                 }
@@ -3554,8 +3604,8 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2117:13
             if ((s.f_condition[(v_q as usize).min(1)] as i32) == 1) {
                 // @ tcg.envspec:2118:17
-                let _r177: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                if (_r177 == 1) {
+                let _r173: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                if (_r173 == 1) {
                     // @ tcg.envspec:2119:21
                     s.f_condition[(v_q as usize).min(1)] = (0 as i8);
                 }
@@ -3579,97 +3629,97 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
             // @ tcg.envspec:2135:13
             if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 3)) {
                 // @ tcg.envspec:2136:17
-                let _a178: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
-                p_ability_effect__dispatch__4(s, _a178, v_p, v_s)?;
+                let _a174: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
+                p_ability_effect__dispatch__4(s, _a174, v_p, v_s)?;
             }
         }
     }
     // @ tcg.envspec:2140:5
     let mut v__envc_reached23: i32 = (1 + v_p);
     // @ tcg.envspec:2140:5
-    let mut _arr179: [i16; 2] = <[i16; 2] as Zero>::ZERO;
+    let mut _arr175: [i16; 2] = <[i16; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
-        _arr179[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { (K0[(v__envc_i24 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i16);
+        _arr175[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { (K0[(v__envc_i24 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i16);
     }
-    s.f_barrier = _arr179;
+    s.f_barrier = _arr175;
+    // @ tcg.envspec:2140:5
+    let mut _arr176: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i24 in 0i32..2 {
+        _arr176[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
+    }
+    s.f__envc_until_barrier = _arr176;
+    // @ tcg.envspec:2140:5
+    let mut _arr177: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i25 in 0i32..2 {
+        _arr177[v__envc_i25 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_attack[(v__envc_i25 as usize).min(1)] });
+    }
+    s.f_no_attack = _arr177;
+    // @ tcg.envspec:2140:5
+    let mut _arr178: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i25 in 0i32..2 {
+        _arr178[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
+    }
+    s.f__envc_until_no_attack = _arr178;
+    // @ tcg.envspec:2140:5
+    let mut _arr179: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i26 in 0i32..2 {
+        _arr179[v__envc_i26 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i26 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i26 as usize).min(1)] });
+    }
+    s.f_no_retreat = _arr179;
     // @ tcg.envspec:2140:5
     let mut _arr180: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i24 in 0i32..2 {
-        _arr180[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i26 in 0i32..2 {
+        _arr180[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_barrier = _arr180;
+    s.f__envc_until_no_retreat = _arr180;
     // @ tcg.envspec:2140:5
-    let mut _arr181: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i25 in 0i32..2 {
-        _arr181[v__envc_i25 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_attack[(v__envc_i25 as usize).min(1)] });
+    let mut _arr181: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i27 in 0i32..2 {
+        _arr181[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
-    s.f_no_attack = _arr181;
+    s.f_weakened = _arr181;
     // @ tcg.envspec:2140:5
     let mut _arr182: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i25 in 0i32..2 {
-        _arr182[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i27 in 0i32..2 {
+        _arr182[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_no_attack = _arr182;
+    s.f__envc_until_weakened = _arr182;
     // @ tcg.envspec:2140:5
-    let mut _arr183: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i26 in 0i32..2 {
-        _arr183[v__envc_i26 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i26 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i26 as usize).min(1)] });
+    let mut _arr183: [i8; 2] = <[i8; 2] as Zero>::ZERO;
+    for v__envc_i28 in 0i32..2 {
+        _arr183[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i28 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
-    s.f_no_retreat = _arr183;
+    s.f_spiky = _arr183;
     // @ tcg.envspec:2140:5
     let mut _arr184: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i26 in 0i32..2 {
-        _arr184[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i28 in 0i32..2 {
+        _arr184[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_no_retreat = _arr184;
+    s.f__envc_until_spiky = _arr184;
     // @ tcg.envspec:2140:5
-    let mut _arr185: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i27 in 0i32..2 {
-        _arr185[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
+    let mut _arr185: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i29 in 0i32..2 {
+        _arr185[v__envc_i29 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i29 as usize).min(1)] });
     }
-    s.f_weakened = _arr185;
+    s.f_no_supporter = _arr185;
     // @ tcg.envspec:2140:5
     let mut _arr186: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i27 in 0i32..2 {
-        _arr186[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
+    for v__envc_i29 in 0i32..2 {
+        _arr186[v__envc_i29 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
     }
-    s.f__envc_until_weakened = _arr186;
+    s.f__envc_until_no_supporter = _arr186;
     // @ tcg.envspec:2140:5
-    let mut _arr187: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i28 in 0i32..2 {
-        _arr187[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i28 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
+    let mut _arr187: [bool; 2] = <[bool; 2] as Zero>::ZERO;
+    for v__envc_i30 in 0i32..2 {
+        _arr187[v__envc_i30 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i30 as usize).min(1)] } else { s.f_shielded[(v__envc_i30 as usize).min(1)] });
     }
-    s.f_spiky = _arr187;
+    s.f_shielded = _arr187;
     // @ tcg.envspec:2140:5
     let mut _arr188: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i28 in 0i32..2 {
-        _arr188[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
-    }
-    s.f__envc_until_spiky = _arr188;
-    // @ tcg.envspec:2140:5
-    let mut _arr189: [bool; 2] = <[bool; 2] as Zero>::ZERO;
-    for v__envc_i29 in 0i32..2 {
-        _arr189[v__envc_i29 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i29 as usize).min(1)] });
-    }
-    s.f_no_supporter = _arr189;
-    // @ tcg.envspec:2140:5
-    let mut _arr190: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i29 in 0i32..2 {
-        _arr190[v__envc_i29 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
-    }
-    s.f__envc_until_no_supporter = _arr190;
-    // @ tcg.envspec:2140:5
-    let mut _arr191: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i30 in 0i32..2 {
-        _arr191[v__envc_i30 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i30 as usize).min(1)] } else { s.f_shielded[(v__envc_i30 as usize).min(1)] });
+        _arr188[v__envc_i30 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) }) as i8);
     }
-    s.f_shielded = _arr191;
-    // @ tcg.envspec:2140:5
-    let mut _arr192: [i8; 2] = <[i8; 2] as Zero>::ZERO;
-    for v__envc_i30 in 0i32..2 {
-        _arr192[v__envc_i30 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) }) as i8);
-    }
-    s.f__envc_until_shielded = _arr192;
+    s.f__envc_until_shielded = _arr188;
     // @ tcg.envspec:2141:5
     s.f_zone[(v_p as usize).min(1)] = (10 as i8);
     // @ tcg.envspec:2142:5
@@ -3677,35 +3727,35 @@ fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2143:5
     p_knock_outs(s)?;
     // @ tcg.envspec:2144:5
-    let _a193: i32 = (1 - v_p);
-    p_continue_game(s, _a193, false)?;
+    let _a189: i32 = (1 - v_p);
+    p_continue_game(s, _a189, false)?;
     Ok(())
 }
 
 /// proc `deal` (tcg.envspec:2174:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2175:5
-    let mut _acc194: i32 = 0;
+    let mut _acc190: i32 = 0;
     for v_i in 0i32..20 {
-        _acc194 += f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 33)? as i32))? as i32;
+        _acc190 += f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 33)? as i32))? as i32;
     }
-    let mut v_b: i32 = _acc194;
+    let mut v_b: i32 = _acc190;
     // @ tcg.envspec:2176:5
     let mut v_hands: i32 = ((K3[(20 as usize).min(20)][(5 as usize).min(5)] as i32) - (K3[((20 - v_b) as usize).min(20)][(5 as usize).min(5)] as i32));
     // @ tcg.envspec:2177:5
-    let _hi195: i32 = imax((v_hands - 1), 0);
-    let _r196: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi195, u16::MAX)?;
-    let mut v_r: i32 = _r196;
+    let _hi191: i32 = imax((v_hands - 1), 0);
+    let _r192: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi191, u16::MAX)?;
+    let mut v_r: i32 = _r192;
     // @ tcg.envspec:2179:5
-    let mut _acc197: i32 = 0;
+    let mut _acc193: i32 = 0;
     for v_m in 1i32..5 {
-        let mut _acc198: i32 = 0;
+        let mut _acc194: i32 = 0;
         for v_j in 1i32..5 {
-            _acc198 = _acc198 + (if (v_j <= v_m) { ((K3[(v_b as usize).min(20)][(v_j as usize).min(5)] as i32) * (K3[((20 - v_b) as usize).min(20)][((5 - v_j) as usize).min(5)] as i32)) } else { 0 });
+            _acc194 = _acc194 + (if (v_j <= v_m) { ((K3[(v_b as usize).min(20)][(v_j as usize).min(5)] as i32) * (K3[((20 - v_b) as usize).min(20)][((5 - v_j) as usize).min(5)] as i32)) } else { 0 });
         }
-        _acc197 += (_acc198 <= v_r) as i32;
+        _acc193 += (_acc194 <= v_r) as i32;
     }
-    let mut v_k: i32 = (1 + _acc197);
+    let mut v_k: i32 = (1 + _acc193);
     // @ tcg.envspec:2181:5
     let mut v_rest: List<i16, 20> = K4;
     // @ tcg.envspec:2182:5
@@ -3714,22 +3764,30 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     let mut v_others: i32 = 0;
     // @ tcg.envspec:2184:5
     for v_i in 0i32..20 {
+        // @ tcg.envspec:2185:17
+        if (v_i >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(34, v_i, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
         // @ tcg.envspec:2185:9
-        let mut v_c: i32 = (s.f_deck[(v_p as usize).min(1)].get(v_i, 34)? as i32);
+        let mut v_c: i32 = (s.f_deck[(v_p as usize).min(1)].items[(v_i as usize).min(19)] as i32);
         // @ tcg.envspec:2186:9
         if ((((T7_Card__category[(v_c as usize).min(385)] as i32) == 0) && ((T8_Card__stage[(v_c as usize).min(385)] as i32) == 0)) && (v_basics < v_k)) {
             // @ tcg.envspec:2187:13
-            s.f_hand[(v_p as usize).min(1)].push((v_c as i16), 35)?;
+            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(35, 0, 0)); }
+            // @ tcg.envspec:2187:13
+            s.f_hand[(v_p as usize).min(1)].push_unchecked((v_c as i16));
             // @ tcg.envspec:2188:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!(((T7_Card__category[(v_c as usize).min(385)] as i32) == 0) && ((T8_Card__stage[(v_c as usize).min(385)] as i32) == 0))) && (v_others < (5 - v_k))) {
             // @ tcg.envspec:2190:13
-            s.f_hand[(v_p as usize).min(1)].push((v_c as i16), 36)?;
+            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(36, 0, 0)); }
+            // @ tcg.envspec:2190:13
+            s.f_hand[(v_p as usize).min(1)].push_unchecked((v_c as i16));
             // @ tcg.envspec:2191:13
             v_others = imin((v_others + 1), 20);
         } else {
             // @ tcg.envspec:2193:13
-            v_rest.push((v_c as i16), 37)?;
+            if ((v_rest.len as i32) >= 20) { return Err(Fault::at(37, 0, 0)); }
+            // @ tcg.envspec:2193:13
+            v_rest.push_unchecked((v_c as i16));
         }
     }
     // @ tcg.envspec:2196:5
@@ -3928,8 +3986,8 @@ fn p_attack_effect__16(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
             let mut v__envc_c1: bool = false;
             // @ tcg.fills:51:9
             if v__envc_run {
-                let _r199: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-                v__envc_c1 = (_r199 == 1);
+                let _r195: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+                v__envc_c1 = (_r195 == 1);
             }
             // @ tcg.fills:51:9
             if (v__envc_c1 || (v__envc_seek && ((s.f__envc_at_g3 as i32) == 1))) {
@@ -4150,8 +4208,8 @@ fn p_attack_effect__36(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.fills:66:5
     s.f_barrier[(v_p as usize).min(1)] = (20 as i16);
     // @ tcg.fills:66:5
-    let _v200: i32 = (1 + (1 - v_p));
-    s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v200 as i8);
+    let _v196: i32 = (1 + (1 - v_p));
+    s.f__envc_until_barrier[(v_p as usize).min(1)] = (_v196 as i8);
     Ok(())
 }
 
@@ -4936,8 +4994,8 @@ fn p_trainer_effect__3(s: &mut State, mut v_p: i32, mut v_target: i32) -> Result
         // @ tcg.fills:764:9
         if v_going {
             // @ tcg.fills:765:13
-            let _r201: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            if (_r201 == 1) {
+            let _r197: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            if (_r197 == 1) {
                 // @ tcg.fills:766:17
                 p_attach_from_zone(s, v_p, v_target, 2, 1, false)?;
             } else {
@@ -5068,28 +5126,28 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
     // @ tcg.envspec:1089:1
     if (v__envc_run && (v_op_0 == 1)) {
         // @ tcg.envspec:1089:1
-        let _a202: i32 = (K6[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_heal(s, v_p, 0, _a202)?;
+        let _a198: i32 = (K6[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_heal(s, v_p, 0, _a198)?;
     } else if (v__envc_run && (v_op_0 == 2)) {
         // @ tcg.envspec:1089:1
-        let _a203: i32 = (K7[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_pokemon_from_deck(s, v_p, _a203)?;
+        let _a199: i32 = (K7[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_pokemon_from_deck(s, v_p, _a199)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
         // @ tcg.envspec:1089:1
-        let _a204: i32 = (K8[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_afflict_opponent(s, v_p, _a204)?;
+        let _a200: i32 = (K8[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_afflict_opponent(s, v_p, _a200)?;
     } else if (v__envc_run && (v_op_0 == 4)) {
         // @ tcg.envspec:1089:1
         p_poison_opponent(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 5)) {
         // @ tcg.envspec:1089:1
-        let _a205: i32 = (K9[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_bonus_on_heads(s, _a205)?;
+        let _a201: i32 = (K9[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_bonus_on_heads(s, _a201)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1089:1
-        let _a206: i32 = (K10[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a207: i32 = (K11[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_damage_per_heads(s, _a206, _a207)?;
+        let _a202: i32 = (K10[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a203: i32 = (K11[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_damage_per_heads(s, _a202, _a203)?;
     } else if ((v__envc_run && (v_op_0 == 7)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 1))) {
         // @ tcg.envspec:1089:1
         let mut v__envc_arg1: i32 = 0;
@@ -5120,26 +5178,26 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_nothing_on_tails(s)?;
     } else if (v__envc_run && (v_op_0 == 9)) {
         // @ tcg.envspec:1089:1
-        let _a208: i32 = (K13[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a209: i32 = (K14[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_discard_energy(s, v_p, 0, _a208, _a209)?;
+        let _a204: i32 = (K13[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a205: i32 = (K14[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_discard_energy(s, v_p, 0, _a204, _a205)?;
     } else if (v__envc_run && (v_op_0 == 10)) {
         // @ tcg.envspec:1089:1
-        let _a210: bool = K15[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        let _a211: bool = K16[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        let _a212: bool = K17[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        let _a213: i32 = (K18[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_hinder_defending(s, v_p, _a210, _a211, _a212, _a213)?;
+        let _a206: bool = K15[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a207: bool = K16[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a208: bool = K17[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        let _a209: i32 = (K18[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_hinder_defending(s, v_p, _a206, _a207, _a208, _a209)?;
     } else if (v__envc_run && (v_op_0 == 11)) {
         // @ tcg.envspec:1089:1
-        let _a214: i32 = (K19[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_damage_self(s, v_p, _a214)?;
+        let _a210: i32 = (K19[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_damage_self(s, v_p, _a210)?;
     } else if (v__envc_run && (v_op_0 == 12)) {
         // @ tcg.envspec:1089:1
-        let _a215: i32 = (K20[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a216: i32 = (K21[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a217: i32 = (K22[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_bonus_if_extra_energy(s, v_p, _a215, _a216, _a217)?;
+        let _a211: i32 = (K20[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a212: i32 = (K21[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a213: i32 = (K22[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_bonus_if_extra_energy(s, v_p, _a211, _a212, _a213)?;
     } else if (v__envc_run && (v_op_0 == 13)) {
         // @ tcg.envspec:1089:1
         p_block_supporters(s, v_p)?;
@@ -5176,27 +5234,27 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
     } else if (v__envc_run && (v_op_0 == 16)) {
         // @ tcg.envspec:1089:1
-        let _a218: bool = K25[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        p_discard_opponent_energy(s, v_p, _a218)?;
+        let _a214: bool = K25[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        p_discard_opponent_energy(s, v_p, _a214)?;
     } else if (v__envc_run && (v_op_0 == 17)) {
         // @ tcg.envspec:1089:1
         p_afflict_opponent_on_heads(s, v_p, 2)?;
     } else if (v__envc_run && (v_op_0 == 18)) {
         // @ tcg.envspec:1089:1
-        let _a219: i32 = (K26[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_damage_opponent_bench(s, v_p, _a219)?;
+        let _a215: i32 = (K26[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_damage_opponent_bench(s, v_p, _a215)?;
     } else if (v__envc_run && (v_op_0 == 19)) {
         // @ tcg.envspec:1089:1
-        let _a220: i32 = (K27[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a221: i32 = (K28[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_bonus_if(s, v_p, _a220, _a221)?;
+        let _a216: i32 = (K27[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a217: i32 = (K28[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_bonus_if(s, v_p, _a216, _a217)?;
     } else if (v__envc_run && (v_op_0 == 20)) {
         // @ tcg.envspec:1089:1
         p_discard_all_energy(s, v_p, 0)?;
     } else if (v__envc_run && (v_op_0 == 21)) {
         // @ tcg.envspec:1089:1
-        let _a222: i32 = (K29[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_damage_per_bench_type(s, v_p, _a222, 30)?;
+        let _a218: i32 = (K29[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_damage_per_bench_type(s, v_p, _a218, 30)?;
     } else if (v__envc_run && (v_op_0 == 22)) {
         // @ tcg.envspec:1089:1
         p_bonus_or_recoil(s, v_p, 40, 20)?;
@@ -5249,8 +5307,8 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         }
     } else if (v__envc_run && (v_op_0 == 25)) {
         // @ tcg.envspec:1089:1
-        let _a223: i32 = (K32[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_bonus_per_opponent_energy(s, v_p, _a223)?;
+        let _a219: i32 = (K32[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_bonus_per_opponent_energy(s, v_p, _a219)?;
     } else if (v__envc_run && (v_op_0 == 26)) {
         // @ tcg.envspec:1089:1
         p_protect_all(s, v_p, true)?;
@@ -5293,24 +5351,24 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_bonus_per_bench_named(s, v_p, 8, 50)?;
     } else if (v__envc_run && (v_op_0 == 31)) {
         // @ tcg.envspec:1089:1
-        let _a224: i32 = (K35[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_attach_from_zone(s, v_p, 0, _a224, 1, true)?;
+        let _a220: i32 = (K35[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_attach_from_zone(s, v_p, 0, _a220, 1, true)?;
     } else if (v__envc_run && (v_op_0 == 32)) {
         // @ tcg.envspec:1089:1
-        let _a225: i32 = (K36[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        p_random_hits(s, v_p, 4, _a225)?;
+        let _a221: i32 = (K36[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        p_random_hits(s, v_p, 4, _a221)?;
     } else if (v__envc_run && (v_op_0 == 33)) {
         // @ tcg.envspec:1089:1
         p_draw_cards(s, v_p, 1)?;
     } else if (v__envc_run && (v_op_0 == 34)) {
         // @ tcg.envspec:1089:1
-        let _a226: bool = K37[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        p_discard_opponent_hand_card(s, v_p, _a226)?;
+        let _a222: bool = K37[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        p_discard_opponent_hand_card(s, v_p, _a222)?;
     } else if (v__envc_run && (v_op_0 == 35)) {
         // @ tcg.envspec:1089:1
-        let _a227: i32 = (K38[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a228: bool = K39[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        p_damage_until_tails(s, _a227, _a228)?;
+        let _a223: i32 = (K38[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a224: bool = K39[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        p_damage_until_tails(s, _a223, _a224)?;
     } else if ((v__envc_run && (v_op_0 == 36)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 6))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5338,9 +5396,9 @@ fn p_attack_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32) -> 
         p_see_opponent_hand(s, v_p)?;
     } else if (v__envc_run && (v_op_0 == 39)) {
         // @ tcg.envspec:1089:1
-        let _a229: i32 = (K40[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
-        let _a230: bool = K41[(v_effect as usize).min(100)][(0 as usize).min(1)];
-        p_protect(s, v_p, _a229, _a230)?;
+        let _a225: i32 = (K40[(v_effect as usize).min(100)][(0 as usize).min(1)] as i32);
+        let _a226: bool = K41[(v_effect as usize).min(100)][(0 as usize).min(1)];
+        p_protect(s, v_p, _a225, _a226)?;
     } else if ((v__envc_run && (v_op_0 == 40)) || (v__envc_seek && ((s.f__envc_at_p_attack_effect__dispatch as i32) == 7))) {
         // @ tcg.envspec:1089:1
         if v__envc_seek {
@@ -5466,9 +5524,9 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         p_strike_back(s, v_s, 20)?;
     } else if (v__envc_run && (v_op_0 == 3)) {
         // @ tcg.envspec:1101:1
-        let _a231: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
-        let _a232: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a231, _a232)?;
+        let _a227: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a228: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a227, _a228)?;
     } else if ((v__envc_run && (v_op_0 == 4)) || (v__envc_seek && ((s.f__envc_at_g3 as i32) == 2))) {
         // @ tcg.envspec:1101:1
         if v__envc_seek {
@@ -5486,10 +5544,10 @@ fn p_ability_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
         }
     } else if (v__envc_run && (v_op_0 == 5)) {
         // @ tcg.envspec:1101:1
-        let _a233: i32 = (if ((K45[(v_effect as usize).min(18)][0 as usize] as i32) == 2) { v_s } else { (K46[(v_effect as usize).min(18)][0 as usize] as i32) });
-        let _a234: i32 = (K47[(v_effect as usize).min(18)][0 as usize] as i32);
-        let _a235: bool = K48[(v_effect as usize).min(18)][0 as usize];
-        p_attach_from_zone(s, v_p, _a233, _a234, 1, _a235)?;
+        let _a229: i32 = (if ((K45[(v_effect as usize).min(18)][0 as usize] as i32) == 2) { v_s } else { (K46[(v_effect as usize).min(18)][0 as usize] as i32) });
+        let _a230: i32 = (K47[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a231: bool = K48[(v_effect as usize).min(18)][0 as usize];
+        p_attach_from_zone(s, v_p, _a229, _a230, 1, _a231)?;
     } else if (v__envc_run && (v_op_0 == 6)) {
         // @ tcg.envspec:1101:1
         p_lock_opponent_supporters(s, v_p, v_s)?;
@@ -5567,9 +5625,9 @@ fn p_ability_effect__dispatch__2(s: &mut State, mut v_effect: i32, mut v_p: i32,
         p_strike_back(s, v_s, 20)?;
     } else if (v_op_0 == 2) {
         // @ tcg.envspec:1101:1
-        let _a236: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
-        let _a237: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
-        p_cut_damage(s, v_p, _a236, _a237)?;
+        let _a232: i32 = (K43[(v_effect as usize).min(18)][0 as usize] as i32);
+        let _a233: i32 = (K44[(v_effect as usize).min(18)][0 as usize] as i32);
+        p_cut_damage(s, v_p, _a232, _a233)?;
     }
     Ok(())
 }
@@ -5686,12 +5744,18 @@ fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> R
     if v__envc_run {
         // @ tcg.envspec:2274:5
         v_p = (s.current_player as i32);
+        // @ tcg.envspec:2275:13
+        if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(38, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
         // @ tcg.envspec:2275:5
-        v_c = (s.f_hand[(v_p as usize).min(1)].get(v_h, 38)? as i32);
+        v_c = (s.f_hand[(v_p as usize).min(1)].items[(v_h as usize).min(9)] as i32);
         // @ tcg.envspec:2276:5
-        s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 39)?;
+        if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(39, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+        // @ tcg.envspec:2276:5
+        s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
         // @ tcg.envspec:2277:5
-        s.f_discard[(v_p as usize).min(1)].push((v_c as i16), 40)?;
+        if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(40, 0, 0)); }
+        // @ tcg.envspec:2277:5
+        s.f_discard[(v_p as usize).min(1)].push_unchecked((v_c as i16));
         // @ tcg.envspec:2278:5
         s.f_playing = (v_c as i16);
         // @ tcg.envspec:2279:5
@@ -5790,8 +5854,8 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2342:5
         if ((s.f_condition[(v_p as usize).min(1)] as i32) == 3) {
             // @ tcg.envspec:2343:9
-            let _r238: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-            v_hits = (_r238 == 1);
+            let _r234: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+            v_hits = (_r234 == 1);
         }
     }
     // @ tcg.envspec:2345:5
@@ -5807,9 +5871,9 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
             // @ tcg.envspec:2349:9
             if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 1)) {
                 // @ tcg.envspec:2350:13
-                let _a239: i32 = (T26_Card__ability[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
-                let _a240: i32 = (1 - v_p);
-                p_ability_effect__dispatch__2(s, _a239, _a240, 0)?;
+                let _a235: i32 = (T26_Card__ability[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
+                let _a236: i32 = (1 - v_p);
+                p_ability_effect__dispatch__2(s, _a235, _a236, 0)?;
             }
         }
         // @ tcg.envspec:2352:9
@@ -5850,11 +5914,15 @@ fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2205:5
     let mut v_p: i32 = (s.current_player as i32);
+    // @ tcg.envspec:2206:23
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(41, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
     // @ tcg.envspec:2206:5
-    let _a241: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 41)? as i32);
-    p_put_in_play(s, v_p, 0, _a241)?;
+    let _a237: i32 = (s.f_hand[(v_p as usize).min(1)].items[(v_h as usize).min(9)] as i32);
+    p_put_in_play(s, v_p, 0, _a237)?;
     // @ tcg.envspec:2207:5
-    s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 42)?;
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(42, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2207:5
+    s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     Ok(())
 }
 
@@ -5868,11 +5936,13 @@ fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2213:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2214:5
-    let _a242: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a243: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 43)? as i32);
-    p_put_in_play(s, v_p, _a242, _a243)?;
+    let _a238: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a239: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 43)? as i32);
+    p_put_in_play(s, v_p, _a238, _a239)?;
     // @ tcg.envspec:2215:5
-    s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 44)?;
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(44, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2215:5
+    s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     Ok(())
 }
 
@@ -5889,8 +5959,8 @@ fn a_setup_done(s: &mut State) -> Result<(), Fault> {
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
         // @ tcg.envspec:2222:9
-        let _a244: i32 = (s.f_first as i32);
-        p_begin_turn(s, _a244)?;
+        let _a240: i32 = (s.f_first as i32);
+        p_begin_turn(s, _a240)?;
         // @ tcg.envspec:2223:9
         p_active_abilities(s)?;
     }
@@ -5907,11 +5977,13 @@ fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2230:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2231:5
-    let _a245: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a246: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 45)? as i32);
-    p_put_in_play(s, v_p, _a245, _a246)?;
+    let _a241: i32 = imin(f_free_bench(s, v_p)?, 3);
+    let _a242: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 45)? as i32);
+    p_put_in_play(s, v_p, _a241, _a242)?;
     // @ tcg.envspec:2232:5
-    s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 46)?;
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(46, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2232:5
+    s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     Ok(())
 }
 
@@ -5925,20 +5997,24 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2238:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2239:5
-    let _v247: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
-    let _i248: usize = (imin((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32), 1) as usize).min(1);
-    s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][_i248] = (_v247 as i16);
+    let _v243: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
+    let _i244: usize = (imin((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32), 1) as usize).min(1);
+    s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][_i244] = (_v243 as i16);
     // @ tcg.envspec:2240:5
-    let _v249: i32 = imin(((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + 1), 2);
-    s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v249 as i8);
+    let _v245: i32 = imin(((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + 1), 2);
+    s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v245 as i8);
+    // @ tcg.envspec:2241:18
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(48, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
     // @ tcg.envspec:2241:5
-    let _v250: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 48)? as i32);
-    s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v250 as i16);
+    let _v246: i32 = (s.f_hand[(v_p as usize).min(1)].items[(v_h as usize).min(9)] as i32);
+    s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v246 as i16);
     // @ tcg.envspec:2242:5
-    s.f_hand[(v_p as usize).min(1)].remove_at(v_h, 49)?;
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(49, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2242:5
+    s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     // @ tcg.envspec:2243:5
-    let _v251: i32 = (s.f_turn as i32);
-    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v251 as i8);
+    let _v247: i32 = (s.f_turn as i32);
+    s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v247 as i8);
     // @ tcg.envspec:2244:5
     if (v_s == 0) {
         // @ tcg.envspec:2245:9
@@ -5959,9 +6035,9 @@ fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2254:5
     let mut v_p: i32 = (s.current_player as i32);
     // @ tcg.envspec:2255:5
-    let _v252: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10)] as i32) + 1), 12);
-    let _i253: usize = ((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10);
-    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][_i253] = (_v252 as i8);
+    let _v248: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10)] as i32) + 1), 12);
+    let _i249: usize = ((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10);
+    s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][_i249] = (_v248 as i8);
     // @ tcg.envspec:2256:5
     s.f_last_attached = ((s.f_zone[(v_p as usize).min(1)] as i32) as i8);
     // @ tcg.envspec:2257:5
@@ -5971,8 +6047,8 @@ fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2259:5
     if ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 2) {
         // @ tcg.envspec:2260:9
-        let _a254: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
-        p_ability_effect__dispatch__1(s, _a254, v_p, v_s)?;
+        let _a250: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
+        p_ability_effect__dispatch__1(s, _a250, v_p, v_s)?;
         // @ tcg.envspec:2261:9
         p_knock_outs(s)?;
         // @ tcg.envspec:2262:9
@@ -6021,15 +6097,15 @@ fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
         // @ tcg.envspec:2308:9
         if (v_k < v_pay) {
             // @ tcg.envspec:2309:13
-            let mut _acc255: i32 = 0;
+            let mut _acc251: i32 = 0;
             for v_u in 0i32..11 {
-                let _x256: i32 = (if ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) > 0) { v_u } else { 10 });
-                _acc255 = if v_u == 0 { _x256 } else { imin(_acc255, _x256) };
+                let _x252: i32 = (if ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) > 0) { v_u } else { 10 });
+                _acc251 = if v_u == 0 { _x252 } else { imin(_acc251, _x252) };
             }
-            let mut v_t: i32 = _acc255;
+            let mut v_t: i32 = _acc251;
             // @ tcg.envspec:2310:13
-            let _v257: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
-            s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v257 as i8);
+            let _v253: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
+            s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v253 as i8);
         }
     }
     // @ tcg.envspec:2313:5
@@ -6093,12 +6169,12 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
 /// action `promote` (tcg.envspec:2380:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
     // @ tcg.envspec:2382:5
-    let _a258: i32 = (s.current_player as i32);
-    p_swap_slots(s, _a258, 0, v_b)?;
+    let _a254: i32 = (s.current_player as i32);
+    p_swap_slots(s, _a254, 0, v_b)?;
     // @ tcg.envspec:2383:5
-    let _a259: i32 = (s.f_promote_next as i32);
-    let _a260: bool = s.f_promote_resume;
-    p_continue_game(s, _a259, _a260)?;
+    let _a255: i32 = (s.f_promote_next as i32);
+    let _a256: bool = s.f_promote_resume;
+    p_continue_game(s, _a255, _a256)?;
     Ok(())
 }
 
@@ -6133,7 +6209,7 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
     // @ tcg.envspec:2390:5
     let mut v_q: i32 = (1 - v_p);
-    let _arr261: [i16; 195] = [
+    let _arr257: [i16; 195] = [
         ((s.f_phase as i32) as i16),
         ((s.f_turn as i32) as i16),
         ((if ((s.current_player as i32) == v_p) { 1 } else { 0 }) as i16),
@@ -6330,7 +6406,7 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_spiky[(v_p as usize).min(1)] as i32) as i16),
         ((s.f_spiky[(v_q as usize).min(1)] as i32) as i16),
     ];
-    return Ok(_arr261);
+    return Ok(_arr257);
 }
 
 /// the spec's `init` block
@@ -6338,13 +6414,15 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
     // @ tcg.envspec:2160:5
     for v_p in 0i32..2 {
         // @ tcg.envspec:2161:9
-        let _r262: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
-        s.f_decks[(v_p as usize).min(1)] = (_r262 as i8);
+        let _r258: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
+        s.f_decks[(v_p as usize).min(1)] = (_r258 as i8);
         // @ tcg.envspec:2162:9
         for v_i in 0i32..20 {
             // @ tcg.envspec:2163:13
-            let _a263: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            s.f_deck[(v_p as usize).min(1)].push((_a263 as i16), 62)?;
+            if ((s.f_deck[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(62, 0, 0)); }
+            // @ tcg.envspec:2163:13
+            let _a259: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            s.f_deck[(v_p as usize).min(1)].push_unchecked((_a259 as i16));
         }
         // @ tcg.envspec:2165:9
         s.f_deck[(v_p as usize).min(1)].shuffle(s._rng_key, &mut s._rng_counter);
@@ -6354,8 +6432,8 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
         p_random_zone_energy(s, v_p)?;
     }
     // @ tcg.envspec:2169:5
-    let _r264: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
-    s.f_first = ((if (_r264 == 1) { 1 } else { 0 }) as i8);
+    let _r260: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
+    s.f_first = ((if (_r260 == 1) { 1 } else { 0 }) as i8);
     // @ tcg.envspec:2170:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
@@ -6363,61 +6441,61 @@ fn init_body(s: &mut State) -> Result<(), Fault> {
 
 /// invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once
 fn inv_cards_conserved(s: &State) -> Result<bool, Fault> {
-    let mut _acc265: bool = true;
+    let mut _acc261: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc266: bool = true;
+        let mut _acc262: bool = true;
         for v_i in 0i32..20 {
+            let _x264: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            let _x266: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
             let _x268: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            let _x270: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            let _x272: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            let mut _acc273: i32 = 0;
+            let mut _acc269: i32 = 0;
             for v_s in 0i32..4 {
-                _acc273 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
+                _acc269 += (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
             }
-            let mut _acc274: i32 = 0;
+            let mut _acc270: i32 = 0;
             for v_s in 0i32..4 {
-                let mut _acc275: i32 = 0;
+                let mut _acc271: i32 = 0;
                 for v_k in 0i32..2 {
-                    _acc275 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
+                    _acc271 += ((s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32))) && ((s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32))) as i32;
                 }
-                _acc274 = _acc274 + _acc275;
+                _acc270 = _acc270 + _acc271;
             }
-            let _x277: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
-            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y267| (_y267 as i32) == _x268).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y269| (_y269 as i32) == _x270).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y271| (_y271 as i32) == _x272).count() as i32)) + _acc273) + _acc274) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y276| (_y276 as i32) == _x277).count() as i32)) { _acc266 = false; break; }
+            let _x273: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
+            if !((((((s.f_deck[(v_p as usize).min(1)].live().iter().copied().filter(|&_y263| (_y263 as i32) == _x264).count() as i32) + (s.f_hand[(v_p as usize).min(1)].live().iter().copied().filter(|&_y265| (_y265 as i32) == _x266).count() as i32)) + (s.f_discard[(v_p as usize).min(1)].live().iter().copied().filter(|&_y267| (_y267 as i32) == _x268).count() as i32)) + _acc269) + _acc270) == (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)].iter().copied().filter(|&_y272| (_y272 as i32) == _x273).count() as i32)) { _acc262 = false; break; }
         }
-        if !_acc266 { _acc265 = false; break; }
+        if !_acc262 { _acc261 = false; break; }
     }
-    Ok(_acc265)
+    Ok(_acc261)
 }
 
 /// invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions
 fn inv_hp_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b278: bool = (s.terminated || ((s.f_phase as i32) == 0));
-    if !_b278 {
-        let mut _acc279: bool = true;
+    let mut _b274: bool = (s.terminated || ((s.f_phase as i32) == 0));
+    if !_b274 {
+        let mut _acc275: bool = true;
         for v_p in 0i32..2 {
-            let mut _acc280: bool = true;
+            let mut _acc276: bool = true;
             for v_s in 0i32..4 {
-                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc280 = false; break; }
+                if !((!s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)]) || ((s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) < f_hp_of(s, v_p, v_s)?)) { _acc276 = false; break; }
             }
-            if !_acc280 { _acc279 = false; break; }
+            if !_acc276 { _acc275 = false; break; }
         }
-        _b278 = _acc279;
+        _b274 = _acc275;
     }
-    Ok(_b278)
+    Ok(_b274)
 }
 
 /// invariant `points_bounds`: points are 0..3 while the game goes on
 fn inv_points_bounds(s: &State) -> Result<bool, Fault> {
-    let mut _b281: bool = s.terminated;
-    if !_b281 {
-        let mut _acc282: bool = true;
+    let mut _b277: bool = s.terminated;
+    if !_b277 {
+        let mut _acc278: bool = true;
         for v_p in 0i32..2 {
-            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc282 = false; break; }
+            if !((s.f_points[(v_p as usize).min(1)] as i32) < 3) { _acc278 = false; break; }
         }
-        _b281 = _acc282;
+        _b277 = _acc278;
     }
-    Ok(_b281)
+    Ok(_b277)
 }
 
 /// invariant `one_result`: a finished game has exactly one winner or is a draw
@@ -6427,28 +6505,28 @@ fn inv_one_result(s: &State) -> Result<bool, Fault> {
 
 /// invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled
 fn inv_active_in_play(s: &State) -> Result<bool, Fault> {
-    let mut _b283: bool = (s.terminated || ((s.f_phase as i32) != 1));
-    if !_b283 {
-        let mut _acc284: bool = true;
+    let mut _b279: bool = (s.terminated || ((s.f_phase as i32) != 1));
+    if !_b279 {
+        let mut _acc280: bool = true;
         for v_p in 0i32..2 {
-            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc284 = false; break; }
+            if !s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { _acc280 = false; break; }
         }
-        _b283 = _acc284;
+        _b279 = _acc280;
     }
-    Ok(_b283)
+    Ok(_b279)
 }
 
 /// invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play
 fn inv_bench_size(s: &State) -> Result<bool, Fault> {
-    let mut _acc285: bool = true;
+    let mut _acc281: bool = true;
     for v_p in 0i32..2 {
-        let mut _acc286: i32 = 0;
+        let mut _acc282: i32 = 0;
         for v_s in 0i32..4 {
-            _acc286 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
+            _acc282 += s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32;
         }
-        if !(_acc286 <= 4) { _acc285 = false; break; }
+        if !(_acc282 <= 4) { _acc281 = false; break; }
     }
-    Ok(_acc285)
+    Ok(_acc281)
 }
 
 // ---- the environment

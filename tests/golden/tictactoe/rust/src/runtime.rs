@@ -161,8 +161,7 @@ impl<T: Zero, const N: usize> List<T, N> {
         if self.len as usize >= N {
             return Err(Fault::at(site, self.len as i32, N as i32));
         }
-        self.items[self.len as usize] = x;
-        self.len += 1;
+        self.push_unchecked(x);
         Ok(())
     }
 
@@ -170,19 +169,13 @@ impl<T: Zero, const N: usize> List<T, N> {
         if self.len as usize >= N || i < 0 || i as u32 > self.len {
             return Err(Fault::at(site, i, self.len as i32));
         }
-        let (i, n) = (i as usize, self.len as usize);
-        self.items.copy_within(i..n, i + 1);
-        self.items[i] = x;
-        self.len += 1;
+        self.insert_unchecked(i as usize, x);
         Ok(())
     }
 
     pub fn remove_at(&mut self, i: i32, site: u16) -> Result<(), Fault> {
         let i = self.slot(i, site)?;
-        let n = self.len as usize;
-        self.items.copy_within(i + 1..n, i);
-        self.items[n - 1] = T::ZERO;
-        self.len -= 1;
+        self.remove_at_unchecked(i);
         Ok(())
     }
 
@@ -191,12 +184,7 @@ impl<T: Zero, const N: usize> List<T, N> {
         if self.len == 0 {
             return Err(Fault::at(site, 0, 0));
         }
-        let x = self.items[0];
-        let n = self.len as usize;
-        self.items.copy_within(1..n, 0);
-        self.items[n - 1] = T::ZERO;
-        self.len -= 1;
-        Ok(x)
+        Ok(self.take_front_unchecked())
     }
 
     /// `pop()`: remove and return the last item.
@@ -205,11 +193,49 @@ impl<T: Zero, const N: usize> List<T, N> {
         if self.len == 0 {
             return Err(Fault::at(site, 0, 0));
         }
+        Ok(self.take_back_unchecked())
+    }
+
+    // The `_unchecked` forms run where an explicit check came first (the pass `lower_lists`
+    // puts a `Check` before the operation): called on a full or empty list they panic at
+    // Rust's bounds check (a compiler bug, never undefined behaviour).
+
+    #[inline]
+    pub fn push_unchecked(&mut self, x: T) {
+        self.items[self.len as usize] = x;
+        self.len += 1;
+    }
+
+    pub fn insert_unchecked(&mut self, i: usize, x: T) {
+        let n = self.len as usize;
+        self.items.copy_within(i..n, i + 1);
+        self.items[i] = x;
+        self.len += 1;
+    }
+
+    pub fn remove_at_unchecked(&mut self, i: usize) {
+        let n = self.len as usize;
+        self.items.copy_within(i + 1..n, i);
+        self.items[n - 1] = T::ZERO;
+        self.len -= 1;
+    }
+
+    pub fn take_front_unchecked(&mut self) -> T {
+        let x = self.items[0];
+        let n = self.len as usize;
+        self.items.copy_within(1..n, 0);
+        self.items[n - 1] = T::ZERO;
+        self.len -= 1;
+        x
+    }
+
+    #[inline]
+    pub fn take_back_unchecked(&mut self) -> T {
         let n = self.len as usize;
         let x = self.items[n - 1];
         self.items[n - 1] = T::ZERO;
         self.len -= 1;
-        Ok(x)
+        x
     }
 
     #[inline]
