@@ -448,14 +448,15 @@ def _names_in(x) -> Iterator[str]:
 
 
 def _unused_captures(checker, rule: ast.TextRule, pattern: Pattern) -> None:
-    used = set(_names_in([rule.ensures, rule.modifies, rule.scenarios, rule.chooses]))
+    used = set(_names_in([rule.ensures, rule.modifies, rule.scenarios, rule.chooses, rule.chances]))
     used |= {b for d in rule.draws for b in (d.lo, d.hi) if isinstance(b, str)}
+    used |= {b for c in rule.chances for b in (c.num, c.den) if isinstance(b, str)}
     used |= set(_names_in([d.among for d in rule.draws]))
     used |= {x.name for x in rule.data}
     for c in pattern.captures:
         if c.name not in used:
             checker.err("E0166", f"capture `{c.name}` is used by no clause of the rule", c.span, "never used",
-                        help=f"use `{c.name}` in an `ensures`, `modifies`, `draws`, `chooses`, `scenario` or `where` clause, "
+                        help=f"use `{c.name}` in an `ensures`, `modifies`, `draws`, `chooses`, `with chance`, `scenario` or `where` clause, "
                         "or write the text literally")
 
 
@@ -621,6 +622,7 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     ensures, scenarios = _rule_clauses(checker, h, chosen)
     choosers = _choosers(checker, h, chosen)
     draw_rules = _draw_rules(checker, h, chosen)
+    chances = _chances(checker, h, chosen)
     if fill is not None:
         ensures += [c for c in (_clause(checker, h, e, {}, "fill") for e in fill.ensures) if c is not None]
         scenarios += [sc for sc in (_scenario(checker, h, s, {}) for s in fill.scenarios) if sc is not None]
@@ -630,7 +632,7 @@ def _contract(checker, h: ir.HoleDef, t: _Target | None, fill: ast.FillDecl | No
     data = _data_numbers(checker, h, chosen)
     described = [_rule_name(m.rule) for m in chosen]
     return ir.Contract(exact=bool(exact) or bool(fill is not None and fill.ensures), ensures=ensures, frame=frame,
-                       draws=draws, draw_rules=draw_rules, choosers=choosers, numbers=numbers, symbols=symbols, data=data, scenarios=scenarios,
+                       draws=draws, draw_rules=draw_rules, choosers=choosers, chances=chances, numbers=numbers, symbols=symbols, data=data, scenarios=scenarios,
                        context=t.context_def.name if t is not None and t.context_def is not None else None,
                        rules=described)
 
@@ -766,6 +768,58 @@ def _chooser(checker, h: ir.HoleDef, c: ast.Chooses, values: dict[str, Any],
                           who_source=_shown(checker, _source(checker, c.who.span), values, types), span=c.span)
 
 
+def _chances(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.ChanceRule]:
+    """The `with chance` clauses of the matched rules (those that do not check are left out)."""
+    out = []
+    for m in chosen:
+        for d in m.rule.decl.chances:
+            c = _memo(checker, "chance", d, h, m.values, lambda d=d, m=m: _chance(checker, h, d, m.values, m.rule.pattern))
+            if c is not None:
+                out.append(c)
+    return out
+
+
+#: built-ins of `ensures` that read the random words of the state before a call: in a `chance`
+#: clause, whose outcomes come from every value of the draws, not from those words, they mean nothing
+_WORD_READERS = ("flip", "drawn", "heads", "heads_until_tails", "draws")
+
+
+def _chance(checker, h: ir.HoleDef, c: ast.Chance, values: dict[str, Any],
+            pattern: Pattern | None) -> ir.ChanceRule | None:
+    """The IR of clause `with chance A in B [when GUARD]: COND` for hole `h` with the rule's capture
+    `values`; E0165 (and None) where A or B names no captured number or A/B is not a
+    probability, E0110 where `GUARD` or `COND` is not a bool or reads the random words."""
+    from envc.compiler.check_base import _Poison
+
+    num, den = (_bound(checker, b, values, c.span, "chance") for b in (c.num, c.den))
+    if num is None or den is None:
+        return None
+    if not 0 <= num <= den or den == 0:
+        checker.err("E0165", f"`with chance {num} in {den}` is no probability", c.span, "not in 0..1",
+                    help="write `with chance A in B` with 0 <= A <= B and B > 0 (\"30% chance\": `with chance 30 in 100`)")
+        return None
+    types = _types(values, pattern)
+    parts: list[ir.Expr | None] = []
+    for e, what in ((c.guard, "the condition after `when`"), (c.cond, "the outcome")):
+        if e is None:
+            parts.append(None)
+            continue
+        try:
+            ie = checker.expr(e, _ctx(h, types))
+            checker.require_type(ie, ir.BOOL, e.span, f"{what} of a `with chance` clause")
+        except _Poison:
+            return None
+        if any(isinstance(n, ir.Builtin) and n.name in _WORD_READERS for n in ir.walk(ie)):
+            checker.err("E0110", f"{what} of a `with chance` clause reads the call's random words", e.span,
+                        "`flip`, `drawn`, `heads` or `draws` here", help="a `with chance` clause is checked over every "
+                        "value of the call's draws: say what the outcome is (`burned[q]`), not which word came")
+            return None
+        parts.append(ie)
+    assert parts[1] is not None  # (COND is required by the grammar)
+    return ir.ChanceRule(num=num, den=den, guard=parts[0], cond=parts[1], env=dict(values),
+                         source=_shown(checker, _source(checker, c.span), values, types), span=c.span)
+
+
 def _draw_rules(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.DrawRule]:
     """The `draws ... among COUNT` clauses of the matched rules (those that do not check are
     left out)."""
@@ -872,11 +926,11 @@ def _frame_items(checker, h: ir.HoleDef, mod: ast.Modifies, values: dict[str, An
     return out
 
 
-def _bound(checker, b, values: dict[str, Any], span: Span) -> int | None:
+def _bound(checker, b, values: dict[str, Any], span: Span, clause: str = "draws") -> int | None:
     if b is None or isinstance(b, int):
         return b
     if b not in values or not isinstance(values[b], int):
-        checker.err("E0165", f"`draws {b}` names no number captured by the pattern", span, "unknown capture",
+        checker.err("E0165", f"`{clause} {b}` names no number captured by the pattern", span, "unknown capture",
                     help=f"capture it in the pattern (`<{b}>` or `<{b}: count>`), or write a number")
         return None
     return values[b]

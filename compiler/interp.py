@@ -280,6 +280,14 @@ class Evaluator:
         # `random.pick`'s legal values, the list's length for a `shuffle`): the fill judge tells
         # a draw that had a choice from one that had none (`textchecks.draw_problems`)
         self.draw_sizes: list[int] | None = None
+        # when a list, draw k of the run takes value `lo + forced_draws[k]` of its range (the
+        # lowest past the list's end) instead of the RNG's, the counter still moving by one:
+        # the judge lists a call's outcomes over every value of its draws (`with chance` clauses,
+        # llm_fill/chance.py); `forced_at` counts the draws; a `shuffle` cannot be forced
+        # and sets `forced_shuffle`
+        self.forced_draws: list[int] | None = None
+        self.forced_at = 0
+        self.forced_shuffle = False
         # when a list, each `choose` reached by `Interpreter.call` appends (chooser, number of legal
         # options, a copy of the state when it is asked): who the judge's calls asked to decide,
         # among how many options (`chooses` clauses, llm_fill/textchecks.py)
@@ -649,12 +657,19 @@ class Evaluator:
                 raise ConstEvalError("draws a random number")
             if lo > hi:
                 raise SpecRuntimeError(f"random.int({lo}, {hi}) has an empty range", span)
-            v = rng.randint(s.rng_key, s.rng_counter, lo, hi)
+            v = rng.randint(s.rng_key, s.rng_counter, lo, hi) if self.forced_draws is None else self._forced(lo, hi)
             s.rng_counter = (s.rng_counter + 1) & rng.MASK32
             if self.draw_sizes is not None:
                 self.draw_sizes.append(hi - lo + 1)
             return v
         return random_int
+
+    def _forced(self, lo: int, hi: int) -> int:
+        """The value of the next draw in `lo..hi` under `forced_draws`."""
+        assert self.forced_draws is not None
+        k = self.forced_at
+        self.forced_at += 1
+        return lo + min(self.forced_draws[k], hi - lo) if k < len(self.forced_draws) else lo
 
     def c_random_pick(self, e: ir.RandomPick):
         var, steps = e.var, range(e.lo, e.hi)
@@ -668,7 +683,8 @@ class Evaluator:
             s = self.state
             if s is None:
                 raise ConstEvalError("draws a random number")
-            r = rng.randint(s.rng_key, s.rng_counter, 0, max(len(legal) - 1, 0))
+            top = max(len(legal) - 1, 0)
+            r = rng.randint(s.rng_key, s.rng_counter, 0, top) if self.forced_draws is None else self._forced(0, top)
             s.rng_counter = (s.rng_counter + 1) & rng.MASK32
             if self.draw_sizes is not None:
                 self.draw_sizes.append(len(legal))
@@ -959,6 +975,7 @@ class Evaluator:
     def _shuffle(self, lst: list, args: list, cap: int, span: Span | None) -> None:
         """`shuffle()`: the swaps of `rng.shuffle_swaps` on the live state's key; one draw per swap."""
         st = self.live()
+        self.forced_shuffle = self.forced_shuffle or (self.forced_draws is not None and len(lst) > 1)
         for i, j in rng.shuffle_swaps(st.rng_key, st.rng_counter, len(lst)):
             lst[i], lst[j] = lst[j], lst[i]
         st.rng_counter = (st.rng_counter + max(len(lst) - 1, 0)) & rng.MASK32

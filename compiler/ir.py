@@ -990,6 +990,24 @@ class ChooserRule(Node):
     span: Span = NO_SPAN
 
 
+class ChanceRule(Node):
+    """A `with chance A in B [when GUARD]: COND` clause that one text gets from a text rule: on a
+    call whose `guard` holds (read on the state before it), `cond` (an `ensures` expression:
+    `old(x)` reads the state before, a plain read the state after) holds for A/B of the
+    call's random outcomes, each sequence of values of its draws weighted by how likely it
+    is (a `random.int(lo, hi)` value 1/(hi - lo + 1), a `random.pick` value 1/its legal
+    values). `num`/`den` is A/B with the captures read ("30% chance": 30/100). `env`: the
+    rule's captures; `source`: the clause with the captures written as their values."""
+
+    num: int
+    den: int
+    guard: Expr | None = None
+    cond: Expr
+    env: dict[str, Any] = {}
+    source: str = ""
+    span: Span = NO_SPAN
+
+
 class DrawRule(Node):
     """A `draws N among COUNT` clause that one text gets from a text rule: at least `times`
     random draws of a call (N, or 1 for `draws any`) range over exactly `count` values
@@ -1070,7 +1088,7 @@ class Contract(Node):
     matches the whole text, or the fill has its own `ensures`. `frame`: the places the text
     may change (None: any). `draws`: (least, most or None) random draws of one call (None:
     no rule says); `draw_rules`: how many values a draw ranges over. `choosers`: who decides, and among how many options (none: no rule
-    says). `numbers`/`symbols`: printed ones no rule covers (a fill must use them); `data`: printed
+    says). `chances`: how likely an outcome of the call's draws is. `numbers`/`symbols`: printed ones no rule covers (a fill must use them); `data`: printed
     numbers that come from a column of the text's rows (a fill must read it).
     `context`: the `ContextDef` that puts the text's card in place. `rules`: the rules that
     matched, as `file:line "pattern"`."""
@@ -1081,6 +1099,7 @@ class Contract(Node):
     draws: tuple[int, int | None] | None = None
     draw_rules: list[DrawRule] = []
     choosers: list[ChooserRule] = []
+    chances: list[ChanceRule] = []
     numbers: list[int] = []
     symbols: list[SymbolUse] = []
     data: list[DataNumber] = []
@@ -1253,7 +1272,7 @@ class Module(Node):
 for _model in (ArrayT, ListT, GetField, GetIndex, TableGet, Unary, Binary, Cond, CallFn, Builtin, Reduce,
                ArrayBuild, ArrayLit, RecordLit, RandomInt, RandomPick, ListTake, IndexStep, Place, Let, Assign, If,
                For, MatchArm, Match, Return, CallProc, ListOp, Effect, Check, ExprStmt, Choose, TextClause, FrameItem,
-               GivenDef, ScenarioDef, SymbolUse, Contract, ContextDef, HoleDef, SimultaneousDef, Module):
+               GivenDef, ScenarioDef, SymbolUse, ChanceRule, Contract, ContextDef, HoleDef, SimultaneousDef, Module):
     _model.model_rebuild()
 
 

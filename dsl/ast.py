@@ -492,6 +492,19 @@ class Chooses(Decl):
 
 
 @dataclass
+class Chance(Decl):
+    """`with chance A in B [when GUARD]: COND`: over every value of a call's random draws (each
+    value of a draw equally likely), `COND` (an `ensures` expression) holds with probability
+    exactly A/B, on a call whose `GUARD` holds on the state before it. A bound is an int or
+    the name of a capture ("<N>% chance": `with chance N in 100`)."""
+
+    num: int | str
+    den: int | str
+    guard: Expr | None
+    cond: Expr
+
+
+@dataclass
 class DataFrom(Decl):
     """`N = Table.column` of a `where` clause: capture `N` is printed from that column of the
     text's row. Spans: `name_span` the capture's name, `column_span` `Table.column`."""
@@ -517,6 +530,7 @@ class TextRule(Decl):
     scenarios: list[Scenario] = field(default_factory=list)
     data: list[DataFrom] = field(default_factory=list)
     chooses: list[Chooses] = field(default_factory=list)
+    chances: list[Chance] = field(default_factory=list)
 
 
 @dataclass

@@ -320,6 +320,8 @@ class _Builder(Transformer):
                 rule.scenarios.append(clause)
             elif isinstance(clause, ast.Chooses):
                 rule.chooses.append(clause)
+            elif isinstance(clause, ast.Chance):
+                rule.chances.append(clause)
             elif isinstance(clause, list):
                 rule.data += clause
             else:
@@ -376,6 +378,10 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def chooses_clause(self, meta, c):
         return ast.Chooses(self._span(meta), c[0], c[1])
+
+    @v_args(meta=True)
+    def chance_clause(self, meta, c):
+        return ast.Chance(self._span(meta), self._bound(c[0]), self._bound(c[1]), c[2], c[3])
 
     @v_args(meta=True)
     def scenario_clause(self, meta, c):
@@ -678,11 +684,11 @@ RESERVED_WORDS = frozenset({
     "false", "fill", "fn", "for", "hole", "if", "illegal_action", "init", "invariant", "let", "match", "max",
     "mentions", "modifies", "not", "observe", "or", "players", "proc", "record", "resolve", "return",
     "scenario", "simultaneous", "state", "symbol", "table", "text", "texts", "then", "true", "turn_limit",
-    "until", "where", "while",
+    "until", "where", "while", "with",
 })
 #: Words of the grammar that stay usable as names (see RESERVED_WORDS).
 CONTEXTUAL_WORDS = frozenset({
-    "a", "an", "any", "at", "bool", "by", "count", "default", "elif", "from", "given", "in", "int", "least",
+    "a", "an", "any", "at", "bool", "by", "chance", "count", "default", "elif", "from", "given", "in", "int", "least",
     "list", "most", "name", "of", "one", "per", "when",
 })
 

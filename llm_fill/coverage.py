@@ -39,12 +39,13 @@ from envc.llm_fill.textchecks import Example, call_scope, with_contexts
 
 @dataclass
 class Guard:
-    """The condition `expr` of an `if ... then ... else` in text clause `clause`, or `COUNT >= 2`
-    of a `draws ... among COUNT` clause (`on_before`: read on the state before the call);
-    `fields` the state fields the condition reads."""
+    """The condition `expr` of an `if ... then ... else` in text clause `clause`, `COUNT >= 2`
+    of a `draws ... among COUNT` clause, or `GUARD` of a `with chance ... when GUARD` clause
+    (`on_before`: read on the state before the call); `fields` the state fields the condition
+    reads."""
 
     expr: ir.Expr
-    clause: ir.TextClause | ir.DrawRule
+    clause: ir.TextClause | ir.DrawRule | ir.ChanceRule
     fields: list[str]
     on_before: bool = False
 
@@ -70,6 +71,9 @@ def guards(module: ir.Module, hole: ir.HoleDef) -> list[Guard]:
         two = ir.Const(value=2, type=ir.IntT(lo=2, hi=2), span=r.span)
         expr = ir.Binary(op="ge", left=r.count, right=two, type=ir.BOOL, span=r.span)
         out.append(Guard(expr, r, _fields_read(module, r.count), on_before=True))
+    for ch in c.chances:
+        if ch.guard is not None and not _constant(ch.guard):
+            out.append(Guard(ch.guard, ch, _fields_read(module, ch.guard), on_before=True))
     return out
 
 
@@ -158,7 +162,7 @@ def flipping(module: ir.Module, hole: ir.HoleDef, guard: Guard, seen: bool, exam
 def describe(guard: Guard, seen: bool) -> str:
     """`the condition of `ensures ...` (file:line) was false on every state tried`."""
     c = guard.clause
-    clause = c.source if isinstance(c, ir.DrawRule) else f"ensures {c.source}"
+    clause = f"ensures {c.source}" if isinstance(c, ir.TextClause) else c.source
     return (f"a condition of `{clause}` ({c.span.file}:{c.span.line}) was {str(seen).lower()} on every "
             f"state tried, also with {', '.join(f'`{f}`' for f in guard.fields) or 'no field'} redrawn: the text's "
             "case where it is not was never tested")

@@ -231,7 +231,7 @@ def _judged(loaded: Loaded, hole: str, test_states: int) -> dict:
     data = [f"`{d.value}` (`{d.table}.{d.column}`)" for d in c.data]
     return {"states": test_states, "exact": c.exact, "ensures": [e.source for e in c.ensures],
             "frame": frame, "draws": draws, "choosers": [r.source for r in c.choosers],
-            "draw_laws": [r.source for r in c.draw_rules], "numbers": numbers, "data": data, "scenarios": len(c.scenarios),
+            "draw_laws": [r.source for r in c.draw_rules], "chances": [r.source for r in c.chances], "numbers": numbers, "data": data, "scenarios": len(c.scenarios),
             "context": c.context is not None}
 
 

@@ -261,7 +261,8 @@ class TextChecks:
     def problems(self, it: Interpreter, before: State, after: State, args: list[Any], result: Any,
                  decisions: list[tuple[int, int, State]] | None = None, sizes: list[int] | None = None) -> list[str]:
         """What the call from `before` to `after` breaks of the text's contract: its
-        `ensures`, its frame, its number of draws, who decided among how many options
+        `ensures`, its frame, its number of draws, the chances of its outcomes (`with chance`,
+        llm_fill/chance.py), who decided among how many options
         (`decisions`: (chooser, number of legal options) of each `choose` the call reached,
         `Evaluator.decisions`; None: not recorded), and how many values its draws ranged over
         (`sizes`, `Evaluator.draw_sizes`; None: not recorded)."""
@@ -271,6 +272,10 @@ class TextChecks:
             out += self.chooser_problems(it, before, args, decisions)
         if sizes is not None:
             out += self.draw_law_problems(it, before, args, sizes)
+        if self.contract.chances:
+            from envc.llm_fill.chance import chance_problems  # (chance.py reads this module's `call_scope`)
+
+            out += chance_problems(it, self.hole, self.contract.chances, before, args)
         draws = self.contract.draws
         if draws is not None:
             n = (after.rng_counter - before.rng_counter) & rng.MASK32

@@ -1153,3 +1153,39 @@ def test_the_case_a_draws_among_clause_is_about_is_searched_for(tmp_path):
         values.append(coverage.value_of(it, hole, guard, before, after, [0], None))
     assert values == [False, False, True]
     assert coverage.describe(guard, False).startswith("a condition of `draws any among len(hand[p])` (")
+
+
+def _chance_judge(tmp_path, name: str = "odds") -> Judge:
+    """"30% chance to burn the counter": `with chance 30 in 100 when not burned: burned`, and the
+    counter rises by 1 either way (`burned` stays burned)."""
+    prose = "Add 1 to the counter. 30% chance to burn it."
+    clause = (f'"{prose}"\ntexts of bump {{\n    mentions "<N>% chance to burn it."\n'
+              "        with chance N in 100 when not burned: burned\n"
+              "        ensures burned or not old(burned)\n        draws at most 1\n"
+              '    mentions "Add 1 to the counter."\n        ensures n == min(old(n) + 1, 50)\n}')
+    return _counter_judge(tmp_path, name, "    n: int[0..50] = 0\n    burned: bool = false\n", clause)
+
+
+@pytest.mark.parametrize("draw", ["random.int(0, 9) < 3", "random.int(0, 9) >= 7", "random.int(0, 99) < 30",
+                                  "random.int(1, 10) <= 3"])
+def test_a_chance_clause_accepts_every_right_law(tmp_path, draw):
+    """Hunt V, F2: a text's probability is a law over the draw's values, whatever words draw it
+    (per random word, `drawn(0, 0, 9) < 3` refused `>= 7`; `draws 1 among 10` refused `0..99`)."""
+    judge = _chance_judge(tmp_path)
+    right = judge.judge_body("bump", f"n = min(n + 1, 50)\nif not burned and {draw} {{\n    burned = true\n}}", "")
+    assert right.ok, right.feedback
+
+
+@pytest.mark.parametrize("body, shown", [
+    ("if not burned and random.int(0, 9) < 4 {\n    burned = true\n}", "probability 2/5"),
+    ("burned = true", "the call draws no random number, so it holds always"),
+    ("if not burned and random.int(0, 9) < 3 and random.int(0, 1) == 0 {\n    burned = true\n}", "probability 3/20"),
+    ("if not burned and random.int(0, 2) == 0 {\n    burned = true\n}", "probability 1/3"),
+], ids=["40%", "always", "a second coin", "one in three"])
+def test_a_chance_clause_refuses_a_wrong_law(tmp_path, body, shown):
+    """Hunt V, F2: with the law stated as `draws 1 among 10` and "a burned target stays burned",
+    40%, 20% and 90% were accepted."""
+    judge = _chance_judge(tmp_path)
+    wrong = judge.judge_body("bump", "n = min(n + 1, 50)\n" + body, "")
+    assert not wrong.ok and "the text gives its outcome a chance of 30 in 100" in wrong.feedback, wrong.feedback
+    assert shown in wrong.feedback, wrong.feedback

@@ -1,0 +1,129 @@
+"""The judge's `with chance A in B [when GUARD]: COND` clauses: how likely an outcome of one call is,
+listed exactly over every value of the call's random draws (hunt V, F2: "30% chance to burn"
+could only be stated per random word, which refused right fills, `random.int(0, 9) >= 7`,
+or by how many values a draw ranges over, which accepted 40%).
+
+Public surface: `CHANCE_OUTCOMES`, `outcomes(it, hole, before, args)`, `chance_problems(it, hole,
+rules, before, args)`.
+
+How. The interpreter's forced-draw hook (`Evaluator.forced_draws`) makes draw k of a call take
+a chosen value of its range; `outcomes` runs the call once per sequence of draw values, in a
+depth-first walk (a draw's range may depend on earlier values: each run records the ranges
+of the draws it made, `draw_sizes`, and the walk branches on each new one), and weighs each
+run by how likely its sequence is (1/size per draw: a `random.int(lo, hi)` value, a
+`random.pick` value among its legal ones). A clause's probability is the sum of the weights
+of the runs where COND holds, a `Fraction`, compared exactly with A/B: `random.int(0, 9) < 3`,
+`random.int(0, 9) >= 7` and `random.int(0, 99) < 30` are all 3/10; 40% is not, and neither
+is a fill that burns always, never, or only when a second draw agrees.
+
+Limits (decided here): a call with more than `CHANCE_OUTCOMES` sequences, or one that shuffles
+a list (its swaps are not forced), is not listed and the clause is not checked on it (the
+other calls still are); a run that faults is an outcome where COND does not hold, and is
+named in the problem.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from envc.compiler import ir
+from envc.compiler.interp import Interpreter, SpecRuntimeError, State
+from envc.llm_fill.textchecks import call_scope
+
+#: sequences of draw values listed per call, at most (a call with more is not checked)
+CHANCE_OUTCOMES = 512
+
+
+def outcomes(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
+             ) -> list[tuple[Fraction, tuple[int, ...], tuple]] | None:
+    """Every outcome of calling `hole` on `before` with `args` over every sequence of values of
+    its draws: (probability of the sequence, the sequence as offsets into each draw's range,
+    (state after, result) or ("fault", text)); None when there are more than
+    `CHANCE_OUTCOMES` sequences or the call shuffles a list."""
+    ev = it.ev
+    found: list[tuple[Fraction, tuple[int, ...], tuple]] = []
+    todo: list[tuple[int, ...]] = [()]
+    while todo:
+        prefix = todo.pop()
+        sizes: list[int] = []
+        ev.forced_draws, ev.forced_at, ev.forced_shuffle, ev.draw_sizes = list(prefix), 0, False, sizes
+        try:
+            outcome = _run(it, hole, before, args)
+        finally:
+            ev.forced_draws, ev.draw_sizes = None, None
+        if ev.forced_shuffle:
+            return None
+        weight = Fraction(1)
+        for n in sizes:
+            weight /= max(n, 1)
+        drawn = prefix + (0,) * (len(sizes) - len(prefix))
+        found.append((weight, drawn, outcome))
+        for j in range(len(prefix), len(sizes)):
+            todo += [drawn[:j] + (k,) for k in range(1, sizes[j])]
+        if len(found) + len(todo) > CHANCE_OUTCOMES:
+            return None
+    return found
+
+
+def _run(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]) -> tuple:
+    try:
+        return it.call(before, hole.name, args)
+    except SpecRuntimeError as e:
+        return ("fault", str(e))
+
+
+def chance_problems(it: Interpreter, hole: ir.HoleDef, rules: list[ir.ChanceRule], before: State,
+                    args: list[Any]) -> list[str]:
+    """What one call of `hole` from `before` with `args` breaks of the text's `with chance` clauses
+    `rules`: for each whose guard holds on `before`, the probability of its outcome over every
+    value of the call's draws differs from the clause's (the module docstring says how)."""
+    live = []
+    for r in rules:
+        try:
+            with call_scope(it, hole, before, before, args, env=r.env) as env:
+                if r.guard is None or it.ev.eval(r.guard, env):
+                    live.append(r)
+        except SpecRuntimeError as e:
+            return [f"the condition of a `with chance` clause of the text faults on this call: {e}"]
+    if not live:
+        return []
+    listed = outcomes(it, hole, before, args)
+    if listed is None:
+        return []
+    return [p for r in live if (p := _problem(it, hole, r, listed, before, args)) is not None]
+
+
+def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, listed: list, before: State,
+             args: list[Any]) -> str | None:
+    """The break of clause `r` over the call's `listed` outcomes, or None."""
+    p = Fraction(0)
+    faults = []
+    for weight, drawn, (after, result) in listed:
+        if isinstance(after, str):
+            faults.append((drawn, result))
+            continue
+        try:
+            with call_scope(it, hole, before, after, args, result, env=r.env) as env:
+                ok = bool(it.ev.eval(r.cond, env))
+        except SpecRuntimeError as e:
+            return f"the outcome of a `with chance` clause of the text faults on this call: {e}"
+        if ok:
+            p += weight
+    want = Fraction(r.num, r.den)
+    if p == want:
+        return None
+    where = f"`{r.source}`, {r.span.file}:{r.span.line}"
+    if all(not d for _, d, _ in listed):
+        how = f"the call draws no random number, so it holds {'always' if p == 1 else 'never'}"
+    else:
+        how = (f"over every value of the call's draws ({len(listed)} sequence(s) of values) it holds with probability "
+               f"{p} ({float(p):.4g}), not {want}")
+    fault = f"; the call faults for draws {_offsets(faults[0][0])}: {faults[0][1]}" if faults else ""
+    return (f"the text gives its outcome a chance of {r.num} in {r.den} ({where}); {how}{fault}: draw so that it "
+            f"holds with probability exactly {want} (`random.int(0, {r.den - 1}) < {r.num}`, or any draw with that law)")
+
+
+def _offsets(drawn: tuple[int, ...]) -> str:
+    """A sequence of draws as the offsets into each draw's range (`random.int(lo, hi)` gives lo + offset)."""
+    return "(" + ", ".join(f"lo+{k}" for k in drawn) + ")" if drawn else "(none)"
