@@ -450,7 +450,7 @@ def _names_in(x) -> Iterator[str]:
 def _unused_captures(checker, rule: ast.TextRule, pattern: Pattern) -> None:
     used = set(_names_in([rule.ensures, rule.modifies, rule.scenarios, rule.chooses, rule.chances]))
     used |= {b for d in rule.draws for b in (d.lo, d.hi) if isinstance(b, str)}
-    used |= {b for c in rule.chances for b in (c.num, c.den) if isinstance(b, str)}
+    used |= {c.num for c in rule.chances if isinstance(c.num, str)}
     used |= set(_names_in([d.among for d in rule.draws]))
     used |= {x.name for x in rule.data}
     for c in pattern.captures:
@@ -786,38 +786,61 @@ _WORD_READERS = ("flip", "drawn", "heads", "heads_until_tails", "draws")
 
 def _chance(checker, h: ir.HoleDef, c: ast.Chance, values: dict[str, Any],
             pattern: Pattern | None) -> ir.ChanceRule | None:
-    """The IR of clause `with chance A in B [when GUARD]: COND` for hole `h` with the rule's capture
-    `values`; E0165 (and None) where A or B names no captured number or A/B is not a
-    probability, E0110 where `GUARD` or `COND` is not a bool or reads the random words."""
+    """The IR of clause `with chance A in B [for i in lo..hi] [where GUARD]: COND` for hole `h`
+    with the rule's capture `values`; E0165 (and None) where A names no captured number or a
+    constant A/B is not a probability, E0110 where B is not an integer, `GUARD` or `COND` not a
+    bool, or one of them reads the random words."""
     from envc.compiler.check_base import _Poison
 
-    num, den = (_bound(checker, b, values, c.span, "chance") for b in (c.num, c.den))
-    if num is None or den is None:
-        return None
-    if not 0 <= num <= den or den == 0:
-        checker.err("E0165", f"`with chance {num} in {den}` is no probability", c.span, "not in 0..1",
-                    help="write `with chance A in B` with 0 <= A <= B and B > 0 (\"30% chance\": `with chance 30 in 100`)")
+    num = _bound(checker, c.num, values, c.span, "with chance")
+    if num is None:
         return None
     types = _types(values, pattern)
+    ctx = _ctx(h, types)
+    lo = hi = 0
+    try:
+        if c.var is not None:
+            lo, hi = checker.loop_bounds(c.lo, c.hi, c.inclusive, c.span, ctx, c.var)
+            ctx.scopes.append({c.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+        den = checker.expr(c.den, ctx)
+    except _Poison:
+        return None
+    if not isinstance(den.type, ir.IntT):
+        checker.err("E0110", "the number of outcomes (`with chance A in B`) must be an integer", c.den.span,
+                    f"this is `{den.type}`", help="`with chance 30 in 100`, or `with chance 1 in count(...)`: "
+                    "how many equally likely outcomes the text's chance is A of")
+        return None
+    if den.type.hi < max(num, 1) or num < 0:
+        checker.err("E0165", f"`with chance {num} in {_source(checker, c.den.span)}` is no probability", c.span,
+                    "not in 0..1", help="write `with chance A in B` with 0 <= A <= B and B > 0 "
+                    "(\"30% chance\": `with chance 30 in 100`)")
+        return None
     parts: list[ir.Expr | None] = []
-    for e, what in ((c.guard, "the condition after `when`"), (c.cond, "the outcome")):
-        if e is None:
-            parts.append(None)
-            continue
-        try:
-            ie = checker.expr(e, _ctx(h, types))
-            checker.require_type(ie, ir.BOOL, e.span, f"{what} of a `with chance` clause")
-        except _Poison:
+    for e, what in ((c.guard, "the condition after `where`"), (c.cond, "the outcome")):
+        part = None if e is None else _chance_part(checker, e, ctx, what)
+        if e is not None and part is None:
             return None
-        if any(isinstance(n, ir.Builtin) and n.name in _WORD_READERS for n in ir.walk(ie)):
-            checker.err("E0110", f"{what} of a `with chance` clause reads the call's random words", e.span,
-                        "`flip`, `drawn`, `heads` or `draws` here", help="a `with chance` clause is checked over every "
-                        "value of the call's draws: say what the outcome is (`burned[q]`), not which word came")
-            return None
-        parts.append(ie)
+        parts.append(part)
     assert parts[1] is not None  # (COND is required by the grammar)
-    return ir.ChanceRule(num=num, den=den, guard=parts[0], cond=parts[1], env=dict(values),
+    return ir.ChanceRule(num=num, den=den, guard=parts[0], cond=parts[1], var=c.var, lo=lo, hi=hi, env=dict(values),
                          source=_shown(checker, _source(checker, c.span), values, types), span=c.span)
+
+
+def _chance_part(checker, e: ast.Expr, ctx, what: str) -> ir.Expr | None:
+    """`GUARD` or `COND` of a `with chance` clause: a bool that reads no random word (E0110)."""
+    from envc.compiler.check_base import _Poison
+
+    try:
+        ie = checker.expr(e, ctx)
+        checker.require_type(ie, ir.BOOL, e.span, f"{what} of a `with chance` clause")
+    except _Poison:
+        return None
+    if any(isinstance(n, ir.Builtin) and n.name in _WORD_READERS for n in ir.walk(ie)):
+        checker.err("E0110", f"{what} of a `with chance` clause reads the call's random words", e.span,
+                    "`flip`, `drawn`, `heads` or `draws` here", help="a `with chance` clause is checked over every "
+                    "value of the call's draws: say what the outcome is (`burned[q]`), not which word came")
+        return None
+    return ie
 
 
 def _draw_rules(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.DrawRule]:

@@ -991,18 +991,24 @@ class ChooserRule(Node):
 
 
 class ChanceRule(Node):
-    """A `with chance A in B [when GUARD]: COND` clause that one text gets from a text rule: on a
+    """A `with chance A in B [where GUARD]: COND` clause that one text gets from a text rule: on a
     call whose `guard` holds (read on the state before it), `cond` (an `ensures` expression:
     `old(x)` reads the state before, a plain read the state after) holds for A/B of the
     call's random outcomes, each sequence of values of its draws weighted by how likely it
     is (a `random.int(lo, hi)` value 1/(hi - lo + 1), a `random.pick` value 1/its legal
-    values). `num`/`den` is A/B with the captures read ("30% chance": 30/100). `env`: the
-    rule's captures; `source`: the clause with the captures written as their values."""
+    values). `num` is A with the captures read ("30% chance": 30), `den` the expression B, read
+    on the state before the call (a constant 100, or `count(...)` of the options of a random
+    choice). With `var`, one law for each value of `var` in `lo..hi` (hi exclusive) whose
+    guard holds (`guard`, `den` and `cond` read it). `env`: the rule's captures; `source`: the
+    clause with the captures written as their values."""
 
     num: int
-    den: int
+    den: Expr
     guard: Expr | None = None
     cond: Expr
+    var: str | None = None
+    lo: int = 0
+    hi: int = 0
     env: dict[str, Any] = {}
     source: str = ""
     span: Span = NO_SPAN

@@ -493,15 +493,22 @@ class Chooses(Decl):
 
 @dataclass
 class Chance(Decl):
-    """`with chance A in B [when GUARD]: COND`: over every value of a call's random draws (each
-    value of a draw equally likely), `COND` (an `ensures` expression) holds with probability
-    exactly A/B, on a call whose `GUARD` holds on the state before it. A bound is an int or
-    the name of a capture ("<N>% chance": `with chance N in 100`)."""
+    """`with chance A in B [for i in lo..hi] [where GUARD]: COND`: over every value of a call's
+    random draws (each value of a draw equally likely), `COND` (an `ensures` expression) holds
+    with probability exactly A/B, on a call whose `GUARD` holds on the state before it; with
+    `for`, for each `i` of the range whose `GUARD` holds ("a random living monster": `with
+    chance 1 in count(...) for i in 0..TEAM where alive: hit(i)`). `A` is an int or the name of a
+    capture ("<N>% chance": `with chance N in 100`); `B` an integer expression read on the
+    state before the call."""
 
     num: int | str
-    den: int | str
+    den: Expr
     guard: Expr | None
     cond: Expr
+    var: str | None = None  # `for var in lo..hi`: one law per value (each option of a random choice)
+    lo: Expr | None = None
+    hi: Expr | None = None
+    inclusive: bool = False
 
 
 @dataclass

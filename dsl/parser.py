@@ -381,7 +381,13 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def chance_clause(self, meta, c):
-        return ast.Chance(self._span(meta), self._bound(c[0]), self._bound(c[1]), c[2], c[3])
+        rule = ast.Chance(self._span(meta), self._bound(c[0]), c[1], c[3], c[4])
+        if c[2] is not None:
+            rule.var, rule.lo, rule.hi, rule.inclusive = c[2]
+        return rule
+
+    def chance_for(self, c):
+        return str(c[0]), c[1], c[3], str(c[2]) == "..="
 
     @v_args(meta=True)
     def scenario_clause(self, meta, c):

@@ -1,4 +1,4 @@
-"""The judge's `with chance A in B [when GUARD]: COND` clauses: how likely an outcome of one call is,
+"""The judge's `with chance A in B [where GUARD]: COND` clauses: how likely an outcome of one call is,
 listed exactly over every value of the call's random draws (hunt V, F2: "30% chance to burn"
 could only be stated per random word, which refused right fills, `random.int(0, 9) >= 7`,
 or by how many values a draw ranges over, which accepted 40%).
@@ -75,28 +75,38 @@ def _run(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]) -> t
 
 def chance_problems(it: Interpreter, hole: ir.HoleDef, rules: list[ir.ChanceRule], before: State,
                     args: list[Any]) -> list[str]:
-    """What one call of `hole` from `before` with `args` breaks of the text's `with chance` clauses
-    `rules`: for each whose guard holds on `before`, the probability of its outcome over every
-    value of the call's draws differs from the clause's (the module docstring says how)."""
-    live = []
+    """What one call of `hole` from `before` with `args` breaks of the text's `with chance`
+    clauses `rules`: for each (and each value of its `for` variable) whose guard holds on
+    `before`, the probability of its outcome over every value of the call's draws differs from
+    A/B, B read on `before` (the module docstring says how)."""
+    laws: list[tuple[ir.ChanceRule, dict[str, Any], int]] = []
     for r in rules:
-        try:
-            with call_scope(it, hole, before, before, args, env=r.env) as env:
-                if r.guard is None or it.ev.eval(r.guard, env):
-                    live.append(r)
-        except SpecRuntimeError as e:
-            return [f"the condition of a `with chance` clause of the text faults on this call: {e}"]
-    if not live:
+        for extra in ([{r.var: i} for i in range(r.lo, r.hi)] if r.var is not None else [{}]):
+            try:
+                with call_scope(it, hole, before, before, args, env=r.env | extra) as env:
+                    if r.guard is not None and not it.ev.eval(r.guard, env):
+                        continue
+                    den = it.ev.eval(r.den, env)
+            except SpecRuntimeError as e:
+                return [f"a `with chance` clause of the text faults on this call: {e}"]
+            if den <= 0:
+                continue
+            if r.num > den:
+                return [f"`{r.source}` ({r.span.file}:{r.span.line}) gives a chance of {r.num} in {den} on this call"]
+            laws.append((r, extra, den))
+    if not laws:
         return []
     listed = outcomes(it, hole, before, args)
     if listed is None:
         return []
-    return [p for r in live if (p := _problem(it, hole, r, listed, before, args)) is not None]
+    return [p for r, extra, den in laws if (p := _problem(it, hole, r, extra, den, listed, before, args)) is not None]
 
 
-def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, listed: list, before: State,
-             args: list[Any]) -> str | None:
-    """The break of clause `r` over the call's `listed` outcomes, or None."""
+def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, extra: dict[str, Any], den: int,
+             listed: list, before: State, args: list[Any]) -> str | None:
+    """The break of clause `r` (its `for` variable bound by `extra`, its B read as `den`) over
+    the call's `listed` outcomes, or None."""
+    want = Fraction(r.num, den)
     p = Fraction(0)
     faults = []
     for weight, drawn, (after, result) in listed:
@@ -104,24 +114,24 @@ def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, listed: list, 
             faults.append((drawn, result))
             continue
         try:
-            with call_scope(it, hole, before, after, args, result, env=r.env) as env:
+            with call_scope(it, hole, before, after, args, result, env=r.env | extra) as env:
                 ok = bool(it.ev.eval(r.cond, env))
         except SpecRuntimeError as e:
             return f"the outcome of a `with chance` clause of the text faults on this call: {e}"
         if ok:
             p += weight
-    want = Fraction(r.num, r.den)
     if p == want:
         return None
-    where = f"`{r.source}`, {r.span.file}:{r.span.line}"
+    where = f"`{r.source}`, {r.span.file}:{r.span.line}" + "".join(f", {k} = {v}" for k, v in extra.items())
     if all(not d for _, d, _ in listed):
         how = f"the call draws no random number, so it holds {'always' if p == 1 else 'never'}"
     else:
         how = (f"over every value of the call's draws ({len(listed)} sequence(s) of values) it holds with probability "
                f"{p} ({float(p):.4g}), not {want}")
     fault = f"; the call faults for draws {_offsets(faults[0][0])}: {faults[0][1]}" if faults else ""
-    return (f"the text gives its outcome a chance of {r.num} in {r.den} ({where}); {how}{fault}: draw so that it "
-            f"holds with probability exactly {want} (`random.int(0, {r.den - 1}) < {r.num}`, or any draw with that law)")
+    law = f"`random.int(0, {want.denominator - 1}) < {want.numerator}`" if not extra else "`random.int` or `random.pick` over every option"
+    return (f"the text gives its outcome a chance of {r.num} in {den} ({where}); {how}{fault}: draw so that it holds with "
+            f"probability exactly {want} ({law}, or any draw with that law)")
 
 
 def _offsets(drawn: tuple[int, ...]) -> str:

@@ -40,7 +40,7 @@ from envc.llm_fill.textchecks import Example, call_scope, with_contexts
 @dataclass
 class Guard:
     """The condition `expr` of an `if ... then ... else` in text clause `clause`, `COUNT >= 2`
-    of a `draws ... among COUNT` clause, or `GUARD` of a `with chance ... when GUARD` clause
+    of a `draws ... among COUNT` clause, or `GUARD` of a `with chance ... where GUARD` clause
     (`on_before`: read on the state before the call); `fields` the state fields the condition
     reads."""
 
@@ -72,7 +72,7 @@ def guards(module: ir.Module, hole: ir.HoleDef) -> list[Guard]:
         expr = ir.Binary(op="ge", left=r.count, right=two, type=ir.BOOL, span=r.span)
         out.append(Guard(expr, r, _fields_read(module, r.count), on_before=True))
     for ch in c.chances:
-        if ch.guard is not None and not _constant(ch.guard):
+        if ch.guard is not None and ch.var is None and not _constant(ch.guard):  # (a `for` guard reads its variable)
             out.append(Guard(ch.guard, ch, _fields_read(module, ch.guard), on_before=True))
     return out
 

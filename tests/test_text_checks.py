@@ -1156,11 +1156,11 @@ def test_the_case_a_draws_among_clause_is_about_is_searched_for(tmp_path):
 
 
 def _chance_judge(tmp_path, name: str = "odds") -> Judge:
-    """"30% chance to burn the counter": `with chance 30 in 100 when not burned: burned`, and the
+    """"30% chance to burn the counter": `with chance 30 in 100 where not burned: burned`, and the
     counter rises by 1 either way (`burned` stays burned)."""
     prose = "Add 1 to the counter. 30% chance to burn it."
     clause = (f'"{prose}"\ntexts of bump {{\n    mentions "<N>% chance to burn it."\n'
-              "        with chance N in 100 when not burned: burned\n"
+              "        with chance N in 100 where not burned: burned\n"
               "        ensures burned or not old(burned)\n        draws at most 1\n"
               '    mentions "Add 1 to the counter."\n        ensures n == min(old(n) + 1, 50)\n}')
     return _counter_judge(tmp_path, name, "    n: int[0..50] = 0\n    burned: bool = false\n", clause)
@@ -1189,3 +1189,50 @@ def test_a_chance_clause_refuses_a_wrong_law(tmp_path, body, shown):
     wrong = judge.judge_body("bump", "n = min(n + 1, 50)\n" + body, "")
     assert not wrong.ok and "the text gives its outcome a chance of 30 in 100" in wrong.feedback, wrong.feedback
     assert shown in wrong.feedback, wrong.feedback
+
+
+def _random_pile_judge(tmp_path) -> Judge:
+    """"Take 1 from a random nonempty pile": each nonempty pile is hit with chance 1 in their
+    number (`with chance 1 in COUNT for i in 0..3 where piles[i] > 0: ...`)."""
+    prose = "Take 1 from a random nonempty pile."
+    spec = tmp_path / "piles.envspec"
+    spec.write_text(
+        'env piles "piles"\nplayers 2\nturn_limit 20\nstate {\n    piles: int[0..9][3] = 5\n}\n'
+        f'hole take(p: int[0..1]) "{prose}"\n'
+        "texts of take {\n"
+        f'    text "{prose}"\n'
+        "        with chance 1 in count(piles[j] > 0 for j in 0..3) for i in 0..3 where piles[i] > 0: "
+        "piles[i] == old(piles[i]) - 1\n"
+        "        ensures sum(old(piles[j]) - piles[j] for j in 0..3) == (if any(old(piles[j]) > 0 for j in 0..3) "
+        "then 1 else 0)\n"
+        "        modifies piles\n}\n"
+        "action a() {\n    take(current_player)\n    current_player = 1 - current_player\n}\n"
+        "observe(p) -> int[0..9][3] { return piles }\n", encoding="utf-8")
+    return Judge(str(spec), max_examples=EXAMPLES)
+
+
+PICK_ALIVE = ("let k = random.pick(i in 0..3 where piles[i] > 0) else -1\n"
+              "if k >= 0 {\n    piles[k] = max(piles[k] - 1, 0)\n}")
+
+
+@pytest.mark.parametrize("body", [
+    PICK_ALIVE,
+    "let n = count(piles[i] > 0 for i in 0..3)\nif n > 0 {\n    let r = random.int(0, n - 1)\n"
+    "    let k = random.pick(i in 0..3 where piles[i] > 0 and count(piles[j] > 0 and j < i for j in 0..3) == r) else 0\n"
+    "    piles[k] = max(piles[k] - 1, 0)\n}",
+], ids=["pick", "the r-th nonempty"])
+def test_a_chance_per_option_accepts_a_uniform_choice(tmp_path, body):
+    judge = _random_pile_judge(tmp_path)
+    right = judge.judge_body("take", body, "")
+    assert right.ok, right.feedback
+
+
+def test_a_chance_per_option_refuses_a_choice_that_maps_two_draws_to_one_option(tmp_path):
+    """Hunt V, F1: `draws any among COUNT` checks the range of the draw, not what the fill does
+    with it: `min(r, n - 2)` (never the last nonempty pile) was accepted."""
+    judge = _random_pile_judge(tmp_path)
+    never_last = ("let n = count(piles[i] > 0 for i in 0..3)\nif n > 0 {\n    let r = min(random.int(0, n - 1), max(n - 2, 0))\n"
+                  "    let k = random.pick(i in 0..3 where piles[i] > 0 and count(piles[j] > 0 and j < i for j in 0..3) == r) else 0\n"
+                  "    piles[k] = max(piles[k] - 1, 0)\n}")
+    wrong = judge.judge_body("take", never_last, "")
+    assert not wrong.ok and "chance of 1 in" in wrong.feedback, wrong.feedback
