@@ -792,9 +792,6 @@ def _chance(checker, h: ir.HoleDef, c: ast.Chance, values: dict[str, Any],
     bool, or one of them reads the random words."""
     from envc.compiler.check_base import _Poison
 
-    num = _bound(checker, c.num, values, c.span, "with chance")
-    if num is None:
-        return None
     types = _types(values, pattern)
     ctx = _ctx(h, types)
     lo = hi = 0
@@ -802,18 +799,28 @@ def _chance(checker, h: ir.HoleDef, c: ast.Chance, values: dict[str, Any],
         if c.var is not None:
             lo, hi = checker.loop_bounds(c.lo, c.hi, c.inclusive, c.span, ctx, c.var)
             ctx.scopes.append({c.var: ir.IntT(lo=lo, hi=max(lo, hi - 1))})
+        if isinstance(c.num, ast.Expr):
+            num: ir.Expr | None = checker.expr(c.num, ctx)
+        else:
+            bound = _bound(checker, c.num, values, c.span, "with chance")
+            num = None if bound is None else ir.Const(value=bound, type=ir.IntT(lo=bound, hi=bound), span=c.span)
         den = checker.expr(c.den, ctx)
     except _Poison:
         return None
-    if not isinstance(den.type, ir.IntT):
-        checker.err("E0110", "the number of outcomes (`with chance A in B`) must be an integer", c.den.span,
-                    f"this is `{den.type}`", help="`with chance 30 in 100`, or `with chance 1 in count(...)`: "
-                    "how many equally likely outcomes the text's chance is A of")
+    if num is None:
         return None
-    if den.type.hi < max(num, 1) or num < 0:
-        checker.err("E0165", f"`with chance {num} in {_source(checker, c.den.span)}` is no probability", c.span,
-                    "not in 0..1", help="write `with chance A in B` with 0 <= A <= B and B > 0 "
-                    "(\"30% chance\": `with chance 30 in 100`)")
+    for e, what, span in ((num, "the outcomes the chance counts (`with chance A in B`)", c.span),
+                          (den, "the number of outcomes (`with chance A in B`)", c.den.span)):
+        if not isinstance(e.type, ir.IntT):
+            checker.err("E0110", f"{what} must be an integer", span, f"this is `{e.type}`",
+                        help="`with chance 30 in 100`, or `with chance 1 in count(...)`: A of B equally likely outcomes")
+            return None
+    if not isinstance(num.type, ir.IntT) or not isinstance(den.type, ir.IntT) or den.type.hi < max(num.type.lo, 1) \
+            or num.type.hi < 0:
+        a = f"({_source(checker, c.num.span)})" if isinstance(c.num, ast.Expr) else \
+            str(num.value) if isinstance(num, ir.Const) else str(c.num)
+        checker.err("E0165", f"`with chance {a} in {_source(checker, c.den.span)}` is no probability", c.span, "not in 0..1",
+                    help="write `with chance A in B` with 0 <= A <= B and B > 0 (\"30% chance\": `with chance 30 in 100`)")
         return None
     parts: list[ir.Expr | None] = []
     for e, what in ((c.guard, "the condition after `where`"), (c.cond, "the outcome")):

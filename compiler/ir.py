@@ -996,13 +996,12 @@ class ChanceRule(Node):
     `old(x)` reads the state before, a plain read the state after) holds for A/B of the
     call's random outcomes, each sequence of values of its draws weighted by how likely it
     is (a `random.int(lo, hi)` value 1/(hi - lo + 1), a `random.pick` value 1/its legal
-    values). `num` is A with the captures read ("30% chance": 30), `den` the expression B, read
-    on the state before the call (a constant 100, or `count(...)` of the options of a random
-    choice). With `var`, one law for each value of `var` in `lo..hi` (hi exclusive) whose
+    values). `num` and `den` are A and B, read on the state before the call (30 and 100 for
+    "30% chance", a capture read; 1 and `count(...)` of the options of a random choice). With `var`, one law for each value of `var` in `lo..hi` (hi exclusive) whose
     guard holds (`guard`, `den` and `cond` read it). `env`: the rule's captures; `source`: the
     clause with the captures written as their values."""
 
-    num: int
+    num: Expr
     den: Expr
     guard: Expr | None = None
     cond: Expr

@@ -497,11 +497,11 @@ class Chance(Decl):
     random draws (each value of a draw equally likely), `COND` (an `ensures` expression) holds
     with probability exactly A/B, on a call whose `GUARD` holds on the state before it; with
     `for`, for each `i` of the range whose `GUARD` holds ("a random living monster": `with
-    chance 1 in count(...) for i in 0..TEAM where alive: hit(i)`). `A` is an int or the name of a
-    capture ("<N>% chance": `with chance N in 100`); `B` an integer expression read on the
-    state before the call."""
+    chance 1 in count(...) for i in 0..TEAM where alive: hit(i)`). `A` is an int, the name of a
+    capture ("<N>% chance": `with chance N in 100`) or a parenthesized integer expression; `A`
+    and `B` are read on the state before the call."""
 
-    num: int | str
+    num: int | str | Expr
     den: Expr
     guard: Expr | None
     cond: Expr

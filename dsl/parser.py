@@ -381,7 +381,8 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def chance_clause(self, meta, c):
-        rule = ast.Chance(self._span(meta), self._bound(c[0]), c[1], c[3], c[4])
+        num = c[0] if isinstance(c[0], ast.Expr) else self._bound(c[0])
+        rule = ast.Chance(self._span(meta), num, c[1], c[3], c[4])
         if c[2] is not None:
             rule.var, rule.lo, rule.hi, rule.inclusive = c[2]
         return rule

@@ -79,34 +79,36 @@ def chance_problems(it: Interpreter, hole: ir.HoleDef, rules: list[ir.ChanceRule
     clauses `rules`: for each (and each value of its `for` variable) whose guard holds on
     `before`, the probability of its outcome over every value of the call's draws differs from
     A/B, B read on `before` (the module docstring says how)."""
-    laws: list[tuple[ir.ChanceRule, dict[str, Any], int]] = []
+    laws: list[tuple[ir.ChanceRule, dict[str, Any], int, int]] = []
     for r in rules:
         for extra in ([{r.var: i} for i in range(r.lo, r.hi)] if r.var is not None else [{}]):
             try:
                 with call_scope(it, hole, before, before, args, env=r.env | extra) as env:
                     if r.guard is not None and not it.ev.eval(r.guard, env):
                         continue
-                    den = it.ev.eval(r.den, env)
+                    num, den = it.ev.eval(r.num, env), it.ev.eval(r.den, env)
             except SpecRuntimeError as e:
                 return [f"a `with chance` clause of the text faults on this call: {e}"]
             if den <= 0:
                 continue
-            if r.num > den:
-                return [f"`{r.source}` ({r.span.file}:{r.span.line}) gives a chance of {r.num} in {den} on this call"]
-            laws.append((r, extra, den))
+            if not 0 <= num <= den:
+                return [f"`{r.source}` ({r.span.file}:{r.span.line}) gives a chance of {num} in {den} on this call"]
+            laws.append((r, extra, num, den))
     if not laws:
         return []
     listed = outcomes(it, hole, before, args)
     if listed is None:
         return []
-    return [p for r, extra, den in laws if (p := _problem(it, hole, r, extra, den, listed, before, args)) is not None]
+    return [p for r, extra, num, den in laws
+            if (p := _problem(it, hole, r, extra, (num, den), listed, before, args)) is not None]
 
 
-def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, extra: dict[str, Any], den: int,
+def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, extra: dict[str, Any], chance: tuple[int, int],
              listed: list, before: State, args: list[Any]) -> str | None:
-    """The break of clause `r` (its `for` variable bound by `extra`, its B read as `den`) over
-    the call's `listed` outcomes, or None."""
-    want = Fraction(r.num, den)
+    """The break of clause `r` (its `for` variable bound by `extra`, its A and B read as
+    `chance`) over the call's `listed` outcomes, or None."""
+    num, den = chance
+    want = Fraction(num, den)
     p = Fraction(0)
     faults = []
     for weight, drawn, (after, result) in listed:
@@ -130,7 +132,7 @@ def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, extra: dict[st
                f"{p} ({float(p):.4g}), not {want}")
     fault = f"; the call faults for draws {_offsets(faults[0][0])}: {faults[0][1]}" if faults else ""
     law = f"`random.int(0, {want.denominator - 1}) < {want.numerator}`" if not extra else "`random.int` or `random.pick` over every option"
-    return (f"the text gives its outcome a chance of {r.num} in {den} ({where}); {how}{fault}: draw so that it holds with "
+    return (f"the text gives its outcome a chance of {num} in {den} ({where}); {how}{fault}: draw so that it holds with "
             f"probability exactly {want} ({law}, or any draw with that law)")
 
 

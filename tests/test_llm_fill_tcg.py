@@ -324,6 +324,21 @@ PROBE_FILLS = [
     ("switch-self-no-choice", "Switch this Pokémon with 1 of your Benched Pokémon.",
      "if occupied[p][1] {\n    hit_active(p)\n    clear_conditions(p)\n    swap_slots(p, 0, 1)\n}", "property",
      "the call asked that player nothing: ask with `choose(p, ...)`"),
+    # hunt V, F1: a draw over every card, then two draws mapped to one card (never the last): the
+    # draw's range is right (`draws any among`), its law is not (`with chance ... for i in 0..HAND`)
+    ("discard-never-the-last-card", "Discard a random card from your opponent's hand.",
+     "let q = 1 - p\nif len(hand[q]) > 0 {\n    let h = min(random.int(0, max(len(hand[q]) - 1, 0)), max(len(hand[q]) - 2, 0))\n"
+     "    discard[q].push(hand[q][h])\n    hand[q].remove_at(h)\n}", "property",
+     "the text gives its outcome a chance of"),
+    # a draw over every Energy, then mapped to one of the types present (each type equally likely,
+    # not each Energy)
+    ("energy-by-type", "Discard a random Energy from your opponent's Active Pokémon.",
+     "let q = 1 - p\nlet n = energy_total(q, 0)\nif n > 0 {\n    let r = random.int(0, max(n - 1, 0))\n"
+     "    let k = max(count(energy[q][0][u] > 0 for u in 0..TYPES), 1)\n"
+     "    let t = random.pick(u in 0..TYPES where energy[q][0][u] > 0 and "
+     "count(energy[q][0][v] > 0 and v < u for v in 0..TYPES) == r % k) else 0\n"
+     "    if not defended(p) {\n        energy[q][0][t] = max(energy[q][0][t] - 1, 0)\n    }\n}", "property",
+     "the text gives its outcome a chance of"),
 ]
 
 
