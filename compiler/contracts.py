@@ -69,7 +69,7 @@ the fills written by hand).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -731,15 +731,22 @@ def _make_clause(checker, h: ir.HoleDef, e: ast.Expr, values: dict[str, Any], or
                          origin=origin, span=e.span, parametric=parametric)
 
 
-def _choosers(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.ChooserRule]:
-    """The `chooses` clauses of the matched rules (those that do not check are left out)."""
+def _rule_clauses_of(checker, h: ir.HoleDef, chosen: list[_Match], kind: str, make: Callable[..., Any]) -> list:
+    """The IR of the matched rules' clauses of one kind (`chooses`, `chances`: the rule
+    declaration's field), each made once per hole and captures (`_memo`) by `make(checker, h,
+    clause, values, pattern)`; those that do not check (None) are left out."""
     out = []
     for m in chosen:
-        for d in m.rule.decl.chooses:
-            c = _memo(checker, "chooses", d, h, m.values, lambda d=d, m=m: _chooser(checker, h, d, m.values, m.rule.pattern))
+        for d in getattr(m.rule.decl, kind):
+            c = _memo(checker, kind, d, h, m.values, lambda d=d, m=m: make(checker, h, d, m.values, m.rule.pattern))
             if c is not None:
                 out.append(c)
     return out
+
+
+def _choosers(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.ChooserRule]:
+    """The `chooses` clauses of the matched rules (those that do not check are left out)."""
+    return _rule_clauses_of(checker, h, chosen, "chooses", _chooser)
 
 
 def _chooser(checker, h: ir.HoleDef, c: ast.Chooses, values: dict[str, Any],
@@ -770,13 +777,7 @@ def _chooser(checker, h: ir.HoleDef, c: ast.Chooses, values: dict[str, Any],
 
 def _chances(checker, h: ir.HoleDef, chosen: list[_Match]) -> list[ir.ChanceRule]:
     """The `with chance` clauses of the matched rules (those that do not check are left out)."""
-    out = []
-    for m in chosen:
-        for d in m.rule.decl.chances:
-            c = _memo(checker, "chance", d, h, m.values, lambda d=d, m=m: _chance(checker, h, d, m.values, m.rule.pattern))
-            if c is not None:
-                out.append(c)
-    return out
+    return _rule_clauses_of(checker, h, chosen, "chances", _chance)
 
 
 #: built-ins of `ensures` that read the random words of the state before a call: in a `chance`
