@@ -17,13 +17,17 @@ of the runs where COND holds, a `Fraction`, compared exactly with A/B: `random.i
 is a fill that burns always, never, or only when a second draw agrees.
 
 Limits (decided here): a call with more than `CHANCE_OUTCOMES` sequences, or one that shuffles
-a list (its swaps are not forced), is not listed and the clause is not checked on it (the
-other calls still are); a run that faults is an outcome where COND does not hold, and is
-named in the problem.
+a list (its swaps are not forced), is not listed: it is run `CHANCE_SAMPLES` times from other
+random words instead, and its frequency must lie within `CHANCE_SIGMAS` standard errors of
+A/B (exactly 0 or 1 when A/B is), for at most `textchecks.CHANCE_SAMPLED_CALLS` calls per fill
+(a budget: each sampled call costs a thousand runs), the other calls of that kind unchecked; a
+fill cannot escape the law by drawing numbers it does not need. A run that faults is an
+outcome where COND does not hold, and is named in the problem.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -31,8 +35,13 @@ from envc.compiler import ir
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
 from envc.llm_fill.textchecks import call_scope
 
-#: sequences of draw values listed per call, at most (a call with more is not checked)
+#: sequences of draw values listed per call, at most (a call with more is sampled)
 CHANCE_OUTCOMES = 512
+#: runs of a sampled call (each from other random words), and how far the observed frequency may
+#: stray from A/B, in standard errors, before the law is broken (5: about one wrong refusal in
+#: 1.7 million tests of a right law)
+CHANCE_SAMPLES = 1000
+CHANCE_SIGMAS = 5.0
 
 
 def outcomes(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
@@ -73,12 +82,25 @@ def _run(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]) -> t
         return ("fault", str(e))
 
 
+def sampled(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any], runs: int = CHANCE_SAMPLES
+            ) -> list[tuple[Fraction, tuple[int, ...], tuple]]:
+    """`runs` outcomes of calling `hole` on `before` with `args`, each from other random words
+    (RNG counters 4,096 apart), in the form of `outcomes` (each weighing 1/runs, no forced draws)."""
+    found = []
+    for i in range(runs):
+        start = before.copy()
+        start.rng_counter = (before.rng_counter + 4096 * i) & 0xFFFFFFFF
+        found.append((Fraction(1, runs), (), _run(it, hole, start, args)))
+    return found
+
+
 def chance_problems(it: Interpreter, hole: ir.HoleDef, rules: list[ir.ChanceRule], before: State,
-                    args: list[Any]) -> list[str]:
+                    args: list[Any], budget: Any = None) -> list[str]:
     """What one call of `hole` from `before` with `args` breaks of the text's `with chance`
     clauses `rules`: for each (and each value of its `for` variable) whose guard holds on
     `before`, the probability of its outcome over every value of the call's draws differs from
-    A/B, B read on `before` (the module docstring says how)."""
+    A/B, B read on `before` (the module docstring says how). `budget`: an object whose
+    `chance_samples_left` counts the calls that may still be sampled (`TextChecks`); None: none."""
     laws: list[tuple[ir.ChanceRule, dict[str, Any], int, int]] = []
     for r in rules:
         for extra in ([{r.var: i} for i in range(r.lo, r.hi)] if r.var is not None else [{}]):
@@ -97,16 +119,21 @@ def chance_problems(it: Interpreter, hole: ir.HoleDef, rules: list[ir.ChanceRule
     if not laws:
         return []
     listed = outcomes(it, hole, before, args)
+    exact = listed is not None
     if listed is None:
-        return []
+        if budget is None or budget.chance_samples_left <= 0:
+            return []
+        budget.chance_samples_left -= 1
+        listed = sampled(it, hole, before, args)
     return [p for r, extra, num, den in laws
-            if (p := _problem(it, hole, r, extra, (num, den), listed, before, args)) is not None]
+            if (p := _problem(it, hole, r, extra, (num, den), listed, before, args, exact)) is not None]
 
 
 def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, extra: dict[str, Any], chance: tuple[int, int],
-             listed: list, before: State, args: list[Any]) -> str | None:
+             listed: list, before: State, args: list[Any], exact: bool = True) -> str | None:
     """The break of clause `r` (its `for` variable bound by `extra`, its A and B read as
-    `chance`) over the call's `listed` outcomes, or None."""
+    `chance`) over the call's `listed` outcomes (every sequence of draw values when `exact`,
+    else sampled runs), or None."""
     num, den = chance
     want = Fraction(num, den)
     p = Fraction(0)
@@ -122,18 +149,34 @@ def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, extra: dict[st
             return f"the outcome of a `with chance` clause of the text faults on this call: {e}"
         if ok:
             p += weight
-    if p == want:
+    if p == want or not exact and _close(p, want, len(listed)):
         return None
     where = f"`{r.source}`, {r.span.file}:{r.span.line}" + "".join(f", {k} = {v}" for k, v in extra.items())
-    if all(not d for _, d, _ in listed):
+    if not exact:
+        how = (f"the call has too many sequences of draw values to list; over {len(listed)} runs from other random "
+               f"words it held in {p * len(listed)} ({float(p):.4g}), more than {CHANCE_SIGMAS:g} standard errors "
+               f"from {want}")
+    elif all(not d for _, d, _ in listed):
         how = f"the call draws no random number, so it holds {'always' if p == 1 else 'never'}"
     else:
         how = (f"over every value of the call's draws ({len(listed)} sequence(s) of values) it holds with probability "
                f"{p} ({float(p):.4g}), not {want}")
-    fault = f"; the call faults for draws {_offsets(faults[0][0])}: {faults[0][1]}" if faults else ""
+    fault = ""
+    if faults:
+        drew = f"draws {_offsets(faults[0][0])}" if exact else "some random words"
+        fault = f"; the call faults for {drew}: {faults[0][1]}"
     law = f"`random.int(0, {want.denominator - 1}) < {want.numerator}`" if not extra else "`random.int` or `random.pick` over every option"
     return (f"the text gives its outcome a chance of {num} in {den} ({where}); {how}{fault}: draw so that it holds with "
             f"probability exactly {want} ({law}, or any draw with that law)")
+
+
+def _close(p: Fraction, want: Fraction, runs: int) -> bool:
+    """Whether the frequency `p` of `runs` sampled runs agrees with probability `want`: within
+    `CHANCE_SIGMAS` standard errors, exactly when `want` is 0 or 1."""
+    if want in (0, 1):
+        return p == want
+    sigma = math.sqrt(float(want * (1 - want)) / runs)
+    return abs(float(p - want)) <= CHANCE_SIGMAS * sigma
 
 
 def _offsets(drawn: tuple[int, ...]) -> str:

@@ -142,6 +142,11 @@ def value_at(state: State, path: tuple) -> Any:
 # ------------------------------------------------------------------ per call
 
 
+#: calls of one fill whose `with chance` laws are estimated from sampled runs when their draws
+#: have too many sequences of values to list (llm_fill/chance.py, `CHANCE_SAMPLES` runs each)
+CHANCE_SAMPLED_CALLS = 4
+
+
 class TextChecks:
     """The contract of one hole's text, ready to run (see the module docstring).
 
@@ -156,6 +161,8 @@ class TextChecks:
         self.pairs: list[tuple[int, int]] = []
         self.labels: list[str] | None = None
         self._ev: Evaluator | None = None  # an evaluator for the frame's index expressions (made on first use)
+        # calls whose `with chance` laws may still be estimated from sampled runs (llm_fill/chance.py)
+        self.chance_samples_left = CHANCE_SAMPLED_CALLS
         fam = next((f for f in module.families if f.name == hole.family), None)
         if fam is not None:
             table = module.table(fam.table)
@@ -275,7 +282,7 @@ class TextChecks:
         if self.contract.chances:
             from envc.llm_fill.chance import chance_problems  # (chance.py reads this module's `call_scope`)
 
-            out += chance_problems(it, self.hole, self.contract.chances, before, args)
+            out += chance_problems(it, self.hole, self.contract.chances, before, args, self)
         draws = self.contract.draws
         if draws is not None:
             n = (after.rng_counter - before.rng_counter) & rng.MASK32

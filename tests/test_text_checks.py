@@ -1155,13 +1155,13 @@ def test_the_case_a_draws_among_clause_is_about_is_searched_for(tmp_path):
     assert coverage.describe(guard, False).startswith("a condition of `draws any among len(hand[p])` (")
 
 
-def _chance_judge(tmp_path, name: str = "odds") -> Judge:
+def _chance_judge(tmp_path, name: str = "odds", draws: str = "        draws at most 1\n") -> Judge:
     """"30% chance to burn the counter": `with chance 30 in 100 where not burned: burned`, and the
     counter rises by 1 either way (`burned` stays burned)."""
     prose = "Add 1 to the counter. 30% chance to burn it."
     clause = (f'"{prose}"\ntexts of bump {{\n    mentions "<N>% chance to burn it."\n'
               "        with chance N in 100 where not burned: burned\n"
-              "        ensures burned or not old(burned)\n        draws at most 1\n"
+              "        ensures burned or not old(burned)\n" + draws +
               '    mentions "Add 1 to the counter."\n        ensures n == min(old(n) + 1, 50)\n}')
     return _counter_judge(tmp_path, name, "    n: int[0..50] = 0\n    burned: bool = false\n", clause)
 
@@ -1174,6 +1174,19 @@ def test_a_chance_clause_accepts_every_right_law(tmp_path, draw):
     judge = _chance_judge(tmp_path)
     right = judge.judge_body("bump", f"n = min(n + 1, 50)\nif not burned and {draw} {{\n    burned = true\n}}", "")
     assert right.ok, right.feedback
+
+
+TWO_SPARE_DRAWS = "let a = random.int(0, 99)\nlet b = random.int(0, 99)\nif not burned and a < {} and b >= 0 {{\n    burned = true\n}}"
+
+
+def test_a_chance_with_too_many_draw_values_to_list_is_sampled(tmp_path):
+    """A fill cannot escape the law by drawing numbers it does not need: 100 x 100 sequences
+    are more than `chance.CHANCE_OUTCOMES`, so the call is run 1,000 times from other words."""
+    judge = _chance_judge(tmp_path, draws="")
+    right = judge.judge_body("bump", "n = min(n + 1, 50)\n" + TWO_SPARE_DRAWS.format(30), "")
+    assert right.ok, right.feedback
+    wrong = judge.judge_body("bump", "n = min(n + 1, 50)\n" + TWO_SPARE_DRAWS.format(40), "")
+    assert not wrong.ok and "too many sequences of draw values to list" in wrong.feedback, wrong.feedback
 
 
 @pytest.mark.parametrize("body, shown", [
