@@ -86,7 +86,7 @@ def sampled(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any], r
             ) -> list[tuple[Fraction, tuple[int, ...], tuple]]:
     """`runs` outcomes of calling `hole` on `before` with `args`, each from other random words
     (RNG counters 4,096 apart), in the form of `outcomes` (each weighing 1/runs, no forced draws)."""
-    found = []
+    found: list[tuple[Fraction, tuple[int, ...], tuple]] = []
     for i in range(runs):
         start = before.copy()
         start.rng_counter = (before.rng_counter + 4096 * i) & 0xFFFFFFFF
