@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from envc.compiler import check_simultaneous as sim
-from envc.compiler import ir
+from envc.compiler import ir, irutil
 from envc.compiler.check_base import (
     EFFECTS,
     LIST_MUTATORS,
@@ -582,6 +582,16 @@ class StatementChecks(CheckerPart):
                       help=_random_help(ctx))
         params = [ir.ParamDef(name=n, type=t) for n, t in sigs[func.name]]
         args = self.call_args(e, params, func.name, ctx)
+        taken = next((t for t in ir.walk_all(args) if isinstance(t, ir.ListTake) and _holds_element_of(place, t.place)),
+                     None)
+        if taken is not None:
+            # Decision (hunt W, F1): the interpreter finds the list the method acts on before it
+            # evaluates the arguments; a take from a list that place goes through would leave
+            # the method acting on an element no longer in the list (the array backends, which
+            # hold a list as items and a length, act on the element now at that index instead)
+            self.fail("E0131", f"this argument of `{func.name}` takes from a list that the list it acts on is an "
+                      "element of", taken.span, "removes an element the method's place goes through",
+                      help="take first in a statement of its own (`let c = ...`), then call the method with `c`")
         op = {"draw": "discard_front", "pop": "discard_back"}.get(func.name, func.name)
         return ir.ListOp(op=cast(Any, op), place=place, args=args, span=span)  # a key of `sigs`, renamed
 
@@ -799,3 +809,14 @@ def _range_text(t: ir.Type) -> str:
 def _names(node: Any) -> set[str]:
     """The names (`ast.Name`) a syntax tree mentions, at any depth."""
     return {n.name for n in _ast_nodes(node) if isinstance(n, ast.Name)}
+
+
+def _holds_element_of(place: ir.Place, taken: ir.Place) -> bool:
+    """Whether `place` goes through an element of the list at `taken` (`ps[0].cs` through an
+    element of `ps`): the same root, `taken`'s path a prefix of `place`'s, then an index."""
+    n = len(taken.path)
+    if (place.root, place.name) != (taken.root, taken.name) or len(place.path) <= n:
+        return False
+    if irutil.shape_key(place.path[:n]) != irutil.shape_key(taken.path):
+        return False
+    return isinstance(place.path[n], ir.IndexStep)

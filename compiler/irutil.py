@@ -3,7 +3,7 @@
 Public surface: `substitute(node, mapping)` (capture-avoiding replacement of locals),
 `local_refs(node)` (the local names a node reads or assigns), `free_locals(node)` (those it does not bind), `zero_const(module, t)`,
 `int_const(v)`, `bool_const(v)`, `local(name, t)`, `state(name, t)`, `binop(op, a, b)`,
-`map_blocks(stmts, fn)`, `always_le(a, b)`, `by_identity(maxsize)`.
+`map_blocks(stmts, fn)`, `always_le(a, b)`, `by_identity(maxsize)`, `shape_key(x)`.
 
 Everything here is a pure function of IR nodes (frozen pydantic models): it returns new
 nodes and never changes the ones it is given.
@@ -180,6 +180,16 @@ def holds(param: ir.Type, arg: ir.Type) -> bool:
     if isinstance(param, ir.IntT) and isinstance(arg, ir.IntT):
         return param.lo <= arg.lo and arg.hi <= param.hi
     return param == arg
+
+
+def shape_key(x: Any) -> Any:
+    """A hashable structural key of an IR value that ignores source spans: two expressions
+    have the same key when they are the same IR (`xs[i]` written twice)."""
+    if isinstance(x, ir.Node):
+        return (type(x).__name__, tuple((f, shape_key(getattr(x, f))) for f in type(x).model_fields if f != "span"))
+    if isinstance(x, (list, tuple)):
+        return tuple(shape_key(i) for i in x)
+    return x
 
 
 def draws(node: ir.Node) -> bool:

@@ -1110,15 +1110,18 @@ def _split(module: ir.Module, t: ir.ArrayT, v: dict) -> list:
 
 
 class _FlatBackend:
-    """The reference interpreter on the lowered IR (`lower_choices`), one state per lane."""
+    """The reference interpreter on the lowered IR (`pipeline.lower`: the IR both array
+    backends consume, every pass of `LOWERING`), one state per lane. Its unchecked list
+    operations run without a test (hunt W, F2: with only `lower_choices`, the flat target
+    checked no pass of `lower_lists`, and a test left out would not show)."""
 
     name = "flat"
 
     def __init__(self, module: ir.Module):
-        from envc.compiler.passes import lower_choices
+        from envc.compiler import pipeline
 
         self.module = module
-        self.it = Interpreter(lower_choices.run(module))
+        self.it = Interpreter(pipeline.lower(module))
 
     def reset(self, seeds: np.ndarray) -> None:
         self.states = [self.it.init(int(x)) for x in seeds]

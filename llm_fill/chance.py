@@ -113,8 +113,10 @@ def chance_problems(it: Interpreter, hole: ir.HoleDef, rules: list[ir.ChanceRule
                 return [f"a `with chance` clause of the text faults on this call: {e}"]
             if den <= 0:
                 continue
-            if not 0 <= num <= den:
-                return [f"`{r.source}` ({r.span.file}:{r.span.line}) gives a chance of {num} in {den} on this call"]
+            if not 0 <= num <= den:  # (hunt W, F4: the spec's clause, not the fill, is wrong here)
+                return [f"the spec's clause `{r.source}` ({r.span.file}:{r.span.line}) gives a chance of {num} in "
+                        f"{den} on this call, which is no probability: no fill can meet it (fix the clause: A "
+                        "must lie in 0..B on every state where its `where` holds)"]
             laws.append((r, extra, num, den))
     if not laws:
         return []

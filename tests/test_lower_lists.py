@@ -99,18 +99,67 @@ def test_a_check_names_its_site_and_values(faults):
 
 
 def test_what_stays_implicit():
-    """A take inside a larger expression and a read on one side of an `if ... then ... else`
-    keep their own test: a check before the statement would fault where the interpreter does
-    not (tests/passes/number_faults/sites.envspec: `items.draw() + first()`, and `first`'s
-    `if len(items) > 0 then items[0] else 0`, also inlined into `shrink` by `inline_fns`)."""
+    """A take inside a larger expression keeps its own test: a check before the statement would
+    fault where the interpreter does not (tests/passes/number_faults/sites.envspec:
+    `items.draw() + first()`). `first`'s `if len(items) > 0 then items[0] else 0` (also inlined
+    into `shrink` by `inline_fns`) needs no test at all: its condition proves the read."""
     m = pipeline.lower(pipeline.load(str(ROOT / "tests" / "passes" / "number_faults" / "sites.envspec")))
     implicit = [n for body in _bodies(m) for n in ir.walk_all(body) if number_faults.site_of(n) is not None
                 and not isinstance(n, (ir.Check, ir.Fault, ir.RandomInt))]
-    assert sorted(type(n).__name__ for n in implicit) == ["GetIndex", "GetIndex", "ListTake"]
-    take = next(n for n in implicit if isinstance(n, ir.ListTake))
-    assert take.front and not take.unchecked
+    assert [type(n).__name__ for n in implicit] == ["ListTake"]
+    assert implicit[0].front and not implicit[0].unchecked
+    proved = [n for body in _bodies(m) for n in ir.walk_all(body) if isinstance(n, ir.GetIndex) and n.unchecked]
+    assert len(proved) == 2 and not any(isinstance(s, ir.Check) for s in irutil.walk_stmts(m.fn("first").body))
+
+
+@pytest.mark.parametrize("expr, proved", [
+    ("if len(xs) > 0 then xs[0] else 0", True),
+    ("if len(xs) > 1 then xs[1] else 0", True),
+    ("if len(xs) > 1 then xs[2] else 0", False),
+    ("if len(xs) >= 2 then xs[1] else 0", True),
+    ("if k < len(xs) then xs[k] else 0", True),
+    ("if len(xs) > k then xs[k] else 0", True),
+    ("if k < len(xs) then xs[0] else 0", False),
+    ("if k < len(ys) then xs[k] else 0", False),
+    ("if k < len(xs) then 0 else xs[k]", False),
+    ("if len(xs) > 0 or k > 1 then xs[0] else 0", False),
+    ("sum(if i < len(xs) then xs[i] else 0 for i in 0..4)", True),
+    ("if 0 < len(xs) then sum(xs[k] for k in 0..1) else 0", False),
+], ids=lambda x: str(x))
+def test_a_read_its_condition_proves_needs_no_check(tmp_path, expr, proved):
+    """`lower_lists` marks a list read unchecked, with no check, where the conditions around it
+    in the same expression prove `index < len(list)`; a comprehension's variable is another
+    `k` than the one outside."""
+    spec = tmp_path / "proof.envspec"
+    spec.write_text('env proof "proofs"\nplayers 1\nstate {\n    xs: list<int[0..9], 4>\n    ys: list<int[0..9], 4>\n'
+                    "    out: int[0..36] = 0\n}\n"
+                    f"action go(k: int[0..3]) {{\n    out = min({expr}, 36)\n}}\n"
+                    "observe(p) -> int[0..36] { return out }\n", encoding="utf-8")
+    m = pipeline.lower(pipeline.load(str(spec)))
+    body = m.actions[0].body
+    reads = [n for n in ir.walk_all(body) if isinstance(n, ir.GetIndex) and isinstance(n.base.type, ir.ListT)]
+    assert reads and all(n.unchecked for n in reads) == proved
+    if proved:  # (no check was written for a proved read)
+        assert not any(isinstance(s, ir.Check) for s in body)
 
 
 def test_the_pass_is_idempotent():
     m = pipeline.lower(pipeline.load(str(CASE)))
     assert lower_lists.run(m) is m
+
+
+def test_the_flat_interpreter_shows_a_check_left_out(faults):
+    """`envc verify --targets flat` runs the interpreter on the lowered IR, where an unchecked
+    operation has no test of its own (hunt W, F2: it tested them, so a check the pass failed to
+    write could not show): without the check before `push_full`'s push, the list grows past its
+    capacity instead of faulting."""
+    lowered = pipeline.lower(faults)
+    action = next(a for a in lowered.actions if a.name == "push_full")
+    assert any(isinstance(s, ir.Check) for s in action.body)
+    doctored = lowered.model_copy(update={"actions": [
+        a.model_copy(update={"body": [s for s in a.body if not isinstance(s, ir.Check)]}) if a is action else a
+        for a in lowered.actions]})
+    t, text, _ = _first_fault(lowered, "push_full")
+    with pytest.raises(AssertionError, match="did not fault"):
+        _first_fault(doctored, "push_full")
+    assert "push onto a full list" in text and t >= 1

@@ -11,7 +11,13 @@ IR, written once: `check COND fault "MESSAGE" with a, b` (`ir.Check`, its messag
 site's template of `number_faults`), and the operation after it is marked `unchecked`, which a
 backend lowers without a test (Rust's `_unchecked` methods, JAX's plain gather and update).
 
-What it rewrites, in every statement body (`fn`s, actions, `init`, the epilogue, `observe`):
+First, a list read that the conditions around it in the same expression prove in range
+needs no test at all and is marked `unchecked` with no check: `i < len(xs) and xs[i] > 0`,
+`if len(xs) > 0 then xs[0] else 0`, `count(i < len(hand) and hand[i].cost > 1 for i in 0..N)`
+(guards and comprehensions included; `_prove` says which conditions count). On the TCG this
+removes 22 of its 63 fault sites.
+
+Then, what it rewrites, in every statement body (`fn`s, actions, `init`, the epilogue, `observe`):
 
 * a list method with a fault (`push`, `insert`, `remove_at`, a dropped `draw()`/`pop()`): the
   checks of its place, then its arguments in order, then `check` of the method, then the method
@@ -28,8 +34,12 @@ checked as it is reached; an operand that may fault, draw or take is bound to a 
 `_envc_list<N>` where the check would otherwise run before it (an index the check and the
 operation both read is bound when it is not a constant or a local, so it is evaluated once).
 The message of each check is the interpreter's (the same site, `number_faults.site_of`), so
-trajectories, faults and their texts are those of the input (verify's `flat` target runs the
-interpreter, which runs `check` too, on the lowered IR).
+trajectories, faults and their texts are those of the input. verify's `flat` target runs the
+interpreter on the lowered IR: it runs `check`, and runs an unchecked operation without a
+test, so a check this pass failed to write shows there (a list past its capacity, Python's
+IndexError). A list method whose argument takes from a list that the method's own list is an
+element of (`ps[0].cs.push(ps.draw().v)`) is refused by the checker (E0131): the interpreter
+finds the method's list first, and the take would leave it acting on a removed element.
 
 Left implicit, with their test still in the operation (a backend keeps its checked form):
 a read or take nested inside an expression (`hand[i].cost + 1`, a guard, a comprehension's
@@ -61,6 +71,7 @@ Scope = dict[str, ir.Type]
 def run(module: ir.Module, ctx: Any = None) -> ir.Module:
     """`module` with its list faults explicit (the module docstring says which). `ctx` (a
     `PassContext`) is unused: the pass has no options."""
+    module = _proved_reads(module)
     low = _Lists(module)
     fns = [f.model_copy(update={"body": low.block(f.body, _params(f.params))}) for f in module.fns]
     actions = [a.model_copy(update={"body": low.block(a.body, _params(a.params))}) for a in module.actions]
@@ -70,6 +81,130 @@ def run(module: ir.Module, ctx: Any = None) -> ir.Module:
         return module
     return module.model_copy(update={"fns": fns, "actions": actions, "observe": observe, "init": init,
                                      "epilogue": epilogue})
+
+
+# ------------------------------------------------------------------ reads proved in range
+# A list read written under its own bound needs no test: `i < len(xs) and xs[i] > 0`,
+# `if len(xs) > 0 then xs[0] else 0`, `count(i < len(hand) and hand[i].cost > 1 for i in 0..N)`.
+# Facts come from the conjuncts of an `and`'s left operand (for its right operand) and of an
+# `if ... then ... else`'s condition (for its `then` branch), inside one expression only (a
+# statement may change the list before the next one reads it); a fact about a comprehension's
+# variable ends where another binding of that name begins; a fact or a read whose index or list
+# draws is not used (read twice, it would draw twice), and no fact crosses into an operand that
+# takes from a list (the list would be shorter there).
+
+_Fact = tuple[str, Any, Any, frozenset[str]]  # ("lt", index key, list key, locals) or ("gt", k, list key, locals)
+
+
+def _proved_reads(module: ir.Module) -> ir.Module:
+    """`module` with every list read its enclosing conditions prove in range marked `unchecked`
+    (no check needed, none written)."""
+    changed = False
+
+    def body(stmts: list[ir.Stmt]) -> list[ir.Stmt]:
+        nonlocal changed
+        out = [_prove(s, frozenset()) for s in stmts]
+        changed = changed or any(a is not b for a, b in zip(out, stmts))
+        return out
+
+    def guard(g: ir.Expr | None) -> ir.Expr | None:
+        nonlocal changed
+        out = None if g is None else _prove(g, frozenset())
+        changed = changed or out is not g
+        return out
+    update = {"fns": [f.model_copy(update={"body": body(f.body)}) for f in module.fns],
+              "actions": [a.model_copy(update={"body": body(a.body), "guard": guard(a.guard)}) for a in module.actions],
+              "observe": module.observe.model_copy(update={"body": body(module.observe.body)}),
+              "init": body(module.init), "epilogue": body(module.epilogue)}
+    return module.model_copy(update=update) if changed else module
+
+
+def _key(x: Any) -> Any:
+    """`irutil.shape_key` that also ignores whether a read is checked (a fact about `xs[j][i]`
+    holds whichever of its reads this pass marked)."""
+    if isinstance(x, ir.Node):
+        return (type(x).__name__,
+                tuple((f, _key(getattr(x, f))) for f in type(x).model_fields if f not in ("span", "unchecked")))
+    if isinstance(x, (list, tuple)):
+        return tuple(_key(i) for i in x)
+    return x
+
+
+def _prove(node: Any, facts: frozenset[_Fact]) -> Any:
+    """`node` with the list reads that `facts` (and the conditions inside it) prove marked."""
+    if not isinstance(node, ir.ExprNode):  # (a statement, a place: facts do not cross statements)
+        return ir.map_children(node, lambda child: _prove(child, frozenset()))
+    if isinstance(node, ir.Binary) and node.op == "and":
+        return _updated(node, left=_prove(node.left, facts), right=_prove(node.right, _with(facts, node.left, node.right)))
+    if isinstance(node, ir.Cond):
+        return _updated(node, cond=_prove(node.cond, facts), then=_prove(node.then, _with(facts, node.cond, node.then)),
+                        orelse=_prove(node.orelse, facts))
+    if isinstance(node, (ir.Reduce, ir.ArrayBuild, ir.RandomPick)):
+        facts = frozenset(f for f in facts if node.var not in f[3])
+    out = ir.map_children(node, lambda child: _prove(child, facts))
+    if isinstance(out, ir.GetIndex) and isinstance(out.base.type, ir.ListT) and not out.unchecked \
+            and _in_range(out, facts):
+        return out.model_copy(update={"unchecked": True})
+    return out
+
+
+def _updated(node: ir.Node, **fields: Any) -> Any:
+    """`node` with `fields`, or `node` itself when each is the object it holds already."""
+    return node if all(getattr(node, k) is v for k, v in fields.items()) else node.model_copy(update=fields)
+
+
+def _with(facts: frozenset[_Fact], cond: ir.Expr, scope: ir.Expr) -> frozenset[_Fact]:
+    """`facts` and those of the conjuncts of `cond`, for evaluating `scope` where `cond` held
+    (none when `scope` takes from a list)."""
+    if any(isinstance(n, ir.ListTake) for n in ir.walk(scope)):
+        return facts
+    return facts | frozenset(f for c in _conjuncts(cond) if (f := _fact(c)) is not None)
+
+
+def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
+    if isinstance(e, ir.Binary) and e.op == "and":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _length_of(e: ir.Expr) -> ir.Expr | None:
+    """`xs` when `e` is `len(xs)`."""
+    if isinstance(e, ir.Builtin) and e.name == "len" and len(e.args) == 1:
+        return e.args[0]
+    return None
+
+
+def _fact(c: ir.Expr) -> _Fact | None:
+    """What condition `c` says of a list's length: `i < len(xs)` (or `len(xs) > i`) as ("lt",
+    i, xs), `len(xs) > k` / `len(xs) >= k + 1` / `len(xs) != 0` for a constant k as ("gt", k,
+    xs); None for anything else, or where `i` or `xs` draws."""
+    if not isinstance(c, ir.Binary):
+        return None
+    flipped = {"gt": "lt", "lt": "gt", "ge": "le", "le": "ge", "ne": "ne"}
+    for op, small, big in ((c.op, c.left, c.right), (flipped.get(c.op), c.right, c.left)):
+        lst = _length_of(big)
+        if lst is None or op is None or irutil.draws(lst) or irutil.draws(small):
+            continue
+        names = frozenset(irutil.local_refs(small) | irutil.local_refs(lst))
+        k = small.value if isinstance(small, ir.Const) and isinstance(small.value, int) else None
+        if op == "lt":
+            return ("lt", _key(small), _key(lst), names) if k is None else ("gt", k, _key(lst), names)
+        if k is not None and op == "le" and k >= 1:
+            return ("gt", k - 1, _key(lst), names)
+        if k == 0 and op == "ne":
+            return ("gt", 0, _key(lst), names)
+    return None
+
+
+def _in_range(e: ir.GetIndex, facts: frozenset[_Fact]) -> bool:
+    """Whether `facts` prove `e.index < len(e.base)` (with the checker's `index >= 0`)."""
+    if not facts or irutil.draws(e.index) or irutil.draws(e.base):
+        return False
+    base = _key(e.base)
+    if ("lt", _key(e.index), base) in {f[:3] for f in facts}:
+        return True
+    k = e.index.value if isinstance(e.index, ir.Const) and isinstance(e.index.value, int) else None
+    return k is not None and any(f[0] == "gt" and f[2] == base and k <= f[1] for f in facts)
 
 
 def _params(params: list[ir.ParamDef]) -> Scope:

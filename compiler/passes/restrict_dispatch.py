@@ -77,16 +77,6 @@ NAME = "restrict_dispatch"
 _ROW_LOCAL = "__restrict_row"  # the local a row is bound to; `__` names are not spec names
 
 
-def _key(x: Any) -> Any:
-    """A hashable structural key of an IR value that ignores source spans: two expressions
-    have the same key when they are the same IR."""
-    if isinstance(x, ir.Node):
-        return (type(x).__name__, tuple((f, _key(getattr(x, f))) for f in type(x).model_fields if f != "span"))
-    if isinstance(x, (list, tuple)):
-        return tuple(_key(i) for i in x)
-    return x
-
-
 def _links(d: ir.FnDef) -> dict[int, ir.If] | None:
     links = dispatch_chain(d)
     return dict(links) if links is not None else None
@@ -104,7 +94,7 @@ def _substituted(e: ir.Expr, row_key: Any, row_type: ir.Type) -> tuple[ir.Expr, 
 
     def swap(node: ir.Node) -> ir.Node | None:
         nonlocal hit
-        if isinstance(node, ir.ExprNode) and _key(node) == row_key:
+        if isinstance(node, ir.ExprNode) and irutil.shape_key(node) == row_key:
             hit = True
             return ir.Local(name=_ROW_LOCAL, type=row_type, span=node.span)
         return None
@@ -167,7 +157,7 @@ class _Restrictor:
         row = index.row
         if not isinstance(row.type, ir.RowT) or isinstance(row, ir.Const) or ir.first_draw(row) is not None:
             return None
-        rows, key = row.type.rows, _key(row)
+        rows, key = row.type.rows, irutil.shape_key(row)
         numbers = self._eval_rows(_substituted(index, key, row.type)[0], rows)
         if numbers is None:
             return None

@@ -596,12 +596,8 @@ ACTION_KINDS = (
 # every backend; `State._fault[0]` is 1 + the site. A template: `{a}`, `{b}` are the fault's
 # values, `{action}` the action `a` by name, `{{`/`}}` one brace (`_fault_text`)
 FAULT_SITES = (
-    "tcg.envspec:247:46: index {a} is past the end of a list of length {b}",
     "tcg.envspec:342:26: `draw()` from an empty list",
     "tcg.envspec:342:13: push onto a full list (capacity 10)",
-    "tcg.envspec:452:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:455:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:456:80: index {a} is past the end of a list of length {b}",
     "tcg.envspec:459:22: index {a} is past the end of a list of length {b}",
     "tcg.envspec:459:9: push onto a full list (capacity 10)",
     "tcg.envspec:460:9: remove_at({a}) on a list of length {b}",
@@ -610,55 +606,37 @@ FAULT_SITES = (
     "tcg.envspec:618:25: index {a} is past the end of a list of length {b}",
     "tcg.envspec:618:9: push onto a full list (capacity 20)",
     "tcg.envspec:619:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:625:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:626:59: index {a} is past the end of a list of length {b}",
     "tcg.envspec:636:26: index {a} is past the end of a list of length {b}",
     "tcg.envspec:636:13: push onto a full list (capacity 10)",
     "tcg.envspec:637:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:644:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:655:31: index {a} is past the end of a list of length {b}",
     "tcg.envspec:656:13: remove_at({a}) on a list of length {b}",
     "tcg.envspec:666:33: `draw()` from an empty list",
     "tcg.envspec:666:17: push onto a full list (capacity 20)",
-    "tcg.envspec:923:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:932:66: index {a} is past the end of a list of length {b}",
     "tcg.envspec:947:21: push onto a full list (capacity 10)",
     "tcg.envspec:949:21: push onto a full list (capacity 20)",
     "tcg.envspec:979:21: push onto a full list (capacity 20)",
     "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1961:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1964:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2175:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2185:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2187:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2190:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2193:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2275:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2276:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2277:5: push onto a full list (capacity 20)",
-    "tcg.envspec:2206:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2207:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2214:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2215:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2231:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2232:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2237:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2241:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2242:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2272:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2273:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2401:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2401:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2402:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2402:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2403:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2403:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2404:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2404:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2405:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2405:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2163:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1983:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1986:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2197:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2207:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2209:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2212:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2215:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2297:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2298:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2299:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2228:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2229:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2236:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2237:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2253:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2254:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2263:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2264:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2185:13: push onto a full list (capacity 20)",
 )
 
 # ---- constants
@@ -13376,19 +13354,14 @@ def f_is_basic(st, v_c):
 
 
 def f_basic_in_hand(st, v_p, v_h):
-    """fn `basic_in_hand` (tcg.envspec:246);
-    returns (value, its first runtime fault: int32[3], zeros for none)"""
+    """fn `basic_in_hand` (tcg.envspec:246)"""
     v_p = _lcast(v_p, jnp.int8)
     v_h = _lcast(v_h, jnp.int8)
-    _f1 = _i32(v_h)
-    _f2 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) < _get(st["hand"], _i32(v_p))["len"]) & (_f1 >= _f2), 1, _f1, _f2)
-    _e3 = jnp.where(
+    return jnp.where(
         (_i32(v_h) < _get(st["hand"], _i32(v_p))["len"]),
-        f_is_basic(st, _get(st["hand"], _i32(v_p))["items"][_f1]),
+        f_is_basic(st, _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]),
         False,
     )
-    return _e3, st["_fault"]
 
 
 def f_playable_trainer(st, v_c):
@@ -13433,7 +13406,7 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
                     jnp.logical_or(
                         (_i32(_K10[_i32(v_r)][0]) == 0),
                         jnp.any(
-                            jax.vmap(lambda i4, _h5: _K11[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == _h5)(
+                            jax.vmap(lambda i1, _h2: _K11[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == _h2)(
                                 jnp.arange(0, 3, dtype=jnp.int32), _K10[_i32(v_r)]
                             )
                         ),
@@ -13455,7 +13428,7 @@ def f_free_bench(st, v_p):
     """fn `free_bench` (tcg.envspec:269)"""
     v_p = _lcast(v_p, jnp.int8)
     return jnp.min(
-        jax.vmap(lambda i6: _i32(jnp.where(st["occupied"][_i32(v_p)][i6], 4, i6)))(jnp.arange(1, 4, dtype=jnp.int32))
+        jax.vmap(lambda i3: _i32(jnp.where(st["occupied"][_i32(v_p)][i3], 4, i3)))(jnp.arange(1, 4, dtype=jnp.int32))
     )
 
 
@@ -13464,7 +13437,7 @@ def f_energy_total(st, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     return jnp.sum(
-        jax.vmap(lambda i7: _i32(st["energy"][_i32(v_p)][_i32(v_s)][i7]))(jnp.arange(0, 11, dtype=jnp.int32)),
+        jax.vmap(lambda i4: _i32(st["energy"][_i32(v_p)][_i32(v_s)][i4]))(jnp.arange(0, 11, dtype=jnp.int32)),
         dtype=jnp.int32,
     )
 
@@ -13490,16 +13463,16 @@ def f_pays(st, v_p, v_c, v_a):
     v_c = _lcast(v_c, jnp.int16)
     v_a = _lcast(v_a, jnp.int8)
 
-    def _g11(i8, _h9, _h10):
-        return _i32(st["energy"][_i32(v_p)][0][i8]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h9), _i32(_h10)))
+    def _g8(i5, _h6, _h7):
+        return _i32(st["energy"][_i32(v_p)][0][i5]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h6), _i32(_h7)))
 
-    _e12 = jax.vmap(_g11)(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])
+    _e9 = jax.vmap(_g8)(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])
     return jnp.logical_and(
-        jnp.all(_e12),
+        jnp.all(_e9),
         (
             _i32(f_energy_total(st, v_p, 0))
             >= jnp.sum(
-                jax.vmap(lambda i13, _h14, _h15: _i32(jnp.where((_i32(v_a) == 0), _i32(_h14), _i32(_h15))))(
+                jax.vmap(lambda i10, _h11, _h12: _i32(jnp.where((_i32(v_a) == 0), _i32(_h11), _i32(_h12))))(
                     jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]
                 ),
                 dtype=jnp.int32,
@@ -13583,14 +13556,14 @@ def f_nth_energy(st, v_d, v_r):
     v_d = _lcast(v_d, jnp.int8)
     v_r = _lcast(v_r, jnp.int8)
 
-    def _g20(i16, _h17):
+    def _g17(i13, _h14):
         return _i32(
             jnp.where(
                 jnp.logical_and(
-                    (_i32(_h17) == 1),
+                    (_i32(_h14) == 1),
                     (
                         jnp.sum(
-                            jax.vmap(lambda i18, _h19: _i32(jnp.where((i18 < i16), _i32(_h19), 0)))(
+                            jax.vmap(lambda i15, _h16: _i32(jnp.where((i15 < i13), _i32(_h16), 0)))(
                                 jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]
                             ),
                             dtype=jnp.int32,
@@ -13598,13 +13571,13 @@ def f_nth_energy(st, v_d, v_r):
                         == _i32(v_r)
                     ),
                 ),
-                i16,
+                i13,
                 10,
             )
         )
 
-    _e21 = jax.vmap(_g20)(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)])
-    return jnp.min(_e21)
+    _e18 = jax.vmap(_g17)(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)])
+    return jnp.min(_e18)
 
 
 def f_defended(st, v_p):
@@ -13619,95 +13592,95 @@ def p_draw_cards(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_k = 0
-    _c22 = jnp.logical_and(
+    _c19 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then23(st, v_p, v_n, v_k):
+    def _then20(st, v_p, v_n, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
-        _v24, _l25 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l25)
-        v__envc_list1 = _lcast(_v24, jnp.int16)
-        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
-        _l26 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l26)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
+        _v21, _l22 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l22)
+        v__envc_list1 = _lcast(_v21, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
+        _l23 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l23)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c22, lambda: _then23(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c19, lambda: _then20(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 1
-    _c27 = jnp.logical_and(
+    _c24 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then28(st, v_p, v_n, v_k):
+    def _then25(st, v_p, v_n, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
-        _v29, _l30 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l30)
-        v__envc_list1 = _lcast(_v29, jnp.int16)
-        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
-        _l31 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l31)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
+        _v26, _l27 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l27)
+        v__envc_list1 = _lcast(_v26, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
+        _l28 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l28)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c27, lambda: _then28(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c24, lambda: _then25(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 2
-    _c32 = jnp.logical_and(
+    _c29 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then33(st, v_p, v_n, v_k):
+    def _then30(st, v_p, v_n, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
-        _v34, _l35 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l35)
-        v__envc_list1 = _lcast(_v34, jnp.int16)
-        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
-        _l36 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l36)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
+        _v31, _l32 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l32)
+        v__envc_list1 = _lcast(_v31, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
+        _l33 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l33)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c32, lambda: _then33(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c29, lambda: _then30(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 3
-    _c37 = jnp.logical_and(
+    _c34 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then38(st, v_p, v_n, v_k):
+    def _then35(st, v_p, v_n, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
-        _v39, _l40 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l40)
-        v__envc_list1 = _lcast(_v39, jnp.int16)
-        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
-        _l41 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l41)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
+        _v36, _l37 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l37)
+        v__envc_list1 = _lcast(_v36, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
+        _l38 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l38)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c37, lambda: _then38(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c34, lambda: _then35(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 4
-    _c42 = jnp.logical_and(
+    _c39 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then43(st, v_p, v_n, v_k):
+    def _then40(st, v_p, v_n, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 2, 0, 0)
-        _v44, _l45 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l45)
-        v__envc_list1 = _lcast(_v44, jnp.int16)
-        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 3, 0, 0)
-        _l46 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l46)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
+        _v41, _l42 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l42)
+        v__envc_list1 = _lcast(_v41, jnp.int16)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
+        _l43 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l43)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c42, lambda: _then43(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c39, lambda: _then40(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     return st
 
 
@@ -13717,8 +13690,8 @@ def p_heal(st, v_p, v_s, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a47 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a47, jnp.int16))
+    _a44 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a44, jnp.int16))
     return st
 
 
@@ -13729,15 +13702,15 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c48 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+    _c45 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
 
-    def _then49(st, v_p, v_s, v_t, v_amount):
+    def _then46(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
 
     st, (v_p, v_s, v_t, v_amount) = _branch(
-        _c48, lambda: _then49(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
+        _c45, lambda: _then46(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
     )
     return st
 
@@ -13746,8 +13719,8 @@ def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:358)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a50 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
-    st["dmg"] = _cast(_a50, jnp.int16)
+    _a47 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
+    st["dmg"] = _cast(_a47, jnp.int16)
     return st
 
 
@@ -13758,95 +13731,95 @@ def p_damage_per_heads(st, v_coins, v_each):
     v_each = _lcast(v_each, jnp.int8)
     v_heads = _lcast(0, jnp.int8)
     v_k = 0
-    _c51 = _i32(v_k) < _i32(v_coins)
+    _c48 = _i32(v_k) < _i32(v_coins)
 
-    def _then52(st, v_coins, v_each, v_heads, v_k):
+    def _then49(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r54 = _randint(st, 0, 1)
-        _c53 = _r54 == 1
+        st, _r51 = _randint(st, 0, 1)
+        _c50 = _r51 == 1
 
-        def _then55(st, v_coins, v_each, v_heads, v_k):
+        def _then52(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a56 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a56, jnp.int8)
+            _a53 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a53, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c53, lambda: _then55(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c50, lambda: _then52(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c51, lambda: _then52(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c48, lambda: _then49(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 1
-    _c57 = _i32(v_k) < _i32(v_coins)
+    _c54 = _i32(v_k) < _i32(v_coins)
 
-    def _then58(st, v_coins, v_each, v_heads, v_k):
+    def _then55(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r60 = _randint(st, 0, 1)
-        _c59 = _r60 == 1
+        st, _r57 = _randint(st, 0, 1)
+        _c56 = _r57 == 1
 
-        def _then61(st, v_coins, v_each, v_heads, v_k):
+        def _then58(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a62 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a62, jnp.int8)
+            _a59 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a59, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c59, lambda: _then61(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c56, lambda: _then58(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c57, lambda: _then58(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c54, lambda: _then55(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 2
-    _c63 = _i32(v_k) < _i32(v_coins)
+    _c60 = _i32(v_k) < _i32(v_coins)
 
-    def _then64(st, v_coins, v_each, v_heads, v_k):
+    def _then61(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r66 = _randint(st, 0, 1)
-        _c65 = _r66 == 1
+        st, _r63 = _randint(st, 0, 1)
+        _c62 = _r63 == 1
 
-        def _then67(st, v_coins, v_each, v_heads, v_k):
+        def _then64(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a68 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a68, jnp.int8)
+            _a65 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a65, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c65, lambda: _then67(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c62, lambda: _then64(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c63, lambda: _then64(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c60, lambda: _then61(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 3
-    _c69 = _i32(v_k) < _i32(v_coins)
+    _c66 = _i32(v_k) < _i32(v_coins)
 
-    def _then70(st, v_coins, v_each, v_heads, v_k):
+    def _then67(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r72 = _randint(st, 0, 1)
-        _c71 = _r72 == 1
+        st, _r69 = _randint(st, 0, 1)
+        _c68 = _r69 == 1
 
-        def _then73(st, v_coins, v_each, v_heads, v_k):
+        def _then70(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a74 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a74, jnp.int8)
+            _a71 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a71, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c71, lambda: _then73(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c68, lambda: _then70(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c69, lambda: _then70(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c66, lambda: _then67(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
-    _a75 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
-    st["dmg"] = _cast(_a75, jnp.int16)
+    _a72 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
+    st["dmg"] = _cast(_a72, jnp.int16)
     return st
 
 
@@ -13854,15 +13827,15 @@ def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:376)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int16)
-    st, _r77 = _randint(st, 0, 1)
-    _c76 = _r77 == 1
+    st, _r74 = _randint(st, 0, 1)
+    _c73 = _r74 == 1
 
-    def _then78(st, v_amount):
+    def _then75(st, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_amount,)
 
-    st, (v_amount,) = _branch(_c76, lambda: _then78(st, v_amount), lambda: (st, (v_amount,)))
+    st, (v_amount,) = _branch(_c73, lambda: _then75(st, v_amount), lambda: (st, (v_amount,)))
     return st
 
 
@@ -13873,17 +13846,17 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
     v_t = _lcast(v_t, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
 
-    def _g80(i79):
+    def _g77(i76):
         return jnp.logical_and(
-            st["occupied"][_i32(v_p)][i79],
+            st["occupied"][_i32(v_p)][i76],
             jnp.logical_or(
                 (_i32(v_t) == 10),
                 (
                     _i32(
                         jnp.where(
-                            (_K0[_i32(st["card"][_i32(v_p)][i79])] == 1),
-                            st["played_type"][_i32(v_p)][i79],
-                            _K2[_i32(st["card"][_i32(v_p)][i79])],
+                            (_K0[_i32(st["card"][_i32(v_p)][i76])] == 1),
+                            st["played_type"][_i32(v_p)][i76],
+                            _K2[_i32(st["card"][_i32(v_p)][i76])],
                         )
                     )
                     == _i32(v_t)
@@ -13891,9 +13864,9 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
             ),
         )
 
-    _e81 = jax.vmap(_g80)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a82 = jnp.minimum((_i32(v_each) * jnp.sum(_e81, dtype=jnp.int32)), 300)
-    st["dmg"] = _cast(_a82, jnp.int16)
+    _e78 = jax.vmap(_g77)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a79 = jnp.minimum((_i32(v_each) * jnp.sum(_e78, dtype=jnp.int32)), 300)
+    st["dmg"] = _cast(_a79, jnp.int16)
     return st
 
 
@@ -13904,8 +13877,8 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _a83 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a83, jnp.int8))
+    _a80 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a80, jnp.int8))
     return st
 
 
@@ -13917,18 +13890,18 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_any_type = _lcast(v_any_type, jnp.bool_)
-    _c84 = jnp.logical_and(
+    _c81 = jnp.logical_and(
         st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
     )
 
-    def _then85(st, v_p, v_s, v_t, v_n, v_any_type):
+    def _then82(st, v_p, v_s, v_t, v_n, v_any_type):
         st = dict(st)
-        _a86 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
-        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a86, jnp.int8))
+        _a83 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
+        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a83, jnp.int8))
         return st, (v_p, v_s, v_t, v_n, v_any_type)
 
     st, (v_p, v_s, v_t, v_n, v_any_type) = _branch(
-        _c84, lambda: _then85(st, v_p, v_s, v_t, v_n, v_any_type), lambda: (st, (v_p, v_s, v_t, v_n, v_any_type))
+        _c81, lambda: _then82(st, v_p, v_s, v_t, v_n, v_any_type), lambda: (st, (v_p, v_s, v_t, v_n, v_any_type))
     )
     return st
 
@@ -13938,18 +13911,18 @@ def p_afflict_opponent(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _c87 = jnp.logical_and(
+    _c84 = jnp.logical_and(
         st["occupied"][(1 - _i32(v_p))][0],
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then88(st, v_p, v_c):
+    def _then85(st, v_p, v_c):
         st = dict(st)
-        _a89 = v_c
-        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a89, jnp.int8))
+        _a86 = v_c
+        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a86, jnp.int8))
         return st, (v_p, v_c)
 
-    st, (v_p, v_c) = _branch(_c87, lambda: _then88(st, v_p, v_c), lambda: (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c84, lambda: _then85(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
@@ -13958,20 +13931,39 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    st, _r91 = _randint(st, 0, 1)
-    _c90 = _r91 == 1
+    st, _r88 = _randint(st, 0, 1)
+    _c87 = _r88 == 1
 
-    def _then92(st, v_p, v_c):
+    def _then89(st, v_p, v_c):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, v_c)
         return st, (v_p, v_c)
 
-    st, (v_p, v_c) = _branch(_c90, lambda: _then92(st, v_p, v_c), lambda: (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c87, lambda: _then89(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
 def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
+    st = dict(st)
+    v_p = _lcast(v_p, jnp.int8)
+    _c90 = jnp.logical_and(
+        st["occupied"][(1 - _i32(v_p))][0],
+        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    )
+
+    def _then91(st, v_p):
+        st = dict(st)
+        _a92 = True
+        st["poisoned"] = _put(st["poisoned"], (1 - _i32(v_p)), _cast(_a92, jnp.bool_))
+        return st, (v_p,)
+
+    st, (v_p,) = _branch(_c90, lambda: _then91(st, v_p), lambda: (st, (v_p,)))
+    return st
+
+
+def p_burn_opponent(st, v_p):
+    """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     _c93 = jnp.logical_and(
@@ -13982,29 +13974,10 @@ def p_poison_opponent(st, v_p):
     def _then94(st, v_p):
         st = dict(st)
         _a95 = True
-        st["poisoned"] = _put(st["poisoned"], (1 - _i32(v_p)), _cast(_a95, jnp.bool_))
+        st["burned"] = _put(st["burned"], (1 - _i32(v_p)), _cast(_a95, jnp.bool_))
         return st, (v_p,)
 
     st, (v_p,) = _branch(_c93, lambda: _then94(st, v_p), lambda: (st, (v_p,)))
-    return st
-
-
-def p_burn_opponent(st, v_p):
-    """proc `burn_opponent` (tcg.envspec:420)"""
-    st = dict(st)
-    v_p = _lcast(v_p, jnp.int8)
-    _c96 = jnp.logical_and(
-        st["occupied"][(1 - _i32(v_p))][0],
-        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
-    )
-
-    def _then97(st, v_p):
-        st = dict(st)
-        _a98 = True
-        st["burned"] = _put(st["burned"], (1 - _i32(v_p)), _cast(_a98, jnp.bool_))
-        return st, (v_p,)
-
-    st, (v_p,) = _branch(_c96, lambda: _then97(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -14014,6 +13987,18 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_s = 1
+    _c96 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+
+    def _then97(st, v_p, v_amount, v_s):
+        st = dict(st)
+        _a98 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a98, jnp.int16))
+        return st, (v_p, v_amount, v_s)
+
+    st, (v_p, v_amount, v_s) = _branch(
+        _c96, lambda: _then97(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
+    )
+    v_s = 2
     _c99 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
 
     def _then100(st, v_p, v_amount, v_s):
@@ -14025,7 +14010,7 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     st, (v_p, v_amount, v_s) = _branch(
         _c99, lambda: _then100(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
     )
-    v_s = 2
+    v_s = 3
     _c102 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
 
     def _then103(st, v_p, v_amount, v_s):
@@ -14037,18 +14022,6 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     st, (v_p, v_amount, v_s) = _branch(
         _c102, lambda: _then103(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
     )
-    v_s = 3
-    _c105 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
-
-    def _then106(st, v_p, v_amount, v_s):
-        st = dict(st)
-        _a107 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a107, jnp.int16))
-        return st, (v_p, v_amount, v_s)
-
-    st, (v_p, v_amount, v_s) = _branch(
-        _c105, lambda: _then106(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
-    )
     return st
 
 
@@ -14056,8 +14029,8 @@ def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a108 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
-    st["attack_bonus"] = _cast(_a108, jnp.int8)
+    _a105 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
+    st["attack_bonus"] = _cast(_a105, jnp.int8)
     return st
 
 
@@ -14068,10 +14041,10 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a109 = _stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
-    st["bonus_named"] = _cast(_a109, jnp.int8)
-    _a110 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
-    st["named_bonus"] = _cast(_a110, jnp.int8)
+    _a106 = _stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
+    st["bonus_named"] = _cast(_a106, jnp.int8)
+    _a107 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
+    st["named_bonus"] = _cast(_a107, jnp.int8)
     return st
 
 
@@ -14079,8 +14052,8 @@ def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
     v_n = _lcast(v_n, jnp.int8)
-    _a111 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
-    st["retreat_discount"] = _cast(_a111, jnp.int8)
+    _a108 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
+    st["retreat_discount"] = _cast(_a108, jnp.int8)
     return st
 
 
@@ -14089,160 +14062,80 @@ def p_basic_from_deck(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
-    def _g115(i112):
-        _flt = jnp.zeros(3, jnp.int32)
-        _f113 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i112 < _get(st["deck"], _i32(v_p))["len"]) & (i112 >= _f113), 4, i112, _f113)
-        _f114 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(
-            _flt,
-            (i112 < _get(st["deck"], _i32(v_p))["len"])
-            & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i112])] == 0)
-            & (i112 >= _f114),
-            4,
-            i112,
-            _f114,
-        )
-        return (
-            jnp.where(
-                (i112 < _get(st["deck"], _i32(v_p))["len"]),
-                jnp.logical_and(
-                    (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i112])] == 0),
-                    (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i112])] == 0),
-                ),
-                False,
+    def _g110(i109):
+        return jnp.where(
+            (i109 < _get(st["deck"], _i32(v_p))["len"]),
+            jnp.logical_and(
+                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i109])] == 0),
+                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i109])] == 0),
             ),
-            _flt,
+            False,
         )
 
-    _e116 = jax.vmap(_g115)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e116[1]))
-    v_n = _lcast(jnp.sum(_e116[0], dtype=jnp.int32), jnp.int8)
-    _c117 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    _e111 = jax.vmap(_g110)(jnp.arange(0, 20, dtype=jnp.int32))
+    v_n = _lcast(jnp.sum(_e111, dtype=jnp.int32), jnp.int8)
+    _c112 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
 
-    def _then118(st, v_p, v_n):
+    def _then113(st, v_p, v_n):
         st = dict(st)
-        st, _r119 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _lcast(_r119, jnp.int8)
+        st, _r114 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _lcast(_r114, jnp.int8)
 
-        def _g128(i120):
-            _flt = jnp.zeros(3, jnp.int32)
-            _f121 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(
-                _flt,
-                (i120 < _get(st["deck"], _i32(v_p))["len"])
-                & (i120 < _get(st["deck"], _i32(v_p))["len"])
-                & (i120 >= _f121),
-                5,
-                i120,
-                _f121,
-            )
-            _f122 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(
-                _flt,
-                (i120 < _get(st["deck"], _i32(v_p))["len"])
-                & (i120 < _get(st["deck"], _i32(v_p))["len"])
-                & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0)
-                & (i120 >= _f122),
-                5,
-                i120,
-                _f122,
-            )
-
-            def _g126(i123):
-                _flt = jnp.zeros(3, jnp.int32)
-                _f124 = _get(st["deck"], _i32(v_p))["len"]
-                _flt = _fault_in(
-                    _flt, (i123 < i120) & (i123 < _get(st["deck"], _i32(v_p))["len"]) & (i123 >= _f124), 6, i123, _f124
-                )
-                _f125 = _get(st["deck"], _i32(v_p))["len"]
-                _flt = _fault_in(
-                    _flt,
-                    (i123 < i120)
-                    & (i123 < _get(st["deck"], _i32(v_p))["len"])
-                    & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i123])] == 0)
-                    & (i123 >= _f125),
-                    6,
-                    i123,
-                    _f125,
-                )
-                return (
-                    jnp.logical_and(
-                        (i123 < i120),
-                        jnp.where(
-                            (i123 < _get(st["deck"], _i32(v_p))["len"]),
-                            jnp.logical_and(
-                                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i123])] == 0),
-                                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i123])] == 0),
-                            ),
-                            False,
-                        ),
-                    ),
-                    _flt,
-                )
-
-            _e127 = jax.vmap(_g126)(jnp.arange(0, 20, dtype=jnp.int32))
-            _flt = _fault_join(
-                _flt,
-                (
-                    jnp.logical_and(
-                        (i120 < _get(st["deck"], _i32(v_p))["len"]),
-                        jnp.where(
-                            (i120 < _get(st["deck"], _i32(v_p))["len"]),
-                            jnp.logical_and(
-                                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0),
-                                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0),
-                            ),
-                            False,
-                        ),
-                    )
-                ),
-                _first_fault(_e127[1]),
-            )
-            return (
-                _i32(
+        def _g119(i115):
+            def _g117(i116):
+                return jnp.logical_and(
+                    (i116 < i115),
                     jnp.where(
+                        (i116 < _get(st["deck"], _i32(v_p))["len"]),
                         jnp.logical_and(
-                            jnp.logical_and(
-                                (i120 < _get(st["deck"], _i32(v_p))["len"]),
-                                jnp.where(
-                                    (i120 < _get(st["deck"], _i32(v_p))["len"]),
-                                    jnp.logical_and(
-                                        (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0),
-                                        (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i120])] == 0),
-                                    ),
-                                    False,
-                                ),
-                            ),
-                            (jnp.sum(_e127[0], dtype=jnp.int32) == _i32(v_r)),
+                            (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0),
+                            (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0),
                         ),
-                        i120,
-                        19,
-                    )
-                ),
-                _flt,
+                        False,
+                    ),
+                )
+
+            _e118 = jax.vmap(_g117)(jnp.arange(0, 20, dtype=jnp.int32))
+            return _i32(
+                jnp.where(
+                    jnp.logical_and(
+                        jnp.logical_and(
+                            (i115 < _get(st["deck"], _i32(v_p))["len"]),
+                            jnp.where(
+                                (i115 < _get(st["deck"], _i32(v_p))["len"]),
+                                jnp.logical_and(
+                                    (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i115])] == 0),
+                                    (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i115])] == 0),
+                                ),
+                                False,
+                            ),
+                        ),
+                        (jnp.sum(_e118, dtype=jnp.int32) == _i32(v_r)),
+                    ),
+                    i115,
+                    19,
+                )
             )
 
-        _e129 = jax.vmap(_g128)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e129[1]))
-        v_at = _lcast(jnp.min(_e129[0]), jnp.int8)
-        _f130 = _i32(v_at)
-        _f131 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 7, _f130, _f131)
-        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 8, 0, 0)
-        _l132 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_i32(v_at)], jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l132)
-        _f133 = _i32(v_at)
-        _f134 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 9, _f133, _f134)
-        _f135 = _i32(v_at)
-        _l136 = _remove_at(_get(st["deck"], _i32(v_p)), _f135)
-        st["deck"] = _set(st["deck"], _i32(v_p), _l136)
+        _e120 = jax.vmap(_g119)(jnp.arange(0, 20, dtype=jnp.int32))
+        v_at = _lcast(jnp.min(_e120), jnp.int8)
+        _f121 = _i32(v_at)
+        _f122 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 3, _f121, _f122)
+        st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 4, 0, 0)
+        _l123 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_i32(v_at)], jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l123)
+        _f124 = _i32(v_at)
+        _f125 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 5, _f124, _f125)
+        _f126 = _i32(v_at)
+        _l127 = _remove_at(_get(st["deck"], _i32(v_p)), _f126)
+        st["deck"] = _set(st["deck"], _i32(v_p), _l127)
         return st, (v_p, v_n)
 
     st, (v_p, v_n) = _branch_any(
-        _c117,
-        lambda: _then118(st, v_p, v_n),
+        _c112,
+        lambda: _then113(st, v_p, v_n),
         lambda: (st, (v_p, v_n)),
         True,
         (v_p, v_n),
@@ -14262,31 +14155,31 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop137(i, carry):
+    def _loop128(i, carry):
         st, (v_p, v_n, v_q, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c138 = _get(st["hand"], _i32(v_q))["len"] > 0
+        _c129 = _get(st["hand"], _i32(v_q))["len"] > 0
 
-        def _then139(st, v_p, v_n, v_q, v_k):
+        def _then130(st, v_p, v_n, v_q, v_k):
             st = dict(st)
-            st = _fault_at(st, (_get(st["hand"], _i32(v_q))["len"] == 0), 10, 0, 0)
-            _v140, _l141 = _take_back(_get(st["hand"], _i32(v_q)))
-            st["hand"] = _set(st["hand"], _i32(v_q), _l141)
-            v__envc_list2 = _lcast(_v140, jnp.int16)
-            st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 11, 0, 0)
-            _l142 = _push(_get(st["deck"], _i32(v_q)), _cast(v__envc_list2, jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l142)
+            st = _fault_at(st, (_get(st["hand"], _i32(v_q))["len"] == 0), 6, 0, 0)
+            _v131, _l132 = _take_back(_get(st["hand"], _i32(v_q)))
+            st["hand"] = _set(st["hand"], _i32(v_q), _l132)
+            v__envc_list2 = _lcast(_v131, jnp.int16)
+            st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 7, 0, 0)
+            _l133 = _push(_get(st["deck"], _i32(v_q)), _cast(v__envc_list2, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l133)
             return st, (v_p, v_n, v_q, v_k)
 
         st, (v_p, v_n, v_q, v_k) = _branch(
-            _c138, lambda: _then139(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k))
+            _c129, lambda: _then130(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k))
         )
         return st, (v_p, v_n, v_q, v_k)
 
-    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop137, (st, (v_p, v_n, v_q, v_k)))
-    _f143 = _get(st["deck"], _i32(v_q))["len"]
-    st, _l144 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-    st["deck"] = _set(st["deck"], _i32(v_q), _l144)
+    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop128, (st, (v_p, v_n, v_q, v_k)))
+    _f134 = _get(st["deck"], _i32(v_q))["len"]
+    st, _l135 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+    st["deck"] = _set(st["deck"], _i32(v_q), _l135)
     st = p_draw_cards(st, v_q, v_n)
     return st
 
@@ -14296,8 +14189,8 @@ def p_damage_self(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a145 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a145, jnp.int16))
+    _a136 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a136, jnp.int16))
     return st
 
 
@@ -14306,8 +14199,8 @@ def p_afflict_self(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _a146 = v_c
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a146, jnp.int8))
+    _a137 = v_c
+    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a137, jnp.int8))
     return st
 
 
@@ -14315,15 +14208,15 @@ def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    st, _r148 = _randint(st, 0, 1)
-    _c147 = _r148 == 1
+    st, _r139 = _randint(st, 0, 1)
+    _c138 = _r139 == 1
 
-    def _then149(st, v_p):
+    def _then140(st, v_p):
         st = dict(st)
         st = p_burn_opponent(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = _branch(_c147, lambda: _then149(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c138, lambda: _then140(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -14333,16 +14226,16 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    st, _r151 = _randint(st, 0, 1)
-    _c150 = _r151 == 1
+    st, _r142 = _randint(st, 0, 1)
+    _c141 = _r142 == 1
 
-    def _then152(st, v_p, v_s, v_amount):
+    def _then143(st, v_p, v_s, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_amount)
 
     st, (v_p, v_s, v_amount) = _branch(
-        _c150, lambda: _then152(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount))
+        _c141, lambda: _then143(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount))
     )
     return st
 
@@ -14366,16 +14259,16 @@ def p_heal_all(st, v_p, v_amount):
 def p_nothing_on_tails(st):
     """proc `nothing_on_tails` (tcg.envspec:508)"""
     st = dict(st)
-    st, _r154 = _randint(st, 0, 1)
-    _c153 = jnp.logical_not((_r154 == 1))
+    st, _r145 = _randint(st, 0, 1)
+    _c144 = jnp.logical_not((_r145 == 1))
 
-    def _then155(st):
+    def _then146(st):
         st = dict(st)
-        _a156 = 0
-        st["dmg"] = _cast(_a156, jnp.int16)
+        _a147 = 0
+        st["dmg"] = _cast(_a147, jnp.int16)
         return st, ()
 
-    st, () = _branch(_c153, lambda: _then155(st), lambda: (st, ()))
+    st, () = _branch(_c144, lambda: _then146(st), lambda: (st, ()))
     return st
 
 
@@ -14386,110 +14279,110 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     v_amount = _lcast(v_amount, jnp.int16)
     v_heads = _lcast(0, jnp.int8)
     v_k = 0
-    _c157 = _i32(v_k) < _i32(v_coins)
+    _c148 = _i32(v_k) < _i32(v_coins)
 
-    def _then158(st, v_coins, v_amount, v_heads, v_k):
+    def _then149(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r160 = _randint(st, 0, 1)
-        _c159 = _r160 == 1
+        st, _r151 = _randint(st, 0, 1)
+        _c150 = _r151 == 1
 
-        def _then161(st, v_coins, v_amount, v_heads, v_k):
+        def _then152(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a162 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a162, jnp.int8)
+            _a153 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a153, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
 
         st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c159,
-            lambda: _then161(st, v_coins, v_amount, v_heads, v_k),
+            _c150,
+            lambda: _then152(st, v_coins, v_amount, v_heads, v_k),
             lambda: (st, (v_coins, v_amount, v_heads, v_k)),
         )
         return st, (v_coins, v_amount, v_heads, v_k)
 
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c157, lambda: _then158(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+        _c148, lambda: _then149(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
     v_k = 1
-    _c163 = _i32(v_k) < _i32(v_coins)
+    _c154 = _i32(v_k) < _i32(v_coins)
 
-    def _then164(st, v_coins, v_amount, v_heads, v_k):
+    def _then155(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r166 = _randint(st, 0, 1)
-        _c165 = _r166 == 1
+        st, _r157 = _randint(st, 0, 1)
+        _c156 = _r157 == 1
 
-        def _then167(st, v_coins, v_amount, v_heads, v_k):
+        def _then158(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a168 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a168, jnp.int8)
+            _a159 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a159, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
 
         st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c165,
-            lambda: _then167(st, v_coins, v_amount, v_heads, v_k),
+            _c156,
+            lambda: _then158(st, v_coins, v_amount, v_heads, v_k),
             lambda: (st, (v_coins, v_amount, v_heads, v_k)),
         )
         return st, (v_coins, v_amount, v_heads, v_k)
 
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c163, lambda: _then164(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+        _c154, lambda: _then155(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
     v_k = 2
-    _c169 = _i32(v_k) < _i32(v_coins)
+    _c160 = _i32(v_k) < _i32(v_coins)
 
-    def _then170(st, v_coins, v_amount, v_heads, v_k):
+    def _then161(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r172 = _randint(st, 0, 1)
-        _c171 = _r172 == 1
+        st, _r163 = _randint(st, 0, 1)
+        _c162 = _r163 == 1
 
-        def _then173(st, v_coins, v_amount, v_heads, v_k):
+        def _then164(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a174 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a174, jnp.int8)
+            _a165 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a165, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
 
         st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c171,
-            lambda: _then173(st, v_coins, v_amount, v_heads, v_k),
+            _c162,
+            lambda: _then164(st, v_coins, v_amount, v_heads, v_k),
             lambda: (st, (v_coins, v_amount, v_heads, v_k)),
         )
         return st, (v_coins, v_amount, v_heads, v_k)
 
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c169, lambda: _then170(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+        _c160, lambda: _then161(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
     v_k = 3
-    _c175 = _i32(v_k) < _i32(v_coins)
+    _c166 = _i32(v_k) < _i32(v_coins)
 
-    def _then176(st, v_coins, v_amount, v_heads, v_k):
+    def _then167(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r178 = _randint(st, 0, 1)
-        _c177 = _r178 == 1
+        st, _r169 = _randint(st, 0, 1)
+        _c168 = _r169 == 1
 
-        def _then179(st, v_coins, v_amount, v_heads, v_k):
+        def _then170(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a180 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a180, jnp.int8)
+            _a171 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a171, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
 
         st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c177,
-            lambda: _then179(st, v_coins, v_amount, v_heads, v_k),
+            _c168,
+            lambda: _then170(st, v_coins, v_amount, v_heads, v_k),
             lambda: (st, (v_coins, v_amount, v_heads, v_k)),
         )
         return st, (v_coins, v_amount, v_heads, v_k)
 
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c175, lambda: _then176(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+        _c166, lambda: _then167(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
-    _c181 = _i32(v_heads) == _i32(v_coins)
+    _c172 = _i32(v_heads) == _i32(v_coins)
 
-    def _then182(st, v_coins, v_amount, v_heads):
+    def _then173(st, v_coins, v_amount, v_heads):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_coins, v_amount, v_heads)
 
     st, (v_coins, v_amount, v_heads) = _branch(
-        _c181, lambda: _then182(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads))
+        _c172, lambda: _then173(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads))
     )
     return st
 
@@ -14503,49 +14396,49 @@ def p_damage_until_tails(st, v_each, v_more):
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop183(i, carry):
+    def _loop174(i, carry):
         st, (v_each, v_more, v_heads, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c184 = v_going
+        _c175 = v_going
 
-        def _then185(st, v_each, v_more, v_heads, v_going, v_k):
+        def _then176(st, v_each, v_more, v_heads, v_going, v_k):
             st = dict(st)
-            st, _r187 = _randint(st, 0, 1)
-            _c186 = _r187 == 1
+            st, _r178 = _randint(st, 0, 1)
+            _c177 = _r178 == 1
 
-            def _then188(st, v_each, v_more, v_heads, v_going, v_k):
+            def _then179(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a189 = jnp.minimum((_i32(v_heads) + 1), 12)
-                v_heads = _lcast(_a189, jnp.int8)
+                _a180 = jnp.minimum((_i32(v_heads) + 1), 12)
+                v_heads = _lcast(_a180, jnp.int8)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
 
-            def _else190(st, v_each, v_more, v_heads, v_going, v_k):
+            def _else181(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a191 = False
-                v_going = _lcast(_a191, jnp.bool_)
+                _a182 = False
+                v_going = _lcast(_a182, jnp.bool_)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
 
             st, (v_each, v_more, v_heads, v_going, v_k) = _branch(
-                _c186,
-                lambda: _then188(st, v_each, v_more, v_heads, v_going, v_k),
-                lambda: _else190(st, v_each, v_more, v_heads, v_going, v_k),
+                _c177,
+                lambda: _then179(st, v_each, v_more, v_heads, v_going, v_k),
+                lambda: _else181(st, v_each, v_more, v_heads, v_going, v_k),
             )
             return st, (v_each, v_more, v_heads, v_going, v_k)
 
         st, (v_each, v_more, v_heads, v_going, v_k) = _branch(
-            _c184,
-            lambda: _then185(st, v_each, v_more, v_heads, v_going, v_k),
+            _c175,
+            lambda: _then176(st, v_each, v_more, v_heads, v_going, v_k),
             lambda: (st, (v_each, v_more, v_heads, v_going, v_k)),
         )
         return st, (v_each, v_more, v_heads, v_going, v_k)
 
     _, (st, (v_each, v_more, v_heads, v_going, v_k)) = lax.while_loop(
         lambda c: (c[0] < 12) & c[1][1][3],
-        lambda c: (c[0] + 1, _loop183(c[0], c[1])),
+        lambda c: (c[0] + 1, _loop174(c[0], c[1])),
         (jnp.int32(0), (st, (v_each, v_more, v_heads, v_going, v_k))),
     )
-    _a192 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
-    st["dmg"] = _cast(_a192, jnp.int16)
+    _a183 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
+    st["dmg"] = _cast(_a183, jnp.int16)
     return st
 
 
@@ -14555,21 +14448,21 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_recoil = _lcast(v_recoil, jnp.int16)
-    st, _r194 = _randint(st, 0, 1)
-    _c193 = _r194 == 1
+    st, _r185 = _randint(st, 0, 1)
+    _c184 = _r185 == 1
 
-    def _then195(st, v_p, v_amount, v_recoil):
+    def _then186(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount, v_recoil)
 
-    def _else196(st, v_p, v_amount, v_recoil):
+    def _else187(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_damage_self(st, v_p, v_recoil)
         return st, (v_p, v_amount, v_recoil)
 
     st, (v_p, v_amount, v_recoil) = _branch(
-        _c193, lambda: _then195(st, v_p, v_amount, v_recoil), lambda: _else196(st, v_p, v_amount, v_recoil)
+        _c184, lambda: _then186(st, v_p, v_amount, v_recoil), lambda: _else187(st, v_p, v_amount, v_recoil)
     )
     return st
 
@@ -14581,14 +14474,14 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     v_n = _lcast(v_n, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
 
-    def _g198(i197):
+    def _g189(i188):
         return jnp.logical_and(
-            st["occupied"][_i32(v_p)][i197], (_i32(_K11[_i32(st["card"][_i32(v_p)][i197])]) == _i32(v_n))
+            st["occupied"][_i32(v_p)][i188], (_i32(_K11[_i32(st["card"][_i32(v_p)][i188])]) == _i32(v_n))
         )
 
-    _e199 = jax.vmap(_g198)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a200 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e199, dtype=jnp.int32))), 300)
-    st["dmg"] = _cast(_a200, jnp.int16)
+    _e190 = jax.vmap(_g189)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a191 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e190, dtype=jnp.int32))), 300)
+    st["dmg"] = _cast(_a191, jnp.int16)
     return st
 
 
@@ -14597,8 +14490,8 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a201 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
-    st["dmg"] = _cast(_a201, jnp.int16)
+    _a192 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
+    st["dmg"] = _cast(_a192, jnp.int16)
     return st
 
 
@@ -14634,15 +14527,15 @@ def p_bonus_if(st, v_p, v_w, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_w = _lcast(v_w, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c202 = f_attack_condition(st, v_p, v_w)
+    _c193 = f_attack_condition(st, v_p, v_w)
 
-    def _then203(st, v_p, v_w, v_amount):
+    def _then194(st, v_p, v_w, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_w, v_amount)
 
     st, (v_p, v_w, v_amount) = _branch(
-        _c202, lambda: _then203(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount))
+        _c193, lambda: _then194(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount))
     )
     return st
 
@@ -14652,8 +14545,8 @@ def p_discard_all_energy(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _a205 = jax.vmap(lambda i204: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a205, jnp.int8))
+    _a196 = jax.vmap(lambda i195: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a196, jnp.int8))
     return st
 
 
@@ -14664,53 +14557,53 @@ def p_discard_opponent_energy(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c206 = v_coin
+    _c197 = v_coin
 
-    def _then207(st, v_p, v_coin, v_q, v_go):
+    def _then198(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r208 = _randint(st, 0, 1)
-        _a209 = _r208 == 1
-        v_go = _lcast(_a209, jnp.bool_)
+        st, _r199 = _randint(st, 0, 1)
+        _a200 = _r199 == 1
+        v_go = _lcast(_a200, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c206, lambda: _then207(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c197, lambda: _then198(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
     v_n = _lcast(f_energy_total(st, v_q, 0), jnp.int16)
-    _c210 = jnp.logical_and(v_go, (_i32(v_n) > 0))
+    _c201 = jnp.logical_and(v_go, (_i32(v_n) > 0))
 
-    def _then211(st, v_p, v_coin, v_q, v_go, v_n):
+    def _then202(st, v_p, v_coin, v_q, v_go, v_n):
         st = dict(st)
-        st, _r212 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _lcast(_r212, jnp.int16)
+        st, _r203 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _lcast(_r203, jnp.int16)
 
-        def _g217(i213):
-            def _g215(i214):
-                return _i32(jnp.where((i214 <= i213), _i32(st["energy"][_i32(v_q)][0][i214]), 0))
+        def _g208(i204):
+            def _g206(i205):
+                return _i32(jnp.where((i205 <= i204), _i32(st["energy"][_i32(v_q)][0][i205]), 0))
 
-            _e216 = jax.vmap(_g215)(jnp.arange(0, 11, dtype=jnp.int32))
-            return _i32(jnp.where((jnp.sum(_e216, dtype=jnp.int32) > _i32(v_r)), i213, 10))
+            _e207 = jax.vmap(_g206)(jnp.arange(0, 11, dtype=jnp.int32))
+            return _i32(jnp.where((jnp.sum(_e207, dtype=jnp.int32) > _i32(v_r)), i204, 10))
 
-        _e218 = jax.vmap(_g217)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e218), jnp.int8)
-        _c219 = jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
+        _e209 = jax.vmap(_g208)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e209), jnp.int8)
+        _c210 = jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
 
-        def _then220(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
+        def _then211(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
             st = dict(st)
-            _a221 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a221, jnp.int8))
+            _a212 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
+            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a212, jnp.int8))
             return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
 
         st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _branch(
-            _c219,
-            lambda: _then220(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t),
+            _c210,
+            lambda: _then211(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t),
             lambda: (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)),
         )
         return st, (v_p, v_coin, v_q, v_go, v_n)
 
     st, (v_p, v_coin, v_q, v_go, v_n) = _branch_any(
-        _c210,
-        lambda: _then211(st, v_p, v_coin, v_q, v_go, v_n),
+        _c201,
+        lambda: _then202(st, v_p, v_coin, v_q, v_go, v_n),
         lambda: (st, (v_p, v_coin, v_q, v_go, v_n)),
         True,
         (v_p, v_coin, v_q, v_go, v_n),
@@ -14732,76 +14625,59 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c222 = v_coin
+    _c213 = v_coin
 
-    def _then223(st, v_p, v_coin, v_q, v_go):
+    def _then214(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r224 = _randint(st, 0, 1)
-        _a225 = _r224 == 1
-        v_go = _lcast(_a225, jnp.bool_)
+        st, _r215 = _randint(st, 0, 1)
+        _a216 = _r215 == 1
+        v_go = _lcast(_a216, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c222, lambda: _then223(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c213, lambda: _then214(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
-    _c226 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
+    _c217 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
 
-    def _then227(st, v_p, v_coin, v_q, v_go):
+    def _then218(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r228 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
-        v_h = _lcast(_r228, jnp.int8)
-        _f229 = _i32(v_h)
-        _f230 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 12, _f229, _f230)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 13, 0, 0)
-        _l231 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_i32(v_h)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l231)
-        _f232 = _i32(v_h)
-        _f233 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 14, _f232, _f233)
-        _f234 = _i32(v_h)
-        _l235 = _remove_at(_get(st["hand"], _i32(v_q)), _f234)
-        st["hand"] = _set(st["hand"], _i32(v_q), _l235)
+        st, _r219 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
+        v_h = _lcast(_r219, jnp.int8)
+        _f220 = _i32(v_h)
+        _f221 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 8, _f220, _f221)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 9, 0, 0)
+        _l222 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_i32(v_h)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l222)
+        _f223 = _i32(v_h)
+        _f224 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 10, _f223, _f224)
+        _f225 = _i32(v_h)
+        _l226 = _remove_at(_get(st["hand"], _i32(v_q)), _f225)
+        st["hand"] = _set(st["hand"], _i32(v_q), _l226)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c226, lambda: _then227(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c217, lambda: _then218(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
     return st
 
 
 def f_pokemon_in_deck(st, v_p, v_i, v_t):
-    """fn `pokemon_in_deck` (tcg.envspec:624);
-    returns (value, its first runtime fault: int32[3], zeros for none)"""
+    """fn `pokemon_in_deck` (tcg.envspec:624)"""
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    _f236 = _i32(v_i)
-    _f237 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]) & (_f236 >= _f237), 15, _f236, _f237)
-    _f238 = _i32(v_i)
-    _f239 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(
-        st,
-        (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])
-        & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f236])] == 0)
-        & (jnp.logical_not((_i32(v_t) == 10)))
-        & (_f238 >= _f239),
-        16,
-        _f238,
-        _f239,
-    )
-    _e240 = jnp.where(
+    return jnp.where(
         (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]),
         jnp.logical_and(
-            (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_f236])] == 0),
+            (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])] == 0),
             jnp.logical_or(
-                (_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_f238])]) == _i32(v_t))
+                (_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])]) == _i32(v_t))
             ),
         ),
         False,
     )
-    return _e240, st["_fault"]
 
 
 def p_pokemon_from_deck(st, v_p, v_t):
@@ -14809,72 +14685,53 @@ def p_pokemon_from_deck(st, v_p, v_t):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    _c241 = _get(st["hand"], _i32(v_p))["len"] < 10
+    _c227 = _get(st["hand"], _i32(v_p))["len"] < 10
 
-    def _then242(st, v_p, v_t):
+    def _then228(st, v_p, v_t):
         st = dict(st)
 
-        def _g247(i243):
-            _flt = jnp.zeros(3, jnp.int32)
-            _f244 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(_flt, (i243 < _get(st["deck"], _i32(v_p))["len"]) & (i243 >= _f244), 15, i243, _f244)
-            _f245 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(
-                _flt,
-                (i243 < _get(st["deck"], _i32(v_p))["len"])
-                & (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i243])] == 0)
-                & (jnp.logical_not((_i32(v_t) == 10)))
-                & (i243 >= _f245),
-                16,
-                i243,
-                _f245,
-            )
-            return (
-                jnp.where(
-                    (i243 < _get(st["deck"], _i32(v_p))["len"]),
-                    jnp.logical_and(
-                        (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i243])] == 0),
-                        jnp.logical_or(
-                            (_i32(v_t) == 10),
-                            (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i243])]) == _i32(v_t)),
-                        ),
+        def _g231(i229):
+            return jnp.where(
+                (i229 < _get(st["deck"], _i32(v_p))["len"]),
+                jnp.logical_and(
+                    (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i229])] == 0),
+                    jnp.logical_or(
+                        (_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i229])]) == _i32(v_t))
                     ),
-                    False,
                 ),
-                _flt,
+                False,
             )
 
-        _e248 = jax.vmap(_g247)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e248[1]))
-        _pm246 = _e248[0]
-        st, _r249 = _randint(st, 0, jnp.maximum(jnp.sum(_pm246, dtype=jnp.int32) - 1, 0))
-        v_at = _lcast(_pick(_pm246, _r249, 0, -1), jnp.int8)
-        _c250 = _i32(v_at) >= 0
+        _e232 = jax.vmap(_g231)(jnp.arange(0, 20, dtype=jnp.int32))
+        _pm230 = _e232
+        st, _r233 = _randint(st, 0, jnp.maximum(jnp.sum(_pm230, dtype=jnp.int32) - 1, 0))
+        v_at = _lcast(_pick(_pm230, _r233, 0, -1), jnp.int8)
+        _c234 = _i32(v_at) >= 0
 
-        def _then251(st, v_p, v_t, v_at):
+        def _then235(st, v_p, v_t, v_at):
             st = dict(st)
-            _f252 = _i32(v_at)
-            _f253 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 17, _f252, _f253)
-            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 18, 0, 0)
-            _l254 = _push(
+            _f236 = _i32(v_at)
+            _f237 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 11, _f236, _f237)
+            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 12, 0, 0)
+            _l238 = _push(
                 _get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_i32(v_at)], jnp.int16)
             )
-            st["hand"] = _set(st["hand"], _i32(v_p), _l254)
-            _f255 = _i32(v_at)
-            _f256 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 19, _f255, _f256)
-            _f257 = _i32(v_at)
-            _l258 = _remove_at(_get(st["deck"], _i32(v_p)), _f257)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l258)
+            st["hand"] = _set(st["hand"], _i32(v_p), _l238)
+            _f239 = _i32(v_at)
+            _f240 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 13, _f239, _f240)
+            _f241 = _i32(v_at)
+            _l242 = _remove_at(_get(st["deck"], _i32(v_p)), _f241)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l242)
             return st, (v_p, v_t, v_at)
 
-        st, (v_p, v_t, v_at) = _branch(_c250, lambda: _then251(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
+        st, (v_p, v_t, v_at) = _branch(_c234, lambda: _then235(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
         return st, (v_p, v_t)
 
     st, (v_p, v_t) = _branch_any(
-        _c241,
-        lambda: _then242(st, v_p, v_t),
+        _c227,
+        lambda: _then228(st, v_p, v_t),
         lambda: (st, (v_p, v_t)),
         True,
         (v_p, v_t),
@@ -14887,22 +14744,17 @@ def p_pokemon_from_deck(st, v_p, v_t):
 
 
 def f_named_in_deck(st, v_p, v_i, v_n):
-    """fn `named_in_deck` (tcg.envspec:643);
-    returns (value, its first runtime fault: int32[3], zeros for none)"""
+    """fn `named_in_deck` (tcg.envspec:643)"""
     v_p = _lcast(v_p, jnp.int8)
     v_i = _lcast(v_i, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _f259 = _i32(v_i)
-    _f260 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]) & (_i32(v_n) != 0) & (_f259 >= _f260), 20, _f259, _f260
-    )
-    _e261 = jnp.where(
+    return jnp.where(
         (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]),
-        jnp.logical_and((_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_f259])]) == _i32(v_n))),
+        jnp.logical_and(
+            (_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])]) == _i32(v_n))
+        ),
         False,
     )
-    return _e261, st["_fault"]
 
 
 def p_named_from_deck_to_bench(st, v_p, v_n):
@@ -14911,52 +14763,43 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
-    _c262 = _i32(v_s) < 4
+    _c243 = _i32(v_s) < 4
 
-    def _then263(st, v_p, v_n, v_s):
+    def _then244(st, v_p, v_n, v_s):
         st = dict(st)
 
-        def _g267(i264):
-            _flt = jnp.zeros(3, jnp.int32)
-            _f265 = _get(st["deck"], _i32(v_p))["len"]
-            _flt = _fault_in(
-                _flt, (i264 < _get(st["deck"], _i32(v_p))["len"]) & (_i32(v_n) != 0) & (i264 >= _f265), 20, i264, _f265
-            )
-            return (
-                jnp.where(
-                    (i264 < _get(st["deck"], _i32(v_p))["len"]),
-                    jnp.logical_and(
-                        (_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i264])]) == _i32(v_n))
-                    ),
-                    False,
+        def _g247(i245):
+            return jnp.where(
+                (i245 < _get(st["deck"], _i32(v_p))["len"]),
+                jnp.logical_and(
+                    (_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i245])]) == _i32(v_n))
                 ),
-                _flt,
+                False,
             )
 
-        _e268 = jax.vmap(_g267)(jnp.arange(0, 20, dtype=jnp.int32))
-        st = _fault_put(st, True, _first_fault(_e268[1]))
-        _pm266 = _e268[0]
-        st, _r269 = _randint(st, 0, jnp.maximum(jnp.sum(_pm266, dtype=jnp.int32) - 1, 0))
-        v_at = _lcast(_pick(_pm266, _r269, 0, -1), jnp.int8)
-        _c270 = _i32(v_at) >= 0
+        _e248 = jax.vmap(_g247)(jnp.arange(0, 20, dtype=jnp.int32))
+        _pm246 = _e248
+        st, _r249 = _randint(st, 0, jnp.maximum(jnp.sum(_pm246, dtype=jnp.int32) - 1, 0))
+        v_at = _lcast(_pick(_pm246, _r249, 0, -1), jnp.int8)
+        _c250 = _i32(v_at) >= 0
 
-        def _then271(st, v_p, v_n, v_s, v_at):
+        def _then251(st, v_p, v_n, v_s, v_at):
             st = dict(st)
-            _f272 = _i32(v_at)
-            _f273 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 21, _f272, _f273)
+            _f252 = _i32(v_at)
+            _f253 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 14, _f252, _f253)
             st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_i32(v_at)])
-            _f274 = _i32(v_at)
-            _f275 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 22, _f274, _f275)
-            _f276 = _i32(v_at)
-            _l277 = _remove_at(_get(st["deck"], _i32(v_p)), _f276)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l277)
+            _f254 = _i32(v_at)
+            _f255 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 15, _f254, _f255)
+            _f256 = _i32(v_at)
+            _l257 = _remove_at(_get(st["deck"], _i32(v_p)), _f256)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l257)
             return st, (v_p, v_n, v_s, v_at)
 
         st, (v_p, v_n, v_s, v_at) = _branch_any(
-            _c270,
-            lambda: _then271(st, v_p, v_n, v_s, v_at),
+            _c250,
+            lambda: _then251(st, v_p, v_n, v_s, v_at),
             lambda: (st, (v_p, v_n, v_s, v_at)),
             True,
             (v_p, v_n, v_s, v_at),
@@ -14970,8 +14813,8 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
         return st, (v_p, v_n, v_s)
 
     st, (v_p, v_n, v_s) = _branch_any(
-        _c262,
-        lambda: _then263(st, v_p, v_n, v_s),
+        _c243,
+        lambda: _then244(st, v_p, v_n, v_s),
         lambda: (st, (v_p, v_n, v_s)),
         True,
         (v_p, v_n, v_s),
@@ -14990,156 +14833,156 @@ def p_discard_deck_tops(st, v_n):
     v_n = _lcast(v_n, jnp.int8)
     v_q = 0
     v_k = 0
+    _c258 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+
+    def _then259(st, v_n, v_q, v_k):
+        st = dict(st)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
+        _v260, _l261 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l261)
+        v__envc_list3 = _lcast(_v260, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
+        _l262 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l262)
+        return st, (v_n, v_q, v_k)
+
+    st, (v_n, v_q, v_k) = _branch(_c258, lambda: _then259(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 1
+    _c263 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+
+    def _then264(st, v_n, v_q, v_k):
+        st = dict(st)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
+        _v265, _l266 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l266)
+        v__envc_list3 = _lcast(_v265, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
+        _l267 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l267)
+        return st, (v_n, v_q, v_k)
+
+    st, (v_n, v_q, v_k) = _branch(_c263, lambda: _then264(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 2
+    _c268 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+
+    def _then269(st, v_n, v_q, v_k):
+        st = dict(st)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
+        _v270, _l271 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l271)
+        v__envc_list3 = _lcast(_v270, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
+        _l272 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l272)
+        return st, (v_n, v_q, v_k)
+
+    st, (v_n, v_q, v_k) = _branch(_c268, lambda: _then269(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 3
+    _c273 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+
+    def _then274(st, v_n, v_q, v_k):
+        st = dict(st)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
+        _v275, _l276 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l276)
+        v__envc_list3 = _lcast(_v275, jnp.int16)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
+        _l277 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l277)
+        return st, (v_n, v_q, v_k)
+
+    st, (v_n, v_q, v_k) = _branch(_c273, lambda: _then274(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    v_k = 4
     _c278 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
     def _then279(st, v_n, v_q, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
         _v280, _l281 = _take_front(_get(st["deck"], _i32(v_q)))
         st["deck"] = _set(st["deck"], _i32(v_q), _l281)
         v__envc_list3 = _lcast(_v280, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
         _l282 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l282)
         return st, (v_n, v_q, v_k)
 
     st, (v_n, v_q, v_k) = _branch(_c278, lambda: _then279(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 1
+    v_q = 1
+    v_k = 0
     _c283 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
     def _then284(st, v_n, v_q, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
         _v285, _l286 = _take_front(_get(st["deck"], _i32(v_q)))
         st["deck"] = _set(st["deck"], _i32(v_q), _l286)
         v__envc_list3 = _lcast(_v285, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
         _l287 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l287)
         return st, (v_n, v_q, v_k)
 
     st, (v_n, v_q, v_k) = _branch(_c283, lambda: _then284(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 2
+    v_k = 1
     _c288 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
     def _then289(st, v_n, v_q, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
         _v290, _l291 = _take_front(_get(st["deck"], _i32(v_q)))
         st["deck"] = _set(st["deck"], _i32(v_q), _l291)
         v__envc_list3 = _lcast(_v290, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
         _l292 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l292)
         return st, (v_n, v_q, v_k)
 
     st, (v_n, v_q, v_k) = _branch(_c288, lambda: _then289(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 3
+    v_k = 2
     _c293 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
     def _then294(st, v_n, v_q, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
         _v295, _l296 = _take_front(_get(st["deck"], _i32(v_q)))
         st["deck"] = _set(st["deck"], _i32(v_q), _l296)
         v__envc_list3 = _lcast(_v295, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
         _l297 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l297)
         return st, (v_n, v_q, v_k)
 
     st, (v_n, v_q, v_k) = _branch(_c293, lambda: _then294(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 4
+    v_k = 3
     _c298 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
     def _then299(st, v_n, v_q, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
         _v300, _l301 = _take_front(_get(st["deck"], _i32(v_q)))
         st["deck"] = _set(st["deck"], _i32(v_q), _l301)
         v__envc_list3 = _lcast(_v300, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
         _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l302)
         return st, (v_n, v_q, v_k)
 
     st, (v_n, v_q, v_k) = _branch(_c298, lambda: _then299(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_q = 1
-    v_k = 0
+    v_k = 4
     _c303 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
     def _then304(st, v_n, v_q, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
+        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
         _v305, _l306 = _take_front(_get(st["deck"], _i32(v_q)))
         st["deck"] = _set(st["deck"], _i32(v_q), _l306)
         v__envc_list3 = _lcast(_v305, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
         _l307 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
         st["discard"] = _set(st["discard"], _i32(v_q), _l307)
         return st, (v_n, v_q, v_k)
 
     st, (v_n, v_q, v_k) = _branch(_c303, lambda: _then304(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 1
-    _c308 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-
-    def _then309(st, v_n, v_q, v_k):
-        st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
-        _v310, _l311 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l311)
-        v__envc_list3 = _lcast(_v310, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
-        _l312 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l312)
-        return st, (v_n, v_q, v_k)
-
-    st, (v_n, v_q, v_k) = _branch(_c308, lambda: _then309(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 2
-    _c313 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-
-    def _then314(st, v_n, v_q, v_k):
-        st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
-        _v315, _l316 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l316)
-        v__envc_list3 = _lcast(_v315, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
-        _l317 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l317)
-        return st, (v_n, v_q, v_k)
-
-    st, (v_n, v_q, v_k) = _branch(_c313, lambda: _then314(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 3
-    _c318 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-
-    def _then319(st, v_n, v_q, v_k):
-        st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
-        _v320, _l321 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l321)
-        v__envc_list3 = _lcast(_v320, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
-        _l322 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l322)
-        return st, (v_n, v_q, v_k)
-
-    st, (v_n, v_q, v_k) = _branch(_c318, lambda: _then319(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
-    v_k = 4
-    _c323 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
-
-    def _then324(st, v_n, v_q, v_k):
-        st = dict(st)
-        st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 23, 0, 0)
-        _v325, _l326 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l326)
-        v__envc_list3 = _lcast(_v325, jnp.int16)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 24, 0, 0)
-        _l327 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l327)
-        return st, (v_n, v_q, v_k)
-
-    st, (v_n, v_q, v_k) = _branch(_c323, lambda: _then324(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     return st
 
 
@@ -15151,39 +14994,39 @@ def p_random_hits(st, v_p, v_times, v_each):
     v_each = _lcast(v_each, jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop328(i, carry):
+    def _loop308(i, carry):
         st, (v_p, v_times, v_each, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c329 = _i32(v_k) < _i32(v_times)
+        _c309 = _i32(v_k) < _i32(v_times)
 
-        def _then330(st, v_p, v_times, v_each, v_k):
+        def _then310(st, v_p, v_times, v_each, v_k):
             st = dict(st)
-            _pm332 = jax.vmap(lambda i331: st["occupied"][(1 - _i32(v_p))][i331])(jnp.arange(0, 4, dtype=jnp.int32))
-            st, _r333 = _randint(st, 0, jnp.maximum(jnp.sum(_pm332, dtype=jnp.int32) - 1, 0))
-            v_s = _lcast(_pick(_pm332, _r333, 0, -1), jnp.int8)
-            _c334 = jnp.logical_and(
+            _pm312 = jax.vmap(lambda i311: st["occupied"][(1 - _i32(v_p))][i311])(jnp.arange(0, 4, dtype=jnp.int32))
+            st, _r313 = _randint(st, 0, jnp.maximum(jnp.sum(_pm312, dtype=jnp.int32) - 1, 0))
+            v_s = _lcast(_pick(_pm312, _r313, 0, -1), jnp.int8)
+            _c314 = jnp.logical_and(
                 (_i32(v_s) >= 0),
                 jnp.logical_not(
                     jnp.logical_and((_i32(v_s) == 0), jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
                 ),
             )
 
-            def _then335(st, v_p, v_times, v_each, v_k, v_s):
+            def _then315(st, v_p, v_times, v_each, v_k, v_s):
                 st = dict(st)
-                _a336 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-                st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a336, jnp.int16))
+                _a316 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
+                st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a316, jnp.int16))
                 return st, (v_p, v_times, v_each, v_k, v_s)
 
             st, (v_p, v_times, v_each, v_k, v_s) = _branch(
-                _c334,
-                lambda: _then335(st, v_p, v_times, v_each, v_k, v_s),
+                _c314,
+                lambda: _then315(st, v_p, v_times, v_each, v_k, v_s),
                 lambda: (st, (v_p, v_times, v_each, v_k, v_s)),
             )
             return st, (v_p, v_times, v_each, v_k)
 
         st, (v_p, v_times, v_each, v_k) = _branch_any(
-            _c329,
-            lambda: _then330(st, v_p, v_times, v_each, v_k),
+            _c309,
+            lambda: _then310(st, v_p, v_times, v_each, v_k),
             lambda: (st, (v_p, v_times, v_each, v_k)),
             True,
             (v_p, v_times, v_each, v_k),
@@ -15196,7 +15039,7 @@ def p_random_hits(st, v_p, v_times, v_each):
         )
         return st, (v_p, v_times, v_each, v_k)
 
-    st, (v_p, v_times, v_each, v_k) = lax.fori_loop(0, 4, _loop328, (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = lax.fori_loop(0, 4, _loop308, (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
@@ -15205,14 +15048,14 @@ def p_poison_opponent_from(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c337 = _i32(v_s) == 0
+    _c317 = _i32(v_s) == 0
 
-    def _then338(st, v_p, v_s):
+    def _then318(st, v_p, v_s):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_p, v_s)
 
-    st, (v_p, v_s) = _branch(_c337, lambda: _then338(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c317, lambda: _then318(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -15228,7 +15071,7 @@ def f_attack_damage(st, v_p):
             jnp.logical_and(
                 (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0),
                 jnp.any(
-                    jax.vmap(lambda i339, _h340: _i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h340))(
+                    jax.vmap(lambda i319, _h320: _i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h320))(
                         jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]
                     )
                 ),
@@ -15273,25 +15116,25 @@ def p_hit_active(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_done = _lcast(f_attack_damage(st, v_p), jnp.int16)
-    _a341 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a341, jnp.int16))
-    _c342 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
+    _a321 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
+    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a321, jnp.int16))
+    _c322 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
 
-    def _then343(st, v_p, v_q, v_done):
+    def _then323(st, v_p, v_q, v_done):
         st = dict(st)
-        _a344 = jnp.minimum(
+        _a324 = jnp.minimum(
             ((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300
         )
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a344, jnp.int16))
+        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a324, jnp.int16))
         return st, (v_p, v_q, v_done)
 
-    st, (v_p, v_q, v_done) = _branch(_c342, lambda: _then343(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
-    _a345 = 0
-    st["dmg"] = _cast(_a345, jnp.int16)
-    _a346 = 0
-    st["passive_cut"] = _cast(_a346, jnp.int16)
-    _a347 = 0
-    st["passive_spiky"] = _cast(_a347, jnp.int8)
+    st, (v_p, v_q, v_done) = _branch(_c322, lambda: _then323(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
+    _a325 = 0
+    st["dmg"] = _cast(_a325, jnp.int16)
+    _a326 = 0
+    st["passive_cut"] = _cast(_a326, jnp.int16)
+    _a327 = 0
+    st["passive_spiky"] = _cast(_a327, jnp.int8)
     return st
 
 
@@ -15326,103 +15169,103 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_s = _lcast(0, jnp.int8)
-    _c348 = v__envc_run
+    _c328 = v__envc_run
 
-    def _then349(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then329(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a350 = 1 - _i32(v_p)
-        v_q = _lcast(_a350, jnp.int8)
+        _a330 = 1 - _i32(v_p)
+        v_q = _lcast(_a330, jnp.int8)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(
-        _c348,
-        lambda: _then349(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+        _c328,
+        lambda: _then329(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
     )
-    _c351 = v__envc_run
-    _c352 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 1))
+    _c331 = v__envc_run
+    _c332 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 1))
 
-    def _then353(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then333(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g356(i355):
+        def _g336(i335):
             return jnp.logical_and(
-                st["occupied"][_i32(v_q)][i355], jnp.logical_or((i355 > 0), jnp.logical_not(v_bench_only))
+                st["occupied"][_i32(v_q)][i335], jnp.logical_or((i335 > 0), jnp.logical_not(v_bench_only))
             )
 
-        _e357 = jax.vmap(_g356)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c354 = jnp.any(_e357)
+        _e337 = jax.vmap(_g336)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c334 = jnp.any(_e337)
 
-        def _then358(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _then338(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _c359 = st["terminated"]
+            _c339 = st["terminated"]
 
-            def _then360(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+            def _then340(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g362(i361):
+                def _g342(i341):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
-                                st["occupied"][_i32(v_q)][i361],
-                                jnp.logical_or((i361 > 0), jnp.logical_not(v_bench_only)),
+                                st["occupied"][_i32(v_q)][i341],
+                                jnp.logical_or((i341 > 0), jnp.logical_not(v_bench_only)),
                             ),
-                            i361,
+                            i341,
                             4,
                         )
                     )
 
-                _e363 = jax.vmap(_g362)(jnp.arange(0, 4, dtype=jnp.int32))
-                _a364 = jnp.minimum(jnp.min(_e363), 3)
-                v_s = _lcast(_a364, jnp.int8)
+                _e343 = jax.vmap(_g342)(jnp.arange(0, 4, dtype=jnp.int32))
+                _a344 = jnp.minimum(jnp.min(_e343), 3)
+                v_s = _lcast(_a344, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
-            def _else365(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+            def _else345(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
                 st = dict(st)
-                _a366 = v_amount
-                st["_envc_frame_g1_1"] = _cast(_a366, jnp.int16)
-                _a367 = v_bench_only
-                st["_envc_frame_g1_2"] = _cast(_a367, jnp.bool_)
-                _a368 = v_attack
-                st["_envc_frame_g1_3"] = _cast(_a368, jnp.bool_)
-                _a369 = v_q
-                st["_envc_frame_g1_4"] = _cast(_a369, jnp.int8)
-                _a370 = v_s
-                st["_envc_frame_g1_5"] = _cast(_a370, jnp.int8)
-                _a371 = 1
-                st["_envc_at_g1"] = _cast(_a371, jnp.int8)
-                _a372 = False
-                v__envc_run = _lcast(_a372, jnp.bool_)
-                _a373 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a373, jnp.int8)
-                _a374 = v__envc_who1
-                st["current_player"] = _cast(_a374, jnp.int8)
+                _a346 = v_amount
+                st["_envc_frame_g1_1"] = _cast(_a346, jnp.int16)
+                _a347 = v_bench_only
+                st["_envc_frame_g1_2"] = _cast(_a347, jnp.bool_)
+                _a348 = v_attack
+                st["_envc_frame_g1_3"] = _cast(_a348, jnp.bool_)
+                _a349 = v_q
+                st["_envc_frame_g1_4"] = _cast(_a349, jnp.int8)
+                _a350 = v_s
+                st["_envc_frame_g1_5"] = _cast(_a350, jnp.int8)
+                _a351 = 1
+                st["_envc_at_g1"] = _cast(_a351, jnp.int8)
+                _a352 = False
+                v__envc_run = _lcast(_a352, jnp.bool_)
+                _a353 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a353, jnp.int8)
+                _a354 = v__envc_who1
+                st["current_player"] = _cast(_a354, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
             st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(
-                _c359,
-                lambda: _then360(
+                _c339,
+                lambda: _then340(
                     st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
                 ),
-                lambda: _else365(
+                lambda: _else345(
                     st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
                 ),
             )
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
-        def _else375(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _else355(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a376 = -1
-            v_s = _lcast(_a376, jnp.int8)
+            _a356 = -1
+            v_s = _lcast(_a356, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
         st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch_any(
-            _c354,
-            lambda: _then358(
+            _c334,
+            lambda: _then338(
                 st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
             ),
-            lambda: _else375(
+            lambda: _else355(
                 st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
             ),
             True,
@@ -15441,39 +15284,39 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         )
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
-    def _then377(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then357(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a378 = st["_envc_frame_g1_1"]
-        v_amount = _lcast(_a378, jnp.int16)
-        _a379 = st["_envc_frame_g1_2"]
-        v_bench_only = _lcast(_a379, jnp.bool_)
-        _a380 = st["_envc_frame_g1_3"]
-        v_attack = _lcast(_a380, jnp.bool_)
-        _a381 = st["_envc_frame_g1_4"]
-        v_q = _lcast(_a381, jnp.int8)
-        _a382 = st["_envc_frame_g1_5"]
-        v_s = _lcast(_a382, jnp.int8)
-        _a383 = 0
-        st["_envc_at_g1"] = _cast(_a383, jnp.int8)
-        _a384 = False
-        v__envc_seek = _lcast(_a384, jnp.bool_)
-        _a385 = st["_envc_choice_option"]
-        v_s = _lcast(_a385, jnp.int8)
-        _a386 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a386, jnp.int8)
-        _a387 = True
-        v__envc_run = _lcast(_a387, jnp.bool_)
+        _a358 = st["_envc_frame_g1_1"]
+        v_amount = _lcast(_a358, jnp.int16)
+        _a359 = st["_envc_frame_g1_2"]
+        v_bench_only = _lcast(_a359, jnp.bool_)
+        _a360 = st["_envc_frame_g1_3"]
+        v_attack = _lcast(_a360, jnp.bool_)
+        _a361 = st["_envc_frame_g1_4"]
+        v_q = _lcast(_a361, jnp.int8)
+        _a362 = st["_envc_frame_g1_5"]
+        v_s = _lcast(_a362, jnp.int8)
+        _a363 = 0
+        st["_envc_at_g1"] = _cast(_a363, jnp.int8)
+        _a364 = False
+        v__envc_seek = _lcast(_a364, jnp.bool_)
+        _a365 = st["_envc_choice_option"]
+        v_s = _lcast(_a365, jnp.int8)
+        _a366 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a366, jnp.int8)
+        _a367 = True
+        v__envc_run = _lcast(_a367, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first_any(
         (
-            _c351,
-            _c352,
+            _c331,
+            _c332,
         ),
         (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         (
-            lambda: _then353(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
-            lambda: _then377(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+            lambda: _then333(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+            lambda: _then357(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         ),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         (
@@ -15491,41 +15334,41 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
             jnp.int8,
         ),
     )
-    _c388 = v__envc_run
+    _c368 = v__envc_run
 
-    def _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then369(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _c390 = jnp.logical_and((_i32(v_s) == 0), v_attack)
-        _c391 = _i32(v_s) >= 0
+        _c370 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c371 = _i32(v_s) >= 0
 
-        def _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then372(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
             st = p_add_damage(st, v_amount)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
-        def _then393(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then373(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
-            _a394 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a394, jnp.int16))
+            _a374 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a374, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
         st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first(
             (
-                _c390,
-                _c391,
+                _c370,
+                _c371,
             ),
             (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
             (
-                lambda: _then392(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
-                lambda: _then393(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+                lambda: _then372(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+                lambda: _then373(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
             ),
             lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         )
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(
-        _c388,
-        lambda: _then389(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+        _c368,
+        lambda: _then369(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
     )
     return st
@@ -15540,82 +15383,82 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c395 = v__envc_run
-    _c396 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
+    _c375 = v__envc_run
+    _c376 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
 
-    def _then397(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then377(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g400(i399):
+        def _g380(i379):
             return jnp.logical_and(
-                st["occupied"][_i32(v_p)][i399], jnp.logical_or((i399 > 0), jnp.logical_not(v_bench_only))
+                st["occupied"][_i32(v_p)][i379], jnp.logical_or((i379 > 0), jnp.logical_not(v_bench_only))
             )
 
-        _e401 = jax.vmap(_g400)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c398 = jnp.any(_e401)
+        _e381 = jax.vmap(_g380)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c378 = jnp.any(_e381)
 
-        def _then402(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _then382(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _c403 = st["terminated"]
+            _c383 = st["terminated"]
 
-            def _then404(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _then384(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g406(i405):
+                def _g386(i385):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
-                                st["occupied"][_i32(v_p)][i405],
-                                jnp.logical_or((i405 > 0), jnp.logical_not(v_bench_only)),
+                                st["occupied"][_i32(v_p)][i385],
+                                jnp.logical_or((i385 > 0), jnp.logical_not(v_bench_only)),
                             ),
-                            i405,
+                            i385,
                             4,
                         )
                     )
 
-                _e407 = jax.vmap(_g406)(jnp.arange(0, 4, dtype=jnp.int32))
-                _a408 = jnp.minimum(jnp.min(_e407), 3)
-                v_s = _lcast(_a408, jnp.int8)
+                _e387 = jax.vmap(_g386)(jnp.arange(0, 4, dtype=jnp.int32))
+                _a388 = jnp.minimum(jnp.min(_e387), 3)
+                v_s = _lcast(_a388, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-            def _else409(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _else389(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
-                _a410 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a410, jnp.int8)
-                _a411 = v_amount
-                st["_envc_frame_g1_1"] = _cast(_a411, jnp.int16)
-                _a412 = v_bench_only
-                st["_envc_frame_g1_2"] = _cast(_a412, jnp.bool_)
-                _a413 = v_s
-                st["_envc_frame_g1_5"] = _cast(_a413, jnp.int8)
-                _a414 = 2
-                st["_envc_at_g1"] = _cast(_a414, jnp.int8)
-                _a415 = False
-                v__envc_run = _lcast(_a415, jnp.bool_)
-                _a416 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a416, jnp.int8)
-                _a417 = v__envc_who1
-                st["current_player"] = _cast(_a417, jnp.int8)
+                _a390 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a390, jnp.int8)
+                _a391 = v_amount
+                st["_envc_frame_g1_1"] = _cast(_a391, jnp.int16)
+                _a392 = v_bench_only
+                st["_envc_frame_g1_2"] = _cast(_a392, jnp.bool_)
+                _a393 = v_s
+                st["_envc_frame_g1_5"] = _cast(_a393, jnp.int8)
+                _a394 = 2
+                st["_envc_at_g1"] = _cast(_a394, jnp.int8)
+                _a395 = False
+                v__envc_run = _lcast(_a395, jnp.bool_)
+                _a396 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a396, jnp.int8)
+                _a397 = v__envc_who1
+                st["current_player"] = _cast(_a397, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
             st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(
-                _c403,
-                lambda: _then404(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-                lambda: _else409(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                _c383,
+                lambda: _then384(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                lambda: _else389(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             )
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        def _else418(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else398(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a419 = -1
-            v_s = _lcast(_a419, jnp.int8)
+            _a399 = -1
+            v_s = _lcast(_a399, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
         st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-            _c398,
-            lambda: _then402(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-            lambda: _else418(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            _c378,
+            lambda: _then382(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            lambda: _else398(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             True,
             (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             (
@@ -15630,37 +15473,37 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
         )
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
-    def _then420(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then400(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a421 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a421, jnp.int8)
-        _a422 = st["_envc_frame_g1_1"]
-        v_amount = _lcast(_a422, jnp.int16)
-        _a423 = st["_envc_frame_g1_2"]
-        v_bench_only = _lcast(_a423, jnp.bool_)
-        _a424 = st["_envc_frame_g1_5"]
-        v_s = _lcast(_a424, jnp.int8)
-        _a425 = 0
-        st["_envc_at_g1"] = _cast(_a425, jnp.int8)
-        _a426 = False
-        v__envc_seek = _lcast(_a426, jnp.bool_)
-        _a427 = st["_envc_choice_option"]
-        v_s = _lcast(_a427, jnp.int8)
-        _a428 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a428, jnp.int8)
-        _a429 = True
-        v__envc_run = _lcast(_a429, jnp.bool_)
+        _a401 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a401, jnp.int8)
+        _a402 = st["_envc_frame_g1_1"]
+        v_amount = _lcast(_a402, jnp.int16)
+        _a403 = st["_envc_frame_g1_2"]
+        v_bench_only = _lcast(_a403, jnp.bool_)
+        _a404 = st["_envc_frame_g1_5"]
+        v_s = _lcast(_a404, jnp.int8)
+        _a405 = 0
+        st["_envc_at_g1"] = _cast(_a405, jnp.int8)
+        _a406 = False
+        v__envc_seek = _lcast(_a406, jnp.bool_)
+        _a407 = st["_envc_choice_option"]
+        v_s = _lcast(_a407, jnp.int8)
+        _a408 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a408, jnp.int8)
+        _a409 = True
+        v__envc_run = _lcast(_a409, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first_any(
         (
-            _c395,
-            _c396,
+            _c375,
+            _c376,
         ),
         (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         (
-            lambda: _then397(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
-            lambda: _then420(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            lambda: _then377(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            lambda: _then400(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
         ),
         lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         (
@@ -15676,28 +15519,28 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
             jnp.int8,
         ),
     )
-    _c430 = v__envc_run
+    _c410 = v__envc_run
 
-    def _then431(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then411(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c432 = _i32(v_s) >= 0
+        _c412 = _i32(v_s) >= 0
 
-        def _then433(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        def _then413(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
-            _a434 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a434, jnp.int16))
+            _a414 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
+            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a414, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
         st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(
-            _c432,
-            lambda: _then433(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            _c412,
+            lambda: _then413(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
             lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         )
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(
-        _c430,
-        lambda: _then431(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+        _c410,
+        lambda: _then411(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
     )
     return st
@@ -15711,92 +15554,92 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c435 = v__envc_run
-    _c436 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
+    _c415 = v__envc_run
+    _c416 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
 
-    def _then437(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then417(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g440(i439):
+        def _g420(i419):
             return jnp.logical_and(
                 jnp.logical_and(
-                    st["occupied"][_i32(v_p)][i439],
+                    st["occupied"][_i32(v_p)][i419],
                     (
                         _i32(
                             jnp.where(
-                                (_K0[_i32(st["card"][_i32(v_p)][i439])] == 1),
-                                st["played_type"][_i32(v_p)][i439],
-                                _K2[_i32(st["card"][_i32(v_p)][i439])],
+                                (_K0[_i32(st["card"][_i32(v_p)][i419])] == 1),
+                                st["played_type"][_i32(v_p)][i419],
+                                _K2[_i32(st["card"][_i32(v_p)][i419])],
                             )
                         )
                         == _i32(v_t)
                     ),
                 ),
-                (_i32(st["energy"][_i32(v_p)][i439][_i32(v_t)]) < 12),
+                (_i32(st["energy"][_i32(v_p)][i419][_i32(v_t)]) < 12),
             )
 
-        _e441 = jax.vmap(_g440)(jnp.arange(1, 4, dtype=jnp.int32))
-        _c438 = jnp.any(_e441)
+        _e421 = jax.vmap(_g420)(jnp.arange(1, 4, dtype=jnp.int32))
+        _c418 = jnp.any(_e421)
 
-        def _then442(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _then422(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _c443 = st["terminated"]
+            _c423 = st["terminated"]
 
-            def _then444(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _then424(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g446(i445):
+                def _g426(i425):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_p)][i445],
+                                    st["occupied"][_i32(v_p)][i425],
                                     (
                                         _i32(
                                             jnp.where(
-                                                (_K0[_i32(st["card"][_i32(v_p)][i445])] == 1),
-                                                st["played_type"][_i32(v_p)][i445],
-                                                _K2[_i32(st["card"][_i32(v_p)][i445])],
+                                                (_K0[_i32(st["card"][_i32(v_p)][i425])] == 1),
+                                                st["played_type"][_i32(v_p)][i425],
+                                                _K2[_i32(st["card"][_i32(v_p)][i425])],
                                             )
                                         )
                                         == _i32(v_t)
                                     ),
                                 ),
-                                (_i32(st["energy"][_i32(v_p)][i445][_i32(v_t)]) < 12),
+                                (_i32(st["energy"][_i32(v_p)][i425][_i32(v_t)]) < 12),
                             ),
-                            i445,
+                            i425,
                             4,
                         )
                     )
 
-                _e447 = jax.vmap(_g446)(jnp.arange(1, 4, dtype=jnp.int32))
-                _a448 = jnp.minimum(jnp.min(_e447), 3)
-                v_s = _lcast(_a448, jnp.int8)
+                _e427 = jax.vmap(_g426)(jnp.arange(1, 4, dtype=jnp.int32))
+                _a428 = jnp.minimum(jnp.min(_e427), 3)
+                v_s = _lcast(_a428, jnp.int8)
                 return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-            def _else449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _else429(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
-                _a450 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a450, jnp.int8)
-                _a451 = v_t
-                st["_envc_frame_g1_6"] = _cast(_a451, jnp.int8)
-                _a452 = v_s
-                st["_envc_frame_g1_7"] = _cast(_a452, jnp.int8)
-                _a453 = 3
-                st["_envc_at_g1"] = _cast(_a453, jnp.int8)
-                _a454 = False
-                v__envc_run = _lcast(_a454, jnp.bool_)
-                _a455 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a455, jnp.int8)
-                _a456 = v__envc_who1
-                st["current_player"] = _cast(_a456, jnp.int8)
+                _a430 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a430, jnp.int8)
+                _a431 = v_t
+                st["_envc_frame_g1_6"] = _cast(_a431, jnp.int8)
+                _a432 = v_s
+                st["_envc_frame_g1_7"] = _cast(_a432, jnp.int8)
+                _a433 = 3
+                st["_envc_at_g1"] = _cast(_a433, jnp.int8)
+                _a434 = False
+                v__envc_run = _lcast(_a434, jnp.bool_)
+                _a435 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a435, jnp.int8)
+                _a436 = v__envc_who1
+                st["current_player"] = _cast(_a436, jnp.int8)
                 return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
             st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-                _c443,
-                lambda: _then444(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-                lambda: _else449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                _c423,
+                lambda: _then424(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                lambda: _else429(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
                 True,
                 (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
                 (
@@ -15810,16 +15653,16 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             )
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        def _else457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else437(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a458 = 0
-            v_s = _lcast(_a458, jnp.int8)
+            _a438 = 0
+            v_s = _lcast(_a438, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
         st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-            _c438,
-            lambda: _then442(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-            lambda: _else457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            _c418,
+            lambda: _then422(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            lambda: _else437(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             True,
             (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             (
@@ -15833,35 +15676,35 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         )
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
-    def _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then439(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a460 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a460, jnp.int8)
-        _a461 = st["_envc_frame_g1_6"]
-        v_t = _lcast(_a461, jnp.int8)
-        _a462 = st["_envc_frame_g1_7"]
-        v_s = _lcast(_a462, jnp.int8)
-        _a463 = 0
-        st["_envc_at_g1"] = _cast(_a463, jnp.int8)
-        _a464 = False
-        v__envc_seek = _lcast(_a464, jnp.bool_)
-        _a465 = st["_envc_choice_option"]
-        v_s = _lcast(_a465, jnp.int8)
-        _a466 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a466, jnp.int8)
-        _a467 = True
-        v__envc_run = _lcast(_a467, jnp.bool_)
+        _a440 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a440, jnp.int8)
+        _a441 = st["_envc_frame_g1_6"]
+        v_t = _lcast(_a441, jnp.int8)
+        _a442 = st["_envc_frame_g1_7"]
+        v_s = _lcast(_a442, jnp.int8)
+        _a443 = 0
+        st["_envc_at_g1"] = _cast(_a443, jnp.int8)
+        _a444 = False
+        v__envc_seek = _lcast(_a444, jnp.bool_)
+        _a445 = st["_envc_choice_option"]
+        v_s = _lcast(_a445, jnp.int8)
+        _a446 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a446, jnp.int8)
+        _a447 = True
+        v__envc_run = _lcast(_a447, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first_any(
         (
-            _c435,
-            _c436,
+            _c415,
+            _c416,
         ),
         (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         (
-            lambda: _then437(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
-            lambda: _then459(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            lambda: _then417(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            lambda: _then439(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
         ),
         lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         (
@@ -15876,20 +15719,20 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             jnp.int8,
         ),
     )
-    _c468 = v__envc_run
+    _c448 = v__envc_run
 
-    def _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c470 = _i32(v_s) > 0
+        _c450 = _i32(v_s) > 0
 
-        def _then471(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        def _then451(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
         st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(
-            _c470,
-            lambda: _then471(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            _c450,
+            lambda: _then451(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
             lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
             True,
             (v_p, v_t, v__envc_run, v__envc_seek, v_s),
@@ -15904,8 +15747,8 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(
-        _c468,
-        lambda: _then469(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+        _c448,
+        lambda: _then449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
         lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         True,
         (v_p, v_t, v__envc_run, v__envc_seek, v_s),
@@ -15929,98 +15772,98 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_a = _lcast(0, jnp.int8)
-    _c472 = v__envc_run
-    _c473 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
+    _c452 = v__envc_run
+    _c453 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
 
-    def _then474(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then454(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c475 = jnp.any(jax.vmap(lambda i476: st["occupied"][_i32(v_p)][i476])(jnp.arange(1, 4, dtype=jnp.int32)))
+        _c455 = jnp.any(jax.vmap(lambda i456: st["occupied"][_i32(v_p)][i456])(jnp.arange(1, 4, dtype=jnp.int32)))
 
-        def _then477(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _then457(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _c478 = st["terminated"]
+            _c458 = st["terminated"]
 
-            def _then479(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+            def _then459(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
                 st = dict(st)
-                _a481 = jnp.minimum(
+                _a461 = jnp.minimum(
                     jnp.min(
-                        jax.vmap(lambda i480: _i32(jnp.where(st["occupied"][_i32(v_p)][i480], i480, 4)))(
+                        jax.vmap(lambda i460: _i32(jnp.where(st["occupied"][_i32(v_p)][i460], i460, 4)))(
                             jnp.arange(1, 4, dtype=jnp.int32)
                         )
                     ),
                     3,
                 )
-                v_a = _lcast(_a481, jnp.int8)
+                v_a = _lcast(_a461, jnp.int8)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
-            def _else482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+            def _else462(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
                 st = dict(st)
-                _a483 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a483, jnp.int8)
-                _a484 = v_t
-                st["_envc_frame_g1_6"] = _cast(_a484, jnp.int8)
-                _a485 = v_n
-                st["_envc_frame_g1_8"] = _cast(_a485, jnp.int8)
-                _a486 = 4
-                st["_envc_at_g1"] = _cast(_a486, jnp.int8)
-                _a487 = False
-                v__envc_run = _lcast(_a487, jnp.bool_)
-                _a488 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a488, jnp.int8)
-                _a489 = v__envc_who1
-                st["current_player"] = _cast(_a489, jnp.int8)
+                _a463 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a463, jnp.int8)
+                _a464 = v_t
+                st["_envc_frame_g1_6"] = _cast(_a464, jnp.int8)
+                _a465 = v_n
+                st["_envc_frame_g1_8"] = _cast(_a465, jnp.int8)
+                _a466 = 4
+                st["_envc_at_g1"] = _cast(_a466, jnp.int8)
+                _a467 = False
+                v__envc_run = _lcast(_a467, jnp.bool_)
+                _a468 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a468, jnp.int8)
+                _a469 = v__envc_who1
+                st["current_player"] = _cast(_a469, jnp.int8)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(
-                _c478,
-                lambda: _then479(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
-                lambda: _else482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+                _c458,
+                lambda: _then459(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+                lambda: _else462(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
             )
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
-        def _else490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a491 = 0
-            v_a = _lcast(_a491, jnp.int8)
+            _a471 = 0
+            v_a = _lcast(_a471, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(
-            _c475,
-            lambda: _then477(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
-            lambda: _else490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            _c455,
+            lambda: _then457(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            lambda: _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
         )
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
-    def _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then472(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a493 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a493, jnp.int8)
-        _a494 = st["_envc_frame_g1_6"]
-        v_t = _lcast(_a494, jnp.int8)
-        _a495 = st["_envc_frame_g1_8"]
-        v_n = _lcast(_a495, jnp.int8)
-        _a496 = 0
-        st["_envc_at_g1"] = _cast(_a496, jnp.int8)
-        _a497 = False
-        v__envc_seek = _lcast(_a497, jnp.bool_)
-        _a498 = st["_envc_choice_option"]
-        v_a = _lcast(_a498, jnp.int8)
-        _a499 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a499, jnp.int8)
-        _a500 = True
-        v__envc_run = _lcast(_a500, jnp.bool_)
+        _a473 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a473, jnp.int8)
+        _a474 = st["_envc_frame_g1_6"]
+        v_t = _lcast(_a474, jnp.int8)
+        _a475 = st["_envc_frame_g1_8"]
+        v_n = _lcast(_a475, jnp.int8)
+        _a476 = 0
+        st["_envc_at_g1"] = _cast(_a476, jnp.int8)
+        _a477 = False
+        v__envc_seek = _lcast(_a477, jnp.bool_)
+        _a478 = st["_envc_choice_option"]
+        v_a = _lcast(_a478, jnp.int8)
+        _a479 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a479, jnp.int8)
+        _a480 = True
+        v__envc_run = _lcast(_a480, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first_any(
         (
-            _c472,
-            _c473,
+            _c452,
+            _c453,
         ),
         (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         (
-            lambda: _then474(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
-            lambda: _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            lambda: _then454(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            lambda: _then472(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
         ),
         lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         (
@@ -16036,22 +15879,22 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             jnp.int8,
         ),
     )
-    _c501 = jnp.logical_or(
+    _c481 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
     )
 
-    def _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _c503 = v__envc_run
+        _c483 = v__envc_run
 
-        def _then504(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        def _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-            _c503,
-            lambda: _then504(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            _c483,
+            lambda: _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
             lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
             True,
             (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16064,80 +15907,80 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 jnp.int8,
             ),
         )
-        _c505 = jnp.logical_or(
+        _c485 = jnp.logical_or(
             jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
         )
 
-        def _then506(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        def _then486(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _lcast(0, jnp.int8)
-            _c507 = v__envc_run
-            _c508 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
+            _c487 = v__envc_run
+            _c488 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
 
-            def _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then489(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _lcast(v_p, jnp.int8)
 
-                def _g512(i511):
-                    return jnp.logical_and(st["occupied"][_i32(v_p)][i511], (i511 != _i32(v_a)))
+                def _g492(i491):
+                    return jnp.logical_and(st["occupied"][_i32(v_p)][i491], (i491 != _i32(v_a)))
 
-                _e513 = jax.vmap(_g512)(jnp.arange(1, 4, dtype=jnp.int32))
-                _c510 = jnp.any(_e513)
+                _e493 = jax.vmap(_g492)(jnp.arange(1, 4, dtype=jnp.int32))
+                _c490 = jnp.any(_e493)
 
-                def _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _then494(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _c515 = st["terminated"]
+                    _c495 = st["terminated"]
 
-                    def _then516(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                    def _then496(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                         st = dict(st)
 
-                        def _g518(i517):
+                        def _g498(i497):
                             return _i32(
                                 jnp.where(
-                                    jnp.logical_and(st["occupied"][_i32(v_p)][i517], (i517 != _i32(v_a))), i517, 4
+                                    jnp.logical_and(st["occupied"][_i32(v_p)][i497], (i497 != _i32(v_a))), i497, 4
                                 )
                             )
 
-                        _e519 = jax.vmap(_g518)(jnp.arange(1, 4, dtype=jnp.int32))
-                        _a520 = jnp.minimum(jnp.min(_e519), 3)
-                        v_b = _lcast(_a520, jnp.int8)
+                        _e499 = jax.vmap(_g498)(jnp.arange(1, 4, dtype=jnp.int32))
+                        _a500 = jnp.minimum(jnp.min(_e499), 3)
+                        v_b = _lcast(_a500, jnp.int8)
                         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
-                    def _else521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                    def _else501(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                         st = dict(st)
-                        _a522 = v_p
-                        st["_envc_frame_g1_4"] = _cast(_a522, jnp.int8)
-                        _a523 = v_t
-                        st["_envc_frame_g1_6"] = _cast(_a523, jnp.int8)
-                        _a524 = v_a
-                        st["_envc_frame_g1_7"] = _cast(_a524, jnp.int8)
-                        _a525 = 5
-                        st["_envc_at_g1"] = _cast(_a525, jnp.int8)
-                        _a526 = False
-                        v__envc_run = _lcast(_a526, jnp.bool_)
-                        _a527 = st["current_player"]
-                        st["_envc_choice_mover"] = _cast(_a527, jnp.int8)
-                        _a528 = v__envc_who2
-                        st["current_player"] = _cast(_a528, jnp.int8)
+                        _a502 = v_p
+                        st["_envc_frame_g1_4"] = _cast(_a502, jnp.int8)
+                        _a503 = v_t
+                        st["_envc_frame_g1_6"] = _cast(_a503, jnp.int8)
+                        _a504 = v_a
+                        st["_envc_frame_g1_7"] = _cast(_a504, jnp.int8)
+                        _a505 = 5
+                        st["_envc_at_g1"] = _cast(_a505, jnp.int8)
+                        _a506 = False
+                        v__envc_run = _lcast(_a506, jnp.bool_)
+                        _a507 = st["current_player"]
+                        st["_envc_choice_mover"] = _cast(_a507, jnp.int8)
+                        _a508 = v__envc_who2
+                        st["current_player"] = _cast(_a508, jnp.int8)
                         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
                     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(
-                        _c515,
-                        lambda: _then516(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
-                        lambda: _else521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                        _c495,
+                        lambda: _then496(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                        lambda: _else501(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     )
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
-                def _else529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _else509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a530 = 0
-                    v_b = _lcast(_a530, jnp.int8)
+                    _a510 = 0
+                    v_b = _lcast(_a510, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
                 st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch_any(
-                    _c510,
-                    lambda: _then514(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
-                    lambda: _else529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    _c490,
+                    lambda: _then494(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    lambda: _else509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     True,
                     (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     (
@@ -16153,35 +15996,35 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 )
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
-            def _then531(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a532 = st["_envc_frame_g1_4"]
-                v_p = _lcast(_a532, jnp.int8)
-                _a533 = st["_envc_frame_g1_6"]
-                v_t = _lcast(_a533, jnp.int8)
-                _a534 = st["_envc_frame_g1_7"]
-                v_a = _lcast(_a534, jnp.int8)
-                _a535 = 0
-                st["_envc_at_g1"] = _cast(_a535, jnp.int8)
-                _a536 = False
-                v__envc_seek = _lcast(_a536, jnp.bool_)
-                _a537 = st["_envc_choice_option"]
-                v_b = _lcast(_a537, jnp.int8)
-                _a538 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a538, jnp.int8)
-                _a539 = True
-                v__envc_run = _lcast(_a539, jnp.bool_)
+                _a512 = st["_envc_frame_g1_4"]
+                v_p = _lcast(_a512, jnp.int8)
+                _a513 = st["_envc_frame_g1_6"]
+                v_t = _lcast(_a513, jnp.int8)
+                _a514 = st["_envc_frame_g1_7"]
+                v_a = _lcast(_a514, jnp.int8)
+                _a515 = 0
+                st["_envc_at_g1"] = _cast(_a515, jnp.int8)
+                _a516 = False
+                v__envc_seek = _lcast(_a516, jnp.bool_)
+                _a517 = st["_envc_choice_option"]
+                v_b = _lcast(_a517, jnp.int8)
+                _a518 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a518, jnp.int8)
+                _a519 = True
+                v__envc_run = _lcast(_a519, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first_any(
                 (
-                    _c507,
-                    _c508,
+                    _c487,
+                    _c488,
                 ),
                 (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 (
-                    lambda: _then509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
-                    lambda: _then531(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    lambda: _then489(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    lambda: _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                 ),
                 lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 (
@@ -16198,20 +16041,20 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                     jnp.int8,
                 ),
             )
-            _c540 = v__envc_run
+            _c520 = v__envc_run
 
-            def _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _c542 = _i32(v_b) > 0
+                _c522 = _i32(v_b) > 0
 
-                def _then543(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                def _then523(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
                 st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(
-                    _c542,
-                    lambda: _then543(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    _c522,
+                    lambda: _then523(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                     lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                     True,
                     (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
@@ -16228,8 +16071,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(
-                _c540,
-                lambda: _then541(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                _c520,
+                lambda: _then521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                 lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 True,
                 (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
@@ -16246,8 +16089,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-            _c505,
-            lambda: _then506(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            _c485,
+            lambda: _then486(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
             lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
             True,
             (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16263,8 +16106,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-        _c501,
-        lambda: _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+        _c481,
+        lambda: _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
         lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         True,
         (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16291,34 +16134,34 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c544 = v__envc_run
+    _c524 = v__envc_run
 
-    def _then545(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    def _then525(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        _a546 = 1 - _i32(v_p)
-        v_q = _lcast(_a546, jnp.int8)
-        _c547 = v_coin
+        _a526 = 1 - _i32(v_p)
+        v_q = _lcast(_a526, jnp.int8)
+        _c527 = v_coin
 
-        def _then548(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        def _then528(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
-            st, _r549 = _randint(st, 0, 1)
-            _a550 = _r549 == 1
-            v_go = _lcast(_a550, jnp.bool_)
+            st, _r529 = _randint(st, 0, 1)
+            _a530 = _r529 == 1
+            v_go = _lcast(_a530, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(
-            _c547,
-            lambda: _then548(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+            _c527,
+            lambda: _then528(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
         )
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(
-        _c544,
-        lambda: _then545(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+        _c524,
+        lambda: _then525(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
     )
-    _c551 = jnp.logical_or(
+    _c531 = jnp.logical_or(
         jnp.logical_and(
             v__envc_run,
             jnp.logical_and(v_go, jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))),
@@ -16326,34 +16169,34 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6)),
     )
 
-    def _then552(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    def _then532(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _lcast(0, jnp.int8)
-        _c553 = v__envc_run
-        _c554 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
+        _c533 = v__envc_run
+        _c534 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
 
-        def _then555(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then535(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _lcast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
 
-            def _g558(i557):
+            def _g538(i537):
                 return jnp.logical_and(
-                    st["occupied"][_i32(v_q)][i557],
+                    st["occupied"][_i32(v_q)][i537],
                     jnp.logical_or(
                         jnp.logical_not(v_basic_only),
                         (
                             jnp.where(
-                                (_K0[_i32(st["card"][_i32(v_q)][i557])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i557])]
+                                (_K0[_i32(st["card"][_i32(v_q)][i537])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i537])]
                             )
                             == 0
                         ),
                     ),
                 )
 
-            _e559 = jax.vmap(_g558)(jnp.arange(1, 4, dtype=jnp.int32))
-            _c556 = jnp.any(_e559)
+            _e539 = jax.vmap(_g538)(jnp.arange(1, 4, dtype=jnp.int32))
+            _c536 = jnp.any(_e539)
 
-            def _then560(
+            def _then540(
                 st,
                 v_p,
                 v_coin,
@@ -16367,9 +16210,9 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 v__envc_who1,
             ):
                 st = dict(st)
-                _c561 = st["terminated"]
+                _c541 = st["terminated"]
 
-                def _then562(
+                def _then542(
                     st,
                     v_p,
                     v_coin,
@@ -16384,31 +16227,31 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 ):
                     st = dict(st)
 
-                    def _g564(i563):
+                    def _g544(i543):
                         return _i32(
                             jnp.where(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_q)][i563],
+                                    st["occupied"][_i32(v_q)][i543],
                                     jnp.logical_or(
                                         jnp.logical_not(v_basic_only),
                                         (
                                             jnp.where(
-                                                (_K0[_i32(st["card"][_i32(v_q)][i563])] == 1),
+                                                (_K0[_i32(st["card"][_i32(v_q)][i543])] == 1),
                                                 0,
-                                                _K3[_i32(st["card"][_i32(v_q)][i563])],
+                                                _K3[_i32(st["card"][_i32(v_q)][i543])],
                                             )
                                             == 0
                                         ),
                                     ),
                                 ),
-                                i563,
+                                i543,
                                 4,
                             )
                         )
 
-                    _e565 = jax.vmap(_g564)(jnp.arange(1, 4, dtype=jnp.int32))
-                    _a566 = jnp.minimum(jnp.min(_e565), 3)
-                    v_b = _lcast(_a566, jnp.int8)
+                    _e545 = jax.vmap(_g544)(jnp.arange(1, 4, dtype=jnp.int32))
+                    _a546 = jnp.minimum(jnp.min(_e545), 3)
+                    v_b = _lcast(_a546, jnp.int8)
                     return st, (
                         v_p,
                         v_coin,
@@ -16422,7 +16265,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v__envc_who1,
                     )
 
-                def _else567(
+                def _else547(
                     st,
                     v_p,
                     v_coin,
@@ -16436,20 +16279,20 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 ):
                     st = dict(st)
-                    _a568 = v_p
-                    st["_envc_frame_g1_4"] = _cast(_a568, jnp.int8)
-                    _a569 = v_basic_only
-                    st["_envc_frame_g1_2"] = _cast(_a569, jnp.bool_)
-                    _a570 = v_q
-                    st["_envc_frame_g1_9"] = _cast(_a570, jnp.int8)
-                    _a571 = 6
-                    st["_envc_at_g1"] = _cast(_a571, jnp.int8)
-                    _a572 = False
-                    v__envc_run = _lcast(_a572, jnp.bool_)
-                    _a573 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a573, jnp.int8)
-                    _a574 = v__envc_who1
-                    st["current_player"] = _cast(_a574, jnp.int8)
+                    _a548 = v_p
+                    st["_envc_frame_g1_4"] = _cast(_a548, jnp.int8)
+                    _a549 = v_basic_only
+                    st["_envc_frame_g1_2"] = _cast(_a549, jnp.bool_)
+                    _a550 = v_q
+                    st["_envc_frame_g1_9"] = _cast(_a550, jnp.int8)
+                    _a551 = 6
+                    st["_envc_at_g1"] = _cast(_a551, jnp.int8)
+                    _a552 = False
+                    v__envc_run = _lcast(_a552, jnp.bool_)
+                    _a553 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a553, jnp.int8)
+                    _a554 = v__envc_who1
+                    st["current_player"] = _cast(_a554, jnp.int8)
                     return st, (
                         v_p,
                         v_coin,
@@ -16478,8 +16321,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v__envc_who1,
                     ),
                 ) = _branch(
-                    _c561,
-                    lambda: _then562(
+                    _c541,
+                    lambda: _then542(
                         st,
                         v_p,
                         v_coin,
@@ -16492,7 +16335,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v_b,
                         v__envc_who1,
                     ),
-                    lambda: _else567(
+                    lambda: _else547(
                         st,
                         v_p,
                         v_coin,
@@ -16519,7 +16362,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 )
 
-            def _else575(
+            def _else555(
                 st,
                 v_p,
                 v_coin,
@@ -16533,8 +16376,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 v__envc_who1,
             ):
                 st = dict(st)
-                _a576 = 0
-                v_b = _lcast(_a576, jnp.int8)
+                _a556 = 0
+                v_b = _lcast(_a556, jnp.int8)
                 return st, (
                     v_p,
                     v_coin,
@@ -16563,8 +16406,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 ),
             ) = _branch_any(
-                _c556,
-                lambda: _then560(
+                _c536,
+                lambda: _then540(
                     st,
                     v_p,
                     v_coin,
@@ -16577,7 +16420,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v_b,
                     v__envc_who1,
                 ),
-                lambda: _else575(
+                lambda: _else555(
                     st,
                     v_p,
                     v_coin,
@@ -16618,38 +16461,38 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             )
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
-        def _then577(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then557(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a578 = st["_envc_frame_g1_4"]
-            v_p = _lcast(_a578, jnp.int8)
-            _a579 = st["_envc_frame_g1_2"]
-            v_basic_only = _lcast(_a579, jnp.bool_)
-            _a580 = st["_envc_frame_g1_9"]
-            v_q = _lcast(_a580, jnp.int8)
-            _a581 = 0
-            st["_envc_at_g1"] = _cast(_a581, jnp.int8)
-            _a582 = False
-            v__envc_seek = _lcast(_a582, jnp.bool_)
-            _a583 = st["_envc_choice_option"]
-            v_b = _lcast(_a583, jnp.int8)
-            _a584 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a584, jnp.int8)
-            _a585 = True
-            v__envc_run = _lcast(_a585, jnp.bool_)
+            _a558 = st["_envc_frame_g1_4"]
+            v_p = _lcast(_a558, jnp.int8)
+            _a559 = st["_envc_frame_g1_2"]
+            v_basic_only = _lcast(_a559, jnp.bool_)
+            _a560 = st["_envc_frame_g1_9"]
+            v_q = _lcast(_a560, jnp.int8)
+            _a561 = 0
+            st["_envc_at_g1"] = _cast(_a561, jnp.int8)
+            _a562 = False
+            v__envc_seek = _lcast(_a562, jnp.bool_)
+            _a563 = st["_envc_choice_option"]
+            v_b = _lcast(_a563, jnp.int8)
+            _a564 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a564, jnp.int8)
+            _a565 = True
+            v__envc_run = _lcast(_a565, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
             _select_first_any(
                 (
-                    _c553,
-                    _c554,
+                    _c533,
+                    _c534,
                 ),
                 (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)),
                 (
-                    lambda: _then555(
+                    lambda: _then535(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
-                    lambda: _then577(
+                    lambda: _then557(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                 ),
@@ -16674,21 +16517,21 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 ),
             )
         )
-        _c586 = v__envc_run
+        _c566 = v__envc_run
 
-        def _then587(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then567(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _c588 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            _c568 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
 
-            def _then589(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            def _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
             st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
                 _branch_any(
-                    _c588,
-                    lambda: _then589(
+                    _c568,
+                    lambda: _then569(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                     lambda: (
@@ -16710,9 +16553,9 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     ),
                 )
             )
-            _c590 = _i32(v_b) > 0
+            _c570 = _i32(v_b) > 0
 
-            def _then591(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            def _then571(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
@@ -16720,8 +16563,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
 
             st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
                 _branch_any(
-                    _c590,
-                    lambda: _then591(
+                    _c570,
+                    lambda: _then571(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                     lambda: (
@@ -16746,8 +16589,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch_any(
-            _c586,
-            lambda: _then587(
+            _c566,
+            lambda: _then567(
                 st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
             ),
             lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)),
@@ -16768,8 +16611,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch_any(
-        _c551,
-        lambda: _then552(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+        _c531,
+        lambda: _then532(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
         True,
         (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
@@ -16794,90 +16637,90 @@ def p_switch_self(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_b = _lcast(0, jnp.int8)
-    _c592 = v__envc_run
-    _c593 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
+    _c572 = v__envc_run
+    _c573 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
 
-    def _then594(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then574(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c595 = jnp.any(jax.vmap(lambda i596: st["occupied"][_i32(v_p)][i596])(jnp.arange(1, 4, dtype=jnp.int32)))
+        _c575 = jnp.any(jax.vmap(lambda i576: st["occupied"][_i32(v_p)][i576])(jnp.arange(1, 4, dtype=jnp.int32)))
 
-        def _then597(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _then577(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _c598 = st["terminated"]
+            _c578 = st["terminated"]
 
-            def _then599(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+            def _then579(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
                 st = dict(st)
-                _a601 = jnp.minimum(
+                _a581 = jnp.minimum(
                     jnp.min(
-                        jax.vmap(lambda i600: _i32(jnp.where(st["occupied"][_i32(v_p)][i600], i600, 4)))(
+                        jax.vmap(lambda i580: _i32(jnp.where(st["occupied"][_i32(v_p)][i580], i580, 4)))(
                             jnp.arange(1, 4, dtype=jnp.int32)
                         )
                     ),
                     3,
                 )
-                v_b = _lcast(_a601, jnp.int8)
+                v_b = _lcast(_a581, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
-            def _else602(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+            def _else582(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
                 st = dict(st)
-                _a603 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a603, jnp.int8)
-                _a604 = 7
-                st["_envc_at_g1"] = _cast(_a604, jnp.int8)
-                _a605 = False
-                v__envc_run = _lcast(_a605, jnp.bool_)
-                _a606 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a606, jnp.int8)
-                _a607 = v__envc_who1
-                st["current_player"] = _cast(_a607, jnp.int8)
+                _a583 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a583, jnp.int8)
+                _a584 = 7
+                st["_envc_at_g1"] = _cast(_a584, jnp.int8)
+                _a585 = False
+                v__envc_run = _lcast(_a585, jnp.bool_)
+                _a586 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a586, jnp.int8)
+                _a587 = v__envc_who1
+                st["current_player"] = _cast(_a587, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(
-                _c598,
-                lambda: _then599(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
-                lambda: _else602(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+                _c578,
+                lambda: _then579(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+                lambda: _else582(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
             )
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
-        def _else608(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _else588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a609 = 0
-            v_b = _lcast(_a609, jnp.int8)
+            _a589 = 0
+            v_b = _lcast(_a589, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
         st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(
-            _c595,
-            lambda: _then597(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
-            lambda: _else608(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            _c575,
+            lambda: _then577(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            lambda: _else588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
         )
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
-    def _then610(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then590(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a611 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a611, jnp.int8)
-        _a612 = 0
-        st["_envc_at_g1"] = _cast(_a612, jnp.int8)
-        _a613 = False
-        v__envc_seek = _lcast(_a613, jnp.bool_)
-        _a614 = st["_envc_choice_option"]
-        v_b = _lcast(_a614, jnp.int8)
-        _a615 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a615, jnp.int8)
-        _a616 = True
-        v__envc_run = _lcast(_a616, jnp.bool_)
+        _a591 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a591, jnp.int8)
+        _a592 = 0
+        st["_envc_at_g1"] = _cast(_a592, jnp.int8)
+        _a593 = False
+        v__envc_seek = _lcast(_a593, jnp.bool_)
+        _a594 = st["_envc_choice_option"]
+        v_b = _lcast(_a594, jnp.int8)
+        _a595 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a595, jnp.int8)
+        _a596 = True
+        v__envc_run = _lcast(_a596, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
     st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first_any(
         (
-            _c592,
-            _c593,
+            _c572,
+            _c573,
         ),
         (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         (
-            lambda: _then594(st, v_p, v__envc_run, v__envc_seek, v_b),
-            lambda: _then610(st, v_p, v__envc_run, v__envc_seek, v_b),
+            lambda: _then574(st, v_p, v__envc_run, v__envc_seek, v_b),
+            lambda: _then590(st, v_p, v__envc_run, v__envc_seek, v_b),
         ),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         (
@@ -16891,13 +16734,13 @@ def p_switch_self(st, v_p):
             jnp.int8,
         ),
     )
-    _c617 = v__envc_run
+    _c597 = v__envc_run
 
-    def _then618(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then598(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _c619 = _i32(v_b) > 0
+        _c599 = _i32(v_b) > 0
 
-        def _then620(st, v_p, v__envc_run, v__envc_seek, v_b):
+        def _then600(st, v_p, v__envc_run, v__envc_seek, v_b):
             st = dict(st)
             st = p_hit_active(st, v_p)
             st = p_clear_conditions(st, v_p)
@@ -16905,8 +16748,8 @@ def p_switch_self(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
         st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(
-            _c619,
-            lambda: _then620(st, v_p, v__envc_run, v__envc_seek, v_b),
+            _c599,
+            lambda: _then600(st, v_p, v__envc_run, v__envc_seek, v_b),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_b),
@@ -16920,8 +16763,8 @@ def p_switch_self(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
     st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(
-        _c617,
-        lambda: _then618(st, v_p, v__envc_run, v__envc_seek, v_b),
+        _c597,
+        lambda: _then598(st, v_p, v__envc_run, v__envc_seek, v_b),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         True,
         (v_p, v__envc_run, v__envc_seek, v_b),
@@ -16942,30 +16785,30 @@ def p_protect(st, v_p, v_amount, v_coin):
     v_amount = _lcast(v_amount, jnp.int16)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c621 = v_coin
+    _c601 = v_coin
 
-    def _then622(st, v_p, v_amount, v_coin, v_go):
+    def _then602(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        st, _r623 = _randint(st, 0, 1)
-        _a624 = _r623 == 1
-        v_go = _lcast(_a624, jnp.bool_)
+        st, _r603 = _randint(st, 0, 1)
+        _a604 = _r603 == 1
+        v_go = _lcast(_a604, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
 
     st, (v_p, v_amount, v_coin, v_go) = _branch(
-        _c621, lambda: _then622(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
+        _c601, lambda: _then602(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
     )
-    _c625 = v_go
+    _c605 = v_go
 
-    def _then626(st, v_p, v_amount, v_coin, v_go):
+    def _then606(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        _a627 = v_amount
-        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a627, jnp.int16))
-        _a628 = 1 + (1 - _i32(v_p))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a628, jnp.int8))
+        _a607 = v_amount
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a607, jnp.int16))
+        _a608 = 1 + (1 - _i32(v_p))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a608, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
 
     st, (v_p, v_amount, v_coin, v_go) = _branch(
-        _c625, lambda: _then626(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
+        _c605, lambda: _then606(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
     )
     return st
 
@@ -16976,31 +16819,31 @@ def p_protect_all(st, v_p, v_coin):
     v_p = _lcast(v_p, jnp.int8)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c629 = v_coin
+    _c609 = v_coin
 
-    def _then630(st, v_p, v_coin, v_go):
+    def _then610(st, v_p, v_coin, v_go):
         st = dict(st)
-        st, _r631 = _randint(st, 0, 1)
-        _a632 = _r631 == 1
-        v_go = _lcast(_a632, jnp.bool_)
+        st, _r611 = _randint(st, 0, 1)
+        _a612 = _r611 == 1
+        v_go = _lcast(_a612, jnp.bool_)
         return st, (v_p, v_coin, v_go)
 
-    st, (v_p, v_coin, v_go) = _branch(_c629, lambda: _then630(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
-    _c633 = v_go
+    st, (v_p, v_coin, v_go) = _branch(_c609, lambda: _then610(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    _c613 = v_go
 
-    def _then634(st, v_p, v_coin, v_go):
+    def _then614(st, v_p, v_coin, v_go):
         st = dict(st)
-        _a635 = 300
-        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a635, jnp.int16))
-        _a636 = 1 + (1 - _i32(v_p))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a636, jnp.int8))
-        _a637 = True
-        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a637, jnp.bool_))
-        _a638 = 1 + (1 - _i32(v_p))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a638, jnp.int8))
+        _a615 = 300
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a615, jnp.int16))
+        _a616 = 1 + (1 - _i32(v_p))
+        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a616, jnp.int8))
+        _a617 = True
+        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a617, jnp.bool_))
+        _a618 = 1 + (1 - _i32(v_p))
+        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a618, jnp.int8))
         return st, (v_p, v_coin, v_go)
 
-    st, (v_p, v_coin, v_go) = _branch(_c633, lambda: _then634(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _branch(_c613, lambda: _then614(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
     return st
 
 
@@ -17014,77 +16857,77 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     v_less = _lcast(v_less, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c639 = v_coin
+    _c619 = v_coin
 
-    def _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    def _then620(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        st, _r641 = _randint(st, 0, 1)
-        _a642 = _r641 == 1
-        v_go = _lcast(_a642, jnp.bool_)
+        st, _r621 = _randint(st, 0, 1)
+        _a622 = _r621 == 1
+        v_go = _lcast(_a622, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
     st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-        _c639,
-        lambda: _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+        _c619,
+        lambda: _then620(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
     )
-    _c643 = jnp.logical_and(
+    _c623 = jnp.logical_and(
         jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then644(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    def _then624(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        _c645 = v_attack
+        _c625 = v_attack
 
-        def _then646(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a647 = True
-            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a647, jnp.bool_))
-            _a648 = 1 + _i32(v_q)
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a648, jnp.int8))
+            _a627 = True
+            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a627, jnp.bool_))
+            _a628 = 1 + _i32(v_q)
+            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a628, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c645,
-            lambda: _then646(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c625,
+            lambda: _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
-        _c649 = v_retreat
+        _c629 = v_retreat
 
-        def _then650(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a651 = True
-            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a651, jnp.bool_))
-            _a652 = 1 + _i32(v_q)
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a652, jnp.int8))
+            _a631 = True
+            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a631, jnp.bool_))
+            _a632 = 1 + _i32(v_q)
+            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a632, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c649,
-            lambda: _then650(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c629,
+            lambda: _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
-        _c653 = _i32(v_less) > 0
+        _c633 = _i32(v_less) > 0
 
-        def _then654(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then634(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a655 = v_less
-            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a655, jnp.int8))
-            _a656 = 1 + _i32(v_q)
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a656, jnp.int8))
+            _a635 = v_less
+            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a635, jnp.int8))
+            _a636 = 1 + _i32(v_q)
+            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a636, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c653,
-            lambda: _then654(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c633,
+            lambda: _then634(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
     st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch_any(
-        _c643,
-        lambda: _then644(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+        _c623,
+        lambda: _then624(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         True,
         (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
@@ -17106,10 +16949,10 @@ def p_counter_damage(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a657 = v_amount
-    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a657, jnp.int8))
-    _a658 = 1 + (1 - _i32(v_p))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a658, jnp.int8))
+    _a637 = v_amount
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a637, jnp.int8))
+    _a638 = 1 + (1 - _i32(v_p))
+    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a638, jnp.int8))
     return st
 
 
@@ -17117,10 +16960,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a659 = True
-    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a659, jnp.bool_))
-    _a660 = 1 + (1 - _i32(v_p))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a660, jnp.int8))
+    _a639 = True
+    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a639, jnp.bool_))
+    _a640 = 1 + (1 - _i32(v_p))
+    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a640, jnp.int8))
     return st
 
 
@@ -17133,14 +16976,14 @@ def f_extra_energy(st, v_p, v_t):
     v_c = _lcast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
     v_a = _lcast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
 
-    def _g664(i661, _h662, _h663):
+    def _g644(i641, _h642, _h643):
         return _i32(
             jnp.where(
-                jnp.logical_and((i661 != _i32(v_t)), (i661 < 9)),
+                jnp.logical_and((i641 != _i32(v_t)), (i641 < 9)),
                 jnp.maximum(
                     (
-                        _i32(st["energy"][_i32(v_p)][0][i661])
-                        - _i32(jnp.where((_i32(v_a) == 0), _i32(_h662), _i32(_h663)))
+                        _i32(st["energy"][_i32(v_p)][0][i641])
+                        - _i32(jnp.where((_i32(v_a) == 0), _i32(_h642), _i32(_h643)))
                     ),
                     0,
                 ),
@@ -17148,9 +16991,9 @@ def f_extra_energy(st, v_p, v_t):
             )
         )
 
-    _e665 = jax.vmap(_g664)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
+    _e645 = jax.vmap(_g644)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
     v_others = _lcast(
-        (jnp.sum(_e665, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))),
+        (jnp.sum(_e645, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))),
         jnp.int16,
     )
     _ret = _select(
@@ -17186,15 +17029,15 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c666 = _i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n)
+    _c646 = _i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n)
 
-    def _then667(st, v_p, v_t, v_n, v_amount):
+    def _then647(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
 
     st, (v_p, v_t, v_n, v_amount) = _branch(
-        _c666, lambda: _then667(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount))
+        _c646, lambda: _then647(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount))
     )
     return st
 
@@ -17204,18 +17047,18 @@ def p_sweets_relay(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c668 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    _c648 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
 
-    def _then669(st, v_p, v_amount):
+    def _then649(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
 
-    st, (v_p, v_amount) = _branch(_c668, lambda: _then669(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a670 = st["turn"]
-    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a670, jnp.int8))
-    _a671 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a671, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c648, lambda: _then649(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a650 = st["turn"]
+    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a650, jnp.int8))
+    _a651 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
+    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a651, jnp.int8))
     return st
 
 
@@ -17224,8 +17067,8 @@ def p_damage_per_relay(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a672 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
-    st["dmg"] = _cast(_a672, jnp.int16)
+    _a652 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
+    st["dmg"] = _cast(_a652, jnp.int16)
     return st
 
 
@@ -17234,16 +17077,16 @@ def p_boost_next_turn(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c673 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    _c653 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
 
-    def _then674(st, v_p, v_amount):
+    def _then654(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
 
-    st, (v_p, v_amount) = _branch(_c673, lambda: _then674(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a675 = st["turn"]
-    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a675, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c653, lambda: _then654(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a655 = st["turn"]
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a655, jnp.int8))
     return st
 
 
@@ -17254,21 +17097,18 @@ def p_see_opponent_hand(st, v_p):
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop676(i, carry):
+    def _loop656(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f677 = _i32(v_i)
-        _f678 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]) & (_f677 >= _f678), 25, _f677, _f678)
-        _a679 = jnp.where(
-            (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_f677]), -1
+        _a657 = jnp.where(
+            (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_i32(v_i)]), -1
         )
-        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a679, jnp.int16))
+        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a657, jnp.int16))
         return st, (v_p, v_q, v_i)
 
-    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop676, (st, (v_p, v_q, v_i)))
-    _a680 = st["turn"]
-    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a680, jnp.int8))
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop656, (st, (v_p, v_q, v_i)))
+    _a658 = st["turn"]
+    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a658, jnp.int8))
     return st
 
 
@@ -17278,55 +17118,28 @@ def p_look_at_deck(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_i = 0
-    _f681 = _i32(v_i)
-    _f682 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(
-        st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f681 >= _f682),
-        26,
-        _f681,
-        _f682,
-    )
-    _a683 = jnp.where(
+    _a659 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f681]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a683, jnp.int16))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a659, jnp.int16))
     v_i = 1
-    _f684 = _i32(v_i)
-    _f685 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(
-        st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f684 >= _f685),
-        26,
-        _f684,
-        _f685,
-    )
-    _a686 = jnp.where(
+    _a660 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f684]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a686, jnp.int16))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a660, jnp.int16))
     v_i = 2
-    _f687 = _i32(v_i)
-    _f688 = _get(st["deck"], _i32(v_p))["len"]
-    st = _fault_at(
-        st,
-        (jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]))) & (_f687 >= _f688),
-        26,
-        _f687,
-        _f688,
-    )
-    _a689 = jnp.where(
+    _a661 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_f687]),
+        _i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)]),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a689, jnp.int16))
-    _a690 = st["turn"]
-    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a690, jnp.int8))
+    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a661, jnp.int16))
+    _a662 = st["turn"]
+    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a662, jnp.int8))
     return st
 
 
@@ -17334,13 +17147,13 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c691 = st["occupied"][_i32(v_p)][0]
+    _c663 = st["occupied"][_i32(v_p)][0]
 
-    def _then692(st, v_p):
+    def _then664(st, v_p):
         st = dict(st)
         v_k = jnp.int32(0)
 
-        def _loop693(i, carry):
+        def _loop665(i, carry):
             st, (v_p, v_k) = dict(carry[0]), carry[1]
             v_k = i
             v_c = _lcast(
@@ -17351,49 +17164,49 @@ def p_active_to_hand(st, v_p):
                 ),
                 jnp.int16,
             )
-            _c694 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+            _c666 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
 
-            def _then695(st, v_p, v_k, v_c):
+            def _then667(st, v_p, v_k, v_c):
                 st = dict(st)
-                _c696 = _get(st["hand"], _i32(v_p))["len"] < 10
+                _c668 = _get(st["hand"], _i32(v_p))["len"] < 10
 
-                def _then697(st, v_p, v_k, v_c):
+                def _then669(st, v_p, v_k, v_c):
                     st = dict(st)
-                    st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 27, 0, 0)
-                    _l698 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                    st["hand"] = _set(st["hand"], _i32(v_p), _l698)
+                    st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 18, 0, 0)
+                    _l670 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["hand"] = _set(st["hand"], _i32(v_p), _l670)
                     return st, (v_p, v_k, v_c)
 
-                def _else699(st, v_p, v_k, v_c):
+                def _else671(st, v_p, v_k, v_c):
                     st = dict(st)
-                    st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 28, 0, 0)
-                    _l700 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                    st["discard"] = _set(st["discard"], _i32(v_p), _l700)
+                    st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 19, 0, 0)
+                    _l672 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["discard"] = _set(st["discard"], _i32(v_p), _l672)
                     return st, (v_p, v_k, v_c)
 
                 st, (v_p, v_k, v_c) = _branch(
-                    _c696, lambda: _then697(st, v_p, v_k, v_c), lambda: _else699(st, v_p, v_k, v_c)
+                    _c668, lambda: _then669(st, v_p, v_k, v_c), lambda: _else671(st, v_p, v_k, v_c)
                 )
                 return st, (v_p, v_k, v_c)
 
-            st, (v_p, v_k, v_c) = _branch(_c694, lambda: _then695(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+            st, (v_p, v_k, v_c) = _branch(_c666, lambda: _then667(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
             return st, (v_p, v_k)
 
-        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop693, (st, (v_p, v_k)))
-        _a701 = False
-        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a701, jnp.bool_))
-        _a702 = 0
-        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a702, jnp.int16))
-        _a704 = jax.vmap(lambda i703: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a704, jnp.int8))
-        _a705 = 0
-        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a705, jnp.int8))
-        _a706 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a706, jnp.bool_))
+        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop665, (st, (v_p, v_k)))
+        _a673 = False
+        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a673, jnp.bool_))
+        _a674 = 0
+        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a674, jnp.int16))
+        _a676 = jax.vmap(lambda i675: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a676, jnp.int8))
+        _a677 = 0
+        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a677, jnp.int8))
+        _a678 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a678, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c691, lambda: _then692(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c663, lambda: _then664(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
     return st
 
 
@@ -17404,37 +17217,37 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c707 = v_coin
+    _c679 = v_coin
 
-    def _then708(st, v_p, v_coin, v_q, v_go):
+    def _then680(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r709 = _randint(st, 0, 1)
-        _a710 = _r709 == 1
-        v_go = _lcast(_a710, jnp.bool_)
+        st, _r681 = _randint(st, 0, 1)
+        _a682 = _r681 == 1
+        v_go = _lcast(_a682, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c707, lambda: _then708(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c679, lambda: _then680(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
-    _c711 = jnp.logical_and(
+    _c683 = jnp.logical_and(
         jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
         jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
     )
 
-    def _then712(st, v_p, v_coin, v_q, v_go):
+    def _then684(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c713 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
+        _c685 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
 
-        def _then714(st, v_p, v_coin, v_q, v_go):
+        def _then686(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
             v_k = 0
-            _c715 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c687 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then716(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then688(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 29, 0, 0)
-                _l717 = _push(
+                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 20, 0, 0)
+                _l689 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -17445,19 +17258,19 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l717)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l689)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c715, lambda: _then716(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c687, lambda: _then688(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
             v_k = 1
-            _c718 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c690 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then719(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then691(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 29, 0, 0)
-                _l720 = _push(
+                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 20, 0, 0)
+                _l692 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -17468,19 +17281,19 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l720)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l692)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c718, lambda: _then719(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c690, lambda: _then691(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
             v_k = 2
-            _c721 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c693 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
 
-            def _then722(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then694(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
-                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 29, 0, 0)
-                _l723 = _push(
+                st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 20, 0, 0)
+                _l695 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
@@ -17491,31 +17304,31 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l723)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l695)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c721, lambda: _then722(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c693, lambda: _then694(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
-            _f724 = _get(st["deck"], _i32(v_q))["len"]
-            st, _l725 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l725)
-            _a726 = False
-            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a726, jnp.bool_))
-            _a727 = 0
-            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a727, jnp.int16))
-            _a729 = jax.vmap(lambda i728: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a729, jnp.int8))
-            _a730 = 0
-            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a730, jnp.int8))
-            _a731 = False
-            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a731, jnp.bool_))
+            _f696 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l697 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l697)
+            _a698 = False
+            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a698, jnp.bool_))
+            _a699 = 0
+            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a699, jnp.int16))
+            _a701 = jax.vmap(lambda i700: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a701, jnp.int8))
+            _a702 = 0
+            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a702, jnp.int8))
+            _a703 = False
+            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a703, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
 
         st, (v_p, v_coin, v_q, v_go) = _branch_any(
-            _c713,
-            lambda: _then714(st, v_p, v_coin, v_q, v_go),
+            _c685,
+            lambda: _then686(st, v_p, v_coin, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_q, v_go)),
             True,
             (v_p, v_coin, v_q, v_go),
@@ -17529,8 +17342,8 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch_any(
-        _c711,
-        lambda: _then712(st, v_p, v_coin, v_q, v_go),
+        _c683,
+        lambda: _then684(st, v_p, v_coin, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_q, v_go)),
         True,
         (v_p, v_coin, v_q, v_go),
@@ -17550,26 +17363,26 @@ def p_move_bench_energy(st, v_p, v_t):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_s = 1
-    _a732 = jnp.minimum(
+    _a704 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a732, jnp.int8))
-    _a733 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a733, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a704, jnp.int8))
+    _a705 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a705, jnp.int8))
     v_s = 2
-    _a734 = jnp.minimum(
+    _a706 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a734, jnp.int8))
-    _a735 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a735, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a706, jnp.int8))
+    _a707 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a707, jnp.int8))
     v_s = 3
-    _a736 = jnp.minimum(
+    _a708 = jnp.minimum(
         (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a736, jnp.int8))
-    _a737 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a737, jnp.int8))
+    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a708, jnp.int8))
+    _a709 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a709, jnp.int8))
     return st
 
 
@@ -17578,15 +17391,15 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c738 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    _c710 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
 
-    def _then739(st, v_p, v_s):
+    def _then711(st, v_p, v_s):
         st = dict(st)
-        _a740 = True
-        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a740, jnp.bool_))
+        _a712 = True
+        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a712, jnp.bool_))
         return st, (v_p, v_s)
 
-    st, (v_p, v_s) = _branch(_c738, lambda: _then739(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c710, lambda: _then711(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -17598,33 +17411,33 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
     v_t = _lcast(v_t, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
     v_n = _lcast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
-    _f742 = jnp.maximum((_i32(v_n) - 1), 0)
-    _f743 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f742 >= _f743), 30, _f742, _f743)
-    _c741 = jnp.logical_and(
+    _f714 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f715 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f714 >= _f715), 21, _f714, _f715)
+    _c713 = jnp.logical_and(
         jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)),
-        (_get(st["discard"], _i32(v_p))["items"][_f742] == st["playing"]),
+        (_get(st["discard"], _i32(v_p))["items"][_f714] == st["playing"]),
     )
 
-    def _then744(st, v_p, v_hp, v_t, v_s, v_n):
+    def _then716(st, v_p, v_hp, v_t, v_s, v_n):
         st = dict(st)
         v__envc_list4 = _lcast(jnp.maximum((_i32(v_n) - 1), 0), jnp.int8)
-        _f745 = _i32(v__envc_list4)
-        _f746 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v__envc_list4) >= _get(st["discard"], _i32(v_p))["len"]), 31, _f745, _f746)
-        _f747 = _i32(v__envc_list4)
-        _l748 = _remove_at(_get(st["discard"], _i32(v_p)), _f747)
-        st["discard"] = _set(st["discard"], _i32(v_p), _l748)
+        _f717 = _i32(v__envc_list4)
+        _f718 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v__envc_list4) >= _get(st["discard"], _i32(v_p))["len"]), 22, _f717, _f718)
+        _f719 = _i32(v__envc_list4)
+        _l720 = _remove_at(_get(st["discard"], _i32(v_p)), _f719)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l720)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
-        _a749 = v_hp
-        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a749, jnp.int16))
-        _a750 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a750, jnp.int8))
+        _a721 = v_hp
+        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a721, jnp.int16))
+        _a722 = v_t
+        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a722, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
 
     st, (v_p, v_hp, v_t, v_s, v_n) = _branch_any(
-        _c741,
-        lambda: _then744(st, v_p, v_hp, v_t, v_s, v_n),
+        _c713,
+        lambda: _then716(st, v_p, v_hp, v_t, v_s, v_n),
         lambda: (st, (v_p, v_hp, v_t, v_s, v_n)),
         True,
         (v_p, v_hp, v_t, v_s, v_n),
@@ -17645,16 +17458,16 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c751 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    _c723 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
 
-    def _then752(st, v_p, v_t, v_amount):
+    def _then724(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a753 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
-        st["passive_cut"] = _cast(_a753, jnp.int16)
+        _a725 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
+        st["passive_cut"] = _cast(_a725, jnp.int16)
         return st, (v_p, v_t, v_amount)
 
     st, (v_p, v_t, v_amount) = _branch(
-        _c751, lambda: _then752(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
+        _c723, lambda: _then724(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
     )
     return st
 
@@ -17664,15 +17477,15 @@ def p_strike_back(st, v_s, v_amount):
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _c754 = _i32(v_s) == 0
+    _c726 = _i32(v_s) == 0
 
-    def _then755(st, v_s, v_amount):
+    def _then727(st, v_s, v_amount):
         st = dict(st)
-        _a756 = v_amount
-        st["passive_spiky"] = _cast(_a756, jnp.int8)
+        _a728 = v_amount
+        st["passive_spiky"] = _cast(_a728, jnp.int8)
         return st, (v_s, v_amount)
 
-    st, (v_s, v_amount) = _branch(_c754, lambda: _then755(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _branch(_c726, lambda: _then727(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
     return st
 
 
@@ -17683,15 +17496,15 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c757 = _i32(st["last_attached"]) == _i32(v_t)
+    _c729 = _i32(st["last_attached"]) == _i32(v_t)
 
-    def _then758(st, v_p, v_s, v_t, v_amount):
+    def _then730(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
 
     st, (v_p, v_s, v_t, v_amount) = _branch(
-        _c757, lambda: _then758(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
+        _c729, lambda: _then730(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
     )
     return st
 
@@ -17702,16 +17515,16 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c759 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    _c731 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
 
-    def _then760(st, v_p, v_t, v_amount):
+    def _then732(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a761 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a761, jnp.int16))
+        _a733 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
+        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a733, jnp.int16))
         return st, (v_p, v_t, v_amount)
 
     st, (v_p, v_t, v_amount) = _branch(
-        _c759, lambda: _then760(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
+        _c731, lambda: _then732(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
     )
     return st
 
@@ -17723,122 +17536,122 @@ def p_copy_attack(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
-    _c762 = v__envc_run
+    _c734 = v__envc_run
 
-    def _then763(st, v_p, v__envc_run, v__envc_seek, v_q):
+    def _then735(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        _a764 = 1 - _i32(v_p)
-        v_q = _lcast(_a764, jnp.int8)
-        _a765 = 0
-        st["dmg"] = _cast(_a765, jnp.int16)
+        _a736 = 1 - _i32(v_p)
+        v_q = _lcast(_a736, jnp.int8)
+        _a737 = 0
+        st["dmg"] = _cast(_a737, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
 
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(
-        _c762,
-        lambda: _then763(st, v_p, v__envc_run, v__envc_seek, v_q),
+        _c734,
+        lambda: _then735(st, v_p, v__envc_run, v__envc_seek, v_q),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)),
     )
-    _c766 = jnp.logical_or(
+    _c738 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8)),
     )
 
-    def _then767(st, v_p, v__envc_run, v__envc_seek, v_q):
+    def _then739(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _lcast(0, jnp.int8)
-        _c768 = v__envc_run
-        _c769 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
+        _c740 = v__envc_run
+        _c741 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
 
-        def _then770(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then742(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _lcast(v_p, jnp.int8)
 
-            def _g773(i772):
+            def _g745(i744):
                 return jnp.logical_and(
-                    st["occupied"][_i32(v_q)][jnp.floor_divide(i772, 2)],
+                    st["occupied"][_i32(v_q)][jnp.floor_divide(i744, 2)],
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i772, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i772, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i772, 2)])]),
+                                (jnp.remainder(i744, 2) == 0),
+                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i744, 2)])]),
+                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i744, 2)])]),
                             )
                         )
                         >= 0
                     ),
                 )
 
-            _e774 = jax.vmap(_g773)(jnp.arange(0, 8, dtype=jnp.int32))
-            _c771 = jnp.any(_e774)
+            _e746 = jax.vmap(_g745)(jnp.arange(0, 8, dtype=jnp.int32))
+            _c743 = jnp.any(_e746)
 
-            def _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _then747(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _c776 = st["terminated"]
+                _c748 = st["terminated"]
 
-                def _then777(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                def _then749(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                     st = dict(st)
 
-                    def _g779(i778):
+                    def _g751(i750):
                         return _i32(
                             jnp.where(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_q)][jnp.floor_divide(i778, 2)],
+                                    st["occupied"][_i32(v_q)][jnp.floor_divide(i750, 2)],
                                     (
                                         _i32(
                                             jnp.where(
-                                                (jnp.remainder(i778, 2) == 0),
-                                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i778, 2)])]),
-                                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i778, 2)])]),
+                                                (jnp.remainder(i750, 2) == 0),
+                                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i750, 2)])]),
+                                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i750, 2)])]),
                                             )
                                         )
                                         >= 0
                                     ),
                                 ),
-                                i778,
+                                i750,
                                 8,
                             )
                         )
 
-                    _e780 = jax.vmap(_g779)(jnp.arange(0, 8, dtype=jnp.int32))
-                    _a781 = jnp.minimum(jnp.min(_e780), 7)
-                    v_k = _lcast(_a781, jnp.int8)
+                    _e752 = jax.vmap(_g751)(jnp.arange(0, 8, dtype=jnp.int32))
+                    _a753 = jnp.minimum(jnp.min(_e752), 7)
+                    v_k = _lcast(_a753, jnp.int8)
                     return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
-                def _else782(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                def _else754(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                     st = dict(st)
-                    _a783 = v_p
-                    st["_envc_frame_g1_4"] = _cast(_a783, jnp.int8)
-                    _a784 = v_q
-                    st["_envc_frame_g1_9"] = _cast(_a784, jnp.int8)
-                    _a785 = v_k
-                    st["_envc_frame_g1_10"] = _cast(_a785, jnp.int8)
-                    _a786 = 8
-                    st["_envc_at_g1"] = _cast(_a786, jnp.int8)
-                    _a787 = False
-                    v__envc_run = _lcast(_a787, jnp.bool_)
-                    _a788 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a788, jnp.int8)
-                    _a789 = v__envc_who1
-                    st["current_player"] = _cast(_a789, jnp.int8)
+                    _a755 = v_p
+                    st["_envc_frame_g1_4"] = _cast(_a755, jnp.int8)
+                    _a756 = v_q
+                    st["_envc_frame_g1_9"] = _cast(_a756, jnp.int8)
+                    _a757 = v_k
+                    st["_envc_frame_g1_10"] = _cast(_a757, jnp.int8)
+                    _a758 = 8
+                    st["_envc_at_g1"] = _cast(_a758, jnp.int8)
+                    _a759 = False
+                    v__envc_run = _lcast(_a759, jnp.bool_)
+                    _a760 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a760, jnp.int8)
+                    _a761 = v__envc_who1
+                    st["current_player"] = _cast(_a761, jnp.int8)
                     return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(
-                    _c776,
-                    lambda: _then777(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
-                    lambda: _else782(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                    _c748,
+                    lambda: _then749(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                    lambda: _else754(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 )
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
-            def _else790(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _else762(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a791 = -1
-                v_k = _lcast(_a791, jnp.int8)
+                _a763 = -1
+                v_k = _lcast(_a763, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch_any(
-                _c771,
-                lambda: _then775(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
-                lambda: _else790(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                _c743,
+                lambda: _then747(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                lambda: _else762(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 (
@@ -17852,35 +17665,35 @@ def p_copy_attack(st, v_p):
             )
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
-        def _then792(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then764(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a793 = st["_envc_frame_g1_4"]
-            v_p = _lcast(_a793, jnp.int8)
-            _a794 = st["_envc_frame_g1_9"]
-            v_q = _lcast(_a794, jnp.int8)
-            _a795 = st["_envc_frame_g1_10"]
-            v_k = _lcast(_a795, jnp.int8)
-            _a796 = 0
-            st["_envc_at_g1"] = _cast(_a796, jnp.int8)
-            _a797 = False
-            v__envc_seek = _lcast(_a797, jnp.bool_)
-            _a798 = st["_envc_choice_option"]
-            v_k = _lcast(_a798, jnp.int8)
-            _a799 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a799, jnp.int8)
-            _a800 = True
-            v__envc_run = _lcast(_a800, jnp.bool_)
+            _a765 = st["_envc_frame_g1_4"]
+            v_p = _lcast(_a765, jnp.int8)
+            _a766 = st["_envc_frame_g1_9"]
+            v_q = _lcast(_a766, jnp.int8)
+            _a767 = st["_envc_frame_g1_10"]
+            v_k = _lcast(_a767, jnp.int8)
+            _a768 = 0
+            st["_envc_at_g1"] = _cast(_a768, jnp.int8)
+            _a769 = False
+            v__envc_seek = _lcast(_a769, jnp.bool_)
+            _a770 = st["_envc_choice_option"]
+            v_k = _lcast(_a770, jnp.int8)
+            _a771 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a771, jnp.int8)
+            _a772 = True
+            v__envc_run = _lcast(_a772, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first_any(
             (
-                _c768,
-                _c769,
+                _c740,
+                _c741,
             ),
             (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             (
-                lambda: _then770(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
-                lambda: _then792(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                lambda: _then742(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                lambda: _then764(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
             ),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             (
@@ -17895,11 +17708,11 @@ def p_copy_attack(st, v_p):
                 jnp.int8,
             ),
         )
-        _c801 = v__envc_run
+        _c773 = v__envc_run
 
-        def _then802(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then774(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _c803 = jnp.logical_and(
+            _c775 = jnp.logical_and(
                 (_i32(v_k) >= 0),
                 f_pays(
                     st,
@@ -17909,13 +17722,13 @@ def p_copy_attack(st, v_p):
                 ),
             )
 
-            def _then804(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            def _then776(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
                 st = dict(st)
-                _a805 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
-                st["copy_card"] = _cast(_a805, jnp.int16)
-                _a806 = jnp.remainder(_i32(v_k), 2)
-                st["copy_index"] = _cast(_a806, jnp.int8)
-                _a807 = jnp.maximum(
+                _a777 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
+                st["copy_card"] = _cast(_a777, jnp.int16)
+                _a778 = jnp.remainder(_i32(v_k), 2)
+                st["copy_index"] = _cast(_a778, jnp.int8)
+                _a779 = jnp.maximum(
                     _i32(
                         f_printed_damage(
                             st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2)
@@ -17923,14 +17736,14 @@ def p_copy_attack(st, v_p):
                     ),
                     0,
                 )
-                st["dmg"] = _cast(_a807, jnp.int16)
-                _a808 = 1
-                st["copying"] = _cast(_a808, jnp.int8)
+                st["dmg"] = _cast(_a779, jnp.int16)
+                _a780 = 1
+                st["copying"] = _cast(_a780, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
             st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(
-                _c803,
-                lambda: _then804(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                _c775,
+                lambda: _then776(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_q, v_k),
@@ -17945,8 +17758,8 @@ def p_copy_attack(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(
-            _c801,
-            lambda: _then802(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+            _c773,
+            lambda: _then774(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_q, v_k),
@@ -17961,8 +17774,8 @@ def p_copy_attack(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
 
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch_any(
-        _c766,
-        lambda: _then767(st, v_p, v__envc_run, v__envc_seek, v_q),
+        _c738,
+        lambda: _then739(st, v_p, v__envc_run, v__envc_seek, v_q),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)),
         True,
         (v_p, v__envc_run, v__envc_seek, v_q),
@@ -17977,105 +17790,105 @@ def p_copy_attack(st, v_p):
 
 
 def p_put_in_play(st, v_p, v_s, v_c):
-    """proc `put_in_play` (tcg.envspec:1935)"""
+    """proc `put_in_play` (tcg.envspec:1957)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_c = _lcast(v_c, jnp.int16)
-    _a809 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a809, jnp.int16))
-    _a810 = True
-    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a810, jnp.bool_))
-    _a811 = 0
-    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a811, jnp.int16))
-    _a813 = jax.vmap(lambda i812: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a813, jnp.int8))
-    _a814 = 0
-    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a814, jnp.int8))
-    _a815 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a815, jnp.int8))
-    _a816 = False
-    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a816, jnp.bool_))
+    _a781 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a781, jnp.int16))
+    _a782 = True
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a782, jnp.bool_))
+    _a783 = 0
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a783, jnp.int16))
+    _a785 = jax.vmap(lambda i784: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a785, jnp.int8))
+    _a786 = 0
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a786, jnp.int8))
+    _a787 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a787, jnp.int8))
+    _a788 = False
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a788, jnp.bool_))
     return st
 
 
 def p_clear_conditions(st, v_p):
-    """proc `clear_conditions` (tcg.envspec:1946)"""
+    """proc `clear_conditions` (tcg.envspec:1968)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a817 = False
-    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a817, jnp.bool_))
-    _a818 = False
-    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a818, jnp.bool_))
-    _a819 = 0
-    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a819, jnp.int8))
-    _a820 = 0
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a820, jnp.int16))
-    _a821 = False
-    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a821, jnp.bool_))
-    _a822 = False
-    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a822, jnp.bool_))
-    _a823 = False
-    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a823, jnp.bool_))
-    _a824 = 0
-    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a824, jnp.int8))
-    _a825 = 0
-    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a825, jnp.int8))
-    _a826 = 0
-    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a826, jnp.int8))
+    _a789 = False
+    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a789, jnp.bool_))
+    _a790 = False
+    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a790, jnp.bool_))
+    _a791 = 0
+    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a791, jnp.int8))
+    _a792 = 0
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a792, jnp.int16))
+    _a793 = False
+    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a793, jnp.bool_))
+    _a794 = False
+    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a794, jnp.bool_))
+    _a795 = False
+    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a795, jnp.bool_))
+    _a796 = 0
+    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a796, jnp.int8))
+    _a797 = 0
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a797, jnp.int8))
+    _a798 = 0
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a798, jnp.int8))
     return st
 
 
 def p_clear_slot(st, v_p, v_s):
-    """proc `clear_slot` (tcg.envspec:1960)"""
+    """proc `clear_slot` (tcg.envspec:1982)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 32, 0, 0)
-    _l827 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(v_p), _l827)
+    st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 23, 0, 0)
+    _l799 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l799)
     v_k = 0
-    _c828 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
+    _c800 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
 
-    def _then829(st, v_p, v_s, v_k):
+    def _then801(st, v_p, v_s, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 33, 0, 0)
-        _l830 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l830)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 24, 0, 0)
+        _l802 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l802)
         return st, (v_p, v_s, v_k)
 
-    st, (v_p, v_s, v_k) = _branch(_c828, lambda: _then829(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _branch(_c800, lambda: _then801(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
     v_k = 1
-    _c831 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
+    _c803 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
 
-    def _then832(st, v_p, v_s, v_k):
+    def _then804(st, v_p, v_s, v_k):
         st = dict(st)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 33, 0, 0)
-        _l833 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l833)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 24, 0, 0)
+        _l805 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l805)
         return st, (v_p, v_s, v_k)
 
-    st, (v_p, v_s, v_k) = _branch(_c831, lambda: _then832(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
-    _a834 = False
-    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a834, jnp.bool_))
-    _a835 = 0
-    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a835, jnp.int16))
-    _a837 = jax.vmap(lambda i836: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a837, jnp.int8))
-    _a838 = 0
-    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a838, jnp.int8))
-    _a839 = False
-    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a839, jnp.bool_))
-    _c840 = _i32(v_s) == 0
+    st, (v_p, v_s, v_k) = _branch(_c803, lambda: _then804(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    _a806 = False
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a806, jnp.bool_))
+    _a807 = 0
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a807, jnp.int16))
+    _a809 = jax.vmap(lambda i808: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a809, jnp.int8))
+    _a810 = 0
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a810, jnp.int8))
+    _a811 = False
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a811, jnp.bool_))
+    _c812 = _i32(v_s) == 0
 
-    def _then841(st, v_p, v_s):
+    def _then813(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
 
     st, (v_p, v_s) = _branch_any(
-        _c840,
-        lambda: _then841(st, v_p, v_s),
+        _c812,
+        lambda: _then813(st, v_p, v_s),
         lambda: (st, (v_p, v_s)),
         True,
         (v_p, v_s),
@@ -18088,98 +17901,98 @@ def p_clear_slot(st, v_p, v_s):
 
 
 def p_swap_slots(st, v_p, v_a, v_b):
-    """proc `swap_slots` (tcg.envspec:1977)"""
+    """proc `swap_slots` (tcg.envspec:1999)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a842 = st["card"][_i32(v_p)][_i32(v_b)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a842, jnp.int16))
-    _a843 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a843, jnp.int16))
+    _a814 = st["card"][_i32(v_p)][_i32(v_b)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a814, jnp.int16))
+    _a815 = v_c
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a815, jnp.int16))
     v_o = _lcast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a844 = st["occupied"][_i32(v_p)][_i32(v_b)]
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a844, jnp.bool_))
-    _a845 = v_o
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a845, jnp.bool_))
+    _a816 = st["occupied"][_i32(v_p)][_i32(v_b)]
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a816, jnp.bool_))
+    _a817 = v_o
+    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a817, jnp.bool_))
     v_u = _lcast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a846 = st["below"][_i32(v_p)][_i32(v_b)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a846, jnp.int16))
-    _a847 = v_u
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a847, jnp.int16))
+    _a818 = st["below"][_i32(v_p)][_i32(v_b)]
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a818, jnp.int16))
+    _a819 = v_u
+    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a819, jnp.int16))
     v_v = _lcast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a848 = st["evolutions"][_i32(v_p)][_i32(v_b)]
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a848, jnp.int8))
-    _a849 = v_v
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a849, jnp.int8))
+    _a820 = st["evolutions"][_i32(v_p)][_i32(v_b)]
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a820, jnp.int8))
+    _a821 = v_v
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a821, jnp.int8))
     v_d = _lcast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a850 = st["damage"][_i32(v_p)][_i32(v_b)]
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a850, jnp.int16))
-    _a851 = v_d
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a851, jnp.int16))
+    _a822 = st["damage"][_i32(v_p)][_i32(v_b)]
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a822, jnp.int16))
+    _a823 = v_d
+    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a823, jnp.int16))
     v_e = _lcast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a852 = st["energy"][_i32(v_p)][_i32(v_b)]
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a852, jnp.int8))
-    _a853 = v_e
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a853, jnp.int8))
+    _a824 = st["energy"][_i32(v_p)][_i32(v_b)]
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a824, jnp.int8))
+    _a825 = v_e
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a825, jnp.int8))
     v_t = _lcast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a854 = st["placed"][_i32(v_p)][_i32(v_b)]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a854, jnp.int8))
-    _a855 = v_t
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a855, jnp.int8))
+    _a826 = st["placed"][_i32(v_p)][_i32(v_b)]
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a826, jnp.int8))
+    _a827 = v_t
+    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a827, jnp.int8))
     v_h = _lcast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a856 = st["played_hp"][_i32(v_p)][_i32(v_b)]
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a856, jnp.int16))
-    _a857 = v_h
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a857, jnp.int16))
+    _a828 = st["played_hp"][_i32(v_p)][_i32(v_b)]
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a828, jnp.int16))
+    _a829 = v_h
+    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a829, jnp.int16))
     v_y = _lcast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a858 = st["played_type"][_i32(v_p)][_i32(v_b)]
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a858, jnp.int8))
-    _a859 = v_y
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a859, jnp.int8))
+    _a830 = st["played_type"][_i32(v_p)][_i32(v_b)]
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a830, jnp.int8))
+    _a831 = v_y
+    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a831, jnp.int8))
     v_x = _lcast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a860 = st["ability_used"][_i32(v_p)][_i32(v_b)]
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a860, jnp.bool_))
-    _a861 = v_x
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a861, jnp.bool_))
+    _a832 = st["ability_used"][_i32(v_p)][_i32(v_b)]
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a832, jnp.bool_))
+    _a833 = v_x
+    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a833, jnp.bool_))
     return st
 
 
 def p_knock_outs(st):
-    """proc `knock_outs` (tcg.envspec:2013)"""
+    """proc `knock_outs` (tcg.envspec:2035)"""
     st = dict(st)
     v_q = jnp.int32(0)
 
-    def _loop862(i, carry):
+    def _loop834(i, carry):
         st, (v_q,) = dict(carry[0]), carry[1]
         v_q = i
         v_s = jnp.int32(0)
 
-        def _loop863(i, carry):
+        def _loop835(i, carry):
             st, (v_q, v_s) = dict(carry[0]), carry[1]
             v_s = i
-            _c864 = jnp.logical_and(
+            _c836 = jnp.logical_and(
                 st["occupied"][_i32(v_q)][_i32(v_s)],
                 (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))),
             )
 
-            def _then865(st, v_q, v_s):
+            def _then837(st, v_q, v_s):
                 st = dict(st)
-                _a866 = jnp.minimum(
+                _a838 = jnp.minimum(
                     (
                         _i32(st["points"][(1 - _i32(v_q))])
                         + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))
                     ),
                     4,
                 )
-                st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a866, jnp.int8))
+                st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a838, jnp.int8))
                 st = p_clear_slot(st, v_q, v_s)
                 return st, (v_q, v_s)
 
             st, (v_q, v_s) = _branch_any(
-                _c864,
-                lambda: _then865(st, v_q, v_s),
+                _c836,
+                lambda: _then837(st, v_q, v_s),
                 lambda: (st, (v_q, v_s)),
                 True,
                 (v_q, v_s),
@@ -18190,15 +18003,15 @@ def p_knock_outs(st):
             )
             return st, (v_q, v_s)
 
-        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop863, (st, (v_q, v_s)))
+        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop835, (st, (v_q, v_s)))
         return st, (v_q,)
 
-    st, (v_q,) = lax.fori_loop(0, 2, _loop862, (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop834, (st, (v_q,)))
     v_won0 = _lcast(
         jnp.logical_or(
             (_i32(st["points"][0]) >= 3),
             jnp.logical_not(
-                jnp.any(jax.vmap(lambda i867, _h868: _h868)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
+                jnp.any(jax.vmap(lambda i839, _h840: _h840)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
             ),
         ),
         jnp.bool_,
@@ -18207,50 +18020,50 @@ def p_knock_outs(st):
         jnp.logical_or(
             (_i32(st["points"][1]) >= 3),
             jnp.logical_not(
-                jnp.any(jax.vmap(lambda i869, _h870: _h870)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
+                jnp.any(jax.vmap(lambda i841, _h842: _h842)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
             ),
         ),
         jnp.bool_,
     )
-    _c871 = jnp.logical_or(v_won0, v_won1)
+    _c843 = jnp.logical_or(v_won0, v_won1)
 
-    def _then872(st, v_won0, v_won1):
+    def _then844(st, v_won0, v_won1):
         st = dict(st)
-        _a873 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a873, jnp.int8)
+        _a845 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a845, jnp.int8)
         return st, (v_won0, v_won1)
 
-    st, (v_won0, v_won1) = _branch(_c871, lambda: _then872(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
-    _c874 = jnp.logical_and(v_won0, v_won1)
-    _c875 = v_won0
-    _c876 = v_won1
+    st, (v_won0, v_won1) = _branch(_c843, lambda: _then844(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
+    _c846 = jnp.logical_and(v_won0, v_won1)
+    _c847 = v_won0
+    _c848 = v_won1
 
-    def _then877(st, v_won0, v_won1):
+    def _then849(st, v_won0, v_won1):
         st = dict(st)
         st = _draw(st)
         return st, (v_won0, v_won1)
 
-    def _then878(st, v_won0, v_won1):
+    def _then850(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_won0, v_won1)
 
-    def _then879(st, v_won0, v_won1):
+    def _then851(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
 
     st, (v_won0, v_won1) = _select_first(
         (
-            _c874,
-            _c875,
-            _c876,
+            _c846,
+            _c847,
+            _c848,
         ),
         (st, (v_won0, v_won1)),
         (
-            lambda: _then877(st, v_won0, v_won1),
-            lambda: _then878(st, v_won0, v_won1),
-            lambda: _then879(st, v_won0, v_won1),
+            lambda: _then849(st, v_won0, v_won1),
+            lambda: _then850(st, v_won0, v_won1),
+            lambda: _then851(st, v_won0, v_won1),
         ),
         lambda: (st, (v_won0, v_won1)),
     )
@@ -18258,142 +18071,142 @@ def p_knock_outs(st):
 
 
 def p_random_zone_energy(st, v_p):
-    """proc `random_zone_energy` (tcg.envspec:2036)"""
+    """proc `random_zone_energy` (tcg.envspec:2058)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(
         jnp.sum(
-            jax.vmap(lambda i880, _h881: _i32(_h881))(
+            jax.vmap(lambda i852, _h853: _i32(_h853))(
                 jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]
             ),
             dtype=jnp.int32,
         ),
         jnp.int8,
     )
-    st, _r882 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
-    _a883 = f_nth_energy(st, st["decks"][_i32(v_p)], _r882)
-    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a883, jnp.int8))
+    st, _r854 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a855 = f_nth_energy(st, st["decks"][_i32(v_p)], _r854)
+    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a855, jnp.int8))
     return st
 
 
 def p_begin_turn(st, v_p):
-    """proc `begin_turn` (tcg.envspec:2043)"""
+    """proc `begin_turn` (tcg.envspec:2065)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c884 = _i32(st["turn"]) >= 50
+    _c856 = _i32(st["turn"]) >= 50
 
-    def _then885(st, v_p):
+    def _then857(st, v_p):
         st = dict(st)
-        _a886 = 3
-        st["ended_by"] = _cast(_a886, jnp.int8)
+        _a858 = 3
+        st["ended_by"] = _cast(_a858, jnp.int8)
         st = _draw(st)
         return st, (v_p,)
 
-    def _else887(st, v_p):
+    def _else859(st, v_p):
         st = dict(st)
-        _a888 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a888, jnp.int8)
-        _a889 = v_p
-        st["current_player"] = _cast(_a889, jnp.int8)
-        _a890 = 1
-        st["phase"] = _cast(_a890, jnp.int8)
-        _a891 = False
-        st["attached"] = _cast(_a891, jnp.bool_)
-        _a892 = False
-        st["supporter"] = _cast(_a892, jnp.bool_)
-        _a893 = False
-        st["retreated"] = _cast(_a893, jnp.bool_)
-        _a894 = 0
-        st["retreat_discount"] = _cast(_a894, jnp.int8)
-        _a895 = 0
-        st["attack_bonus"] = _cast(_a895, jnp.int8)
-        _a896 = 0
-        st["named_bonus"] = _cast(_a896, jnp.int8)
+        _a860 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a860, jnp.int8)
+        _a861 = v_p
+        st["current_player"] = _cast(_a861, jnp.int8)
+        _a862 = 1
+        st["phase"] = _cast(_a862, jnp.int8)
+        _a863 = False
+        st["attached"] = _cast(_a863, jnp.bool_)
+        _a864 = False
+        st["supporter"] = _cast(_a864, jnp.bool_)
+        _a865 = False
+        st["retreated"] = _cast(_a865, jnp.bool_)
+        _a866 = 0
+        st["retreat_discount"] = _cast(_a866, jnp.int8)
+        _a867 = 0
+        st["attack_bonus"] = _cast(_a867, jnp.int8)
+        _a868 = 0
+        st["named_bonus"] = _cast(_a868, jnp.int8)
         v_s = 0
-        _a897 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a897, jnp.bool_))
+        _a869 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a869, jnp.bool_))
         v_s = 1
-        _a898 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a898, jnp.bool_))
+        _a870 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a870, jnp.bool_))
         v_s = 2
-        _a899 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a899, jnp.bool_))
+        _a871 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a871, jnp.bool_))
         v_s = 3
-        _a900 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a900, jnp.bool_))
-        _c901 = _i32(st["turn"]) > 1
+        _a872 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a872, jnp.bool_))
+        _c873 = _i32(st["turn"]) > 1
 
-        def _then902(st, v_p):
+        def _then874(st, v_p):
             st = dict(st)
-            _a903 = st["zone_next"][_i32(v_p)]
-            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a903, jnp.int8))
+            _a875 = st["zone_next"][_i32(v_p)]
+            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a875, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
 
-        st, (v_p,) = _branch_any(_c901, lambda: _then902(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+        st, (v_p,) = _branch_any(_c873, lambda: _then874(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c884, lambda: _then885(st, v_p), lambda: _else887(st, v_p), False, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c856, lambda: _then857(st, v_p), lambda: _else859(st, v_p), False, (v_p,), (jnp.int8,))
     return st
 
 
 def p_continue_game(st, v_next, v_resume):
-    """proc `continue_game` (tcg.envspec:2070)"""
+    """proc `continue_game` (tcg.envspec:2092)"""
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
-    _c904 = jnp.logical_not(st["terminated"])
+    _c876 = jnp.logical_not(st["terminated"])
 
-    def _then905(st, v_next, v_resume):
+    def _then877(st, v_next, v_resume):
         st = dict(st)
-        _c906 = jnp.logical_or(
+        _c878 = jnp.logical_or(
             jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0])
         )
-        _c907 = v_resume
+        _c879 = v_resume
 
-        def _then908(st, v_next, v_resume):
+        def _then880(st, v_next, v_resume):
             st = dict(st)
-            _a909 = 2
-            st["phase"] = _cast(_a909, jnp.int8)
-            _a910 = v_next
-            st["promote_next"] = _cast(_a910, jnp.int8)
-            _a911 = v_resume
-            st["promote_resume"] = _cast(_a911, jnp.bool_)
-            _a912 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
-            st["current_player"] = _cast(_a912, jnp.int8)
+            _a881 = 2
+            st["phase"] = _cast(_a881, jnp.int8)
+            _a882 = v_next
+            st["promote_next"] = _cast(_a882, jnp.int8)
+            _a883 = v_resume
+            st["promote_resume"] = _cast(_a883, jnp.bool_)
+            _a884 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
+            st["current_player"] = _cast(_a884, jnp.int8)
             return st, (v_next, v_resume)
 
-        def _then913(st, v_next, v_resume):
+        def _then885(st, v_next, v_resume):
             st = dict(st)
-            _a914 = 1
-            st["phase"] = _cast(_a914, jnp.int8)
-            _a915 = v_next
-            st["current_player"] = _cast(_a915, jnp.int8)
+            _a886 = 1
+            st["phase"] = _cast(_a886, jnp.int8)
+            _a887 = v_next
+            st["current_player"] = _cast(_a887, jnp.int8)
             return st, (v_next, v_resume)
 
-        def _else916(st, v_next, v_resume):
+        def _else888(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
 
         st, (v_next, v_resume) = _select_first(
             (
-                _c906,
-                _c907,
+                _c878,
+                _c879,
             ),
             (st, (v_next, v_resume)),
             (
-                lambda: _then908(st, v_next, v_resume),
-                lambda: _then913(st, v_next, v_resume),
+                lambda: _then880(st, v_next, v_resume),
+                lambda: _then885(st, v_next, v_resume),
             ),
-            lambda: _else916(st, v_next, v_resume),
+            lambda: _else888(st, v_next, v_resume),
         )
         return st, (v_next, v_resume)
 
     st, (v_next, v_resume) = _branch_any(
-        _c904,
-        lambda: _then905(st, v_next, v_resume),
+        _c876,
+        lambda: _then877(st, v_next, v_resume),
         lambda: (st, (v_next, v_resume)),
         True,
         (v_next, v_resume),
@@ -18407,111 +18220,111 @@ def p_continue_game(st, v_next, v_resume):
 
 
 def p_active_abilities(st):
-    """proc `active_abilities` (tcg.envspec:2092)"""
+    """proc `active_abilities` (tcg.envspec:2114)"""
     st = dict(st)
-    _a917 = _K23
-    st["locked_supporters"] = _cast(_a917, jnp.bool_)
+    _a889 = _K23
+    st["locked_supporters"] = _cast(_a889, jnp.bool_)
     v_q = jnp.int32(0)
 
-    def _loop918(i, carry):
+    def _loop890(i, carry):
         st, (v_q,) = dict(carry[0]), carry[1]
         v_q = i
-        _c919 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+        _c891 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
 
-        def _then920(st, v_q):
+        def _then892(st, v_q):
             st = dict(st)
             st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
             return st, (v_q,)
 
-        st, (v_q,) = _branch(_c919, lambda: _then920(st, v_q), lambda: (st, (v_q,)))
+        st, (v_q,) = _branch(_c891, lambda: _then892(st, v_q), lambda: (st, (v_q,)))
         return st, (v_q,)
 
-    st, (v_q,) = lax.fori_loop(0, 2, _loop918, (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop890, (st, (v_q,)))
     return st
 
 
 def p_checkup(st, v_p):
-    """proc `checkup` (tcg.envspec:2104)"""
+    """proc `checkup` (tcg.envspec:2126)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop921(i, carry):
+    def _loop893(i, carry):
         st, (v_p, v_k) = dict(carry[0]), carry[1]
         v_k = i
         v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-        _c922 = st["occupied"][_i32(v_q)][0]
+        _c894 = st["occupied"][_i32(v_q)][0]
 
-        def _then923(st, v_p, v_k, v_q):
+        def _then895(st, v_p, v_k, v_q):
             st = dict(st)
-            _c924 = st["poisoned"][_i32(v_q)]
+            _c896 = st["poisoned"][_i32(v_q)]
 
-            def _then925(st, v_p, v_k, v_q):
+            def _then897(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a926 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a926, jnp.int16))
+                _a898 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
+                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a898, jnp.int16))
                 return st, (v_p, v_k, v_q)
 
-            st, (v_p, v_k, v_q) = _branch(_c924, lambda: _then925(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            _c927 = st["burned"][_i32(v_q)]
+            st, (v_p, v_k, v_q) = _branch(_c896, lambda: _then897(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c899 = st["burned"][_i32(v_q)]
 
-            def _then928(st, v_p, v_k, v_q):
+            def _then900(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a929 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a929, jnp.int16))
-                st, _r931 = _randint(st, 0, 1)
-                _c930 = _r931 == 1
+                _a901 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
+                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a901, jnp.int16))
+                st, _r903 = _randint(st, 0, 1)
+                _c902 = _r903 == 1
 
-                def _then932(st, v_p, v_k, v_q):
+                def _then904(st, v_p, v_k, v_q):
                     st = dict(st)
-                    _a933 = False
-                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a933, jnp.bool_))
+                    _a905 = False
+                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a905, jnp.bool_))
                     return st, (v_p, v_k, v_q)
 
-                st, (v_p, v_k, v_q) = _branch(_c930, lambda: _then932(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+                st, (v_p, v_k, v_q) = _branch(_c902, lambda: _then904(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
 
-            st, (v_p, v_k, v_q) = _branch(_c927, lambda: _then928(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            _c934 = st["condition"][_i32(v_q)] == 1
-            _c935 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+            st, (v_p, v_k, v_q) = _branch(_c899, lambda: _then900(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c906 = st["condition"][_i32(v_q)] == 1
+            _c907 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
 
-            def _then936(st, v_p, v_k, v_q):
+            def _then908(st, v_p, v_k, v_q):
                 st = dict(st)
-                st, _r938 = _randint(st, 0, 1)
-                _c937 = _r938 == 1
+                st, _r910 = _randint(st, 0, 1)
+                _c909 = _r910 == 1
 
-                def _then939(st, v_p, v_k, v_q):
+                def _then911(st, v_p, v_k, v_q):
                     st = dict(st)
-                    _a940 = 0
-                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a940, jnp.int8))
+                    _a912 = 0
+                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a912, jnp.int8))
                     return st, (v_p, v_k, v_q)
 
-                st, (v_p, v_k, v_q) = _branch(_c937, lambda: _then939(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+                st, (v_p, v_k, v_q) = _branch(_c909, lambda: _then911(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
 
-            def _then941(st, v_p, v_k, v_q):
+            def _then913(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a942 = 0
-                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a942, jnp.int8))
+                _a914 = 0
+                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a914, jnp.int8))
                 return st, (v_p, v_k, v_q)
 
             st, (v_p, v_k, v_q) = _select_first(
                 (
-                    _c934,
-                    _c935,
+                    _c906,
+                    _c907,
                 ),
                 (st, (v_p, v_k, v_q)),
                 (
-                    lambda: _then936(st, v_p, v_k, v_q),
-                    lambda: _then941(st, v_p, v_k, v_q),
+                    lambda: _then908(st, v_p, v_k, v_q),
+                    lambda: _then913(st, v_p, v_k, v_q),
                 ),
                 lambda: (st, (v_p, v_k, v_q)),
             )
             return st, (v_p, v_k, v_q)
 
         st, (v_p, v_k, v_q) = _branch_any(
-            _c922,
-            lambda: _then923(st, v_p, v_k, v_q),
+            _c894,
+            lambda: _then895(st, v_p, v_k, v_q),
             lambda: (st, (v_p, v_k, v_q)),
             True,
             (v_p, v_k, v_q),
@@ -18523,35 +18336,35 @@ def p_checkup(st, v_p):
         )
         return st, (v_p, v_k)
 
-    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop921, (st, (v_p, v_k)))
+    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop893, (st, (v_p, v_k)))
     return st
 
 
 def p_finish_turn(st):
-    """proc `finish_turn` (tcg.envspec:2131)"""
+    """proc `finish_turn` (tcg.envspec:2153)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _c943 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
+    _c915 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
 
-    def _then944(st, v_p):
+    def _then916(st, v_p):
         st = dict(st)
         v_s = jnp.int32(0)
 
-        def _loop945(i, carry):
+        def _loop917(i, carry):
             st, (v_p, v_s) = dict(carry[0]), carry[1]
             v_s = i
-            _c946 = jnp.logical_and(
+            _c918 = jnp.logical_and(
                 st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3)
             )
 
-            def _then947(st, v_p, v_s):
+            def _then919(st, v_p, v_s):
                 st = dict(st)
                 st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
                 return st, (v_p, v_s)
 
             st, (v_p, v_s) = _branch_any(
-                _c946,
-                lambda: _then947(st, v_p, v_s),
+                _c918,
+                lambda: _then919(st, v_p, v_s),
                 lambda: (st, (v_p, v_s)),
                 True,
                 (v_p, v_s),
@@ -18562,119 +18375,117 @@ def p_finish_turn(st):
             )
             return st, (v_p, v_s)
 
-        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop945, (st, (v_p, v_s)))
+        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop917, (st, (v_p, v_s)))
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c943, lambda: _then944(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c915, lambda: _then916(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
     v__envc_reached23 = _lcast((1 + _i32(v_p)), jnp.int8)
 
-    def _g952(i948, _h949, _h950, _h951):
+    def _g924(i920, _h921, _h922, _h923):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h949) == _i32(v__envc_reached23)), _i32(_h950), _i32(_h951))), jnp.int32
+            _i32(jnp.where((_i32(_h921) == _i32(v__envc_reached23)), _i32(_h922), _i32(_h923))), jnp.int32
         )
 
-    _e953 = jax.vmap(_g952)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-    _a954 = _e953
-    st["barrier"] = _cast(_a954, jnp.int16)
+    _e925 = jax.vmap(_g924)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _a926 = _e925
+    st["barrier"] = _cast(_a926, jnp.int16)
 
-    def _g957(i955, _h956):
-        return jnp.asarray(_i32(jnp.where((_i32(_h956) == _i32(v__envc_reached23)), 0, _i32(_h956))), jnp.int32)
+    def _g929(i927, _h928):
+        return jnp.asarray(_i32(jnp.where((_i32(_h928) == _i32(v__envc_reached23)), 0, _i32(_h928))), jnp.int32)
 
-    _e958 = jax.vmap(_g957)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    _a959 = _e958
-    st["_envc_until_barrier"] = _cast(_a959, jnp.int8)
+    _e930 = jax.vmap(_g929)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _a931 = _e930
+    st["_envc_until_barrier"] = _cast(_a931, jnp.int8)
 
-    def _g964(i960, _h961, _h962, _h963):
-        return jnp.where((_i32(_h961) == _i32(v__envc_reached23)), _h962, _h963)
+    def _g936(i932, _h933, _h934, _h935):
+        return jnp.where((_i32(_h933) == _i32(v__envc_reached23)), _h934, _h935)
 
-    _e965 = jax.vmap(_g964)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    _a966 = _e965
-    st["no_attack"] = _cast(_a966, jnp.bool_)
+    _e937 = jax.vmap(_g936)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    _a938 = _e937
+    st["no_attack"] = _cast(_a938, jnp.bool_)
 
-    def _g969(i967, _h968):
-        return jnp.asarray(_i32(jnp.where((_i32(_h968) == _i32(v__envc_reached23)), 0, _i32(_h968))), jnp.int32)
+    def _g941(i939, _h940):
+        return jnp.asarray(_i32(jnp.where((_i32(_h940) == _i32(v__envc_reached23)), 0, _i32(_h940))), jnp.int32)
 
-    _e970 = jax.vmap(_g969)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    _a971 = _e970
-    st["_envc_until_no_attack"] = _cast(_a971, jnp.int8)
+    _e942 = jax.vmap(_g941)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a943 = _e942
+    st["_envc_until_no_attack"] = _cast(_a943, jnp.int8)
 
-    def _g976(i972, _h973, _h974, _h975):
-        return jnp.where((_i32(_h973) == _i32(v__envc_reached23)), _h974, _h975)
+    def _g948(i944, _h945, _h946, _h947):
+        return jnp.where((_i32(_h945) == _i32(v__envc_reached23)), _h946, _h947)
 
-    _e977 = jax.vmap(_g976)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    _a978 = _e977
-    st["no_retreat"] = _cast(_a978, jnp.bool_)
+    _e949 = jax.vmap(_g948)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    _a950 = _e949
+    st["no_retreat"] = _cast(_a950, jnp.bool_)
 
-    def _g981(i979, _h980):
-        return jnp.asarray(_i32(jnp.where((_i32(_h980) == _i32(v__envc_reached23)), 0, _i32(_h980))), jnp.int32)
+    def _g953(i951, _h952):
+        return jnp.asarray(_i32(jnp.where((_i32(_h952) == _i32(v__envc_reached23)), 0, _i32(_h952))), jnp.int32)
 
-    _e982 = jax.vmap(_g981)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    _a983 = _e982
-    st["_envc_until_no_retreat"] = _cast(_a983, jnp.int8)
+    _e954 = jax.vmap(_g953)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a955 = _e954
+    st["_envc_until_no_retreat"] = _cast(_a955, jnp.int8)
 
-    def _g988(i984, _h985, _h986, _h987):
+    def _g960(i956, _h957, _h958, _h959):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h985) == _i32(v__envc_reached23)), _i32(_h986), _i32(_h987))), jnp.int32
+            _i32(jnp.where((_i32(_h957) == _i32(v__envc_reached23)), _i32(_h958), _i32(_h959))), jnp.int32
         )
 
-    _e989 = jax.vmap(_g988)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    _a990 = _e989
-    st["weakened"] = _cast(_a990, jnp.int8)
+    _e961 = jax.vmap(_g960)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a962 = _e961
+    st["weakened"] = _cast(_a962, jnp.int8)
 
-    def _g993(i991, _h992):
-        return jnp.asarray(_i32(jnp.where((_i32(_h992) == _i32(v__envc_reached23)), 0, _i32(_h992))), jnp.int32)
+    def _g965(i963, _h964):
+        return jnp.asarray(_i32(jnp.where((_i32(_h964) == _i32(v__envc_reached23)), 0, _i32(_h964))), jnp.int32)
 
-    _e994 = jax.vmap(_g993)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    _a995 = _e994
-    st["_envc_until_weakened"] = _cast(_a995, jnp.int8)
+    _e966 = jax.vmap(_g965)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a967 = _e966
+    st["_envc_until_weakened"] = _cast(_a967, jnp.int8)
 
-    def _g1000(i996, _h997, _h998, _h999):
+    def _g972(i968, _h969, _h970, _h971):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h997) == _i32(v__envc_reached23)), _i32(_h998), _i32(_h999))), jnp.int32
+            _i32(jnp.where((_i32(_h969) == _i32(v__envc_reached23)), _i32(_h970), _i32(_h971))), jnp.int32
         )
 
-    _e1001 = jax.vmap(_g1000)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    _a1002 = _e1001
-    st["spiky"] = _cast(_a1002, jnp.int8)
+    _e973 = jax.vmap(_g972)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a974 = _e973
+    st["spiky"] = _cast(_a974, jnp.int8)
 
-    def _g1005(i1003, _h1004):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1004) == _i32(v__envc_reached23)), 0, _i32(_h1004))), jnp.int32)
+    def _g977(i975, _h976):
+        return jnp.asarray(_i32(jnp.where((_i32(_h976) == _i32(v__envc_reached23)), 0, _i32(_h976))), jnp.int32)
 
-    _e1006 = jax.vmap(_g1005)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    _a1007 = _e1006
-    st["_envc_until_spiky"] = _cast(_a1007, jnp.int8)
+    _e978 = jax.vmap(_g977)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a979 = _e978
+    st["_envc_until_spiky"] = _cast(_a979, jnp.int8)
 
-    def _g1012(i1008, _h1009, _h1010, _h1011):
-        return jnp.where((_i32(_h1009) == _i32(v__envc_reached23)), _h1010, _h1011)
+    def _g984(i980, _h981, _h982, _h983):
+        return jnp.where((_i32(_h981) == _i32(v__envc_reached23)), _h982, _h983)
 
-    _e1013 = jax.vmap(_g1012)(
-        jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"]
-    )
-    _a1014 = _e1013
-    st["no_supporter"] = _cast(_a1014, jnp.bool_)
+    _e985 = jax.vmap(_g984)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    _a986 = _e985
+    st["no_supporter"] = _cast(_a986, jnp.bool_)
 
-    def _g1017(i1015, _h1016):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1016) == _i32(v__envc_reached23)), 0, _i32(_h1016))), jnp.int32)
+    def _g989(i987, _h988):
+        return jnp.asarray(_i32(jnp.where((_i32(_h988) == _i32(v__envc_reached23)), 0, _i32(_h988))), jnp.int32)
 
-    _e1018 = jax.vmap(_g1017)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    _a1019 = _e1018
-    st["_envc_until_no_supporter"] = _cast(_a1019, jnp.int8)
+    _e990 = jax.vmap(_g989)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a991 = _e990
+    st["_envc_until_no_supporter"] = _cast(_a991, jnp.int8)
 
-    def _g1024(i1020, _h1021, _h1022, _h1023):
-        return jnp.where((_i32(_h1021) == _i32(v__envc_reached23)), _h1022, _h1023)
+    def _g996(i992, _h993, _h994, _h995):
+        return jnp.where((_i32(_h993) == _i32(v__envc_reached23)), _h994, _h995)
 
-    _e1025 = jax.vmap(_g1024)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    _a1026 = _e1025
-    st["shielded"] = _cast(_a1026, jnp.bool_)
+    _e997 = jax.vmap(_g996)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    _a998 = _e997
+    st["shielded"] = _cast(_a998, jnp.bool_)
 
-    def _g1029(i1027, _h1028):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1028) == _i32(v__envc_reached23)), 0, _i32(_h1028))), jnp.int32)
+    def _g1001(i999, _h1000):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1000) == _i32(v__envc_reached23)), 0, _i32(_h1000))), jnp.int32)
 
-    _e1030 = jax.vmap(_g1029)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-    _a1031 = _e1030
-    st["_envc_until_shielded"] = _cast(_a1031, jnp.int8)
-    _a1032 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1032, jnp.int8))
+    _e1002 = jax.vmap(_g1001)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1003 = _e1002
+    st["_envc_until_shielded"] = _cast(_a1003, jnp.int8)
+    _a1004 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1004, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -18682,143 +18493,143 @@ def p_finish_turn(st):
 
 
 def p_deal(st, v_p):
-    """proc `deal` (tcg.envspec:2174)"""
+    """proc `deal` (tcg.envspec:2196)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
-    def _g1036(i1033):
+    def _g1008(i1005):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1034 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i1033 >= _f1034), 34, i1033, _f1034)
-        _f1035 = _get(st["deck"], _i32(v_p))["len"]
+        _f1006 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i1005 >= _f1006), 25, i1005, _f1006)
+        _f1007 = _get(st["deck"], _i32(v_p))["len"]
         _flt = _fault_in(
-            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1033])] == 0) & (i1033 >= _f1035), 34, i1033, _f1035
+            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1005])] == 0) & (i1005 >= _f1007), 25, i1005, _f1007
         )
         return (
             jnp.logical_and(
-                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1033])] == 0),
-                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1033])] == 0),
+                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1005])] == 0),
+                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1005])] == 0),
             ),
             _flt,
         )
 
-    _e1037 = jax.vmap(_g1036)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1037[1]))
-    v_b = _lcast(jnp.sum(_e1037[0], dtype=jnp.int32), jnp.int8)
+    _e1009 = jax.vmap(_g1008)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1009[1]))
+    v_b = _lcast(jnp.sum(_e1009[0], dtype=jnp.int32), jnp.int8)
     v_hands = _lcast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1038 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _lcast(_r1038, jnp.int16)
+    st, _r1010 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _lcast(_r1010, jnp.int16)
 
-    def _g1040(i1039):
+    def _g1012(i1011):
         return (
             (
                 (
-                    _i32(jnp.where((1 <= i1039), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
+                    _i32(jnp.where((1 <= i1011), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
                     + _i32(
-                        jnp.where((2 <= i1039), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
+                        jnp.where((2 <= i1011), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
                     )
                 )
-                + _i32(jnp.where((3 <= i1039), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
+                + _i32(jnp.where((3 <= i1011), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
             )
-            + _i32(jnp.where((4 <= i1039), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
+            + _i32(jnp.where((4 <= i1011), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
         ) <= _i32(v_r)
 
-    _e1041 = jax.vmap(_g1040)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _lcast((1 + jnp.sum(_e1041, dtype=jnp.int32)), jnp.int8)
+    _e1013 = jax.vmap(_g1012)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _lcast((1 + jnp.sum(_e1013, dtype=jnp.int32)), jnp.int8)
     v_rest = _lcast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _lcast(0, jnp.int8)
     v_others = _lcast(0, jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop1042(i, carry):
+    def _loop1014(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1043 = _i32(v_i)
-        _f1044 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_i) >= _get(st["deck"], _i32(v_p))["len"]), 35, _f1043, _f1044)
+        _f1015 = _i32(v_i)
+        _f1016 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_i) >= _get(st["deck"], _i32(v_p))["len"]), 26, _f1015, _f1016)
         v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)], jnp.int16)
-        _c1045 = jnp.logical_and(
+        _c1017 = jnp.logical_and(
             jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0)), (_i32(v_basics) < _i32(v_k))
         )
-        _c1046 = jnp.logical_and(
+        _c1018 = jnp.logical_and(
             jnp.logical_not(jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))),
             (_i32(v_others) < (5 - _i32(v_k))),
         )
 
-        def _then1047(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1019(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 36, 0, 0)
-            _l1048 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1048)
-            _a1049 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _lcast(_a1049, jnp.int8)
+            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 27, 0, 0)
+            _l1020 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1020)
+            _a1021 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _lcast(_a1021, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _then1050(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1022(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 37, 0, 0)
-            _l1051 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1051)
-            _a1052 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _lcast(_a1052, jnp.int8)
+            st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 28, 0, 0)
+            _l1023 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1023)
+            _a1024 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _lcast(_a1024, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _else1053(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
-            st = _fault_at(st, (v_rest["len"] >= 20), 38, 0, 0)
-            _l1054 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1054
+            st = _fault_at(st, (v_rest["len"] >= 20), 29, 0, 0)
+            _l1026 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1026
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first(
             (
-                _c1045,
-                _c1046,
+                _c1017,
+                _c1018,
             ),
             (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)),
             (
-                lambda: _then1047(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
-                lambda: _then1050(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1019(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1022(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
             ),
-            lambda: _else1053(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+            lambda: _else1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
         )
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
 
     st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(
-        0, 20, _loop1042, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
+        0, 20, _loop1014, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
     )
-    _a1055 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1055, _DT31))
+    _a1027 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1027, _DT31))
     return st
 
 
 def p_attack_texts(st, v_p, v_a):
-    """proc `attack_texts` (tcg.envspec:2321)"""
+    """proc `attack_texts` (tcg.envspec:2343)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_c = _lcast(0, jnp.int16)
-    _c1056 = v__envc_run
+    _c1028 = v__envc_run
 
-    def _then1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1029(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1058 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1058, jnp.int16)
+        _a1030 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1030, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1056,
-        lambda: _then1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1028,
+        lambda: _then1029(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     v_r = jnp.int32(0)
 
-    def _loop1059(i, carry):
+    def _loop1031(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1060 = jnp.logical_or(
+        _c1032 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
@@ -18826,34 +18637,34 @@ def p_attack_texts(st, v_p, v_a):
             ),
         )
 
-        def _then1061(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        def _then1033(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1062 = jnp.logical_or(
+            _c1034 = jnp.logical_or(
                 jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))),
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
             )
 
-            def _then1063(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            def _then1035(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1064 = v__envc_run
+                _c1036 = v__envc_run
 
-                def _then1065(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                def _then1037(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1066 = 2 * _i32(v_r)
-                    st["copying"] = _cast(_a1066, jnp.int8)
+                    _a1038 = 2 * _i32(v_r)
+                    st["copying"] = _cast(_a1038, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(
-                    _c1064,
-                    lambda: _then1065(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                    _c1036,
+                    lambda: _then1037(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 )
                 v__envc_arg1 = _lcast(0, jnp.int8)
-                _c1067 = v__envc_run
+                _c1039 = v__envc_run
 
-                def _then1068(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1040(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1069 = jnp.where(
+                    _a1041 = jnp.where(
                         (_i32(v_r) == 0),
                         _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))),
                         _i32(
@@ -18864,70 +18675,70 @@ def p_attack_texts(st, v_p, v_a):
                             )
                         ),
                     )
-                    v__envc_arg1 = _lcast(_a1069, jnp.int8)
+                    v__envc_arg1 = _lcast(_a1041, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1067,
-                    lambda: _then1068(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1039,
+                    lambda: _then1040(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
                 )
-                _c1070 = v__envc_seek
+                _c1042 = v__envc_seek
 
-                def _then1071(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1043(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1072 = st["_envc_frame_g2_1"]
-                    v_p = _lcast(_a1072, jnp.int8)
-                    _a1073 = st["_envc_frame_g2_2"]
-                    v_a = _lcast(_a1073, jnp.int8)
-                    _a1074 = st["_envc_frame_g2_3"]
-                    v_c = _lcast(_a1074, jnp.int16)
-                    _a1075 = 0
-                    st["_envc_at_g2"] = _cast(_a1075, jnp.int8)
-                    _a1076 = False
-                    v__envc_seek = _lcast(_a1076, jnp.bool_)
+                    _a1044 = st["_envc_frame_g2_1"]
+                    v_p = _lcast(_a1044, jnp.int8)
+                    _a1045 = st["_envc_frame_g2_2"]
+                    v_a = _lcast(_a1045, jnp.int8)
+                    _a1046 = st["_envc_frame_g2_3"]
+                    v_c = _lcast(_a1046, jnp.int16)
+                    _a1047 = 0
+                    st["_envc_at_g2"] = _cast(_a1047, jnp.int8)
+                    _a1048 = False
+                    v__envc_seek = _lcast(_a1048, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1070,
-                    lambda: _then1071(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1042,
+                    lambda: _then1043(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
                 )
                 st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1077 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
+                _c1049 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
 
-                def _then1078(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _then1050(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1079 = v_p
-                    st["_envc_frame_g2_1"] = _cast(_a1079, jnp.int8)
-                    _a1080 = v_a
-                    st["_envc_frame_g2_2"] = _cast(_a1080, jnp.int8)
-                    _a1081 = v_c
-                    st["_envc_frame_g2_3"] = _cast(_a1081, jnp.int16)
-                    _a1082 = v_r
-                    st["_envc_frame_g2_4"] = _cast(_a1082, jnp.int8)
-                    _a1083 = 1
-                    st["_envc_at_g2"] = _cast(_a1083, jnp.int8)
-                    _a1084 = False
-                    v__envc_run = _lcast(_a1084, jnp.bool_)
+                    _a1051 = v_p
+                    st["_envc_frame_g2_1"] = _cast(_a1051, jnp.int8)
+                    _a1052 = v_a
+                    st["_envc_frame_g2_2"] = _cast(_a1052, jnp.int8)
+                    _a1053 = v_c
+                    st["_envc_frame_g2_3"] = _cast(_a1053, jnp.int16)
+                    _a1054 = v_r
+                    st["_envc_frame_g2_4"] = _cast(_a1054, jnp.int8)
+                    _a1055 = 1
+                    st["_envc_at_g2"] = _cast(_a1055, jnp.int8)
+                    _a1056 = False
+                    v__envc_run = _lcast(_a1056, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
-                def _else1085(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                def _else1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1086 = True
-                    v__envc_run = _lcast(_a1086, jnp.bool_)
+                    _a1058 = True
+                    v__envc_run = _lcast(_a1058, jnp.bool_)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1077,
-                    lambda: _then1078(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
-                    lambda: _else1085(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    _c1049,
+                    lambda: _then1050(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    lambda: _else1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                 )
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
             st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-                _c1062,
-                lambda: _then1063(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                _c1034,
+                lambda: _then1035(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                 lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 True,
                 (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18943,8 +18754,8 @@ def p_attack_texts(st, v_p, v_a):
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-            _c1060,
-            lambda: _then1061(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+            _c1032,
+            lambda: _then1033(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
             lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
             True,
             (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18960,19 +18771,19 @@ def p_attack_texts(st, v_p, v_a):
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(
-        0, 2, _loop1059, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
+        0, 2, _loop1031, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
     )
-    _c1087 = v__envc_run
+    _c1059 = v__envc_run
 
-    def _then1088(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1089 = 0
-        st["copying"] = _cast(_a1089, jnp.int8)
+        _a1061 = 0
+        st["copying"] = _cast(_a1061, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1087,
-        lambda: _then1088(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1059,
+        lambda: _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     return st
@@ -19048,40 +18859,40 @@ def p_attack_effect__9(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1090 = v__envc_seek
+    _c1062 = v__envc_seek
 
-    def _then1091(st, v_p, v__envc_run, v__envc_seek):
+    def _then1063(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1092 = 0
-        st["_envc_at_g2"] = _cast(_a1092, jnp.int8)
-        _a1093 = False
-        v__envc_seek = _lcast(_a1093, jnp.bool_)
+        _a1064 = 0
+        st["_envc_at_g2"] = _cast(_a1064, jnp.int8)
+        _a1065 = False
+        v__envc_seek = _lcast(_a1065, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1090, lambda: _then1091(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1062, lambda: _then1063(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1094 = _i32(st["_envc_at_g1"]) != 0
+    _c1066 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1095(st, v_p, v__envc_run, v__envc_seek):
+    def _then1067(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1096 = 2
-        st["_envc_at_g2"] = _cast(_a1096, jnp.int8)
-        _a1097 = False
-        v__envc_run = _lcast(_a1097, jnp.bool_)
+        _a1068 = 2
+        st["_envc_at_g2"] = _cast(_a1068, jnp.int8)
+        _a1069 = False
+        v__envc_run = _lcast(_a1069, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1098(st, v_p, v__envc_run, v__envc_seek):
+    def _else1070(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1099 = True
-        v__envc_run = _lcast(_a1099, jnp.bool_)
+        _a1071 = True
+        v__envc_run = _lcast(_a1071, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1094,
-        lambda: _then1095(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1098(st, v_p, v__envc_run, v__envc_seek),
+        _c1066,
+        lambda: _then1067(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1070(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19142,10 +18953,10 @@ def p_attack_effect__16(st, v_p):
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1100(i, carry):
+    def _loop1072(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1101 = jnp.logical_or(
+        _c1073 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)),
@@ -19153,75 +18964,75 @@ def p_attack_effect__16(st, v_p):
             ),
         )
 
-        def _then1102(st, v_p, v__envc_run, v__envc_seek, v_k):
+        def _then1074(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _lcast(False, jnp.bool_)
-            _c1103 = v__envc_run
+            _c1075 = v__envc_run
 
-            def _then1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1076(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1105 = _randint(st, 0, 1)
-                _a1106 = _r1105 == 1
-                v__envc_c1 = _lcast(_a1106, jnp.bool_)
+                st, _r1077 = _randint(st, 0, 1)
+                _a1078 = _r1077 == 1
+                v__envc_c1 = _lcast(_a1078, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                _c1103,
-                lambda: _then1104(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1075,
+                lambda: _then1076(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
             )
-            _c1107 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
+            _c1079 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
 
-            def _then1108(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1080(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1109 = v__envc_seek
+                _c1081 = v__envc_seek
 
-                def _then1110(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1082(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1111 = st["_envc_frame_g3_1"]
-                    v_p = _lcast(_a1111, jnp.int8)
-                    _a1112 = 0
-                    st["_envc_at_g3"] = _cast(_a1112, jnp.int8)
-                    _a1113 = False
-                    v__envc_seek = _lcast(_a1113, jnp.bool_)
+                    _a1083 = st["_envc_frame_g3_1"]
+                    v_p = _lcast(_a1083, jnp.int8)
+                    _a1084 = 0
+                    st["_envc_at_g3"] = _cast(_a1084, jnp.int8)
+                    _a1085 = False
+                    v__envc_seek = _lcast(_a1085, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1109,
-                    lambda: _then1110(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1081,
+                    lambda: _then1082(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                     lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 )
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1114 = _i32(st["_envc_at_g1"]) != 0
+                _c1086 = _i32(st["_envc_at_g1"]) != 0
 
-                def _then1115(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1087(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1116 = v_p
-                    st["_envc_frame_g3_1"] = _cast(_a1116, jnp.int8)
-                    _a1117 = v_k
-                    st["_envc_frame_g3_2"] = _cast(_a1117, jnp.int8)
-                    _a1118 = 1
-                    st["_envc_at_g3"] = _cast(_a1118, jnp.int8)
-                    _a1119 = False
-                    v__envc_run = _lcast(_a1119, jnp.bool_)
+                    _a1088 = v_p
+                    st["_envc_frame_g3_1"] = _cast(_a1088, jnp.int8)
+                    _a1089 = v_k
+                    st["_envc_frame_g3_2"] = _cast(_a1089, jnp.int8)
+                    _a1090 = 1
+                    st["_envc_at_g3"] = _cast(_a1090, jnp.int8)
+                    _a1091 = False
+                    v__envc_run = _lcast(_a1091, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
-                def _else1120(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1121 = True
-                    v__envc_run = _lcast(_a1121, jnp.bool_)
+                    _a1093 = True
+                    v__envc_run = _lcast(_a1093, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1114,
-                    lambda: _then1115(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
-                    lambda: _else1120(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1086,
+                    lambda: _then1087(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    lambda: _else1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 )
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch_any(
-                _c1107,
-                lambda: _then1108(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1079,
+                lambda: _then1080(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
@@ -19236,8 +19047,8 @@ def p_attack_effect__16(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch_any(
-            _c1101,
-            lambda: _then1102(st, v_p, v__envc_run, v__envc_seek, v_k),
+            _c1073,
+            lambda: _then1074(st, v_p, v__envc_run, v__envc_seek, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_k),
@@ -19251,7 +19062,7 @@ def p_attack_effect__16(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
     st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(
-        0, 3, _loop1100, (st, (v_p, v__envc_run, v__envc_seek, v_k))
+        0, 3, _loop1072, (st, (v_p, v__envc_run, v__envc_seek, v_k))
     )
     return st
 
@@ -19286,40 +19097,40 @@ def p_attack_effect__20(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1122 = v__envc_seek
+    _c1094 = v__envc_seek
 
-    def _then1123(st, v_p, v__envc_run, v__envc_seek):
+    def _then1095(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1124 = 0
-        st["_envc_at_g2"] = _cast(_a1124, jnp.int8)
-        _a1125 = False
-        v__envc_seek = _lcast(_a1125, jnp.bool_)
+        _a1096 = 0
+        st["_envc_at_g2"] = _cast(_a1096, jnp.int8)
+        _a1097 = False
+        v__envc_seek = _lcast(_a1097, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1122, lambda: _then1123(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1094, lambda: _then1095(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1126 = _i32(st["_envc_at_g1"]) != 0
+    _c1098 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1127(st, v_p, v__envc_run, v__envc_seek):
+    def _then1099(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1128 = 3
-        st["_envc_at_g2"] = _cast(_a1128, jnp.int8)
-        _a1129 = False
-        v__envc_run = _lcast(_a1129, jnp.bool_)
+        _a1100 = 3
+        st["_envc_at_g2"] = _cast(_a1100, jnp.int8)
+        _a1101 = False
+        v__envc_run = _lcast(_a1101, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1130(st, v_p, v__envc_run, v__envc_seek):
+    def _else1102(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1131 = True
-        v__envc_run = _lcast(_a1131, jnp.bool_)
+        _a1103 = True
+        v__envc_run = _lcast(_a1103, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1126,
-        lambda: _then1127(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1130(st, v_p, v__envc_run, v__envc_seek),
+        _c1098,
+        lambda: _then1099(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1102(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19410,40 +19221,40 @@ def p_attack_effect__31(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1132 = v__envc_seek
+    _c1104 = v__envc_seek
 
-    def _then1133(st, v_p, v__envc_run, v__envc_seek):
+    def _then1105(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1134 = 0
-        st["_envc_at_g2"] = _cast(_a1134, jnp.int8)
-        _a1135 = False
-        v__envc_seek = _lcast(_a1135, jnp.bool_)
+        _a1106 = 0
+        st["_envc_at_g2"] = _cast(_a1106, jnp.int8)
+        _a1107 = False
+        v__envc_seek = _lcast(_a1107, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1132, lambda: _then1133(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1104, lambda: _then1105(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 30, True)
-    _c1136 = _i32(st["_envc_at_g1"]) != 0
+    _c1108 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1137(st, v_p, v__envc_run, v__envc_seek):
+    def _then1109(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1138 = 4
-        st["_envc_at_g2"] = _cast(_a1138, jnp.int8)
-        _a1139 = False
-        v__envc_run = _lcast(_a1139, jnp.bool_)
+        _a1110 = 4
+        st["_envc_at_g2"] = _cast(_a1110, jnp.int8)
+        _a1111 = False
+        v__envc_run = _lcast(_a1111, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1140(st, v_p, v__envc_run, v__envc_seek):
+    def _else1112(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1141 = True
-        v__envc_run = _lcast(_a1141, jnp.bool_)
+        _a1113 = True
+        v__envc_run = _lcast(_a1113, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1136,
-        lambda: _then1137(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1140(st, v_p, v__envc_run, v__envc_seek),
+        _c1108,
+        lambda: _then1109(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1112(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19462,40 +19273,40 @@ def p_attack_effect__33(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1142 = v__envc_seek
+    _c1114 = v__envc_seek
 
-    def _then1143(st, v_p, v__envc_run, v__envc_seek):
+    def _then1115(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1144 = 0
-        st["_envc_at_g2"] = _cast(_a1144, jnp.int8)
-        _a1145 = False
-        v__envc_seek = _lcast(_a1145, jnp.bool_)
+        _a1116 = 0
+        st["_envc_at_g2"] = _cast(_a1116, jnp.int8)
+        _a1117 = False
+        v__envc_seek = _lcast(_a1117, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1142, lambda: _then1143(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1114, lambda: _then1115(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, False, True)
-    _c1146 = _i32(st["_envc_at_g1"]) != 0
+    _c1118 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1147(st, v_p, v__envc_run, v__envc_seek):
+    def _then1119(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1148 = 5
-        st["_envc_at_g2"] = _cast(_a1148, jnp.int8)
-        _a1149 = False
-        v__envc_run = _lcast(_a1149, jnp.bool_)
+        _a1120 = 5
+        st["_envc_at_g2"] = _cast(_a1120, jnp.int8)
+        _a1121 = False
+        v__envc_run = _lcast(_a1121, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1150(st, v_p, v__envc_run, v__envc_seek):
+    def _else1122(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1151 = True
-        v__envc_run = _lcast(_a1151, jnp.bool_)
+        _a1123 = True
+        v__envc_run = _lcast(_a1123, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1146,
-        lambda: _then1147(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1150(st, v_p, v__envc_run, v__envc_seek),
+        _c1118,
+        lambda: _then1119(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1122(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19506,40 +19317,40 @@ def p_attack_effect__34(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1152 = v__envc_seek
+    _c1124 = v__envc_seek
 
-    def _then1153(st, v_p, v__envc_run, v__envc_seek):
+    def _then1125(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1154 = 0
-        st["_envc_at_g2"] = _cast(_a1154, jnp.int8)
-        _a1155 = False
-        v__envc_seek = _lcast(_a1155, jnp.bool_)
+        _a1126 = 0
+        st["_envc_at_g2"] = _cast(_a1126, jnp.int8)
+        _a1127 = False
+        v__envc_seek = _lcast(_a1127, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1152, lambda: _then1153(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1124, lambda: _then1125(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_self(st, v_p)
-    _c1156 = _i32(st["_envc_at_g1"]) != 0
+    _c1128 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1157(st, v_p, v__envc_run, v__envc_seek):
+    def _then1129(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1158 = 6
-        st["_envc_at_g2"] = _cast(_a1158, jnp.int8)
-        _a1159 = False
-        v__envc_run = _lcast(_a1159, jnp.bool_)
+        _a1130 = 6
+        st["_envc_at_g2"] = _cast(_a1130, jnp.int8)
+        _a1131 = False
+        v__envc_run = _lcast(_a1131, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1160(st, v_p, v__envc_run, v__envc_seek):
+    def _else1132(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1161 = True
-        v__envc_run = _lcast(_a1161, jnp.bool_)
+        _a1133 = True
+        v__envc_run = _lcast(_a1133, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1156,
-        lambda: _then1157(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1160(st, v_p, v__envc_run, v__envc_seek),
+        _c1128,
+        lambda: _then1129(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1132(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19556,10 +19367,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a1162 = 20
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1162, jnp.int16))
-    _a1163 = 1 + (1 - _i32(v_p))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1163, jnp.int8))
+    _a1134 = 20
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1134, jnp.int16))
+    _a1135 = 1 + (1 - _i32(v_p))
+    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1135, jnp.int8))
     return st
 
 
@@ -19633,40 +19444,40 @@ def p_attack_effect__45(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1164 = v__envc_seek
+    _c1136 = v__envc_seek
 
-    def _then1165(st, v_p, v__envc_run, v__envc_seek):
+    def _then1137(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1166 = 0
-        st["_envc_at_g2"] = _cast(_a1166, jnp.int8)
-        _a1167 = False
-        v__envc_seek = _lcast(_a1167, jnp.bool_)
+        _a1138 = 0
+        st["_envc_at_g2"] = _cast(_a1138, jnp.int8)
+        _a1139 = False
+        v__envc_seek = _lcast(_a1139, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1164, lambda: _then1165(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1136, lambda: _then1137(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1168 = _i32(st["_envc_at_g1"]) != 0
+    _c1140 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1169(st, v_p, v__envc_run, v__envc_seek):
+    def _then1141(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1170 = 7
-        st["_envc_at_g2"] = _cast(_a1170, jnp.int8)
-        _a1171 = False
-        v__envc_run = _lcast(_a1171, jnp.bool_)
+        _a1142 = 7
+        st["_envc_at_g2"] = _cast(_a1142, jnp.int8)
+        _a1143 = False
+        v__envc_run = _lcast(_a1143, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1172(st, v_p, v__envc_run, v__envc_seek):
+    def _else1144(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1173 = True
-        v__envc_run = _lcast(_a1173, jnp.bool_)
+        _a1145 = True
+        v__envc_run = _lcast(_a1145, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1168,
-        lambda: _then1169(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1172(st, v_p, v__envc_run, v__envc_seek),
+        _c1140,
+        lambda: _then1141(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1144(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19685,40 +19496,40 @@ def p_attack_effect__47(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1174 = v__envc_seek
+    _c1146 = v__envc_seek
 
-    def _then1175(st, v_p, v__envc_run, v__envc_seek):
+    def _then1147(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1176 = 0
-        st["_envc_at_g2"] = _cast(_a1176, jnp.int8)
-        _a1177 = False
-        v__envc_seek = _lcast(_a1177, jnp.bool_)
+        _a1148 = 0
+        st["_envc_at_g2"] = _cast(_a1148, jnp.int8)
+        _a1149 = False
+        v__envc_seek = _lcast(_a1149, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1174, lambda: _then1175(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1146, lambda: _then1147(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1178 = _i32(st["_envc_at_g1"]) != 0
+    _c1150 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1179(st, v_p, v__envc_run, v__envc_seek):
+    def _then1151(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1180 = 8
-        st["_envc_at_g2"] = _cast(_a1180, jnp.int8)
-        _a1181 = False
-        v__envc_run = _lcast(_a1181, jnp.bool_)
+        _a1152 = 8
+        st["_envc_at_g2"] = _cast(_a1152, jnp.int8)
+        _a1153 = False
+        v__envc_run = _lcast(_a1153, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1182(st, v_p, v__envc_run, v__envc_seek):
+    def _else1154(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1183 = True
-        v__envc_run = _lcast(_a1183, jnp.bool_)
+        _a1155 = True
+        v__envc_run = _lcast(_a1155, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1178,
-        lambda: _then1179(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1182(st, v_p, v__envc_run, v__envc_seek),
+        _c1150,
+        lambda: _then1151(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1154(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19817,40 +19628,40 @@ def p_attack_effect__59(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1184 = v__envc_seek
+    _c1156 = v__envc_seek
 
-    def _then1185(st, v_p, v__envc_run, v__envc_seek):
+    def _then1157(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1186 = 0
-        st["_envc_at_g2"] = _cast(_a1186, jnp.int8)
-        _a1187 = False
-        v__envc_seek = _lcast(_a1187, jnp.bool_)
+        _a1158 = 0
+        st["_envc_at_g2"] = _cast(_a1158, jnp.int8)
+        _a1159 = False
+        v__envc_seek = _lcast(_a1159, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1184, lambda: _then1185(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1156, lambda: _then1157(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_copy_attack(st, v_p)
-    _c1188 = _i32(st["_envc_at_g1"]) != 0
+    _c1160 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1189(st, v_p, v__envc_run, v__envc_seek):
+    def _then1161(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1190 = 9
-        st["_envc_at_g2"] = _cast(_a1190, jnp.int8)
-        _a1191 = False
-        v__envc_run = _lcast(_a1191, jnp.bool_)
+        _a1162 = 9
+        st["_envc_at_g2"] = _cast(_a1162, jnp.int8)
+        _a1163 = False
+        v__envc_run = _lcast(_a1163, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1192(st, v_p, v__envc_run, v__envc_seek):
+    def _else1164(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1193 = True
-        v__envc_run = _lcast(_a1193, jnp.bool_)
+        _a1165 = True
+        v__envc_run = _lcast(_a1165, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1188,
-        lambda: _then1189(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1192(st, v_p, v__envc_run, v__envc_seek),
+        _c1160,
+        lambda: _then1161(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1164(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19901,50 +19712,50 @@ def p_attack_effect__65(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1194 = v__envc_run
+    _c1166 = v__envc_run
 
-    def _then1195(st, v_p, v__envc_run, v__envc_seek):
+    def _then1167(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1194, lambda: _then1195(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1166, lambda: _then1167(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
-    _c1196 = v__envc_seek
+    _c1168 = v__envc_seek
 
-    def _then1197(st, v_p, v__envc_run, v__envc_seek):
+    def _then1169(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1198 = 0
-        st["_envc_at_g2"] = _cast(_a1198, jnp.int8)
-        _a1199 = False
-        v__envc_seek = _lcast(_a1199, jnp.bool_)
+        _a1170 = 0
+        st["_envc_at_g2"] = _cast(_a1170, jnp.int8)
+        _a1171 = False
+        v__envc_seek = _lcast(_a1171, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1196, lambda: _then1197(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1168, lambda: _then1169(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1200 = _i32(st["_envc_at_g1"]) != 0
+    _c1172 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1201(st, v_p, v__envc_run, v__envc_seek):
+    def _then1173(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1202 = 10
-        st["_envc_at_g2"] = _cast(_a1202, jnp.int8)
-        _a1203 = False
-        v__envc_run = _lcast(_a1203, jnp.bool_)
+        _a1174 = 10
+        st["_envc_at_g2"] = _cast(_a1174, jnp.int8)
+        _a1175 = False
+        v__envc_run = _lcast(_a1175, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1204(st, v_p, v__envc_run, v__envc_seek):
+    def _else1176(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1205 = True
-        v__envc_run = _lcast(_a1205, jnp.bool_)
+        _a1177 = True
+        v__envc_run = _lcast(_a1177, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1200,
-        lambda: _then1201(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1204(st, v_p, v__envc_run, v__envc_seek),
+        _c1172,
+        lambda: _then1173(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1176(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19986,40 +19797,40 @@ def p_attack_effect__70(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1206 = v__envc_seek
+    _c1178 = v__envc_seek
 
-    def _then1207(st, v_p, v__envc_run, v__envc_seek):
+    def _then1179(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1208 = 0
-        st["_envc_at_g2"] = _cast(_a1208, jnp.int8)
-        _a1209 = False
-        v__envc_seek = _lcast(_a1209, jnp.bool_)
+        _a1180 = 0
+        st["_envc_at_g2"] = _cast(_a1180, jnp.int8)
+        _a1181 = False
+        v__envc_seek = _lcast(_a1181, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1206, lambda: _then1207(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1178, lambda: _then1179(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1210 = _i32(st["_envc_at_g1"]) != 0
+    _c1182 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1211(st, v_p, v__envc_run, v__envc_seek):
+    def _then1183(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1212 = 11
-        st["_envc_at_g2"] = _cast(_a1212, jnp.int8)
-        _a1213 = False
-        v__envc_run = _lcast(_a1213, jnp.bool_)
+        _a1184 = 11
+        st["_envc_at_g2"] = _cast(_a1184, jnp.int8)
+        _a1185 = False
+        v__envc_run = _lcast(_a1185, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1214(st, v_p, v__envc_run, v__envc_seek):
+    def _else1186(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1215 = True
-        v__envc_run = _lcast(_a1215, jnp.bool_)
+        _a1187 = True
+        v__envc_run = _lcast(_a1187, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1210,
-        lambda: _then1211(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1214(st, v_p, v__envc_run, v__envc_seek),
+        _c1182,
+        lambda: _then1183(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1186(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20038,40 +19849,40 @@ def p_attack_effect__72(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1216 = v__envc_seek
+    _c1188 = v__envc_seek
 
-    def _then1217(st, v_p, v__envc_run, v__envc_seek):
+    def _then1189(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1218 = 0
-        st["_envc_at_g2"] = _cast(_a1218, jnp.int8)
-        _a1219 = False
-        v__envc_seek = _lcast(_a1219, jnp.bool_)
+        _a1190 = 0
+        st["_envc_at_g2"] = _cast(_a1190, jnp.int8)
+        _a1191 = False
+        v__envc_seek = _lcast(_a1191, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1216, lambda: _then1217(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1188, lambda: _then1189(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1220 = _i32(st["_envc_at_g1"]) != 0
+    _c1192 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1221(st, v_p, v__envc_run, v__envc_seek):
+    def _then1193(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1222 = 12
-        st["_envc_at_g2"] = _cast(_a1222, jnp.int8)
-        _a1223 = False
-        v__envc_run = _lcast(_a1223, jnp.bool_)
+        _a1194 = 12
+        st["_envc_at_g2"] = _cast(_a1194, jnp.int8)
+        _a1195 = False
+        v__envc_run = _lcast(_a1195, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1224(st, v_p, v__envc_run, v__envc_seek):
+    def _else1196(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1225 = True
-        v__envc_run = _lcast(_a1225, jnp.bool_)
+        _a1197 = True
+        v__envc_run = _lcast(_a1197, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1220,
-        lambda: _then1221(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1224(st, v_p, v__envc_run, v__envc_seek),
+        _c1192,
+        lambda: _then1193(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1196(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20106,40 +19917,40 @@ def p_attack_effect__76(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1226 = v__envc_seek
+    _c1198 = v__envc_seek
 
-    def _then1227(st, v_p, v__envc_run, v__envc_seek):
+    def _then1199(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1228 = 0
-        st["_envc_at_g2"] = _cast(_a1228, jnp.int8)
-        _a1229 = False
-        v__envc_seek = _lcast(_a1229, jnp.bool_)
+        _a1200 = 0
+        st["_envc_at_g2"] = _cast(_a1200, jnp.int8)
+        _a1201 = False
+        v__envc_seek = _lcast(_a1201, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1226, lambda: _then1227(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1198, lambda: _then1199(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1230 = _i32(st["_envc_at_g1"]) != 0
+    _c1202 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1231(st, v_p, v__envc_run, v__envc_seek):
+    def _then1203(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1232 = 13
-        st["_envc_at_g2"] = _cast(_a1232, jnp.int8)
-        _a1233 = False
-        v__envc_run = _lcast(_a1233, jnp.bool_)
+        _a1204 = 13
+        st["_envc_at_g2"] = _cast(_a1204, jnp.int8)
+        _a1205 = False
+        v__envc_run = _lcast(_a1205, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1234(st, v_p, v__envc_run, v__envc_seek):
+    def _else1206(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1235 = True
-        v__envc_run = _lcast(_a1235, jnp.bool_)
+        _a1207 = True
+        v__envc_run = _lcast(_a1207, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1230,
-        lambda: _then1231(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1234(st, v_p, v__envc_run, v__envc_seek),
+        _c1202,
+        lambda: _then1203(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1206(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20174,40 +19985,40 @@ def p_attack_effect__80(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1236 = v__envc_seek
+    _c1208 = v__envc_seek
 
-    def _then1237(st, v_p, v__envc_run, v__envc_seek):
+    def _then1209(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1238 = 0
-        st["_envc_at_g2"] = _cast(_a1238, jnp.int8)
-        _a1239 = False
-        v__envc_seek = _lcast(_a1239, jnp.bool_)
+        _a1210 = 0
+        st["_envc_at_g2"] = _cast(_a1210, jnp.int8)
+        _a1211 = False
+        v__envc_seek = _lcast(_a1211, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1236, lambda: _then1237(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1208, lambda: _then1209(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1240 = _i32(st["_envc_at_g1"]) != 0
+    _c1212 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1241(st, v_p, v__envc_run, v__envc_seek):
+    def _then1213(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1242 = 14
-        st["_envc_at_g2"] = _cast(_a1242, jnp.int8)
-        _a1243 = False
-        v__envc_run = _lcast(_a1243, jnp.bool_)
+        _a1214 = 14
+        st["_envc_at_g2"] = _cast(_a1214, jnp.int8)
+        _a1215 = False
+        v__envc_run = _lcast(_a1215, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1244(st, v_p, v__envc_run, v__envc_seek):
+    def _else1216(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1245 = True
-        v__envc_run = _lcast(_a1245, jnp.bool_)
+        _a1217 = True
+        v__envc_run = _lcast(_a1217, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1240,
-        lambda: _then1241(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1244(st, v_p, v__envc_run, v__envc_seek),
+        _c1212,
+        lambda: _then1213(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1216(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20337,40 +20148,40 @@ def p_attack_effect__96(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1246 = v__envc_seek
+    _c1218 = v__envc_seek
 
-    def _then1247(st, v_p, v__envc_run, v__envc_seek):
+    def _then1219(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1248 = 0
-        st["_envc_at_g2"] = _cast(_a1248, jnp.int8)
-        _a1249 = False
-        v__envc_seek = _lcast(_a1249, jnp.bool_)
+        _a1220 = 0
+        st["_envc_at_g2"] = _cast(_a1220, jnp.int8)
+        _a1221 = False
+        v__envc_seek = _lcast(_a1221, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1246, lambda: _then1247(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1218, lambda: _then1219(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1250 = _i32(st["_envc_at_g1"]) != 0
+    _c1222 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1251(st, v_p, v__envc_run, v__envc_seek):
+    def _then1223(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1252 = 15
-        st["_envc_at_g2"] = _cast(_a1252, jnp.int8)
-        _a1253 = False
-        v__envc_run = _lcast(_a1253, jnp.bool_)
+        _a1224 = 15
+        st["_envc_at_g2"] = _cast(_a1224, jnp.int8)
+        _a1225 = False
+        v__envc_run = _lcast(_a1225, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1254(st, v_p, v__envc_run, v__envc_seek):
+    def _else1226(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1255 = True
-        v__envc_run = _lcast(_a1255, jnp.bool_)
+        _a1227 = True
+        v__envc_run = _lcast(_a1227, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1250,
-        lambda: _then1251(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1254(st, v_p, v__envc_run, v__envc_seek),
+        _c1222,
+        lambda: _then1223(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1226(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20381,40 +20192,40 @@ def p_attack_effect__97(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1256 = v__envc_seek
+    _c1228 = v__envc_seek
 
-    def _then1257(st, v_p, v__envc_run, v__envc_seek):
+    def _then1229(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1258 = 0
-        st["_envc_at_g2"] = _cast(_a1258, jnp.int8)
-        _a1259 = False
-        v__envc_seek = _lcast(_a1259, jnp.bool_)
+        _a1230 = 0
+        st["_envc_at_g2"] = _cast(_a1230, jnp.int8)
+        _a1231 = False
+        v__envc_seek = _lcast(_a1231, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1256, lambda: _then1257(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1228, lambda: _then1229(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, True, False, False)
-    _c1260 = _i32(st["_envc_at_g1"]) != 0
+    _c1232 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1261(st, v_p, v__envc_run, v__envc_seek):
+    def _then1233(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1262 = 16
-        st["_envc_at_g2"] = _cast(_a1262, jnp.int8)
-        _a1263 = False
-        v__envc_run = _lcast(_a1263, jnp.bool_)
+        _a1234 = 16
+        st["_envc_at_g2"] = _cast(_a1234, jnp.int8)
+        _a1235 = False
+        v__envc_run = _lcast(_a1235, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1264(st, v_p, v__envc_run, v__envc_seek):
+    def _else1236(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1265 = True
-        v__envc_run = _lcast(_a1265, jnp.bool_)
+        _a1237 = True
+        v__envc_run = _lcast(_a1237, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1260,
-        lambda: _then1261(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1264(st, v_p, v__envc_run, v__envc_seek),
+        _c1232,
+        lambda: _then1233(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1236(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20459,54 +20270,54 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1266 = jnp.logical_or(
+    _c1238 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 17))
     )
 
-    def _then1267(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1239(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1268 = v__envc_seek
+        _c1240 = v__envc_seek
 
-        def _then1269(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1241(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1270 = 0
-            st["_envc_at_g2"] = _cast(_a1270, jnp.int8)
-            _a1271 = False
-            v__envc_seek = _lcast(_a1271, jnp.bool_)
+            _a1242 = 0
+            st["_envc_at_g2"] = _cast(_a1242, jnp.int8)
+            _a1243 = False
+            v__envc_seek = _lcast(_a1243, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1268,
-            lambda: _then1269(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1240,
+            lambda: _then1241(st, v_p, v_s, v__envc_run, v__envc_seek),
             lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         )
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1272 = _i32(st["_envc_at_g1"]) != 0
+        _c1244 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1273(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1245(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1274 = 17
-            st["_envc_at_g2"] = _cast(_a1274, jnp.int8)
-            _a1275 = False
-            v__envc_run = _lcast(_a1275, jnp.bool_)
+            _a1246 = 17
+            st["_envc_at_g2"] = _cast(_a1246, jnp.int8)
+            _a1247 = False
+            v__envc_run = _lcast(_a1247, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-        def _else1276(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1248(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1277 = True
-            v__envc_run = _lcast(_a1277, jnp.bool_)
+            _a1249 = True
+            v__envc_run = _lcast(_a1249, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1272,
-            lambda: _then1273(st, v_p, v_s, v__envc_run, v__envc_seek),
-            lambda: _else1276(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1244,
+            lambda: _then1245(st, v_p, v_s, v__envc_run, v__envc_seek),
+            lambda: _else1248(st, v_p, v_s, v__envc_run, v__envc_seek),
         )
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch_any(
-        _c1266,
-        lambda: _then1267(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1238,
+        lambda: _then1239(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         True,
         (v_p, v_s, v__envc_run, v__envc_seek),
@@ -20545,42 +20356,42 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1278 = v__envc_seek
+    _c1250 = v__envc_seek
 
-    def _then1279(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1251(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1280 = 0
-        st["_envc_at_g2"] = _cast(_a1280, jnp.int8)
-        _a1281 = False
-        v__envc_seek = _lcast(_a1281, jnp.bool_)
+        _a1252 = 0
+        st["_envc_at_g2"] = _cast(_a1252, jnp.int8)
+        _a1253 = False
+        v__envc_seek = _lcast(_a1253, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1278,
-        lambda: _then1279(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1250,
+        lambda: _then1251(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1282 = _i32(st["_envc_at_g1"]) != 0
+    _c1254 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1283(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1255(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1284 = 18
-        st["_envc_at_g2"] = _cast(_a1284, jnp.int8)
-        _a1285 = False
-        v__envc_run = _lcast(_a1285, jnp.bool_)
+        _a1256 = 18
+        st["_envc_at_g2"] = _cast(_a1256, jnp.int8)
+        _a1257 = False
+        v__envc_run = _lcast(_a1257, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1286(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1258(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1287 = True
-        v__envc_run = _lcast(_a1287, jnp.bool_)
+        _a1259 = True
+        v__envc_run = _lcast(_a1259, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1282,
-        lambda: _then1283(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1286(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1254,
+        lambda: _then1255(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1258(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20646,42 +20457,42 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1288 = v__envc_seek
+    _c1260 = v__envc_seek
 
-    def _then1289(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1261(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1290 = 0
-        st["_envc_at_g2"] = _cast(_a1290, jnp.int8)
-        _a1291 = False
-        v__envc_seek = _lcast(_a1291, jnp.bool_)
+        _a1262 = 0
+        st["_envc_at_g2"] = _cast(_a1262, jnp.int8)
+        _a1263 = False
+        v__envc_seek = _lcast(_a1263, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1288,
-        lambda: _then1289(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1260,
+        lambda: _then1261(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1292 = _i32(st["_envc_at_g1"]) != 0
+    _c1264 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1293(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1265(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1294 = 19
-        st["_envc_at_g2"] = _cast(_a1294, jnp.int8)
-        _a1295 = False
-        v__envc_run = _lcast(_a1295, jnp.bool_)
+        _a1266 = 19
+        st["_envc_at_g2"] = _cast(_a1266, jnp.int8)
+        _a1267 = False
+        v__envc_run = _lcast(_a1267, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1296(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1268(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1297 = True
-        v__envc_run = _lcast(_a1297, jnp.bool_)
+        _a1269 = True
+        v__envc_run = _lcast(_a1269, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1292,
-        lambda: _then1293(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1296(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1264,
+        lambda: _then1265(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1268(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20765,31 +20576,31 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1298(i, carry):
+    def _loop1270(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1299 = v_going
+        _c1271 = v_going
 
-        def _then1300(st, v_p, v_target, v_going, v_k):
+        def _then1272(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1302 = _randint(st, 0, 1)
-            _c1301 = _r1302 == 1
+            st, _r1274 = _randint(st, 0, 1)
+            _c1273 = _r1274 == 1
 
-            def _then1303(st, v_p, v_target, v_going, v_k):
+            def _then1275(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
 
-            def _else1304(st, v_p, v_target, v_going, v_k):
+            def _else1276(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1305 = False
-                v_going = _lcast(_a1305, jnp.bool_)
+                _a1277 = False
+                v_going = _lcast(_a1277, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
 
             st, (v_p, v_target, v_going, v_k) = _branch_any(
-                _c1301,
-                lambda: _then1303(st, v_p, v_target, v_going, v_k),
-                lambda: _else1304(st, v_p, v_target, v_going, v_k),
+                _c1273,
+                lambda: _then1275(st, v_p, v_target, v_going, v_k),
+                lambda: _else1276(st, v_p, v_target, v_going, v_k),
                 True,
                 (v_p, v_target, v_going, v_k),
                 (
@@ -20802,8 +20613,8 @@ def p_trainer_effect__3(st, v_p, v_target):
             return st, (v_p, v_target, v_going, v_k)
 
         st, (v_p, v_target, v_going, v_k) = _branch_any(
-            _c1299,
-            lambda: _then1300(st, v_p, v_target, v_going, v_k),
+            _c1271,
+            lambda: _then1272(st, v_p, v_target, v_going, v_k),
             lambda: (st, (v_p, v_target, v_going, v_k)),
             True,
             (v_p, v_target, v_going, v_k),
@@ -20818,7 +20629,7 @@ def p_trainer_effect__3(st, v_p, v_target):
 
     _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(
         lambda c: (c[0] < 12) & c[1][1][2],
-        lambda c: (c[0] + 1, _loop1298(c[0], c[1])),
+        lambda c: (c[0] + 1, _loop1270(c[0], c[1])),
         (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))),
     )
     return st
@@ -20867,42 +20678,42 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1306 = v__envc_seek
+    _c1278 = v__envc_seek
 
-    def _then1307(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1279(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1308 = 0
-        st["_envc_at_g2"] = _cast(_a1308, jnp.int8)
-        _a1309 = False
-        v__envc_seek = _lcast(_a1309, jnp.bool_)
+        _a1280 = 0
+        st["_envc_at_g2"] = _cast(_a1280, jnp.int8)
+        _a1281 = False
+        v__envc_seek = _lcast(_a1281, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1306,
-        lambda: _then1307(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1278,
+        lambda: _then1279(st, v_p, v_target, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1310 = _i32(st["_envc_at_g1"]) != 0
+    _c1282 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1311(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1283(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1312 = 20
-        st["_envc_at_g2"] = _cast(_a1312, jnp.int8)
-        _a1313 = False
-        v__envc_run = _lcast(_a1313, jnp.bool_)
+        _a1284 = 20
+        st["_envc_at_g2"] = _cast(_a1284, jnp.int8)
+        _a1285 = False
+        v__envc_run = _lcast(_a1285, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
-    def _else1314(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1286(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1315 = True
-        v__envc_run = _lcast(_a1315, jnp.bool_)
+        _a1287 = True
+        v__envc_run = _lcast(_a1287, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1310,
-        lambda: _then1311(st, v_p, v_target, v__envc_run, v__envc_seek),
-        lambda: _else1314(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1282,
+        lambda: _then1283(st, v_p, v_target, v__envc_run, v__envc_seek),
+        lambda: _else1286(st, v_p, v_target, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20987,776 +20798,804 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1316 = v__envc_run
+    _c1288 = v__envc_run
 
-    def _then1317(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1289(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1318 = _K34[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1318, jnp.int8)
+        _a1290 = _K34[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1290, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1316,
-        lambda: _then1317(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+        _c1288,
+        lambda: _then1289(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1322 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1323 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1325 = jnp.logical_or(
+    _c1291 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1292 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1293 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1294 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1295 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1296 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1297 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)),
     )
-    _c1326 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1330 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1333 = jnp.logical_or(
+    _c1298 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1299 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1300 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1301 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1302 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1303 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1304 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1305 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)),
     )
-    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1335 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1339 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1340 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1341 = jnp.logical_or(
+    _c1306 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1307 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1309 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1313 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)),
     )
-    _c1342 = jnp.logical_or(
+    _c1314 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)),
     )
-    _c1343 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1346 = jnp.logical_or(
+    _c1315 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1317 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1318 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)),
     )
-    _c1347 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1348 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1349 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1350 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1351 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1352 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1353 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1354 = jnp.logical_or(
+    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1322 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1323 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1325 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1326 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)),
     )
-    _c1355 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1356 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1357 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1358 = jnp.logical_or(
+    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1330 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)),
     )
-    _c1359 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1360 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1361 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1362 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1363 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1364 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1365 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1366 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1367 = jnp.logical_or(
+    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1335 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1339 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)),
     )
-    _c1368 = v__envc_run
+    _c1340 = v__envc_run
 
-    def _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1341(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1342(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1371(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1343(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1344(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1373(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1345(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1346(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1347(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg1 = _lcast(0, jnp.int8)
-        _c1376 = v__envc_run
+        _c1348 = v__envc_run
 
-        def _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1349(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1378 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _lcast(_a1378, jnp.int8)
+            _a1350 = _K41[_i32(v_effect)][0]
+            v__envc_arg1 = _lcast(_a1350, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1376,
-            lambda: _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1348,
+            lambda: _then1349(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
-        _c1379 = v__envc_seek
+        _c1351 = v__envc_seek
 
-        def _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1381 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1381, jnp.int8)
-            _a1382 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1382, jnp.int8)
-            _a1383 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1383, jnp.int8)
-            _a1384 = False
-            v__envc_seek = _lcast(_a1384, jnp.bool_)
+            _a1353 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1353, jnp.int8)
+            _a1354 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1354, jnp.int8)
+            _a1355 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1355, jnp.int8)
+            _a1356 = False
+            v__envc_seek = _lcast(_a1356, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1379,
-            lambda: _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1351,
+            lambda: _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1385 = _i32(st["_envc_at_g1"]) != 0
+        _c1357 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1387 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1387, jnp.int8)
-            _a1388 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1388, jnp.int8)
-            _a1389 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1389, jnp.int8)
-            _a1390 = False
-            v__envc_run = _lcast(_a1390, jnp.bool_)
+            _a1359 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1359, jnp.int8)
+            _a1360 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1360, jnp.int8)
+            _a1361 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1361, jnp.int8)
+            _a1362 = False
+            v__envc_run = _lcast(_a1362, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
-        def _else1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _else1363(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1392 = True
-            v__envc_run = _lcast(_a1392, jnp.bool_)
+            _a1364 = True
+            v__envc_run = _lcast(_a1364, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1385,
-            lambda: _then1386(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
-            lambda: _else1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1357,
+            lambda: _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            lambda: _else1363(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1365(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_nothing_on_tails(st)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1366(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hinder_defending(
             st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0]
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1368(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1397(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_block_supporters(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1399(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1371(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg2 = _lcast(0, jnp.int16)
         v__envc_arg3 = _lcast(False, jnp.bool_)
-        _c1401 = v__envc_run
+        _c1373 = v__envc_run
 
-        def _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1403 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _lcast(_a1403, jnp.int16)
-            _a1404 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _lcast(_a1404, jnp.bool_)
+            _a1375 = _K52[_i32(v_effect)][0]
+            v__envc_arg2 = _lcast(_a1375, jnp.int16)
+            _a1376 = _K53[_i32(v_effect)][0]
+            v__envc_arg3 = _lcast(_a1376, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1401,
-            lambda: _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            _c1373,
+            lambda: _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
         )
-        _c1405 = v__envc_seek
+        _c1377 = v__envc_seek
 
-        def _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1407 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1407, jnp.int8)
-            _a1408 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1408, jnp.int8)
-            _a1409 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1409, jnp.int8)
-            _a1410 = False
-            v__envc_seek = _lcast(_a1410, jnp.bool_)
+            _a1379 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1379, jnp.int8)
+            _a1380 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1380, jnp.int8)
+            _a1381 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1381, jnp.int8)
+            _a1382 = False
+            v__envc_seek = _lcast(_a1382, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1405,
-            lambda: _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            _c1377,
+            lambda: _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
         )
         st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1411 = _i32(st["_envc_at_g1"]) != 0
+        _c1383 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1413 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1413, jnp.int8)
-            _a1414 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1414, jnp.int8)
-            _a1415 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1415, jnp.int8)
-            _a1416 = False
-            v__envc_run = _lcast(_a1416, jnp.bool_)
+            _a1385 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1385, jnp.int8)
+            _a1386 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1386, jnp.int8)
+            _a1387 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1387, jnp.int8)
+            _a1388 = False
+            v__envc_run = _lcast(_a1388, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
-        def _else1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+        def _else1389(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1418 = True
-            v__envc_run = _lcast(_a1418, jnp.bool_)
+            _a1390 = True
+            v__envc_run = _lcast(_a1390, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1411,
-            lambda: _then1412(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: _else1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            _c1383,
+            lambda: _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: _else1389(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1420(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1392(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 2)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1423(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_all_energy(st, v_p, 0)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1397(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_or_recoil(st, v_p, 40, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg4 = _lcast(0, jnp.int16)
         v__envc_arg5 = _lcast(False, jnp.bool_)
-        _c1427 = v__envc_run
+        _c1399 = v__envc_run
 
-        def _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1429 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _lcast(_a1429, jnp.int16)
-            _a1430 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _lcast(_a1430, jnp.bool_)
+            _a1401 = _K59[_i32(v_effect)][0]
+            v__envc_arg4 = _lcast(_a1401, jnp.int16)
+            _a1402 = _K60[_i32(v_effect)][0]
+            v__envc_arg5 = _lcast(_a1402, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1427,
-            lambda: _then1428(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            _c1399,
+            lambda: _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
         )
-        _c1431 = v__envc_seek
+        _c1403 = v__envc_seek
 
-        def _then1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1433 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1433, jnp.int8)
-            _a1434 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1434, jnp.int8)
-            _a1435 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1435, jnp.int8)
-            _a1436 = False
-            v__envc_seek = _lcast(_a1436, jnp.bool_)
+            _a1405 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1405, jnp.int8)
+            _a1406 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1406, jnp.int8)
+            _a1407 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1407, jnp.int8)
+            _a1408 = False
+            v__envc_seek = _lcast(_a1408, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1431,
-            lambda: _then1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            _c1403,
+            lambda: _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
         )
         st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1437 = _i32(st["_envc_at_g1"]) != 0
+        _c1409 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1439 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1439, jnp.int8)
-            _a1440 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1440, jnp.int8)
-            _a1441 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1441, jnp.int8)
-            _a1442 = False
-            v__envc_run = _lcast(_a1442, jnp.bool_)
+            _a1411 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1411, jnp.int8)
+            _a1412 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1412, jnp.int8)
+            _a1413 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1413, jnp.int8)
+            _a1414 = False
+            v__envc_run = _lcast(_a1414, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
-        def _else1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+        def _else1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1444 = True
-            v__envc_run = _lcast(_a1444, jnp.bool_)
+            _a1416 = True
+            v__envc_run = _lcast(_a1416, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1437,
-            lambda: _then1438(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: _else1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            _c1409,
+            lambda: _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: _else1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1446 = v__envc_seek
+        _c1418 = v__envc_seek
 
-        def _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1448 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1448, jnp.int8)
-            _a1449 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1449, jnp.int8)
-            _a1450 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1450, jnp.int8)
-            _a1451 = False
-            v__envc_seek = _lcast(_a1451, jnp.bool_)
+            _a1420 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1420, jnp.int8)
+            _a1421 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1421, jnp.int8)
+            _a1422 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1422, jnp.int8)
+            _a1423 = False
+            v__envc_seek = _lcast(_a1423, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1446,
-            lambda: _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1418,
+            lambda: _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_self(st, v_p)
-        _c1452 = _i32(st["_envc_at_g1"]) != 0
+        _c1424 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1454 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1454, jnp.int8)
-            _a1455 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1455, jnp.int8)
-            _a1456 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1456, jnp.int8)
-            _a1457 = False
-            v__envc_run = _lcast(_a1457, jnp.bool_)
+            _a1426 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1426, jnp.int8)
+            _a1427 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1427, jnp.int8)
+            _a1428 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1428, jnp.int8)
+            _a1429 = False
+            v__envc_run = _lcast(_a1429, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1459 = True
-            v__envc_run = _lcast(_a1459, jnp.bool_)
+            _a1431 = True
+            v__envc_run = _lcast(_a1431, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1452,
-            lambda: _then1453(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1424,
+            lambda: _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1433(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_protect_all(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_drain(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg6 = _lcast(False, jnp.bool_)
         v__envc_arg7 = _lcast(False, jnp.bool_)
-        _c1464 = v__envc_run
+        _c1436 = v__envc_run
 
-        def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1466 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _lcast(_a1466, jnp.bool_)
-            _a1467 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _lcast(_a1467, jnp.bool_)
+            _a1438 = _K62[_i32(v_effect)][0]
+            v__envc_arg6 = _lcast(_a1438, jnp.bool_)
+            _a1439 = _K63[_i32(v_effect)][0]
+            v__envc_arg7 = _lcast(_a1439, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1464,
-            lambda: _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1436,
+            lambda: _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
         )
-        _c1468 = v__envc_seek
+        _c1440 = v__envc_seek
 
-        def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1470 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1470, jnp.int8)
-            _a1471 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1471, jnp.int8)
-            _a1472 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1472, jnp.int8)
-            _a1473 = False
-            v__envc_seek = _lcast(_a1473, jnp.bool_)
+            _a1442 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1442, jnp.int8)
+            _a1443 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1443, jnp.int8)
+            _a1444 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1444, jnp.int8)
+            _a1445 = False
+            v__envc_seek = _lcast(_a1445, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1468,
-            lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1440,
+            lambda: _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
         )
         st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1474 = _i32(st["_envc_at_g1"]) != 0
+        _c1446 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1476 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1476, jnp.int8)
-            _a1477 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1477, jnp.int8)
-            _a1478 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1478, jnp.int8)
-            _a1479 = False
-            v__envc_run = _lcast(_a1479, jnp.bool_)
+            _a1448 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1448, jnp.int8)
+            _a1449 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1449, jnp.int8)
+            _a1450 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1450, jnp.int8)
+            _a1451 = False
+            v__envc_run = _lcast(_a1451, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
-        def _else1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+        def _else1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1481 = True
-            v__envc_run = _lcast(_a1481, jnp.bool_)
+            _a1453 = True
+            v__envc_run = _lcast(_a1453, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1474,
-            lambda: _then1475(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
-            lambda: _else1480(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            _c1446,
+            lambda: _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            lambda: _else1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1482(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1454(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_named_from_deck_to_bench(st, v_p, 12)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1455(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_per_bench_named(st, v_p, 8, 50)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1490 = v__envc_seek
+        _c1462 = v__envc_seek
 
-        def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1492 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1492, jnp.int8)
-            _a1493 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1493, jnp.int8)
-            _a1494 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1494, jnp.int8)
-            _a1495 = False
-            v__envc_seek = _lcast(_a1495, jnp.bool_)
+            _a1464 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1464, jnp.int8)
+            _a1465 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1465, jnp.int8)
+            _a1466 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1466, jnp.int8)
+            _a1467 = False
+            v__envc_seek = _lcast(_a1467, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1490,
-            lambda: _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1462,
+            lambda: _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_copy_attack(st, v_p)
-        _c1496 = _i32(st["_envc_at_g1"]) != 0
+        _c1468 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1498 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1498, jnp.int8)
-            _a1499 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1499, jnp.int8)
-            _a1500 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1500, jnp.int8)
-            _a1501 = False
-            v__envc_run = _lcast(_a1501, jnp.bool_)
+            _a1470 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1470, jnp.int8)
+            _a1471 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1471, jnp.int8)
+            _a1472 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1472, jnp.int8)
+            _a1473 = False
+            v__envc_run = _lcast(_a1473, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1503 = True
-            v__envc_run = _lcast(_a1503, jnp.bool_)
+            _a1475 = True
+            v__envc_run = _lcast(_a1475, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1496,
-            lambda: _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1468,
+            lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_active_to_deck(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1477(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1508 = v__envc_seek
+        _c1480 = v__envc_seek
 
-        def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1481(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1510 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1510, jnp.int8)
-            _a1511 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1511, jnp.int8)
-            _a1512 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1512, jnp.int8)
-            _a1513 = False
-            v__envc_seek = _lcast(_a1513, jnp.bool_)
+            _a1482 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1482, jnp.int8)
+            _a1483 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1483, jnp.int8)
+            _a1484 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1484, jnp.int8)
+            _a1485 = False
+            v__envc_seek = _lcast(_a1485, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1508,
-            lambda: _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1480,
+            lambda: _then1481(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1514 = _i32(st["_envc_at_g1"]) != 0
+        _c1486 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1516 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1516, jnp.int8)
-            _a1517 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1517, jnp.int8)
-            _a1518 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1518, jnp.int8)
-            _a1519 = False
-            v__envc_run = _lcast(_a1519, jnp.bool_)
+            _a1488 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1488, jnp.int8)
+            _a1489 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1489, jnp.int8)
+            _a1490 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1490, jnp.int8)
+            _a1491 = False
+            v__envc_run = _lcast(_a1491, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1520(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1521 = True
-            v__envc_run = _lcast(_a1521, jnp.bool_)
+            _a1493 = True
+            v__envc_run = _lcast(_a1493, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1514,
-            lambda: _then1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1520(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1486,
+            lambda: _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1522(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_self(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1523(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1495(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_boost_next_turn(st, v_p, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_burn_opponent_on_heads(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_deck_tops(st, 5)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_sweets_relay(st, v_p, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_relay(st, v_p, 40)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1500(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_counter_damage(st, v_p, 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_heads(st, v_p, 0, 60)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1531 = v__envc_seek
+        _c1503 = v__envc_seek
 
-        def _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1533 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1533, jnp.int8)
-            _a1534 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1534, jnp.int8)
-            _a1535 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1535, jnp.int8)
-            _a1536 = False
-            v__envc_seek = _lcast(_a1536, jnp.bool_)
+            _a1505 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1505, jnp.int8)
+            _a1506 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1506, jnp.int8)
+            _a1507 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1507, jnp.int8)
+            _a1508 = False
+            v__envc_seek = _lcast(_a1508, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1531,
-            lambda: _then1532(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1503,
+            lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_attack_effect__16(st, v_p)
-        _c1537 = _i32(st["_envc_at_g3"]) != 0
+        _c1509 = _i32(st["_envc_at_g3"]) != 0
 
-        def _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1539 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1539, jnp.int8)
-            _a1540 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1540, jnp.int8)
-            _a1541 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1541, jnp.int8)
-            _a1542 = False
-            v__envc_run = _lcast(_a1542, jnp.bool_)
+            _a1511 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1511, jnp.int8)
+            _a1512 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1512, jnp.int8)
+            _a1513 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1513, jnp.int8)
+            _a1514 = False
+            v__envc_run = _lcast(_a1514, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1544 = True
-            v__envc_run = _lcast(_a1544, jnp.bool_)
+            _a1516 = True
+            v__envc_run = _lcast(_a1516, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1537,
-            lambda: _then1538(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1543(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1509,
+            lambda: _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1545(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1517(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1546 = _i32(v_op_0) == 50
+        _c1518 = _i32(v_op_0) == 50
 
-        def _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1546,
-            lambda: _then1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1518,
+            lambda: _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
+            _c1291,
+            _c1292,
+            _c1293,
+            _c1294,
+            _c1295,
+            _c1296,
+            _c1297,
+            _c1298,
+            _c1299,
+            _c1300,
+            _c1301,
+            _c1302,
+            _c1303,
+            _c1304,
+            _c1305,
+            _c1306,
+            _c1307,
+            _c1308,
+            _c1309,
+            _c1310,
+            _c1311,
+            _c1312,
+            _c1313,
+            _c1314,
+            _c1315,
+            _c1316,
+            _c1317,
+            _c1318,
             _c1319,
             _c1320,
             _c1321,
@@ -21779,87 +21618,59 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _c1338,
             _c1339,
             _c1340,
-            _c1341,
-            _c1342,
-            _c1343,
-            _c1344,
-            _c1345,
-            _c1346,
-            _c1347,
-            _c1348,
-            _c1349,
-            _c1350,
-            _c1351,
-            _c1352,
-            _c1353,
-            _c1354,
-            _c1355,
-            _c1356,
-            _c1357,
-            _c1358,
-            _c1359,
-            _c1360,
-            _c1361,
-            _c1362,
-            _c1363,
-            _c1364,
-            _c1365,
-            _c1366,
-            _c1367,
-            _c1368,
         ),
         (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
+            lambda: _then1341(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1342(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1343(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1344(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1345(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1346(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1347(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1365(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1366(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1368(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1371(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1373(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1392(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1397(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1399(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1420(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1421(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1422(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1423(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1424(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1426(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1433(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1454(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1455(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1482(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1483(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1485(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1522(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1523(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1528(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1545(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1477(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1495(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1500(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1517(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -21923,85 +21734,85 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         ),
     )
     v_op_1 = _lcast(0, jnp.int8)
-    _c1548 = v__envc_run
+    _c1520 = v__envc_run
 
-    def _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        _a1550 = _K34[_i32(v_effect)][1]
-        v_op_1 = _lcast(_a1550, jnp.int8)
+        _a1522 = _K34[_i32(v_effect)][1]
+        v_op_1 = _lcast(_a1522, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(
-        _c1548,
-        lambda: _then1549(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1520,
+        lambda: _then1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
     )
-    _c1551 = jnp.logical_or(
+    _c1523 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)),
     )
 
-    def _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         v__envc_arg8 = _lcast(0, jnp.int16)
         v__envc_arg9 = _lcast(False, jnp.bool_)
-        _c1553 = v__envc_run
+        _c1525 = v__envc_run
 
-        def _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1555 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _lcast(_a1555, jnp.int16)
-            _a1556 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _lcast(_a1556, jnp.bool_)
+            _a1527 = _K52[_i32(v_effect)][1]
+            v__envc_arg8 = _lcast(_a1527, jnp.int16)
+            _a1528 = _K53[_i32(v_effect)][1]
+            v__envc_arg9 = _lcast(_a1528, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1553,
-            lambda: _then1554(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1525,
+            lambda: _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
         )
-        _c1557 = v__envc_seek
+        _c1529 = v__envc_seek
 
-        def _then1558(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1559 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1559, jnp.int8)
-            _a1560 = False
-            v__envc_seek = _lcast(_a1560, jnp.bool_)
+            _a1531 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1531, jnp.int8)
+            _a1532 = False
+            v__envc_seek = _lcast(_a1532, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1557,
-            lambda: _then1558(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1529,
+            lambda: _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
         )
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1561 = _i32(st["_envc_at_g1"]) != 0
+        _c1533 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1562(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1563 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1563, jnp.int8)
-            _a1564 = False
-            v__envc_run = _lcast(_a1564, jnp.bool_)
+            _a1535 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1535, jnp.int8)
+            _a1536 = False
+            v__envc_run = _lcast(_a1536, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
-        def _else1565(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _else1537(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1566 = True
-            v__envc_run = _lcast(_a1566, jnp.bool_)
+            _a1538 = True
+            v__envc_run = _lcast(_a1538, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1561,
-            lambda: _then1562(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
-            lambda: _else1565(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1533,
+            lambda: _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            lambda: _else1537(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch_any(
-        _c1551,
-        lambda: _then1552(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1523,
+        lambda: _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
         True,
         (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
@@ -22026,97 +21837,97 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_g3"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1567 = v__envc_run
+    _c1539 = v__envc_run
 
-    def _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1540(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1569 = _K71[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1569, jnp.int8)
+        _a1541 = _K71[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1541, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1567,
-        lambda: _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+        _c1539,
+        lambda: _then1540(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1570 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1571 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1572 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1573 = jnp.logical_or(
+    _c1542 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1543 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1544 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1545 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 2))
     )
-    _c1574 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1575 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1576 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1577 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1578 = jnp.logical_or(
+    _c1546 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1547 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1548 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1549 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1550 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 3))
     )
-    _c1579 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1580 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1581 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1582 = jnp.logical_or(
+    _c1551 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1552 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1553 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1554 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 4)),
     )
 
-    def _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1555(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1556(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1557(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1558(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1587 = v__envc_seek
+        _c1559 = v__envc_seek
 
-        def _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1560(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1589 = 0
-            st["_envc_at_g3"] = _cast(_a1589, jnp.int8)
-            _a1590 = False
-            v__envc_seek = _lcast(_a1590, jnp.bool_)
+            _a1561 = 0
+            st["_envc_at_g3"] = _cast(_a1561, jnp.int8)
+            _a1562 = False
+            v__envc_seek = _lcast(_a1562, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1587,
-            lambda: _then1588(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1559,
+            lambda: _then1560(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1591 = _i32(st["_envc_at_g1"]) != 0
+        _c1563 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1593 = 2
-            st["_envc_at_g3"] = _cast(_a1593, jnp.int8)
-            _a1594 = False
-            v__envc_run = _lcast(_a1594, jnp.bool_)
+            _a1565 = 2
+            st["_envc_at_g3"] = _cast(_a1565, jnp.int8)
+            _a1566 = False
+            v__envc_run = _lcast(_a1566, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1596 = True
-            v__envc_run = _lcast(_a1596, jnp.bool_)
+            _a1568 = True
+            v__envc_run = _lcast(_a1568, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1591,
-            lambda: _then1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1563,
+            lambda: _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(
             st,
@@ -22128,149 +21939,149 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1571(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1600(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1602 = v__envc_seek
+        _c1574 = v__envc_seek
 
-        def _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1575(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1604 = 0
-            st["_envc_at_g3"] = _cast(_a1604, jnp.int8)
-            _a1605 = False
-            v__envc_seek = _lcast(_a1605, jnp.bool_)
+            _a1576 = 0
+            st["_envc_at_g3"] = _cast(_a1576, jnp.int8)
+            _a1577 = False
+            v__envc_seek = _lcast(_a1577, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1602,
-            lambda: _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1574,
+            lambda: _then1575(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1606 = _i32(st["_envc_at_g1"]) != 0
+        _c1578 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1607(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1608 = 3
-            st["_envc_at_g3"] = _cast(_a1608, jnp.int8)
-            _a1609 = False
-            v__envc_run = _lcast(_a1609, jnp.bool_)
+            _a1580 = 3
+            st["_envc_at_g3"] = _cast(_a1580, jnp.int8)
+            _a1581 = False
+            v__envc_run = _lcast(_a1581, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1610(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1611 = True
-            v__envc_run = _lcast(_a1611, jnp.bool_)
+            _a1583 = True
+            v__envc_run = _lcast(_a1583, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1606,
-            lambda: _then1607(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1610(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1578,
+            lambda: _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1613(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1614(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1615(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1616 = v__envc_seek
+        _c1588 = v__envc_seek
 
-        def _then1617(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1618 = 0
-            st["_envc_at_g3"] = _cast(_a1618, jnp.int8)
-            _a1619 = False
-            v__envc_seek = _lcast(_a1619, jnp.bool_)
+            _a1590 = 0
+            st["_envc_at_g3"] = _cast(_a1590, jnp.int8)
+            _a1591 = False
+            v__envc_seek = _lcast(_a1591, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1616,
-            lambda: _then1617(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1588,
+            lambda: _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_ability_effect__2(st, v_p, v_s)
-        _c1620 = _i32(st["_envc_at_g2"]) != 0
+        _c1592 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1621(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1622 = 4
-            st["_envc_at_g3"] = _cast(_a1622, jnp.int8)
-            _a1623 = False
-            v__envc_run = _lcast(_a1623, jnp.bool_)
+            _a1594 = 4
+            st["_envc_at_g3"] = _cast(_a1594, jnp.int8)
+            _a1595 = False
+            v__envc_run = _lcast(_a1595, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1624(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1625 = True
-            v__envc_run = _lcast(_a1625, jnp.bool_)
+            _a1597 = True
+            v__envc_run = _lcast(_a1597, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1620,
-            lambda: _then1621(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1624(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1592,
+            lambda: _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1570,
-            _c1571,
-            _c1572,
-            _c1573,
-            _c1574,
-            _c1575,
-            _c1576,
-            _c1577,
-            _c1578,
-            _c1579,
-            _c1580,
-            _c1581,
-            _c1582,
+            _c1542,
+            _c1543,
+            _c1544,
+            _c1545,
+            _c1546,
+            _c1547,
+            _c1548,
+            _c1549,
+            _c1550,
+            _c1551,
+            _c1552,
+            _c1553,
+            _c1554,
         ),
         (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1555(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1556(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1557(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1558(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1571(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1598(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1600(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1601(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1612(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1613(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1614(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1615(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -22307,28 +22118,28 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1626 = _i32(v_op_0) == 1
-    _c1627 = _i32(v_op_0) == 2
+    _c1598 = _i32(v_op_0) == 1
+    _c1599 = _i32(v_op_0) == 2
 
-    def _then1628(st, v_effect, v_p, v_s, v_op_0):
+    def _then1600(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1629(st, v_effect, v_p, v_s, v_op_0):
+    def _then1601(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first(
         (
-            _c1626,
-            _c1627,
+            _c1598,
+            _c1599,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1628(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1629(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1600(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1601(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
     )
@@ -22342,28 +22153,28 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1630 = _i32(v_op_0) == 1
-    _c1631 = _i32(v_op_0) == 2
+    _c1602 = _i32(v_op_0) == 1
+    _c1603 = _i32(v_op_0) == 2
 
-    def _then1632(st, v_effect, v_p, v_s, v_op_0):
+    def _then1604(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1633(st, v_effect, v_p, v_s, v_op_0):
+    def _then1605(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first_any(
         (
-            _c1630,
-            _c1631,
+            _c1602,
+            _c1603,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1632(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1633(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1604(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1605(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         (
@@ -22387,15 +22198,15 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1634 = _i32(v_op_0) == 1
+    _c1606 = _i32(v_op_0) == 1
 
-    def _then1635(st, v_effect, v_p, v_s, v_op_0):
+    def _then1607(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch(
-        _c1634, lambda: _then1635(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
+        _c1606, lambda: _then1607(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
     )
     return st
 
@@ -22407,16 +22218,16 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_op_0 = _lcast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1636 = _i32(v_op_0) == 1
+    _c1608 = _i32(v_op_0) == 1
 
-    def _then1637(st, v_effect, v_p, v_s, v_op_0):
+    def _then1609(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch_any(
-        _c1636,
-        lambda: _then1637(st, v_effect, v_p, v_s, v_op_0),
+        _c1608,
+        lambda: _then1609(st, v_effect, v_p, v_s, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         True,
         (v_effect, v_p, v_s, v_op_0),
@@ -22439,192 +22250,192 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1638 = v__envc_run
+    _c1610 = v__envc_run
 
-    def _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1611(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1640 = _K82[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1640, jnp.int8)
+        _a1612 = _K82[_i32(v_effect)][0]
+        v_op_0 = _lcast(_a1612, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1638,
-        lambda: _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+        _c1610,
+        lambda: _then1611(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1641 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1642 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1643 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1644 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1645 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1646 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1647 = jnp.logical_or(
+    _c1613 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1614 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1615 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1616 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1617 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1618 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1619 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 21)),
     )
-    _c1648 = _i32(v_op_0) == 8
-    _c1649 = _i32(v_op_0) == 9
-    _c1650 = _i32(v_op_0) == 10
-    _c1651 = _i32(v_op_0) == 11
-    _c1652 = _i32(v_op_0) == 12
-    _c1653 = _i32(v_op_0) == 13
-    _c1654 = _i32(v_op_0) == 14
-    _c1655 = _i32(v_op_0) == 15
-    _c1656 = _i32(v_op_0) == 16
+    _c1620 = _i32(v_op_0) == 8
+    _c1621 = _i32(v_op_0) == 9
+    _c1622 = _i32(v_op_0) == 10
+    _c1623 = _i32(v_op_0) == 11
+    _c1624 = _i32(v_op_0) == 12
+    _c1625 = _i32(v_op_0) == 13
+    _c1626 = _i32(v_op_0) == 14
+    _c1627 = _i32(v_op_0) == 15
+    _c1628 = _i32(v_op_0) == 16
 
-    def _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1629(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1630(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1631(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1632(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1633(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1634(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1635(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1664 = v__envc_seek
+        _c1636 = v__envc_seek
 
-        def _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1637(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1666 = 0
-            st["_envc_at_g2"] = _cast(_a1666, jnp.int8)
-            _a1667 = False
-            v__envc_seek = _lcast(_a1667, jnp.bool_)
+            _a1638 = 0
+            st["_envc_at_g2"] = _cast(_a1638, jnp.int8)
+            _a1639 = False
+            v__envc_seek = _lcast(_a1639, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1664,
-            lambda: _then1665(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1636,
+            lambda: _then1637(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1668 = _i32(st["_envc_at_g1"]) != 0
+        _c1640 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1669(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1670 = 21
-            st["_envc_at_g2"] = _cast(_a1670, jnp.int8)
-            _a1671 = False
-            v__envc_run = _lcast(_a1671, jnp.bool_)
+            _a1642 = 21
+            st["_envc_at_g2"] = _cast(_a1642, jnp.int8)
+            _a1643 = False
+            v__envc_run = _lcast(_a1643, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1672(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1673 = True
-            v__envc_run = _lcast(_a1673, jnp.bool_)
+            _a1645 = True
+            v__envc_run = _lcast(_a1645, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1668,
-            lambda: _then1669(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1672(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1640,
+            lambda: _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1674(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1675(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1676(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1648(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1677(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1678(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1679(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1652(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1681(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1682(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1641,
-            _c1642,
-            _c1643,
-            _c1644,
-            _c1645,
-            _c1646,
-            _c1647,
-            _c1648,
-            _c1649,
-            _c1650,
-            _c1651,
-            _c1652,
-            _c1653,
-            _c1654,
-            _c1655,
-            _c1656,
+            _c1613,
+            _c1614,
+            _c1615,
+            _c1616,
+            _c1617,
+            _c1618,
+            _c1619,
+            _c1620,
+            _c1621,
+            _c1622,
+            _c1623,
+            _c1624,
+            _c1625,
+            _c1626,
+            _c1627,
+            _c1628,
         ),
         (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1674(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1675(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1676(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1677(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1678(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1679(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1680(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1681(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1682(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1629(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1630(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1631(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1632(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1633(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1634(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1635(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1648(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1652(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -22658,7 +22469,7 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
 
 
 def p__envc_run_play_trainer(st, v_h, v_target):
-    """proc `_envc_run_play_trainer` (tcg.envspec:2271)"""
+    """proc `_envc_run_play_trainer` (tcg.envspec:2293)"""
     st = dict(st)
     v_h = _lcast(v_h, jnp.int8)
     v_target = _lcast(v_target, jnp.int8)
@@ -22666,104 +22477,104 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _lcast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
-    _c1683 = v__envc_run
+    _c1655 = v__envc_run
 
-    def _then1684(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    def _then1656(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1685 = st["current_player"]
-        v_p = _lcast(_a1685, jnp.int8)
-        _f1686 = _i32(v_h)
-        _f1687 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 39, _f1686, _f1687)
-        _a1688 = _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]
-        v_c = _lcast(_a1688, jnp.int16)
-        _f1689 = _i32(v_h)
-        _f1690 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 40, _f1689, _f1690)
-        _f1691 = _i32(v_h)
-        _l1692 = _remove_at(_get(st["hand"], _i32(v_p)), _f1691)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1692)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 41, 0, 0)
-        _l1693 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1693)
-        _a1694 = v_c
-        st["playing"] = _cast(_a1694, jnp.int16)
-        _c1695 = _K5[_i32(v_c)] == 1
+        _a1657 = st["current_player"]
+        v_p = _lcast(_a1657, jnp.int8)
+        _f1658 = _i32(v_h)
+        _f1659 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 30, _f1658, _f1659)
+        _a1660 = _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]
+        v_c = _lcast(_a1660, jnp.int16)
+        _f1661 = _i32(v_h)
+        _f1662 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 31, _f1661, _f1662)
+        _f1663 = _i32(v_h)
+        _l1664 = _remove_at(_get(st["hand"], _i32(v_p)), _f1663)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1664)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 32, 0, 0)
+        _l1665 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1665)
+        _a1666 = v_c
+        st["playing"] = _cast(_a1666, jnp.int16)
+        _c1667 = _K5[_i32(v_c)] == 1
 
-        def _then1696(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        def _then1668(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1697 = True
-            st["supporter"] = _cast(_a1697, jnp.bool_)
+            _a1669 = True
+            st["supporter"] = _cast(_a1669, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
         st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-            _c1695,
-            lambda: _then1696(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+            _c1667,
+            lambda: _then1668(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
             lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
         )
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-        _c1683,
-        lambda: _then1684(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+        _c1655,
+        lambda: _then1656(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1698 = v__envc_run
+    _c1670 = v__envc_run
 
-    def _then1699(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1671(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1700 = _K4[_i32(v_c)]
-        v__envc_arg1 = _lcast(_a1700, jnp.int8)
+        _a1672 = _K4[_i32(v_c)]
+        v__envc_arg1 = _lcast(_a1672, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1698,
-        lambda: _then1699(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1670,
+        lambda: _then1671(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
     )
-    _c1701 = v__envc_seek
+    _c1673 = v__envc_seek
 
-    def _then1702(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1674(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1703 = st["_envc_frame_a12_play_trainer__p"]
-        v_p = _lcast(_a1703, jnp.int8)
-        _a1704 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1704, jnp.int8)
-        _a1705 = False
-        v__envc_seek = _lcast(_a1705, jnp.bool_)
+        _a1675 = st["_envc_frame_a12_play_trainer__p"]
+        v_p = _lcast(_a1675, jnp.int8)
+        _a1676 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1676, jnp.int8)
+        _a1677 = False
+        v__envc_seek = _lcast(_a1677, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1701,
-        lambda: _then1702(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1673,
+        lambda: _then1674(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
     )
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1706 = _i32(st["_envc_at_g2"]) != 0
+    _c1678 = _i32(st["_envc_at_g2"]) != 0
 
-    def _then1707(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1679(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1708 = v_p
-        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1708, jnp.int8)
-        _a1709 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1709, jnp.int8)
-        _a1710 = False
-        v__envc_run = _lcast(_a1710, jnp.bool_)
+        _a1680 = v_p
+        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1680, jnp.int8)
+        _a1681 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1681, jnp.int8)
+        _a1682 = False
+        v__envc_run = _lcast(_a1682, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
-    def _else1711(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _else1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1712 = True
-        v__envc_run = _lcast(_a1712, jnp.bool_)
+        _a1684 = True
+        v__envc_run = _lcast(_a1684, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch_any(
-        _c1706,
-        lambda: _then1707(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
-        lambda: _else1711(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1678,
+        lambda: _then1679(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        lambda: _else1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         False,
         (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         (
@@ -22780,83 +22591,83 @@ def p__envc_run_play_trainer(st, v_h, v_target):
 
 
 def p__envc_run_use_ability(st, v_s):
-    """proc `_envc_run_use_ability` (tcg.envspec:2288)"""
+    """proc `_envc_run_use_ability` (tcg.envspec:2310)"""
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
-    _c1713 = v__envc_run
+    _c1685 = v__envc_run
 
-    def _then1714(st, v_s, v__envc_run, v__envc_seek, v_p):
+    def _then1686(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1715 = st["current_player"]
-        v_p = _lcast(_a1715, jnp.int8)
-        _a1716 = True
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1716, jnp.bool_))
+        _a1687 = st["current_player"]
+        v_p = _lcast(_a1687, jnp.int8)
+        _a1688 = True
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1688, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(
-        _c1713,
-        lambda: _then1714(st, v_s, v__envc_run, v__envc_seek, v_p),
+        _c1685,
+        lambda: _then1686(st, v_s, v__envc_run, v__envc_seek, v_p),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1717 = v__envc_run
+    _c1689 = v__envc_run
 
-    def _then1718(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1690(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1719 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _lcast(_a1719, jnp.int8)
+        _a1691 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
+        v__envc_arg1 = _lcast(_a1691, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1717,
-        lambda: _then1718(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1689,
+        lambda: _then1690(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
     )
-    _c1720 = v__envc_seek
+    _c1692 = v__envc_seek
 
-    def _then1721(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1693(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1722 = st["_envc_frame_a11_use_ability__p"]
-        v_p = _lcast(_a1722, jnp.int8)
-        _a1723 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1723, jnp.int8)
-        _a1724 = False
-        v__envc_seek = _lcast(_a1724, jnp.bool_)
+        _a1694 = st["_envc_frame_a11_use_ability__p"]
+        v_p = _lcast(_a1694, jnp.int8)
+        _a1695 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1695, jnp.int8)
+        _a1696 = False
+        v__envc_seek = _lcast(_a1696, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1720,
-        lambda: _then1721(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1692,
+        lambda: _then1693(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
     )
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1725 = _i32(st["_envc_at_g3"]) != 0
+    _c1697 = _i32(st["_envc_at_g3"]) != 0
 
-    def _then1726(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1698(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1727 = v_p
-        st["_envc_frame_a11_use_ability__p"] = _cast(_a1727, jnp.int8)
-        _a1728 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1728, jnp.int8)
-        _a1729 = False
-        v__envc_run = _lcast(_a1729, jnp.bool_)
+        _a1699 = v_p
+        st["_envc_frame_a11_use_ability__p"] = _cast(_a1699, jnp.int8)
+        _a1700 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1700, jnp.int8)
+        _a1701 = False
+        v__envc_run = _lcast(_a1701, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
-    def _else1730(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1731 = True
-        v__envc_run = _lcast(_a1731, jnp.bool_)
+        _a1703 = True
+        v__envc_run = _lcast(_a1703, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch_any(
-        _c1725,
-        lambda: _then1726(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
-        lambda: _else1730(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1697,
+        lambda: _then1698(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        lambda: _else1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         False,
         (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         (
@@ -22871,7 +22682,7 @@ def p__envc_run_use_ability(st, v_s):
 
 
 def p__envc_run_attack(st, v_a):
-    """proc `_envc_run_attack` (tcg.envspec:2338)"""
+    """proc `_envc_run_attack` (tcg.envspec:2360)"""
     st = dict(st)
     v_a = _lcast(v_a, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_a_attack"]) == 0), jnp.bool_)
@@ -22879,63 +22690,63 @@ def p__envc_run_attack(st, v_a):
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
     v_hits = _lcast(True, jnp.bool_)
-    _c1732 = v__envc_run
+    _c1704 = v__envc_run
 
-    def _then1733(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1705(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1734 = st["current_player"]
-        v_p = _lcast(_a1734, jnp.int8)
-        _a1735 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1735, jnp.int16)
-        _c1736 = st["condition"][_i32(v_p)] == 3
+        _a1706 = st["current_player"]
+        v_p = _lcast(_a1706, jnp.int8)
+        _a1707 = st["card"][_i32(v_p)][0]
+        v_c = _lcast(_a1707, jnp.int16)
+        _c1708 = st["condition"][_i32(v_p)] == 3
 
-        def _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1709(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1738 = _randint(st, 0, 1)
-            _a1739 = _r1738 == 1
-            v_hits = _lcast(_a1739, jnp.bool_)
+            st, _r1710 = _randint(st, 0, 1)
+            _a1711 = _r1710 == 1
+            v_hits = _lcast(_a1711, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1736,
-            lambda: _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1708,
+            lambda: _then1709(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-        _c1732,
-        lambda: _then1733(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1704,
+        lambda: _then1705(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
     )
-    _c1740 = jnp.logical_or(
+    _c1712 = jnp.logical_or(
         jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1))
     )
 
-    def _then1741(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1713(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1742 = v__envc_run
+        _c1714 = v__envc_run
 
-        def _then1743(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1715(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1744 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
-            st["dmg"] = _cast(_a1744, jnp.int16)
-            _a1745 = v_a
-            st["attack_index"] = _cast(_a1745, jnp.int8)
-            _a1746 = True
-            st["attacking"] = _cast(_a1746, jnp.bool_)
-            _c1747 = jnp.logical_and(
+            _a1716 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
+            st["dmg"] = _cast(_a1716, jnp.int16)
+            _a1717 = v_a
+            st["attack_index"] = _cast(_a1717, jnp.int8)
+            _a1718 = True
+            st["attacking"] = _cast(_a1718, jnp.bool_)
+            _c1719 = jnp.logical_and(
                 st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1)
             )
 
-            def _then1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            def _then1720(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
                 st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
             st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-                _c1747,
-                lambda: _then1748(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+                _c1719,
+                lambda: _then1720(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
                 lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
                 True,
                 (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22951,8 +22762,8 @@ def p__envc_run_attack(st, v_a):
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1742,
-            lambda: _then1743(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1714,
+            lambda: _then1715(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22965,49 +22776,49 @@ def p__envc_run_attack(st, v_a):
                 jnp.bool_,
             ),
         )
-        _c1749 = v__envc_seek
+        _c1721 = v__envc_seek
 
-        def _then1750(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1751 = st["_envc_frame_a6_attack__p"]
-            v_p = _lcast(_a1751, jnp.int8)
-            _a1752 = 0
-            st["_envc_at_a_attack"] = _cast(_a1752, jnp.int8)
-            _a1753 = False
-            v__envc_seek = _lcast(_a1753, jnp.bool_)
+            _a1723 = st["_envc_frame_a6_attack__p"]
+            v_p = _lcast(_a1723, jnp.int8)
+            _a1724 = 0
+            st["_envc_at_a_attack"] = _cast(_a1724, jnp.int8)
+            _a1725 = False
+            v__envc_seek = _lcast(_a1725, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1749,
-            lambda: _then1750(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1721,
+            lambda: _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         st = p_attack_texts(st, v_p, v_a)
-        _c1754 = _i32(st["_envc_at_g2"]) != 0
+        _c1726 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1755(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1727(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1756 = v_p
-            st["_envc_frame_a6_attack__p"] = _cast(_a1756, jnp.int8)
-            _a1757 = 1
-            st["_envc_at_a_attack"] = _cast(_a1757, jnp.int8)
-            _a1758 = False
-            v__envc_run = _lcast(_a1758, jnp.bool_)
+            _a1728 = v_p
+            st["_envc_frame_a6_attack__p"] = _cast(_a1728, jnp.int8)
+            _a1729 = 1
+            st["_envc_at_a_attack"] = _cast(_a1729, jnp.int8)
+            _a1730 = False
+            v__envc_run = _lcast(_a1730, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
-        def _else1759(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1760 = True
-            v__envc_run = _lcast(_a1760, jnp.bool_)
+            _a1732 = True
+            v__envc_run = _lcast(_a1732, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1761 = False
-            st["attacking"] = _cast(_a1761, jnp.bool_)
+            _a1733 = False
+            st["attacking"] = _cast(_a1733, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1754,
-            lambda: _then1755(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
-            lambda: _else1759(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1726,
+            lambda: _then1727(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            lambda: _else1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             False,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             (
@@ -23022,8 +22833,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1740,
-        lambda: _then1741(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1712,
+        lambda: _then1713(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -23036,21 +22847,21 @@ def p__envc_run_attack(st, v_a):
             jnp.bool_,
         ),
     )
-    _c1762 = v__envc_run
+    _c1734 = v__envc_run
 
-    def _then1763(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1735(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1764 = jnp.logical_not(st["terminated"])
+        _c1736 = jnp.logical_not(st["terminated"])
 
-        def _then1765(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1764,
-            lambda: _then1765(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1736,
+            lambda: _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -23066,8 +22877,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1762,
-        lambda: _then1763(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1734,
+        lambda: _then1735(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -23084,197 +22895,131 @@ def p__envc_run_attack(st, v_a):
 
 
 def a_setup_active(st, index):
-    """action `setup_active` (tcg.envspec:2203): index in 0..9"""
+    """action `setup_active` (tcg.envspec:2225): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1766 = _i32(v_h)
-    _f1767 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 42, _f1766, _f1767)
+    _f1738 = _i32(v_h)
+    _f1739 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 33, _f1738, _f1739)
     st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_i32(v_h)])
-    _f1768 = _i32(v_h)
-    _f1769 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 43, _f1768, _f1769)
-    _f1770 = _i32(v_h)
-    _l1771 = _remove_at(_get(st["hand"], _i32(v_p)), _f1770)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1771)
+    _f1740 = _i32(v_h)
+    _f1741 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 34, _f1740, _f1741)
+    _f1742 = _i32(v_h)
+    _l1743 = _remove_at(_get(st["hand"], _i32(v_p)), _f1742)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1743)
     return st
 
 
 def m_setup_active(st):
-    """guard of `setup_active` at each of its 10 flat indices (bool[10]);
-    returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
 
-    def _g1775(i1772):
-        _flt = jnp.zeros(3, jnp.int32)
-        _f1773 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])))
-            & (i1772 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1772 >= _f1773),
-            1,
-            i1772,
-            _f1773,
-        )
-        _f1774 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])))
-            & (i1772 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1772])] == 0)
-            & (i1772 >= _f1774),
-            1,
-            i1772,
-            _f1774,
-        )
-        return (
+    def _g1745(i1744):
+        return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and(
-                    jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
-                    jnp.where(
-                        (i1772 < _get(st["hand"], _i32(st["current_player"]))["len"]),
-                        jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1772])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1772])] == 0),
-                        ),
-                        False,
+                jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
+                jnp.where(
+                    (i1744 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    jnp.logical_and(
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1744])] == 0),
+                        (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1744])] == 0),
                     ),
-                ),
-                jnp.logical_not(
-                    jnp.logical_or(
-                        jnp.logical_or(
-                            (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
-                        ),
-                        (_i32(st["_envc_at_a_attack"]) != 0),
-                    )
+                    False,
                 ),
             ),
-            _flt,
+            jnp.logical_not(
+                jnp.logical_or(
+                    jnp.logical_or(
+                        (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
+                    ),
+                    (_i32(st["_envc_at_a_attack"]) != 0),
+                )
+            ),
         )
 
-    _e1776 = jax.vmap(_g1775)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1776[1]))
-    _e1777 = _e1776[0]
-    return _e1777, st["_fault"]
+    _e1746 = jax.vmap(_g1745)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1746
 
 
 def a_setup_bench(st, index):
-    """action `setup_bench` (tcg.envspec:2210): index in 0..9"""
+    """action `setup_bench` (tcg.envspec:2232): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1778 = _i32(v_h)
-    _f1779 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1778 >= _f1779), 44, _f1778, _f1779)
+    _f1747 = _i32(v_h)
+    _f1748 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1747 >= _f1748), 35, _f1747, _f1748)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1778]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1747]
     )
-    _f1780 = _i32(v_h)
-    _f1781 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 45, _f1780, _f1781)
-    _f1782 = _i32(v_h)
-    _l1783 = _remove_at(_get(st["hand"], _i32(v_p)), _f1782)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1783)
+    _f1749 = _i32(v_h)
+    _f1750 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 36, _f1749, _f1750)
+    _f1751 = _i32(v_h)
+    _l1752 = _remove_at(_get(st["hand"], _i32(v_p)), _f1751)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1752)
     return st
 
 
 def m_setup_bench(st):
-    """guard of `setup_bench` at each of its 10 flat indices (bool[10]);
-    returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
 
-    def _g1787(i1784):
-        _flt = jnp.zeros(3, jnp.int32)
-        _f1785 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (
-                jnp.logical_and(
-                    jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
-                    (_i32(f_free_bench(st, st["current_player"])) < 4),
-                )
-            )
-            & (i1784 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1784 >= _f1785),
-            1,
-            i1784,
-            _f1785,
-        )
-        _f1786 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (
-                jnp.logical_and(
-                    jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
-                    (_i32(f_free_bench(st, st["current_player"])) < 4),
-                )
-            )
-            & (i1784 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1784])] == 0)
-            & (i1784 >= _f1786),
-            1,
-            i1784,
-            _f1786,
-        )
-        return (
+    def _g1754(i1753):
+        return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
-                    jnp.logical_and(
-                        jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
-                        (_i32(f_free_bench(st, st["current_player"])) < 4),
-                    ),
-                    jnp.where(
-                        (i1784 < _get(st["hand"], _i32(st["current_player"]))["len"]),
-                        jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1784])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1784])] == 0),
-                        ),
-                        False,
-                    ),
+                    jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
+                    (_i32(f_free_bench(st, st["current_player"])) < 4),
                 ),
-                jnp.logical_not(
-                    jnp.logical_or(
-                        jnp.logical_or(
-                            (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
-                        ),
-                        (_i32(st["_envc_at_a_attack"]) != 0),
-                    )
+                jnp.where(
+                    (i1753 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    jnp.logical_and(
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1753])] == 0),
+                        (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1753])] == 0),
+                    ),
+                    False,
                 ),
             ),
-            _flt,
+            jnp.logical_not(
+                jnp.logical_or(
+                    jnp.logical_or(
+                        (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
+                    ),
+                    (_i32(st["_envc_at_a_attack"]) != 0),
+                )
+            ),
         )
 
-    _e1788 = jax.vmap(_g1787)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1788[1]))
-    _e1789 = _e1788[0]
-    return _e1789, st["_fault"]
+    _e1755 = jax.vmap(_g1754)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1755
 
 
 def a_setup_done(st, index):
-    """action `setup_done` (tcg.envspec:2218): index in 0..0"""
+    """action `setup_done` (tcg.envspec:2240): index in 0..0"""
     st = dict(st)
-    _c1790 = _i32(st["current_player"]) == _i32(st["first"])
+    _c1756 = _i32(st["current_player"]) == _i32(st["first"])
 
-    def _then1791(st):
+    def _then1757(st):
         st = dict(st)
-        _a1792 = 1 - _i32(st["first"])
-        st["current_player"] = _cast(_a1792, jnp.int8)
+        _a1758 = 1 - _i32(st["first"])
+        st["current_player"] = _cast(_a1758, jnp.int8)
         return st, ()
 
-    def _else1793(st):
+    def _else1759(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
 
-    st, () = _branch_any(_c1790, lambda: _then1791(st), lambda: _else1793(st), False, (), ())
+    st, () = _branch_any(_c1756, lambda: _then1757(st), lambda: _else1759(st), False, (), ())
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
 
-    def _g1795(i1794):
+    def _g1761(i1760):
         return jnp.logical_and(
             jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
             jnp.logical_not(
@@ -23287,8 +23032,8 @@ def m_setup_done(st):
             ),
         )
 
-    _e1796 = jax.vmap(_g1795)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1796
+    _e1762 = jax.vmap(_g1761)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1762
 
 
 def rk_setup_done(st, index):
@@ -23297,121 +23042,93 @@ def rk_setup_done(st, index):
 
 
 def a_play_basic(st, index):
-    """action `play_basic` (tcg.envspec:2228): index in 0..9"""
+    """action `play_basic` (tcg.envspec:2250): index in 0..9"""
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1797 = _i32(v_h)
-    _f1798 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1797 >= _f1798), 46, _f1797, _f1798)
+    _f1763 = _i32(v_h)
+    _f1764 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1763 >= _f1764), 37, _f1763, _f1764)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1797]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1763]
     )
-    _f1799 = _i32(v_h)
-    _f1800 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 47, _f1799, _f1800)
-    _f1801 = _i32(v_h)
-    _l1802 = _remove_at(_get(st["hand"], _i32(v_p)), _f1801)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1802)
+    _f1765 = _i32(v_h)
+    _f1766 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 38, _f1765, _f1766)
+    _f1767 = _i32(v_h)
+    _l1768 = _remove_at(_get(st["hand"], _i32(v_p)), _f1767)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1768)
     return st
 
 
 def m_play_basic(st):
-    """guard of `play_basic` at each of its 10 flat indices (bool[10]);
-    returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
 
-    def _g1806(i1803):
-        _flt = jnp.zeros(3, jnp.int32)
-        _f1804 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)))
-            & (i1803 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (i1803 >= _f1804),
-            1,
-            i1803,
-            _f1804,
-        )
-        _f1805 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)))
-            & (i1803 < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1803])] == 0)
-            & (i1803 >= _f1805),
-            1,
-            i1803,
-            _f1805,
-        )
-        return (
+    def _g1770(i1769):
+        return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and(
-                    jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)),
-                    jnp.where(
-                        (i1803 < _get(st["hand"], _i32(st["current_player"]))["len"]),
-                        jnp.logical_and(
-                            (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1803])] == 0),
-                            (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1803])] == 0),
-                        ),
-                        False,
+                jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)),
+                jnp.where(
+                    (i1769 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    jnp.logical_and(
+                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1769])] == 0),
+                        (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1769])] == 0),
                     ),
-                ),
-                jnp.logical_not(
-                    jnp.logical_or(
-                        jnp.logical_or(
-                            (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
-                        ),
-                        (_i32(st["_envc_at_a_attack"]) != 0),
-                    )
+                    False,
                 ),
             ),
-            _flt,
+            jnp.logical_not(
+                jnp.logical_or(
+                    jnp.logical_or(
+                        (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
+                    ),
+                    (_i32(st["_envc_at_a_attack"]) != 0),
+                )
+            ),
         )
 
-    _e1807 = jax.vmap(_g1806)(jnp.arange(0, 10, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1807[1]))
-    _e1808 = _e1807[0]
-    return _e1808, st["_fault"]
+    _e1771 = jax.vmap(_g1770)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1771
 
 
 def a_evolve(st, index):
-    """action `evolve` (tcg.envspec:2236): index in 0..39"""
+    """action `evolve` (tcg.envspec:2258): index in 0..39"""
     st = dict(st)
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1809 = st["card"][_i32(v_p)][_i32(v_s)]
+    _a1772 = st["card"][_i32(v_p)][_i32(v_s)]
     st["below"] = (
         st["below"]
         .at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))]
-        .set(_cast(_a1809, jnp.int16))
+        .set(_cast(_a1772, jnp.int16))
     )
-    _a1810 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1810, jnp.int8))
-    _f1811 = _i32(v_h)
-    _f1812 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 49, _f1811, _f1812)
-    _a1813 = _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1813, jnp.int16))
-    _f1814 = _i32(v_h)
-    _f1815 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 50, _f1814, _f1815)
-    _f1816 = _i32(v_h)
-    _l1817 = _remove_at(_get(st["hand"], _i32(v_p)), _f1816)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1817)
-    _a1818 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1818, jnp.int8))
-    _c1819 = _i32(v_s) == 0
+    _a1773 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
+    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1773, jnp.int8))
+    _f1774 = _i32(v_h)
+    _f1775 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 39, _f1774, _f1775)
+    _a1776 = _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]
+    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1776, jnp.int16))
+    _f1777 = _i32(v_h)
+    _f1778 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 40, _f1777, _f1778)
+    _f1779 = _i32(v_h)
+    _l1780 = _remove_at(_get(st["hand"], _i32(v_p)), _f1779)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1780)
+    _a1781 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1781, jnp.int8))
+    _c1782 = _i32(v_s) == 0
 
-    def _then1820(st, v_h, v_s, v_p):
+    def _then1783(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
 
     st, (v_h, v_s, v_p) = _branch_any(
-        _c1819,
-        lambda: _then1820(st, v_h, v_s, v_p),
+        _c1782,
+        lambda: _then1783(st, v_h, v_s, v_p),
         lambda: (st, (v_h, v_s, v_p)),
         True,
         (v_h, v_s, v_p),
@@ -23425,128 +23142,77 @@ def a_evolve(st, index):
 
 
 def m_evolve(st):
-    """guard of `evolve` at each of its 40 flat indices (bool[40]);
-    returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    """guard of `evolve` at each of its 40 flat indices (bool[40])"""
 
-    def _g1828(i1821):
-        _flt = jnp.zeros(3, jnp.int32)
-        _f1822 = jnp.floor_divide(i1821, 4)
-        _f1823 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (st["phase"] == 1)
-            & (jnp.floor_divide(i1821, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (
-                jnp.logical_and(
-                    jnp.logical_and(
-                        (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1821, 4)]
-                    ),
-                    (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1821, 4)]) < _i32(st["turn"])),
-                )
-            )
-            & (_f1822 >= _f1823),
-            48,
-            _f1822,
-            _f1823,
-        )
-        _f1824 = jnp.floor_divide(i1821, 4)
-        _f1825 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (st["phase"] == 1)
-            & (jnp.floor_divide(i1821, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (
-                jnp.logical_and(
-                    jnp.logical_and(
-                        jnp.logical_and(
-                            (_i32(st["turn"]) > 2), st["occupied"][_i32(st["current_player"])][jnp.remainder(i1821, 4)]
-                        ),
-                        (_i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1821, 4)]) < _i32(st["turn"])),
-                    ),
-                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] == 0),
-                )
-            )
-            & (_f1824 >= _f1825),
-            48,
-            _f1824,
-            _f1825,
-        )
-        _f1826 = jnp.floor_divide(i1821, 4)
-        _f1827 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (st["phase"] == 1)
-            & (jnp.floor_divide(i1821, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (
-                jnp.logical_and(
-                    jnp.logical_and(
-                        jnp.logical_and(
-                            jnp.logical_and(
-                                (_i32(st["turn"]) > 2),
-                                st["occupied"][_i32(st["current_player"])][jnp.remainder(i1821, 4)],
-                            ),
-                            (
-                                _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1821, 4)])
-                                < _i32(st["turn"])
-                            ),
-                        ),
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] == 0),
-                    ),
-                    (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1824])] != 0),
-                )
-            )
-            & (_f1826 >= _f1827),
-            48,
-            _f1826,
-            _f1827,
-        )
-        return (
+    def _g1785(i1784):
+        return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and(
-                    (st["phase"] == 1),
-                    jnp.where(
-                        (jnp.floor_divide(i1821, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                (st["phase"] == 1),
+                jnp.where(
+                    (jnp.floor_divide(i1784, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    jnp.logical_and(
                         jnp.logical_and(
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and(
-                                        jnp.logical_and(
-                                            (_i32(st["turn"]) > 2),
-                                            st["occupied"][_i32(st["current_player"])][jnp.remainder(i1821, 4)],
-                                        ),
-                                        (
-                                            _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1821, 4)])
-                                            < _i32(st["turn"])
-                                        ),
+                                        (_i32(st["turn"]) > 2),
+                                        st["occupied"][_i32(st["current_player"])][jnp.remainder(i1784, 4)],
                                     ),
-                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1822])] == 0),
+                                    (
+                                        _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1784, 4)])
+                                        < _i32(st["turn"])
+                                    ),
                                 ),
-                                (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1824])] != 0),
+                                (
+                                    _K0[
+                                        _i32(
+                                            _get(st["hand"], _i32(st["current_player"]))["items"][
+                                                jnp.floor_divide(i1784, 4)
+                                            ]
+                                        )
+                                    ]
+                                    == 0
+                                ),
                             ),
                             (
-                                _i32(_K18[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1826])])
-                                == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1821, 4)])])
+                                _K3[
+                                    _i32(
+                                        _get(st["hand"], _i32(st["current_player"]))["items"][
+                                            jnp.floor_divide(i1784, 4)
+                                        ]
+                                    )
+                                ]
+                                != 0
                             ),
                         ),
-                        False,
-                    ),
-                ),
-                jnp.logical_not(
-                    jnp.logical_or(
-                        jnp.logical_or(
-                            (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
+                        (
+                            _i32(
+                                _K18[
+                                    _i32(
+                                        _get(st["hand"], _i32(st["current_player"]))["items"][
+                                            jnp.floor_divide(i1784, 4)
+                                        ]
+                                    )
+                                ]
+                            )
+                            == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1784, 4)])])
                         ),
-                        (_i32(st["_envc_at_a_attack"]) != 0),
-                    )
+                    ),
+                    False,
                 ),
             ),
-            _flt,
+            jnp.logical_not(
+                jnp.logical_or(
+                    jnp.logical_or(
+                        (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
+                    ),
+                    (_i32(st["_envc_at_a_attack"]) != 0),
+                )
+            ),
         )
 
-    _e1829 = jax.vmap(_g1828)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1829[1]))
-    _e1830 = _e1829[0]
-    return _e1830, st["_fault"]
+    _e1786 = jax.vmap(_g1785)(jnp.arange(0, 40, dtype=jnp.int32))
+    return _e1786
 
 
 def rk_evolve(st, index):
@@ -23557,21 +23223,21 @@ def rk_evolve(st, index):
 
 
 def a_attach(st, index):
-    """action `attach` (tcg.envspec:2252): index in 0..3"""
+    """action `attach` (tcg.envspec:2274): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1831 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1831, jnp.int8))
-    _a1832 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1832, jnp.int8)
-    _a1833 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1833, jnp.int8))
-    _a1834 = True
-    st["attached"] = _cast(_a1834, jnp.bool_)
-    _c1835 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
+    _a1787 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
+    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1787, jnp.int8))
+    _a1788 = st["zone"][_i32(v_p)]
+    st["last_attached"] = _cast(_a1788, jnp.int8)
+    _a1789 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1789, jnp.int8))
+    _a1790 = True
+    st["attached"] = _cast(_a1790, jnp.bool_)
+    _c1791 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
 
-    def _then1836(st, v_s, v_p):
+    def _then1792(st, v_s, v_p):
         st = dict(st)
         st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
         st = p_knock_outs(st)
@@ -23579,8 +23245,8 @@ def a_attach(st, index):
         return st, (v_s, v_p)
 
     st, (v_s, v_p) = _branch_any(
-        _c1835,
-        lambda: _then1836(st, v_s, v_p),
+        _c1791,
+        lambda: _then1792(st, v_s, v_p),
         lambda: (st, (v_s, v_p)),
         True,
         (v_s, v_p),
@@ -23595,14 +23261,14 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
 
-    def _g1838(i1837):
+    def _g1794(i1793):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])),
                     (_i32(st["zone"][_i32(st["current_player"])]) != 10),
                 ),
-                st["occupied"][_i32(st["current_player"])][i1837],
+                st["occupied"][_i32(st["current_player"])][i1793],
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23614,8 +23280,8 @@ def m_attach(st):
             ),
         )
 
-    _e1839 = jax.vmap(_g1838)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1839
+    _e1795 = jax.vmap(_g1794)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1795
 
 
 def rk_attach(st, index):
@@ -23625,7 +23291,7 @@ def rk_attach(st, index):
 
 
 def a_play_trainer(st, index):
-    """action `play_trainer` (tcg.envspec:2271): index in 0..39"""
+    """action `play_trainer` (tcg.envspec:2293): index in 0..39"""
     st = dict(st)
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_target = _lcast(jnp.remainder(index, 4), jnp.int8)
@@ -23634,132 +23300,81 @@ def a_play_trainer(st, index):
 
 
 def m_play_trainer(st):
-    """guard of `play_trainer` at each of its 40 flat indices (bool[40]);
-    returns (mask, its first runtime fault: int32[3], zeros for none)"""
+    """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
 
-    def _g1849(i1840):
-        _flt = jnp.zeros(3, jnp.int32)
-        _f1841 = jnp.floor_divide(i1840, 4)
-        _f1842 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (st["phase"] == 1)
-            & (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_f1841 >= _f1842),
-            51,
-            _f1841,
-            _f1842,
-        )
-        _f1843 = jnp.floor_divide(i1840, 4)
-        _f1844 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (st["phase"] == 1)
-            & (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1841])] == 1)
-            & (_f1843 >= _f1844),
-            51,
-            _f1843,
-            _f1844,
-        )
-        _f1845 = jnp.floor_divide(i1840, 4)
-        _f1846 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (st["phase"] == 1)
-            & (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (
-                jnp.logical_and(
-                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1841])] == 1),
-                    (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1843])]) != 0),
-                )
-            )
-            & (_f1845 >= _f1846),
-            51,
-            _f1845,
-            _f1846,
-        )
-        _f1847 = jnp.floor_divide(i1840, 4)
-        _f1848 = _get(st["hand"], _i32(st["current_player"]))["len"]
-        _flt = _fault_in(
-            _flt,
-            (st["phase"] == 1)
-            & (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"])
-            & (
-                jnp.logical_and(
-                    jnp.logical_and(
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1841])] == 1),
-                        (_i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1843])]) != 0),
-                    ),
-                    jnp.logical_or(
-                        (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1845])] != 1),
-                        jnp.logical_not(
-                            jnp.logical_or(
-                                jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]),
-                                st["locked_supporters"][_i32(st["current_player"])],
-                            )
-                        ),
-                    ),
-                )
-            )
-            & (_f1847 >= _f1848),
-            52,
-            _f1847,
-            _f1848,
-        )
-        return (
+    def _g1797(i1796):
+        return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and(
-                    (st["phase"] == 1),
-                    jnp.where(
-                        (jnp.floor_divide(i1840, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                (st["phase"] == 1),
+                jnp.where(
+                    (jnp.floor_divide(i1796, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    jnp.logical_and(
                         jnp.logical_and(
                             jnp.logical_and(
-                                jnp.logical_and(
-                                    (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1841])] == 1),
-                                    (
-                                        _i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1843])])
-                                        != 0
-                                    ),
-                                ),
-                                jnp.logical_or(
-                                    (_K5[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_f1845])] != 1),
-                                    jnp.logical_not(
-                                        jnp.logical_or(
-                                            jnp.logical_or(
-                                                st["supporter"], st["no_supporter"][_i32(st["current_player"])]
-                                            ),
-                                            st["locked_supporters"][_i32(st["current_player"])],
+                                (
+                                    _K0[
+                                        _i32(
+                                            _get(st["hand"], _i32(st["current_player"]))["items"][
+                                                jnp.floor_divide(i1796, 4)
+                                            ]
                                         )
-                                    ),
+                                    ]
+                                    == 1
+                                ),
+                                (
+                                    _i32(
+                                        _K4[
+                                            _i32(
+                                                _get(st["hand"], _i32(st["current_player"]))["items"][
+                                                    jnp.floor_divide(i1796, 4)
+                                                ]
+                                            )
+                                        ]
+                                    )
+                                    != 0
                                 ),
                             ),
-                            f_trainer_target_ok(
-                                st,
-                                st["current_player"],
-                                _get(st["hand"], _i32(st["current_player"]))["items"][_f1847],
-                                jnp.remainder(i1840, 4),
+                            jnp.logical_or(
+                                (
+                                    _K5[
+                                        _i32(
+                                            _get(st["hand"], _i32(st["current_player"]))["items"][
+                                                jnp.floor_divide(i1796, 4)
+                                            ]
+                                        )
+                                    ]
+                                    != 1
+                                ),
+                                jnp.logical_not(
+                                    jnp.logical_or(
+                                        jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]),
+                                        st["locked_supporters"][_i32(st["current_player"])],
+                                    )
+                                ),
                             ),
                         ),
-                        False,
-                    ),
-                ),
-                jnp.logical_not(
-                    jnp.logical_or(
-                        jnp.logical_or(
-                            (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
+                        f_trainer_target_ok(
+                            st,
+                            st["current_player"],
+                            _get(st["hand"], _i32(st["current_player"]))["items"][jnp.floor_divide(i1796, 4)],
+                            jnp.remainder(i1796, 4),
                         ),
-                        (_i32(st["_envc_at_a_attack"]) != 0),
-                    )
+                    ),
+                    False,
                 ),
             ),
-            _flt,
+            jnp.logical_not(
+                jnp.logical_or(
+                    jnp.logical_or(
+                        (_i32(st["_envc_at_a_play_trainer"]) != 0), (_i32(st["_envc_at_a_use_ability"]) != 0)
+                    ),
+                    (_i32(st["_envc_at_a_attack"]) != 0),
+                )
+            ),
         )
 
-    _e1850 = jax.vmap(_g1849)(jnp.arange(0, 40, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1850[1]))
-    _e1851 = _e1850[0]
-    return _e1851, st["_fault"]
+    _e1798 = jax.vmap(_g1797)(jnp.arange(0, 40, dtype=jnp.int32))
+    return _e1798
 
 
 def rk_play_trainer(st, index):
@@ -23770,7 +23385,7 @@ def rk_play_trainer(st, index):
 
 
 def a_use_ability(st, index):
-    """action `use_ability` (tcg.envspec:2288): index in 0..3"""
+    """action `use_ability` (tcg.envspec:2310): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     st = p__envc_run_use_ability(st, v_s)
@@ -23780,17 +23395,17 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
 
-    def _g1853(i1852):
+    def _g1800(i1799):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and(
-                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1852]),
-                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1852])]) != 0),
+                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1799]),
+                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1799])]) != 0),
                     ),
-                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1852])])] == 0),
+                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1799])])] == 0),
                 ),
-                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1852]),
+                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1799]),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23802,8 +23417,8 @@ def m_use_ability(st):
             ),
         )
 
-    _e1854 = jax.vmap(_g1853)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1854
+    _e1801 = jax.vmap(_g1800)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1801
 
 
 def rk_use_ability(st, index):
@@ -23813,7 +23428,7 @@ def rk_use_ability(st, index):
 
 
 def a_retreat(st, index):
-    """action `retreat` (tcg.envspec:2301): index in 0..2"""
+    """action `retreat` (tcg.envspec:2323): index in 0..2"""
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -23821,81 +23436,81 @@ def a_retreat(st, index):
         jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0), jnp.int8
     )
     v_k = 0
-    _c1855 = _i32(v_k) < _i32(v_pay)
+    _c1802 = _i32(v_k) < _i32(v_pay)
 
-    def _then1856(st, v_b, v_p, v_pay, v_k):
+    def _then1803(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1858(i1857):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1857]) > 0), i1857, 10))
+        def _g1805(i1804):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1804]) > 0), i1804, 10))
 
-        _e1859 = jax.vmap(_g1858)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1859), jnp.int8)
-        _a1860 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1860, jnp.int8))
+        _e1806 = jax.vmap(_g1805)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1806), jnp.int8)
+        _a1807 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1807, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1855, lambda: _then1856(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1802, lambda: _then1803(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 1
-    _c1861 = _i32(v_k) < _i32(v_pay)
+    _c1808 = _i32(v_k) < _i32(v_pay)
 
-    def _then1862(st, v_b, v_p, v_pay, v_k):
+    def _then1809(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1864(i1863):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1863]) > 0), i1863, 10))
+        def _g1811(i1810):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1810]) > 0), i1810, 10))
 
-        _e1865 = jax.vmap(_g1864)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1865), jnp.int8)
-        _a1866 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1866, jnp.int8))
+        _e1812 = jax.vmap(_g1811)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1812), jnp.int8)
+        _a1813 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1813, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1861, lambda: _then1862(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1808, lambda: _then1809(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 2
-    _c1867 = _i32(v_k) < _i32(v_pay)
+    _c1814 = _i32(v_k) < _i32(v_pay)
 
-    def _then1868(st, v_b, v_p, v_pay, v_k):
+    def _then1815(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1870(i1869):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1869]) > 0), i1869, 10))
+        def _g1817(i1816):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1816]) > 0), i1816, 10))
 
-        _e1871 = jax.vmap(_g1870)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1871), jnp.int8)
-        _a1872 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1872, jnp.int8))
+        _e1818 = jax.vmap(_g1817)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1818), jnp.int8)
+        _a1819 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1819, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1867, lambda: _then1868(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1814, lambda: _then1815(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 3
-    _c1873 = _i32(v_k) < _i32(v_pay)
+    _c1820 = _i32(v_k) < _i32(v_pay)
 
-    def _then1874(st, v_b, v_p, v_pay, v_k):
+    def _then1821(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1876(i1875):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1875]) > 0), i1875, 10))
+        def _g1823(i1822):
+            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1822]) > 0), i1822, 10))
 
-        _e1877 = jax.vmap(_g1876)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1877), jnp.int8)
-        _a1878 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1878, jnp.int8))
+        _e1824 = jax.vmap(_g1823)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1824), jnp.int8)
+        _a1825 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
+        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1825, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1873, lambda: _then1874(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1820, lambda: _then1821(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1879 = True
-    st["retreated"] = _cast(_a1879, jnp.bool_)
+    _a1826 = True
+    st["retreated"] = _cast(_a1826, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
@@ -23903,7 +23518,7 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
 
-    def _g1881(i1880):
+    def _g1828(i1827):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
@@ -23912,7 +23527,7 @@ def m_retreat(st):
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])),
-                                    st["occupied"][_i32(st["current_player"])][(i1880 + 1)],
+                                    st["occupied"][_i32(st["current_player"])][(i1827 + 1)],
                                 ),
                                 st["occupied"][_i32(st["current_player"])][0],
                             ),
@@ -23942,8 +23557,8 @@ def m_retreat(st):
             ),
         )
 
-    _e1882 = jax.vmap(_g1881)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1882
+    _e1829 = jax.vmap(_g1828)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1829
 
 
 def rk_retreat(st, index):
@@ -23953,7 +23568,7 @@ def rk_retreat(st, index):
 
 
 def a_attack(st, index):
-    """action `attack` (tcg.envspec:2338): index in 0..1"""
+    """action `attack` (tcg.envspec:2360): index in 0..1"""
     st = dict(st)
     v_a = _lcast(index, jnp.int8)
     st = p__envc_run_attack(st, v_a)
@@ -23963,9 +23578,9 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
 
-    def _g1884(i1883):
+    def _g1831(i1830):
         return jnp.logical_and(
-            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1883)),
+            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1830)),
             jnp.logical_not(
                 jnp.logical_or(
                     jnp.logical_or(
@@ -23976,8 +23591,8 @@ def m_attack(st):
             ),
         )
 
-    _e1885 = jax.vmap(_g1884)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1885
+    _e1832 = jax.vmap(_g1831)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1832
 
 
 def rk_attack(st, index):
@@ -24008,7 +23623,7 @@ def rk_attack(st, index):
 
 
 def a_discard_from_play(st, index):
-    """action `discard_from_play` (tcg.envspec:2367): index in 0..3"""
+    """action `discard_from_play` (tcg.envspec:2389): index in 0..3"""
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
@@ -24021,11 +23636,11 @@ def a_discard_from_play(st, index):
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
 
-    def _g1887(i1886):
+    def _g1834(i1833):
         return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1886]),
-                (_K0[_i32(st["card"][_i32(st["current_player"])][i1886])] == 1),
+                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1833]),
+                (_K0[_i32(st["card"][_i32(st["current_player"])][i1833])] == 1),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -24037,8 +23652,8 @@ def m_discard_from_play(st):
             ),
         )
 
-    _e1888 = jax.vmap(_g1887)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1888
+    _e1835 = jax.vmap(_g1834)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1835
 
 
 def rk_discard_from_play(st, index):
@@ -24048,7 +23663,7 @@ def rk_discard_from_play(st, index):
 
 
 def a_end_turn(st, index):
-    """action `end_turn` (tcg.envspec:2375): index in 0..0"""
+    """action `end_turn` (tcg.envspec:2397): index in 0..0"""
     st = dict(st)
     st = p_finish_turn(st)
     return st
@@ -24057,7 +23672,7 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
 
-    def _g1890(i1889):
+    def _g1837(i1836):
         return jnp.logical_and(
             (st["phase"] == 1),
             jnp.logical_not(
@@ -24070,8 +23685,8 @@ def m_end_turn(st):
             ),
         )
 
-    _e1891 = jax.vmap(_g1890)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1891
+    _e1838 = jax.vmap(_g1837)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1838
 
 
 def rk_end_turn(st, index):
@@ -24080,7 +23695,7 @@ def rk_end_turn(st, index):
 
 
 def a_promote(st, index):
-    """action `promote` (tcg.envspec:2380): index in 0..2"""
+    """action `promote` (tcg.envspec:2402): index in 0..2"""
     st = dict(st)
     v_b = _lcast((index + 1), jnp.int8)
     st = p_swap_slots(st, st["current_player"], 0, v_b)
@@ -24091,11 +23706,11 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
 
-    def _g1893(i1892):
+    def _g1840(i1839):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
-                st["occupied"][_i32(st["current_player"])][(i1892 + 1)],
+                st["occupied"][_i32(st["current_player"])][(i1839 + 1)],
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -24107,8 +23722,8 @@ def m_promote(st):
             ),
         )
 
-    _e1894 = jax.vmap(_g1893)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1894
+    _e1841 = jax.vmap(_g1840)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1841
 
 
 def rk_promote(st, index):
@@ -24120,7 +23735,7 @@ def rk_promote(st, index):
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
 
-    def _g1896(i1895):
+    def _g1843(i1842):
         return jnp.logical_or(
             jnp.logical_or(
                 jnp.logical_or(
@@ -24130,38 +23745,38 @@ def m_choose(st):
                                 jnp.logical_or(
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1895 >= 0), (i1895 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1842 >= 0), (i1842 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
-                                            jnp.logical_or((i1895 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
+                                            jnp.logical_or((i1842 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1895 >= 0), (i1895 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1842 >= 0), (i1842 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
-                                            jnp.logical_or((i1895 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
+                                            jnp.logical_or((i1842 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                 ),
                                 jnp.logical_and(
                                     jnp.logical_and(
-                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1895 >= 1), (i1895 < 4))
+                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1842 >= 1), (i1842 < 4))
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
+                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
                                             (
-                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1895))
+                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1842))
                                                 == _i32(st["_envc_frame_g1_6"])
                                             ),
                                         ),
                                         (
                                             _i32(
-                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1895][
+                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1842][
                                                     _i32(st["_envc_frame_g1_6"])
                                                 ]
                                             )
@@ -24172,45 +23787,45 @@ def m_choose(st):
                             ),
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1895 >= 1), (i1895 < 4))
+                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1842 >= 1), (i1842 < 4))
                                 ),
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
+                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
                             ),
                         ),
                         jnp.logical_and(
-                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1895 >= 1), (i1895 < 4))),
+                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1842 >= 1), (i1842 < 4))),
                             jnp.logical_and(
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
-                                (i1895 != _i32(st["_envc_frame_g1_7"])),
+                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
+                                (i1842 != _i32(st["_envc_frame_g1_7"])),
                             ),
                         ),
                     ),
                     jnp.logical_and(
-                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1895 >= 1), (i1895 < 4))),
+                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1842 >= 1), (i1842 < 4))),
                         jnp.logical_and(
-                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1895],
+                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1842],
                             jnp.logical_or(
                                 jnp.logical_not(st["_envc_frame_g1_2"]),
-                                (f_stage_of(st, st["_envc_frame_g1_9"], i1895) == 0),
+                                (f_stage_of(st, st["_envc_frame_g1_9"], i1842) == 0),
                             ),
                         ),
                     ),
                 ),
                 jnp.logical_and(
-                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1895 >= 1), (i1895 < 4))),
-                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1895],
+                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1842 >= 1), (i1842 < 4))),
+                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
                 ),
             ),
             jnp.logical_and(
-                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1895 >= 0), (i1895 < 8))),
+                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1842 >= 0), (i1842 < 8))),
                 jnp.logical_and(
-                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1895, 2)],
+                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1842, 2)],
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i1895, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1895, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1895, 2)])]),
+                                (jnp.remainder(i1842, 2) == 0),
+                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1842, 2)])]),
+                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1842, 2)])]),
                             )
                         )
                         >= 0
@@ -24219,57 +23834,16 @@ def m_choose(st):
             ),
         )
 
-    _e1897 = jax.vmap(_g1896)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1897
+    _e1844 = jax.vmap(_g1843)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1844
 
 
 def _observe(st, v_p):
-    """the observation of player `p` (the spec's `observe`);
-    returns (observation, its first runtime fault: int32[3], zeros for none)"""
+    """the observation of player `p` (the spec's `observe`)"""
     v_p = _lcast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = _K83
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    _f1898 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (0 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (0 >= _f1898), 53, 0, _f1898
-    )
-    _f1899 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (1 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (1 >= _f1899), 54, 1, _f1899
-    )
-    _f1900 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (2 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (2 >= _f1900), 55, 2, _f1900
-    )
-    _f1901 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (3 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (3 >= _f1901), 56, 3, _f1901
-    )
-    _f1902 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (4 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (4 >= _f1902), 57, 4, _f1902
-    )
-    _f1903 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (5 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (5 >= _f1903), 58, 5, _f1903
-    )
-    _f1904 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (6 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (6 >= _f1904), 59, 6, _f1904
-    )
-    _f1905 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (7 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (7 >= _f1905), 60, 7, _f1905
-    )
-    _f1906 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (8 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (8 >= _f1906), 61, 8, _f1906
-    )
-    _f1907 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(
-        st, (9 < _get(st["hand"], _i32(v_p))["len"]) & (jnp.logical_not(_done)) & (9 >= _f1907), 62, 9, _f1907
-    )
     _ret = _select(
         _done,
         _ret,
@@ -24574,7 +24148,7 @@ def _observe(st, v_p):
         ),
     )
     _done = jnp.bool_(True)
-    return _ret, st["_fault"]
+    return _ret
 
 
 def _init_body(st):
@@ -24582,85 +24156,85 @@ def _init_body(st):
     st = dict(st)
     v_p = jnp.int32(0)
 
-    def _loop1908(i, carry):
+    def _loop1845(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1909 = _randint(st, 0, 21)
-        _a1910 = _r1909
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1910, jnp.int8))
+        st, _r1846 = _randint(st, 0, 21)
+        _a1847 = _r1846
+        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1847, jnp.int8))
         v_i = jnp.int32(0)
 
-        def _loop1911(i, carry):
+        def _loop1848(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
-            st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] >= 20), 63, 0, 0)
-            _l1912 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1912)
+            st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] >= 20), 41, 0, 0)
+            _l1849 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1849)
             return st, (v_p, v_i)
 
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1911, (st, (v_p, v_i)))
-        _f1913 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1914 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1914)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1848, (st, (v_p, v_i)))
+        _f1850 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1851 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1851)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1908, (st, (v_p,)))
-    st, _r1915 = _randint(st, 0, 1)
-    _a1916 = jnp.where((_r1915 == 1), 1, 0)
-    st["first"] = _cast(_a1916, jnp.int8)
-    _a1917 = st["first"]
-    st["current_player"] = _cast(_a1917, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1845, (st, (v_p,)))
+    st, _r1852 = _randint(st, 0, 1)
+    _a1853 = jnp.where((_r1852 == 1), 1, 0)
+    st["first"] = _cast(_a1853, jnp.int8)
+    _a1854 = st["first"]
+    st["current_player"] = _cast(_a1854, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
 
-    def _g1943(
-        i1918,
-        _h1920,
-        _h1921,
-        _h1922,
-        _h1923,
-        _h1924,
-        _h1925,
-        _h1926,
-        _h1927,
-        _h1928,
-        _h1929,
-        _h1930,
-        _h1931,
-        _h1932,
-        _h1933,
-        _h1934,
-        _h1935,
-        _h1936,
-        _h1937,
-        _h1938,
-        _h1939,
-        _h1940,
+    def _g1880(
+        i1855,
+        _h1857,
+        _h1858,
+        _h1859,
+        _h1860,
+        _h1861,
+        _h1862,
+        _h1863,
+        _h1864,
+        _h1865,
+        _h1866,
+        _h1867,
+        _h1868,
+        _h1869,
+        _h1870,
+        _h1871,
+        _h1872,
+        _h1873,
+        _h1874,
+        _h1875,
+        _h1876,
+        _h1877,
     ):
-        def _g1941(i1919):
+        def _g1878(i1856):
             return (
                 (
                     (
                         (
-                            _lcount(_get(st["deck"], i1918), _K84[_i32(_h1920)][i1919])
-                            + _lcount(_get(st["hand"], i1918), _K84[_i32(_h1920)][i1919])
+                            _lcount(_get(st["deck"], i1855), _K84[_i32(_h1857)][i1856])
+                            + _lcount(_get(st["hand"], i1855), _K84[_i32(_h1857)][i1856])
                         )
-                        + _lcount(_get(st["discard"], i1918), _K84[_i32(_h1920)][i1919])
+                        + _lcount(_get(st["discard"], i1855), _K84[_i32(_h1857)][i1856])
                     )
                     + (
                         (
                             (
-                                _i32(jnp.logical_and(_h1921, (_h1922 == _K84[_i32(_h1920)][i1919])))
-                                + _i32(jnp.logical_and(_h1923, (_h1924 == _K84[_i32(_h1920)][i1919])))
+                                _i32(jnp.logical_and(_h1858, (_h1859 == _K84[_i32(_h1857)][i1856])))
+                                + _i32(jnp.logical_and(_h1860, (_h1861 == _K84[_i32(_h1857)][i1856])))
                             )
-                            + _i32(jnp.logical_and(_h1925, (_h1926 == _K84[_i32(_h1920)][i1919])))
+                            + _i32(jnp.logical_and(_h1862, (_h1863 == _K84[_i32(_h1857)][i1856])))
                         )
-                        + _i32(jnp.logical_and(_h1927, (_h1928 == _K84[_i32(_h1920)][i1919])))
+                        + _i32(jnp.logical_and(_h1864, (_h1865 == _K84[_i32(_h1857)][i1856])))
                     )
                 )
                 + (
@@ -24670,14 +24244,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1921, (0 < _i32(_h1929))),
-                                            (_h1930 == _K84[_i32(_h1920)][i1919]),
+                                            jnp.logical_and(_h1858, (0 < _i32(_h1866))),
+                                            (_h1867 == _K84[_i32(_h1857)][i1856]),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1921, (1 < _i32(_h1929))),
-                                            (_h1931 == _K84[_i32(_h1920)][i1919]),
+                                            jnp.logical_and(_h1858, (1 < _i32(_h1866))),
+                                            (_h1868 == _K84[_i32(_h1857)][i1856]),
                                         )
                                     )
                                 )
@@ -24686,14 +24260,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1923, (0 < _i32(_h1932))),
-                                            (_h1933 == _K84[_i32(_h1920)][i1919]),
+                                            jnp.logical_and(_h1860, (0 < _i32(_h1869))),
+                                            (_h1870 == _K84[_i32(_h1857)][i1856]),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1923, (1 < _i32(_h1932))),
-                                            (_h1934 == _K84[_i32(_h1920)][i1919]),
+                                            jnp.logical_and(_h1860, (1 < _i32(_h1869))),
+                                            (_h1871 == _K84[_i32(_h1857)][i1856]),
                                         )
                                     )
                                 )
@@ -24703,14 +24277,14 @@ def inv_cards_conserved(st):
                             (
                                 _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1925, (0 < _i32(_h1935))),
-                                        (_h1936 == _K84[_i32(_h1920)][i1919]),
+                                        jnp.logical_and(_h1862, (0 < _i32(_h1872))),
+                                        (_h1873 == _K84[_i32(_h1857)][i1856]),
                                     )
                                 )
                                 + _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1925, (1 < _i32(_h1935))),
-                                        (_h1937 == _K84[_i32(_h1920)][i1919]),
+                                        jnp.logical_and(_h1862, (1 < _i32(_h1872))),
+                                        (_h1874 == _K84[_i32(_h1857)][i1856]),
                                     )
                                 )
                             )
@@ -24720,23 +24294,23 @@ def inv_cards_conserved(st):
                         (
                             _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1927, (0 < _i32(_h1938))), (_h1939 == _K84[_i32(_h1920)][i1919])
+                                    jnp.logical_and(_h1864, (0 < _i32(_h1875))), (_h1876 == _K84[_i32(_h1857)][i1856])
                                 )
                             )
                             + _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1927, (1 < _i32(_h1938))), (_h1940 == _K84[_i32(_h1920)][i1919])
+                                    jnp.logical_and(_h1864, (1 < _i32(_h1875))), (_h1877 == _K84[_i32(_h1857)][i1856])
                                 )
                             )
                         )
                     )
                 )
-            ) == jnp.sum(_wide(_K84[_i32(_h1920)]) == _K84[_i32(_h1920)][i1919], dtype=jnp.int32)
+            ) == jnp.sum(_wide(_K84[_i32(_h1857)]) == _K84[_i32(_h1857)][i1856], dtype=jnp.int32)
 
-        _e1942 = jax.vmap(_g1941)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e1942)
+        _e1879 = jax.vmap(_g1878)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e1879)
 
-    _e1944 = jax.vmap(_g1943)(
+    _e1881 = jax.vmap(_g1880)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["decks"],
         st["occupied"][:, 0],
@@ -24760,61 +24334,61 @@ def inv_cards_conserved(st):
         st["below"][:, 3, 0],
         st["below"][:, 3, 1],
     )
-    return jnp.all(_e1944)
+    return jnp.all(_e1881)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
 
-    def _g1962(
-        i1945,
-        _h1946,
-        _h1947,
-        _h1948,
-        _h1949,
-        _h1950,
-        _h1951,
-        _h1952,
-        _h1953,
-        _h1954,
-        _h1955,
-        _h1956,
-        _h1957,
-        _h1958,
-        _h1959,
-        _h1960,
-        _h1961,
+    def _g1899(
+        i1882,
+        _h1883,
+        _h1884,
+        _h1885,
+        _h1886,
+        _h1887,
+        _h1888,
+        _h1889,
+        _h1890,
+        _h1891,
+        _h1892,
+        _h1893,
+        _h1894,
+        _h1895,
+        _h1896,
+        _h1897,
+        _h1898,
     ):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_or(
-                        jnp.logical_not(_h1946),
+                        jnp.logical_not(_h1883),
                         (
-                            _i32(_h1947)
-                            < _i32(jnp.where((_K0[_i32(_h1948)] == 1), _i32(_h1949), _i32(_K1[_i32(_h1948)])))
+                            _i32(_h1884)
+                            < _i32(jnp.where((_K0[_i32(_h1885)] == 1), _i32(_h1886), _i32(_K1[_i32(_h1885)])))
                         ),
                     ),
                     jnp.logical_or(
-                        jnp.logical_not(_h1950),
+                        jnp.logical_not(_h1887),
                         (
-                            _i32(_h1951)
-                            < _i32(jnp.where((_K0[_i32(_h1952)] == 1), _i32(_h1953), _i32(_K1[_i32(_h1952)])))
+                            _i32(_h1888)
+                            < _i32(jnp.where((_K0[_i32(_h1889)] == 1), _i32(_h1890), _i32(_K1[_i32(_h1889)])))
                         ),
                     ),
                 ),
                 jnp.logical_or(
-                    jnp.logical_not(_h1954),
-                    (_i32(_h1955) < _i32(jnp.where((_K0[_i32(_h1956)] == 1), _i32(_h1957), _i32(_K1[_i32(_h1956)])))),
+                    jnp.logical_not(_h1891),
+                    (_i32(_h1892) < _i32(jnp.where((_K0[_i32(_h1893)] == 1), _i32(_h1894), _i32(_K1[_i32(_h1893)])))),
                 ),
             ),
             jnp.logical_or(
-                jnp.logical_not(_h1958),
-                (_i32(_h1959) < _i32(jnp.where((_K0[_i32(_h1960)] == 1), _i32(_h1961), _i32(_K1[_i32(_h1960)])))),
+                jnp.logical_not(_h1895),
+                (_i32(_h1896) < _i32(jnp.where((_K0[_i32(_h1897)] == 1), _i32(_h1898), _i32(_K1[_i32(_h1897)])))),
             ),
         )
 
-    _e1963 = jax.vmap(_g1962)(
+    _e1900 = jax.vmap(_g1899)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["damage"][:, 0],
@@ -24833,14 +24407,14 @@ def inv_hp_bounds(st):
         st["card"][:, 3],
         st["played_hp"][:, 3],
     )
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1963))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1900))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     return jnp.logical_or(
         st["terminated"],
-        jnp.all(jax.vmap(lambda i1964, _h1965: _i32(_h1965) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
+        jnp.all(jax.vmap(lambda i1901, _h1902: _i32(_h1902) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
     )
 
 
@@ -24855,24 +24429,24 @@ def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     return jnp.logical_or(
         jnp.logical_or(st["terminated"], (st["phase"] != 1)),
-        jnp.all(jax.vmap(lambda i1966, _h1967: _h1967)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
+        jnp.all(jax.vmap(lambda i1903, _h1904: _h1904)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
     )
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
 
-    def _g1973(i1968, _h1969, _h1970, _h1971, _h1972):
-        return (((_i32(_h1969) + _i32(_h1970)) + _i32(_h1971)) + _i32(_h1972)) <= 4
+    def _g1910(i1905, _h1906, _h1907, _h1908, _h1909):
+        return (((_i32(_h1906) + _i32(_h1907)) + _i32(_h1908)) + _i32(_h1909)) <= 4
 
-    _e1974 = jax.vmap(_g1973)(
+    _e1911 = jax.vmap(_g1910)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["occupied"][:, 1],
         st["occupied"][:, 2],
         st["occupied"][:, 3],
     )
-    return jnp.all(_e1974)
+    return jnp.all(_e1911)
 
 
 # ---- the environment
@@ -25202,19 +24776,14 @@ def _state(st, observation, mask) -> State:
 
 
 def _legal_action_mask(st):
-    mv_setup_active, _mf0 = m_setup_active(st)
-    mv_setup_bench, _mf1 = m_setup_bench(st)
-    mv_play_basic, _mf3 = m_play_basic(st)
-    mv_evolve, _mf4 = m_evolve(st)
-    mv_play_trainer, _mf6 = m_play_trainer(st)
     parts = [
-        mv_setup_active,
-        mv_setup_bench,
+        m_setup_active(st),
+        m_setup_bench(st),
         m_setup_done(st),
-        mv_play_basic,
-        mv_evolve,
+        m_play_basic(st),
+        m_evolve(st),
         m_attach(st),
-        mv_play_trainer,
+        m_play_trainer(st),
         m_use_ability(st),
         m_retreat(st),
         m_attack(st),
@@ -25223,23 +24792,13 @@ def _legal_action_mask(st):
         m_promote(st),
         m_choose(st),
     ]
-    # and the first fault of the guards, kind by kind (each kind's: index by index), the interpreter's order
-    return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]), _first_fault(
-        _stack([_mf0, _mf1, _mf3, _mf4, _mf6])
-    )
+    return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def _finish(st):
     """Compute the mask (all true once terminated) and the current player's observation."""
-    # a guard's fault is this state's: the interpreter evaluates the current player's guards on
-    # every state `init` and `step` make, unless terminated (`Interpreter._finish`)
-    mask, fault = _legal_action_mask(st)
-    st = _fault_put(st, jnp.logical_not(st["terminated"]), fault)
-    mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), mask)
-    # `observe`'s fault too, after the guards' (the interpreter computes the observation next)
-    obs, fault = _observe(st, st["current_player"])
-    st = _fault_put(st, True, fault)
-    obs = _cast(obs, jnp.int16)
+    mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), _legal_action_mask(st))
+    obs = _cast(_observe(st, st["current_player"]), jnp.int16)
     return _state(st, obs, mask)
 
 
@@ -25483,7 +25042,7 @@ def raise_fault(state: State) -> None:
 def observe(state: State, player) -> jax.Array:
     """The observation of `player` (0..NUM_PLAYERS-1): the spec's `observe`. ValueError for a
     concrete player outside 0..NUM_PLAYERS-1 (a traced one is not checked)."""
-    return _cast(_observe(_to_dict(state), _player_i32(player, NUM_PLAYERS))[0], jnp.int16)
+    return _cast(_observe(_to_dict(state), _player_i32(player, NUM_PLAYERS)), jnp.int16)
 
 
 def invariants(state: State) -> dict:
@@ -25541,14 +25100,9 @@ def step_autoreset_from_seed(state: State, action, seed):
     live = ~(state.terminated | state.truncated)
     truncated = st["truncated"] | (st["terminated"] & live & _time_limit_reached(st))
     done = st["terminated"] | st["truncated"]
-    # the stepped state's observation, and its fault (the interpreter's `step` computes it),
-    # before the fault is copied to the fresh state. (Not recorded: a guard fault of a state
-    # that is truncated and not terminated; the mask computed is the fresh state's.)
-    final_observation, fault = _observe(st, st["current_player"])
-    st = _fault_put(st, True, fault)
-    final_observation = _cast(final_observation, jnp.int16)
     fresh = _init_dict(seed)
     fresh["_fault"] = st["_fault"]  # a fault stays visible after the reset
+    final_observation = _cast(_observe(st, st["current_player"]), jnp.int16)
     return _finish(_select(done, fresh, st)), st["rewards"], st["terminated"], truncated, final_observation
 
 

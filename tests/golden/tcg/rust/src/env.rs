@@ -36,13 +36,9 @@ pub const INVARIANT_NAMES: [&str; 6] = ["cards_conserved", "hp_bounds", "points_
 
 /// The spec location and message of every fault, a template: `{a}`, `{b}` are the values of
 /// the fault, `{action}` the action `a` by name, `{{`/`}}` one brace (`fault_message`, in lib.rs).
-pub static FAULT_SITES: [&str; 63] = [
-    "tcg.envspec:247:46: index {a} is past the end of a list of length {b}",
+pub static FAULT_SITES: [&str; 41] = [
     "tcg.envspec:342:26: `draw()` from an empty list",
     "tcg.envspec:342:13: push onto a full list (capacity 10)",
-    "tcg.envspec:452:53: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:455:81: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:456:80: index {a} is past the end of a list of length {b}",
     "tcg.envspec:459:22: index {a} is past the end of a list of length {b}",
     "tcg.envspec:459:9: push onto a full list (capacity 10)",
     "tcg.envspec:460:9: remove_at({a}) on a list of length {b}",
@@ -51,55 +47,37 @@ pub static FAULT_SITES: [&str; 63] = [
     "tcg.envspec:618:25: index {a} is past the end of a list of length {b}",
     "tcg.envspec:618:9: push onto a full list (capacity 20)",
     "tcg.envspec:619:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:625:37: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:626:59: index {a} is past the end of a list of length {b}",
     "tcg.envspec:636:26: index {a} is past the end of a list of length {b}",
     "tcg.envspec:636:13: push onto a full list (capacity 10)",
     "tcg.envspec:637:13: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:644:52: index {a} is past the end of a list of length {b}",
     "tcg.envspec:655:31: index {a} is past the end of a list of length {b}",
     "tcg.envspec:656:13: remove_at({a}) on a list of length {b}",
     "tcg.envspec:666:33: `draw()` from an empty list",
     "tcg.envspec:666:17: push onto a full list (capacity 20)",
-    "tcg.envspec:923:56: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:932:66: index {a} is past the end of a list of length {b}",
     "tcg.envspec:947:21: push onto a full list (capacity 10)",
     "tcg.envspec:949:21: push onto a full list (capacity 20)",
     "tcg.envspec:979:21: push onto a full list (capacity 20)",
     "tcg.envspec:1018:32: index {a} is past the end of a list of length {b}",
     "tcg.envspec:1019:9: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:1961:5: push onto a full list (capacity 20)",
-    "tcg.envspec:1964:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2175:28: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2185:17: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2187:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2190:13: push onto a full list (capacity 10)",
-    "tcg.envspec:2193:13: push onto a full list (capacity 20)",
-    "tcg.envspec:2275:13: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2276:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2277:5: push onto a full list (capacity 20)",
-    "tcg.envspec:2206:23: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2207:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2214:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2215:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2231:43: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2232:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2237:79: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2241:18: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2242:5: remove_at({a}) on a list of length {b}",
-    "tcg.envspec:2272:69: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2273:52: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2401:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2401:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2402:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2402:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2403:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2403:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2404:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2404:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2405:38: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2405:88: index {a} is past the end of a list of length {b}",
-    "tcg.envspec:2163:13: push onto a full list (capacity 20)",
+    "tcg.envspec:1983:5: push onto a full list (capacity 20)",
+    "tcg.envspec:1986:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2197:28: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2207:17: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2209:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2212:13: push onto a full list (capacity 10)",
+    "tcg.envspec:2215:13: push onto a full list (capacity 20)",
+    "tcg.envspec:2297:13: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2298:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2299:5: push onto a full list (capacity 20)",
+    "tcg.envspec:2228:23: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2229:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2236:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2237:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2253:43: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2254:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2263:18: index {a} is past the end of a list of length {b}",
+    "tcg.envspec:2264:5: remove_at({a}) on a list of length {b}",
+    "tcg.envspec:2185:13: push onto a full list (capacity 20)",
 ];
 
 /// Per action kind (name, first flat index, parameters); per parameter (name, lo, number of
@@ -1474,7 +1452,7 @@ fn f_is_basic(s: &State, mut v_c: i32) -> Result<bool, Fault> {
 
 /// fn `basic_in_hand` (tcg.envspec:246:1)
 fn f_basic_in_hand(s: &State, mut v_p: i32, mut v_h: i32) -> Result<bool, Fault> {
-    Ok((if (v_h < (s.f_hand[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_hand[(v_p as usize).min(1)].get(v_h, 0)? as i32))? } else { false }))
+    Ok((if (v_h < (s.f_hand[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_hand[(v_p as usize).min(1)].items[(v_h as usize).min(9)] as i32))? } else { false }))
 }
 
 /// fn `playable_trainer` (tcg.envspec:253:1)
@@ -1610,12 +1588,12 @@ fn p_draw_cards(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault> 
         // @ tcg.envspec:341:9
         if (((v_k < v_n) && ((s.f_deck[(v_p as usize).min(1)].len as i32) > 0)) && ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10)) {
             // @ tcg.envspec:342:26
-            if ((s.f_deck[(v_p as usize).min(1)].len as i32) == 0) { return Err(Fault::at(1, 0, 0)); }
+            if ((s.f_deck[(v_p as usize).min(1)].len as i32) == 0) { return Err(Fault::at(0, 0, 0)); }
             // @ tcg.envspec:342:26
             let _v15 = s.f_deck[(v_p as usize).min(1)].take_front_unchecked();
             let mut v__envc_list1: i32 = (_v15 as i32);
             // @ tcg.envspec:342:13
-            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(2, 0, 0)); }
+            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(1, 0, 0)); }
             // @ tcg.envspec:342:13
             s.f_hand[(v_p as usize).min(1)].push_unchecked((v__envc_list1 as i16));
         }
@@ -1797,7 +1775,7 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:452:5
     let mut _acc28: i32 = 0;
     for v_i in 0i32..20 {
-        _acc28 += (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 3)? as i32))? } else { false }) as i32;
+        _acc28 += (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].items[(v_i as usize).min(19)] as i32))? } else { false }) as i32;
     }
     let mut v_n: i32 = _acc28;
     // @ tcg.envspec:453:5
@@ -1809,11 +1787,11 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         // @ tcg.envspec:455:9
         let mut _acc31: i32 = 0;
         for v_i in 0i32..20 {
-            let mut _b32: bool = ((v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) && (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 4)? as i32))? } else { false }));
+            let mut _b32: bool = ((v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) && (if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].items[(v_i as usize).min(19)] as i32))? } else { false }));
             if _b32 {
                 let mut _acc33: i32 = 0;
                 for v_j in 0i32..20 {
-                    _acc33 += ((v_j < v_i) && (if (v_j < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_j, 5)? as i32))? } else { false })) as i32;
+                    _acc33 += ((v_j < v_i) && (if (v_j < (s.f_deck[(v_p as usize).min(1)].len as i32)) { f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].items[(v_j as usize).min(19)] as i32))? } else { false })) as i32;
                 }
                 _b32 = (_acc33 == v_r);
             }
@@ -1822,14 +1800,14 @@ fn p_basic_from_deck(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         }
         let mut v_at: i32 = _acc31;
         // @ tcg.envspec:459:22
-        if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(6, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+        if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(2, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
         // @ tcg.envspec:459:9
-        if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(7, 0, 0)); }
+        if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(3, 0, 0)); }
         // @ tcg.envspec:459:9
         let _a35: i32 = (s.f_deck[(v_p as usize).min(1)].items[(v_at as usize).min(19)] as i32);
         s.f_hand[(v_p as usize).min(1)].push_unchecked((_a35 as i16));
         // @ tcg.envspec:460:9
-        if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(8, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+        if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(4, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
         // @ tcg.envspec:460:9
         s.f_deck[(v_p as usize).min(1)].remove_at_unchecked((v_at as usize).min(19));
     }
@@ -1845,12 +1823,12 @@ fn p_opponent_hand_into_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resul
         // @ tcg.envspec:468:9
         if ((s.f_hand[(v_q as usize).min(1)].len as i32) > 0) {
             // @ tcg.envspec:469:26
-            if ((s.f_hand[(v_q as usize).min(1)].len as i32) == 0) { return Err(Fault::at(9, 0, 0)); }
+            if ((s.f_hand[(v_q as usize).min(1)].len as i32) == 0) { return Err(Fault::at(5, 0, 0)); }
             // @ tcg.envspec:469:26
             let _v36 = s.f_hand[(v_q as usize).min(1)].take_back_unchecked();
             let mut v__envc_list2: i32 = (_v36 as i32);
             // @ tcg.envspec:469:13
-            if ((s.f_deck[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(10, 0, 0)); }
+            if ((s.f_deck[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(6, 0, 0)); }
             // @ tcg.envspec:469:13
             s.f_deck[(v_q as usize).min(1)].push_unchecked((v__envc_list2 as i16));
         }
@@ -2088,14 +2066,14 @@ fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -
         let _r55: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi54, u16::MAX)?;
         let mut v_h: i32 = _r55;
         // @ tcg.envspec:618:25
-        if (v_h >= (s.f_hand[(v_q as usize).min(1)].len as i32)) { return Err(Fault::at(11, v_h, (s.f_hand[(v_q as usize).min(1)].len as i32))); }
+        if (v_h >= (s.f_hand[(v_q as usize).min(1)].len as i32)) { return Err(Fault::at(7, v_h, (s.f_hand[(v_q as usize).min(1)].len as i32))); }
         // @ tcg.envspec:618:9
-        if ((s.f_discard[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(12, 0, 0)); }
+        if ((s.f_discard[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(8, 0, 0)); }
         // @ tcg.envspec:618:9
         let _a56: i32 = (s.f_hand[(v_q as usize).min(1)].items[(v_h as usize).min(9)] as i32);
         s.f_discard[(v_q as usize).min(1)].push_unchecked((_a56 as i16));
         // @ tcg.envspec:619:9
-        if (v_h >= (s.f_hand[(v_q as usize).min(1)].len as i32)) { return Err(Fault::at(13, v_h, (s.f_hand[(v_q as usize).min(1)].len as i32))); }
+        if (v_h >= (s.f_hand[(v_q as usize).min(1)].len as i32)) { return Err(Fault::at(9, v_h, (s.f_hand[(v_q as usize).min(1)].len as i32))); }
         // @ tcg.envspec:619:9
         s.f_hand[(v_q as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     }
@@ -2104,7 +2082,7 @@ fn p_discard_opponent_hand_card(s: &mut State, mut v_p: i32, mut v_coin: bool) -
 
 /// fn `pokemon_in_deck` (tcg.envspec:624:1)
 fn f_pokemon_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_t: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { (((T7_Card__category[((s.f_deck[(v_p as usize).min(1)].get(v_i, 14)? as i32) as usize).min(385)] as i32) == 0) && ((v_t == 10) || ((T12_Card__type[((s.f_deck[(v_p as usize).min(1)].get(v_i, 15)? as i32) as usize).min(385)] as i32) == v_t))) } else { false }))
+    Ok((if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { (((T7_Card__category[((s.f_deck[(v_p as usize).min(1)].items[(v_i as usize).min(19)] as i32) as usize).min(385)] as i32) == 0) && ((v_t == 10) || ((T12_Card__type[((s.f_deck[(v_p as usize).min(1)].items[(v_i as usize).min(19)] as i32) as usize).min(385)] as i32) == v_t))) } else { false }))
 }
 
 /// proc `pokemon_from_deck` (tcg.envspec:632:1)
@@ -2133,14 +2111,14 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
         // @ tcg.envspec:635:9
         if (v_at >= 0) {
             // @ tcg.envspec:636:26
-            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(16, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(10, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
             // @ tcg.envspec:636:13
-            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(17, 0, 0)); }
+            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(11, 0, 0)); }
             // @ tcg.envspec:636:13
             let _a63: i32 = (s.f_deck[(v_p as usize).min(1)].items[(v_at as usize).min(19)] as i32);
             s.f_hand[(v_p as usize).min(1)].push_unchecked((_a63 as i16));
             // @ tcg.envspec:637:13
-            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(18, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(12, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
             // @ tcg.envspec:637:13
             s.f_deck[(v_p as usize).min(1)].remove_at_unchecked((v_at as usize).min(19));
         }
@@ -2150,7 +2128,7 @@ fn p_pokemon_from_deck(s: &mut State, mut v_p: i32, mut v_t: i32) -> Result<(), 
 
 /// fn `named_in_deck` (tcg.envspec:643:1)
 fn f_named_in_deck(s: &State, mut v_p: i32, mut v_i: i32, mut v_n: i32) -> Result<bool, Fault> {
-    Ok((if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { ((v_n != 0) && ((T23_Card__named[((s.f_deck[(v_p as usize).min(1)].get(v_i, 19)? as i32) as usize).min(385)] as i32) == v_n)) } else { false }))
+    Ok((if (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32)) { ((v_n != 0) && ((T23_Card__named[((s.f_deck[(v_p as usize).min(1)].items[(v_i as usize).min(19)] as i32) as usize).min(385)] as i32) == v_n)) } else { false }))
 }
 
 /// proc `named_from_deck_to_bench` (tcg.envspec:650:1)
@@ -2181,12 +2159,12 @@ fn p_named_from_deck_to_bench(s: &mut State, mut v_p: i32, mut v_n: i32) -> Resu
         // @ tcg.envspec:654:9
         if (v_at >= 0) {
             // @ tcg.envspec:655:31
-            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(20, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(13, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
             // @ tcg.envspec:655:13
             let _a70: i32 = (s.f_deck[(v_p as usize).min(1)].items[(v_at as usize).min(19)] as i32);
             p_put_in_play(s, v_p, v_s, _a70)?;
             // @ tcg.envspec:656:13
-            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(21, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+            if (v_at >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(14, v_at, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
             // @ tcg.envspec:656:13
             s.f_deck[(v_p as usize).min(1)].remove_at_unchecked((v_at as usize).min(19));
         }
@@ -2203,12 +2181,12 @@ fn p_discard_deck_tops(s: &mut State, mut v_n: i32) -> Result<(), Fault> {
             // @ tcg.envspec:665:13
             if ((v_k < v_n) && ((s.f_deck[(v_q as usize).min(1)].len as i32) > 0)) {
                 // @ tcg.envspec:666:33
-                if ((s.f_deck[(v_q as usize).min(1)].len as i32) == 0) { return Err(Fault::at(22, 0, 0)); }
+                if ((s.f_deck[(v_q as usize).min(1)].len as i32) == 0) { return Err(Fault::at(15, 0, 0)); }
                 // @ tcg.envspec:666:33
                 let _v71 = s.f_deck[(v_q as usize).min(1)].take_front_unchecked();
                 let mut v__envc_list3: i32 = (_v71 as i32);
                 // @ tcg.envspec:666:17
-                if ((s.f_discard[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(23, 0, 0)); }
+                if ((s.f_discard[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(16, 0, 0)); }
                 // @ tcg.envspec:666:17
                 s.f_discard[(v_q as usize).min(1)].push_unchecked((v__envc_list3 as i16));
             }
@@ -2955,7 +2933,7 @@ fn p_see_opponent_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     // @ tcg.envspec:922:5
     for v_i in 0i32..10 {
         // @ tcg.envspec:923:9
-        let _v126: i32 = (if (v_i < (s.f_hand[(v_q as usize).min(1)].len as i32)) { (s.f_hand[(v_q as usize).min(1)].get(v_i, 24)? as i32) } else { (-1) });
+        let _v126: i32 = (if (v_i < (s.f_hand[(v_q as usize).min(1)].len as i32)) { (s.f_hand[(v_q as usize).min(1)].items[(v_i as usize).min(9)] as i32) } else { (-1) });
         s.f_seen_hand[(v_p as usize).min(1)][(v_i as usize).min(9)] = (_v126 as i16);
     }
     // @ tcg.envspec:925:5
@@ -2969,7 +2947,7 @@ fn p_look_at_deck(s: &mut State, mut v_p: i32, mut v_n: i32) -> Result<(), Fault
     // @ tcg.envspec:931:5
     for v_i in 0i32..3 {
         // @ tcg.envspec:932:9
-        let _v128: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32))) { (s.f_deck[(v_p as usize).min(1)].get(v_i, 25)? as i32) } else { (-1) });
+        let _v128: i32 = (if ((v_i < v_n) && (v_i < (s.f_deck[(v_p as usize).min(1)].len as i32))) { (s.f_deck[(v_p as usize).min(1)].items[(v_i as usize).min(19)] as i32) } else { (-1) });
         s.f_seen_deck[(v_p as usize).min(1)][(v_i as usize).min(2)] = (_v128 as i16);
     }
     // @ tcg.envspec:934:5
@@ -2991,12 +2969,12 @@ fn p_active_to_hand(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
                 // @ tcg.envspec:946:17
                 if ((s.f_hand[(v_p as usize).min(1)].len as i32) < 10) {
                     // @ tcg.envspec:947:21
-                    if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(26, 0, 0)); }
+                    if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(17, 0, 0)); }
                     // @ tcg.envspec:947:21
                     s.f_hand[(v_p as usize).min(1)].push_unchecked((v_c as i16));
                 } else {
                     // @ tcg.envspec:949:21
-                    if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(27, 0, 0)); }
+                    if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(18, 0, 0)); }
                     // @ tcg.envspec:949:21
                     s.f_discard[(v_p as usize).min(1)].push_unchecked((v_c as i16));
                 }
@@ -3045,7 +3023,7 @@ fn p_opponent_active_to_deck(s: &mut State, mut v_p: i32, mut v_coin: bool) -> R
                 // @ tcg.envspec:978:17
                 if ((v_k == 0) || ((v_k - 1) < (s.f_evolutions[(v_q as usize).min(1)][(0 as usize).min(3)] as i32))) {
                     // @ tcg.envspec:979:21
-                    if ((s.f_deck[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(28, 0, 0)); }
+                    if ((s.f_deck[(v_q as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(19, 0, 0)); }
                     // @ tcg.envspec:979:21
                     let _a132: i32 = (if (v_k == 0) { (s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) } else { (s.f_below[(v_q as usize).min(1)][(0 as usize).min(3)][(iclamp((v_k - 1), 0, 1) as usize).min(1)] as i32) });
                     s.f_deck[(v_q as usize).min(1)].push_unchecked((_a132 as i16));
@@ -3105,11 +3083,11 @@ fn p_play_as_pokemon(s: &mut State, mut v_p: i32, mut v_hp: i32, mut v_t: i32) -
     // @ tcg.envspec:1017:5
     let mut v_n: i32 = (s.f_discard[(v_p as usize).min(1)].len as i32);
     // @ tcg.envspec:1018:5
-    if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[(v_p as usize).min(1)].get(imax((v_n - 1), 0), 29)? as i32) == (s.f_playing as i32))) {
+    if (((v_s < 4) && (v_n > 0)) && ((s.f_discard[(v_p as usize).min(1)].get(imax((v_n - 1), 0), 20)? as i32) == (s.f_playing as i32))) {
         // @ tcg.envspec:1019:30
         let mut v__envc_list4: i32 = imax((v_n - 1), 0);
         // @ tcg.envspec:1019:9
-        if (v__envc_list4 >= (s.f_discard[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(30, v__envc_list4, (s.f_discard[(v_p as usize).min(1)].len as i32))); }
+        if (v__envc_list4 >= (s.f_discard[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(21, v__envc_list4, (s.f_discard[(v_p as usize).min(1)].len as i32))); }
         // @ tcg.envspec:1019:9
         s.f_discard[(v_p as usize).min(1)].remove_at_unchecked((v__envc_list4 as usize).min(19));
         // @ tcg.envspec:1020:9
@@ -3243,188 +3221,188 @@ fn p_copy_attack(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `put_in_play` (tcg.envspec:1935:1)
+/// proc `put_in_play` (tcg.envspec:1957:1)
 fn p_put_in_play(s: &mut State, mut v_p: i32, mut v_s: i32, mut v_c: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1936:5
+    // @ tcg.envspec:1958:5
     s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (v_c as i16);
-    // @ tcg.envspec:1937:5
+    // @ tcg.envspec:1959:5
     s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] = true;
-    // @ tcg.envspec:1938:5
+    // @ tcg.envspec:1960:5
     s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
-    // @ tcg.envspec:1939:5
+    // @ tcg.envspec:1961:5
     let mut _arr142: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr142[v_t as usize] = (0 as i8);
     }
     s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr142;
-    // @ tcg.envspec:1940:5
+    // @ tcg.envspec:1962:5
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
-    // @ tcg.envspec:1941:5
+    // @ tcg.envspec:1963:5
     let _v143: i32 = (s.f_turn as i32);
     s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v143 as i8);
-    // @ tcg.envspec:1942:5
+    // @ tcg.envspec:1964:5
     s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
     Ok(())
 }
 
-/// proc `clear_conditions` (tcg.envspec:1946:1)
+/// proc `clear_conditions` (tcg.envspec:1968:1)
 fn p_clear_conditions(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1947:5
+    // @ tcg.envspec:1969:5
     s.f_poisoned[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1948:5
+    // @ tcg.envspec:1970:5
     s.f_burned[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1949:5
+    // @ tcg.envspec:1971:5
     s.f_condition[(v_p as usize).min(1)] = (0 as i8);
-    // @ tcg.envspec:1950:5
+    // @ tcg.envspec:1972:5
     s.f_barrier[(v_p as usize).min(1)] = (0 as i16);
-    // @ tcg.envspec:1951:5
+    // @ tcg.envspec:1973:5
     s.f_shielded[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1952:5
+    // @ tcg.envspec:1974:5
     s.f_no_attack[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1953:5
+    // @ tcg.envspec:1975:5
     s.f_no_retreat[(v_p as usize).min(1)] = false;
-    // @ tcg.envspec:1954:5
+    // @ tcg.envspec:1976:5
     s.f_weakened[(v_p as usize).min(1)] = (0 as i8);
-    // @ tcg.envspec:1955:5
+    // @ tcg.envspec:1977:5
     s.f_spiky[(v_p as usize).min(1)] = (0 as i8);
-    // @ tcg.envspec:1956:5
+    // @ tcg.envspec:1978:5
     s.f_boost_turn[(v_p as usize).min(1)] = (0 as i8);
     Ok(())
 }
 
-/// proc `clear_slot` (tcg.envspec:1960:1)
+/// proc `clear_slot` (tcg.envspec:1982:1)
 fn p_clear_slot(s: &mut State, mut v_p: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1961:5
-    if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(31, 0, 0)); }
-    // @ tcg.envspec:1961:5
+    // @ tcg.envspec:1983:5
+    if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(22, 0, 0)); }
+    // @ tcg.envspec:1983:5
     let _a144: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
     s.f_discard[(v_p as usize).min(1)].push_unchecked((_a144 as i16));
-    // @ tcg.envspec:1962:5
+    // @ tcg.envspec:1984:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:1963:9
+        // @ tcg.envspec:1985:9
         if (v_k < (s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32)) {
-            // @ tcg.envspec:1964:13
-            if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(32, 0, 0)); }
-            // @ tcg.envspec:1964:13
+            // @ tcg.envspec:1986:13
+            if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(23, 0, 0)); }
+            // @ tcg.envspec:1986:13
             let _a145: i32 = (s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][(v_k as usize).min(1)] as i32);
             s.f_discard[(v_p as usize).min(1)].push_unchecked((_a145 as i16));
         }
     }
-    // @ tcg.envspec:1967:5
+    // @ tcg.envspec:1989:5
     s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
-    // @ tcg.envspec:1968:5
+    // @ tcg.envspec:1990:5
     s.f_damage[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i16);
-    // @ tcg.envspec:1969:5
+    // @ tcg.envspec:1991:5
     let mut _arr146: [i8; 11] = <[i8; 11] as Zero>::ZERO;
     for v_t in 0i32..11 {
         _arr146[v_t as usize] = (0 as i8);
     }
     s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)] = _arr146;
-    // @ tcg.envspec:1970:5
+    // @ tcg.envspec:1992:5
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (0 as i8);
-    // @ tcg.envspec:1971:5
+    // @ tcg.envspec:1993:5
     s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
-    // @ tcg.envspec:1972:5
+    // @ tcg.envspec:1994:5
     if (v_s == 0) {
-        // @ tcg.envspec:1973:9
+        // @ tcg.envspec:1995:9
         p_clear_conditions(s, v_p)?;
     }
     Ok(())
 }
 
-/// proc `swap_slots` (tcg.envspec:1977:1)
+/// proc `swap_slots` (tcg.envspec:1999:1)
 fn p_swap_slots(s: &mut State, mut v_p: i32, mut v_a: i32, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:1978:5
+    // @ tcg.envspec:2000:5
     let mut v_c: i32 = (s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1979:5
+    // @ tcg.envspec:2001:5
     let _v147: i32 = (s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_card[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v147 as i16);
-    // @ tcg.envspec:1980:5
+    // @ tcg.envspec:2002:5
     s.f_card[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_c as i16);
-    // @ tcg.envspec:1981:5
+    // @ tcg.envspec:2003:5
     let mut v_o: bool = s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)];
-    // @ tcg.envspec:1982:5
+    // @ tcg.envspec:2004:5
     let _v148: bool = s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)];
     s.f_occupied[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v148;
-    // @ tcg.envspec:1983:5
+    // @ tcg.envspec:2005:5
     s.f_occupied[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_o;
-    // @ tcg.envspec:1984:5
+    // @ tcg.envspec:2006:5
     let mut v_u: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)];
-    // @ tcg.envspec:1985:5
+    // @ tcg.envspec:2007:5
     let _v149: [i16; 2] = s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)];
     s.f_below[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v149;
-    // @ tcg.envspec:1986:5
+    // @ tcg.envspec:2008:5
     s.f_below[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_u;
-    // @ tcg.envspec:1987:5
+    // @ tcg.envspec:2009:5
     let mut v_v: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1988:5
+    // @ tcg.envspec:2010:5
     let _v150: i32 = (s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_evolutions[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v150 as i8);
-    // @ tcg.envspec:1989:5
+    // @ tcg.envspec:2011:5
     s.f_evolutions[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_v as i8);
-    // @ tcg.envspec:1990:5
+    // @ tcg.envspec:2012:5
     let mut v_d: i32 = (s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1991:5
+    // @ tcg.envspec:2013:5
     let _v151: i32 = (s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_damage[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v151 as i16);
-    // @ tcg.envspec:1992:5
+    // @ tcg.envspec:2014:5
     s.f_damage[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_d as i16);
-    // @ tcg.envspec:1993:5
+    // @ tcg.envspec:2015:5
     let mut v_e: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)];
-    // @ tcg.envspec:1994:5
+    // @ tcg.envspec:2016:5
     let _v152: [i8; 11] = s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)];
     s.f_energy[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v152;
-    // @ tcg.envspec:1995:5
+    // @ tcg.envspec:2017:5
     s.f_energy[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_e;
-    // @ tcg.envspec:1996:5
+    // @ tcg.envspec:2018:5
     let mut v_t: i32 = (s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:1997:5
+    // @ tcg.envspec:2019:5
     let _v153: i32 = (s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_placed[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v153 as i8);
-    // @ tcg.envspec:1998:5
+    // @ tcg.envspec:2020:5
     s.f_placed[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_t as i8);
-    // @ tcg.envspec:1999:5
+    // @ tcg.envspec:2021:5
     let mut v_h: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:2000:5
+    // @ tcg.envspec:2022:5
     let _v154: i32 = (s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_played_hp[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v154 as i16);
-    // @ tcg.envspec:2001:5
+    // @ tcg.envspec:2023:5
     s.f_played_hp[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_h as i16);
-    // @ tcg.envspec:2002:5
+    // @ tcg.envspec:2024:5
     let mut v_y: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] as i32);
-    // @ tcg.envspec:2003:5
+    // @ tcg.envspec:2025:5
     let _v155: i32 = (s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] as i32);
     s.f_played_type[(v_p as usize).min(1)][(v_a as usize).min(3)] = (_v155 as i8);
-    // @ tcg.envspec:2004:5
+    // @ tcg.envspec:2026:5
     s.f_played_type[(v_p as usize).min(1)][(v_b as usize).min(3)] = (v_y as i8);
-    // @ tcg.envspec:2005:5
+    // @ tcg.envspec:2027:5
     let mut v_x: bool = s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)];
-    // @ tcg.envspec:2006:5
+    // @ tcg.envspec:2028:5
     let _v156: bool = s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)];
     s.f_ability_used[(v_p as usize).min(1)][(v_a as usize).min(3)] = _v156;
-    // @ tcg.envspec:2007:5
+    // @ tcg.envspec:2029:5
     s.f_ability_used[(v_p as usize).min(1)][(v_b as usize).min(3)] = v_x;
     Ok(())
 }
 
-/// proc `knock_outs` (tcg.envspec:2013:1)
+/// proc `knock_outs` (tcg.envspec:2035:1)
 fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2014:5
+    // @ tcg.envspec:2036:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:2015:9
+        // @ tcg.envspec:2037:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2016:13
+            // @ tcg.envspec:2038:13
             if (s.f_occupied[(v_q as usize).min(1)][(v_s as usize).min(3)] && ((s.f_damage[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) >= f_hp_of(s, v_q, v_s)?)) {
-                // @ tcg.envspec:2017:17
+                // @ tcg.envspec:2039:17
                 let _v157: i32 = imin(((s.f_points[((1 - v_q) as usize).min(1)] as i32) + (if T15_Card__is_ex[((s.f_card[(v_q as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] { 2 } else { 1 })), 4);
                 let _i158: usize = ((1 - v_q) as usize).min(1);
                 s.f_points[_i158] = (_v157 as i8);
-                // @ tcg.envspec:2018:17
+                // @ tcg.envspec:2040:17
                 p_clear_slot(s, v_q, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:2022:5
+    // @ tcg.envspec:2044:5
     let mut _b159: bool = ((s.f_points[(0 as usize).min(1)] as i32) >= 3);
     if !_b159 {
         let mut _acc160: bool = false;
@@ -3434,7 +3412,7 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b159 = (!_acc160);
     }
     let mut v_won0: bool = _b159;
-    // @ tcg.envspec:2023:5
+    // @ tcg.envspec:2045:5
     let mut _b161: bool = ((s.f_points[(1 as usize).min(1)] as i32) >= 3);
     if !_b161 {
         let mut _acc162: bool = false;
@@ -3444,37 +3422,37 @@ fn p_knock_outs(s: &mut State) -> Result<(), Fault> {
         _b161 = (!_acc162);
     }
     let mut v_won1: bool = _b161;
-    // @ tcg.envspec:2024:5
+    // @ tcg.envspec:2046:5
     if (v_won0 || v_won1) {
-        // @ tcg.envspec:2025:9
+        // @ tcg.envspec:2047:9
         s.f_ended_by = ((if (((s.f_points[(0 as usize).min(1)] as i32) >= 3) || ((s.f_points[(1 as usize).min(1)] as i32) >= 3)) { 1 } else { 2 }) as i8);
     }
-    // @ tcg.envspec:2027:5
+    // @ tcg.envspec:2049:5
     if (v_won0 && v_won1) {
-        // @ tcg.envspec:2028:9
+        // @ tcg.envspec:2050:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else if v_won0 {
-        // @ tcg.envspec:2030:9
+        // @ tcg.envspec:2052:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 0 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     } else if v_won1 {
-        // @ tcg.envspec:2032:9
+        // @ tcg.envspec:2054:9
         for q in 0..NUM_PLAYERS { s.rewards[q] = if q as i32 == 1 { 1.0 } else { -1.0 }; }
         s.terminated = true;
     }
     Ok(())
 }
 
-/// proc `random_zone_energy` (tcg.envspec:2036:1)
+/// proc `random_zone_energy` (tcg.envspec:2058:1)
 fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2037:5
+    // @ tcg.envspec:2059:5
     let mut _acc163: i32 = 0;
     for v_t in 0i32..11 {
         _acc163 = _acc163 + (T30_Deck__energy[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_t as usize).min(10)] as i32);
     }
     let mut v_n: i32 = _acc163;
-    // @ tcg.envspec:2038:5
+    // @ tcg.envspec:2060:5
     let _t164: i32 = (s.f_decks[(v_p as usize).min(1)] as i32);
     let _hi165: i32 = iclamp((v_n - 1), 0, 10);
     let _r166: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi165, u16::MAX)?;
@@ -3483,91 +3461,91 @@ fn p_random_zone_energy(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `begin_turn` (tcg.envspec:2043:1)
+/// proc `begin_turn` (tcg.envspec:2065:1)
 fn p_begin_turn(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2044:5
+    // @ tcg.envspec:2066:5
     if ((s.f_turn as i32) >= 50) {
-        // @ tcg.envspec:2045:9
+        // @ tcg.envspec:2067:9
         s.f_ended_by = (3 as i8);
-        // @ tcg.envspec:2046:9
+        // @ tcg.envspec:2068:9
         s.rewards = [0.0; NUM_PLAYERS];
         s.terminated = true;
     } else {
-        // @ tcg.envspec:2048:9
+        // @ tcg.envspec:2070:9
         s.f_turn = (imin(((s.f_turn as i32) + 1), 50) as i8);
-        // @ tcg.envspec:2049:9
+        // @ tcg.envspec:2071:9
         s.current_player = (v_p as i8);
-        // @ tcg.envspec:2050:9
+        // @ tcg.envspec:2072:9
         s.f_phase = (1 as i8);
-        // @ tcg.envspec:2051:9
+        // @ tcg.envspec:2073:9
         s.f_attached = false;
-        // @ tcg.envspec:2052:9
+        // @ tcg.envspec:2074:9
         s.f_supporter = false;
-        // @ tcg.envspec:2053:9
+        // @ tcg.envspec:2075:9
         s.f_retreated = false;
-        // @ tcg.envspec:2054:9
+        // @ tcg.envspec:2076:9
         s.f_retreat_discount = (0 as i8);
-        // @ tcg.envspec:2055:9
+        // @ tcg.envspec:2077:9
         s.f_attack_bonus = (0 as i8);
-        // @ tcg.envspec:2056:9
+        // @ tcg.envspec:2078:9
         s.f_named_bonus = (0 as i8);
-        // @ tcg.envspec:2057:9
+        // @ tcg.envspec:2079:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2058:13
+            // @ tcg.envspec:2080:13
             s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = false;
         }
-        // @ tcg.envspec:2060:9
+        // @ tcg.envspec:2082:9
         if ((s.f_turn as i32) > 1) {
-            // @ tcg.envspec:2061:13
+            // @ tcg.envspec:2083:13
             let _v168: i32 = (s.f_zone_next[(v_p as usize).min(1)] as i32);
             s.f_zone[(v_p as usize).min(1)] = (_v168 as i8);
-            // @ tcg.envspec:2062:13
+            // @ tcg.envspec:2084:13
             p_random_zone_energy(s, v_p)?;
         }
-        // @ tcg.envspec:2064:9
+        // @ tcg.envspec:2086:9
         p_draw_cards(s, v_p, 1)?;
     }
     Ok(())
 }
 
-/// proc `continue_game` (tcg.envspec:2070:1)
+/// proc `continue_game` (tcg.envspec:2092:1)
 fn p_continue_game(s: &mut State, mut v_next: i32, mut v_resume: bool) -> Result<(), Fault> {
-    // @ tcg.envspec:2071:5
+    // @ tcg.envspec:2093:5
     if (!s.terminated) {
-        // @ tcg.envspec:2072:9
+        // @ tcg.envspec:2094:9
         if ((!s.f_occupied[(v_next as usize).min(1)][(0 as usize).min(3)]) || (!s.f_occupied[((1 - v_next) as usize).min(1)][(0 as usize).min(3)])) {
-            // @ tcg.envspec:2073:13
+            // @ tcg.envspec:2095:13
             s.f_phase = (2 as i8);
-            // @ tcg.envspec:2074:13
+            // @ tcg.envspec:2096:13
             s.f_promote_next = (v_next as i8);
-            // @ tcg.envspec:2075:13
+            // @ tcg.envspec:2097:13
             s.f_promote_resume = v_resume;
-            // @ tcg.envspec:2076:13
+            // @ tcg.envspec:2098:13
             s.current_player = ((if (!s.f_occupied[(v_next as usize).min(1)][(0 as usize).min(3)]) { v_next } else { (1 - v_next) }) as i8);
         } else if v_resume {
-            // @ tcg.envspec:2078:13
+            // @ tcg.envspec:2100:13
             s.f_phase = (1 as i8);
-            // @ tcg.envspec:2079:13
+            // @ tcg.envspec:2101:13
             s.current_player = (v_next as i8);
         } else {
-            // @ tcg.envspec:2081:13
+            // @ tcg.envspec:2103:13
             p_begin_turn(s, v_next)?;
         }
     }
-    // @ tcg.envspec:2084:5
+    // @ tcg.envspec:2106:5
     p_active_abilities(s)?;
     Ok(())
 }
 
-/// proc `active_abilities` (tcg.envspec:2092:1)
+/// proc `active_abilities` (tcg.envspec:2114:1)
 fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2093:5
+    // @ tcg.envspec:2115:5
     s.f_locked_supporters = [false, false];
-    // @ tcg.envspec:2094:5
+    // @ tcg.envspec:2116:5
     for v_q in 0i32..2 {
-        // @ tcg.envspec:2095:9
+        // @ tcg.envspec:2117:9
         if (s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 4)) {
-            // @ tcg.envspec:2096:13
+            // @ tcg.envspec:2118:13
             let _a169: i32 = (T26_Card__ability[((s.f_card[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
             p_ability_effect__dispatch__3(s, _a169, v_q, 0)?;
         }
@@ -3575,42 +3553,42 @@ fn p_active_abilities(s: &mut State) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `checkup` (tcg.envspec:2104:1)
+/// proc `checkup` (tcg.envspec:2126:1)
 fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2105:5
+    // @ tcg.envspec:2127:5
     for v_k in 0i32..2 {
-        // @ tcg.envspec:2106:9
+        // @ tcg.envspec:2128:9
         let mut v_q: i32 = (if (v_k == 0) { v_p } else { (1 - v_p) });
-        // @ tcg.envspec:2107:9
+        // @ tcg.envspec:2129:9
         if s.f_occupied[(v_q as usize).min(1)][(0 as usize).min(3)] {
-            // @ tcg.envspec:2108:13
+            // @ tcg.envspec:2130:13
             if s.f_poisoned[(v_q as usize).min(1)] {
-                // @ tcg.envspec:2109:17
+                // @ tcg.envspec:2131:17
                 let _v170: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 10), 300);
                 s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v170 as i16);
             }
-            // @ tcg.envspec:2111:13
+            // @ tcg.envspec:2133:13
             if s.f_burned[(v_q as usize).min(1)] {
-                // @ tcg.envspec:2112:17
+                // @ tcg.envspec:2134:17
                 let _v171: i32 = imin(((s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] as i32) + 20), 300);
                 s.f_damage[(v_q as usize).min(1)][(0 as usize).min(3)] = (_v171 as i16);
-                // @ tcg.envspec:2113:17
+                // @ tcg.envspec:2135:17
                 let _r172: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r172 == 1) {
-                    // @ tcg.envspec:2114:21
+                    // @ tcg.envspec:2136:21
                     s.f_burned[(v_q as usize).min(1)] = false;
                 }
             }
-            // @ tcg.envspec:2117:13
+            // @ tcg.envspec:2139:13
             if ((s.f_condition[(v_q as usize).min(1)] as i32) == 1) {
-                // @ tcg.envspec:2118:17
+                // @ tcg.envspec:2140:17
                 let _r173: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
                 if (_r173 == 1) {
-                    // @ tcg.envspec:2119:21
+                    // @ tcg.envspec:2141:21
                     s.f_condition[(v_q as usize).min(1)] = (0 as i8);
                 }
             } else if (((s.f_condition[(v_q as usize).min(1)] as i32) == 2) && (v_q == v_p)) {
-                // @ tcg.envspec:2122:17
+                // @ tcg.envspec:2144:17
                 s.f_condition[(v_q as usize).min(1)] = (0 as i8);
             }
         }
@@ -3618,135 +3596,135 @@ fn p_checkup(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
     Ok(())
 }
 
-/// proc `finish_turn` (tcg.envspec:2131:1)
+/// proc `finish_turn` (tcg.envspec:2153:1)
 fn p_finish_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2132:5
+    // @ tcg.envspec:2154:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2133:5
+    // @ tcg.envspec:2155:5
     if ((s.f_turn as i32) == (if (v_p == (s.f_first as i32)) { 1 } else { 2 })) {
-        // @ tcg.envspec:2134:9
+        // @ tcg.envspec:2156:9
         for v_s in 0i32..4 {
-            // @ tcg.envspec:2135:13
+            // @ tcg.envspec:2157:13
             if (s.f_occupied[(v_p as usize).min(1)][(v_s as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 3)) {
-                // @ tcg.envspec:2136:17
+                // @ tcg.envspec:2158:17
                 let _a174: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
                 p_ability_effect__dispatch__4(s, _a174, v_p, v_s)?;
             }
         }
     }
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut v__envc_reached23: i32 = (1 + v_p);
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr175: [i16; 2] = <[i16; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
         _arr175[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { (K0[(v__envc_i24 as usize).min(1)] as i32) } else { (s.f_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i16);
     }
     s.f_barrier = _arr175;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr176: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i24 in 0i32..2 {
         _arr176[v__envc_i24 as usize] = ((if ((s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_barrier[(v__envc_i24 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_barrier = _arr176;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr177: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
         _arr177[v__envc_i25 as usize] = (if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i25 as usize).min(1)] } else { s.f_no_attack[(v__envc_i25 as usize).min(1)] });
     }
     s.f_no_attack = _arr177;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr178: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i25 in 0i32..2 {
         _arr178[v__envc_i25 as usize] = ((if ((s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_attack[(v__envc_i25 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_attack = _arr178;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr179: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i26 in 0i32..2 {
         _arr179[v__envc_i26 as usize] = (if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i26 as usize).min(1)] } else { s.f_no_retreat[(v__envc_i26 as usize).min(1)] });
     }
     s.f_no_retreat = _arr179;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr180: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i26 in 0i32..2 {
         _arr180[v__envc_i26 as usize] = ((if ((s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_retreat[(v__envc_i26 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_retreat = _arr180;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr181: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i27 in 0i32..2 {
         _arr181[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i27 as usize).min(1)] as i32) } else { (s.f_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
     s.f_weakened = _arr181;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr182: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i27 in 0i32..2 {
         _arr182[v__envc_i27 as usize] = ((if ((s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_weakened[(v__envc_i27 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_weakened = _arr182;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr183: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i28 in 0i32..2 {
         _arr183[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { (K2[(v__envc_i28 as usize).min(1)] as i32) } else { (s.f_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
     s.f_spiky = _arr183;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr184: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i28 in 0i32..2 {
         _arr184[v__envc_i28 as usize] = ((if ((s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_spiky[(v__envc_i28 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_spiky = _arr184;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr185: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i29 in 0i32..2 {
         _arr185[v__envc_i29 as usize] = (if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i29 as usize).min(1)] } else { s.f_no_supporter[(v__envc_i29 as usize).min(1)] });
     }
     s.f_no_supporter = _arr185;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr186: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i29 in 0i32..2 {
         _arr186[v__envc_i29 as usize] = ((if ((s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_no_supporter[(v__envc_i29 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_no_supporter = _arr186;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr187: [bool; 2] = <[bool; 2] as Zero>::ZERO;
     for v__envc_i30 in 0i32..2 {
         _arr187[v__envc_i30 as usize] = (if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { K1[(v__envc_i30 as usize).min(1)] } else { s.f_shielded[(v__envc_i30 as usize).min(1)] });
     }
     s.f_shielded = _arr187;
-    // @ tcg.envspec:2140:5
+    // @ tcg.envspec:2162:5
     let mut _arr188: [i8; 2] = <[i8; 2] as Zero>::ZERO;
     for v__envc_i30 in 0i32..2 {
         _arr188[v__envc_i30 as usize] = ((if ((s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) == v__envc_reached23) { 0 } else { (s.f__envc_until_shielded[(v__envc_i30 as usize).min(1)] as i32) }) as i8);
     }
     s.f__envc_until_shielded = _arr188;
-    // @ tcg.envspec:2141:5
+    // @ tcg.envspec:2163:5
     s.f_zone[(v_p as usize).min(1)] = (10 as i8);
-    // @ tcg.envspec:2142:5
+    // @ tcg.envspec:2164:5
     p_checkup(s, v_p)?;
-    // @ tcg.envspec:2143:5
+    // @ tcg.envspec:2165:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:2144:5
+    // @ tcg.envspec:2166:5
     let _a189: i32 = (1 - v_p);
     p_continue_game(s, _a189, false)?;
     Ok(())
 }
 
-/// proc `deal` (tcg.envspec:2174:1)
+/// proc `deal` (tcg.envspec:2196:1)
 fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2175:5
+    // @ tcg.envspec:2197:5
     let mut _acc190: i32 = 0;
     for v_i in 0i32..20 {
-        _acc190 += f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 33)? as i32))? as i32;
+        _acc190 += f_is_basic(s, (s.f_deck[(v_p as usize).min(1)].get(v_i, 24)? as i32))? as i32;
     }
     let mut v_b: i32 = _acc190;
-    // @ tcg.envspec:2176:5
+    // @ tcg.envspec:2198:5
     let mut v_hands: i32 = ((K3[(20 as usize).min(20)][(5 as usize).min(5)] as i32) - (K3[((20 - v_b) as usize).min(20)][(5 as usize).min(5)] as i32));
-    // @ tcg.envspec:2177:5
+    // @ tcg.envspec:2199:5
     let _hi191: i32 = imax((v_hands - 1), 0);
     let _r192: i32 = randint(s._rng_key, &mut s._rng_counter, 0, _hi191, u16::MAX)?;
     let mut v_r: i32 = _r192;
-    // @ tcg.envspec:2179:5
+    // @ tcg.envspec:2201:5
     let mut _acc193: i32 = 0;
     for v_m in 1i32..5 {
         let mut _acc194: i32 = 0;
@@ -3756,74 +3734,74 @@ fn p_deal(s: &mut State, mut v_p: i32) -> Result<(), Fault> {
         _acc193 += (_acc194 <= v_r) as i32;
     }
     let mut v_k: i32 = (1 + _acc193);
-    // @ tcg.envspec:2181:5
+    // @ tcg.envspec:2203:5
     let mut v_rest: List<i16, 20> = K4;
-    // @ tcg.envspec:2182:5
+    // @ tcg.envspec:2204:5
     let mut v_basics: i32 = 0;
-    // @ tcg.envspec:2183:5
+    // @ tcg.envspec:2205:5
     let mut v_others: i32 = 0;
-    // @ tcg.envspec:2184:5
+    // @ tcg.envspec:2206:5
     for v_i in 0i32..20 {
-        // @ tcg.envspec:2185:17
-        if (v_i >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(34, v_i, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
-        // @ tcg.envspec:2185:9
+        // @ tcg.envspec:2207:17
+        if (v_i >= (s.f_deck[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(25, v_i, (s.f_deck[(v_p as usize).min(1)].len as i32))); }
+        // @ tcg.envspec:2207:9
         let mut v_c: i32 = (s.f_deck[(v_p as usize).min(1)].items[(v_i as usize).min(19)] as i32);
-        // @ tcg.envspec:2186:9
+        // @ tcg.envspec:2208:9
         if ((((T7_Card__category[(v_c as usize).min(385)] as i32) == 0) && ((T8_Card__stage[(v_c as usize).min(385)] as i32) == 0)) && (v_basics < v_k)) {
-            // @ tcg.envspec:2187:13
-            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(35, 0, 0)); }
-            // @ tcg.envspec:2187:13
+            // @ tcg.envspec:2209:13
+            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(26, 0, 0)); }
+            // @ tcg.envspec:2209:13
             s.f_hand[(v_p as usize).min(1)].push_unchecked((v_c as i16));
-            // @ tcg.envspec:2188:13
+            // @ tcg.envspec:2210:13
             v_basics = imin((v_basics + 1), 20);
         } else if ((!(((T7_Card__category[(v_c as usize).min(385)] as i32) == 0) && ((T8_Card__stage[(v_c as usize).min(385)] as i32) == 0))) && (v_others < (5 - v_k))) {
-            // @ tcg.envspec:2190:13
-            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(36, 0, 0)); }
-            // @ tcg.envspec:2190:13
+            // @ tcg.envspec:2212:13
+            if ((s.f_hand[(v_p as usize).min(1)].len as i32) >= 10) { return Err(Fault::at(27, 0, 0)); }
+            // @ tcg.envspec:2212:13
             s.f_hand[(v_p as usize).min(1)].push_unchecked((v_c as i16));
-            // @ tcg.envspec:2191:13
+            // @ tcg.envspec:2213:13
             v_others = imin((v_others + 1), 20);
         } else {
-            // @ tcg.envspec:2193:13
-            if ((v_rest.len as i32) >= 20) { return Err(Fault::at(37, 0, 0)); }
-            // @ tcg.envspec:2193:13
+            // @ tcg.envspec:2215:13
+            if ((v_rest.len as i32) >= 20) { return Err(Fault::at(28, 0, 0)); }
+            // @ tcg.envspec:2215:13
             v_rest.push_unchecked((v_c as i16));
         }
     }
-    // @ tcg.envspec:2196:5
+    // @ tcg.envspec:2218:5
     s.f_deck[(v_p as usize).min(1)] = v_rest;
     Ok(())
 }
 
-/// proc `attack_texts` (tcg.envspec:2321:1)
+/// proc `attack_texts` (tcg.envspec:2343:1)
 fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_g2 as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_g2 as i32) != 0);
-    // @ tcg.envspec:2322:5
+    // @ tcg.envspec:2344:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:2322:5
+    // @ tcg.envspec:2344:5
     if v__envc_run {
-        // @ tcg.envspec:2322:5
+        // @ tcg.envspec:2344:5
         v_c = (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32);
     }
-    // @ tcg.envspec:2323:5
+    // @ tcg.envspec:2345:5
     for v_r in 0i32..2 {
-        // @ tcg.envspec:2323:5
+        // @ tcg.envspec:2345:5
         if (v__envc_run || ((v__envc_seek && ((s.f__envc_at_g2 as i32) == 1)) && (v_r == (s.f__envc_frame_g2_4 as i32)))) {
-            // @ tcg.envspec:2324:9
+            // @ tcg.envspec:2346:9
             if ((v__envc_run && ((v_r == 0) || ((s.f_copying as i32) == 1))) || (v__envc_seek && ((s.f__envc_at_g2 as i32) == 1))) {
-                // @ tcg.envspec:2325:13
+                // @ tcg.envspec:2347:13
                 if v__envc_run {
-                    // @ tcg.envspec:2325:13
+                    // @ tcg.envspec:2347:13
                     s.f_copying = ((2 * v_r) as i8);
                 }
-                // @ tcg.envspec:2326:13
+                // @ tcg.envspec:2348:13
                 let mut v__envc_arg1: i32 = 0;
-                // @ tcg.envspec:2326:13
+                // @ tcg.envspec:2348:13
                 if v__envc_run {
                     v__envc_arg1 = (if (v_r == 0) { (if (v_a == 0) { (T24_Card__effect0[(v_c as usize).min(385)] as i32) } else { (T25_Card__effect1[(v_c as usize).min(385)] as i32) }) } else { (if ((s.f_copy_index as i32) == 0) { (T24_Card__effect0[((s.f_copy_card as i32) as usize).min(385)] as i32) } else { (T25_Card__effect1[((s.f_copy_card as i32) as usize).min(385)] as i32) }) });
                 }
-                // @ tcg.envspec:2326:13
+                // @ tcg.envspec:2348:13
                 if v__envc_seek {
                     v_p = (s.f__envc_frame_g2_1 as i32);
                     v_a = (s.f__envc_frame_g2_2 as i32);
@@ -3831,9 +3809,9 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
                     s.f__envc_at_g2 = (0 as i8);
                     v__envc_seek = false;
                 }
-                // @ tcg.envspec:2326:13
+                // @ tcg.envspec:2348:13
                 p_attack_effect__dispatch(s, v__envc_arg1, v_p)?;
-                // @ tcg.envspec:2326:13
+                // @ tcg.envspec:2348:13
                 if ((s.f__envc_at_p_attack_effect__dispatch as i32) != 0) {
                     s.f__envc_frame_g2_1 = (v_p as i8);
                     s.f__envc_frame_g2_2 = (v_a as i8);
@@ -3847,9 +3825,9 @@ fn p_attack_texts(s: &mut State, mut v_p: i32, mut v_a: i32) -> Result<(), Fault
             }
         }
     }
-    // @ tcg.envspec:2330:5
+    // @ tcg.envspec:2352:5
     if v__envc_run {
-        // @ tcg.envspec:2330:5
+        // @ tcg.envspec:2352:5
         s.f_copying = (0 as i8);
     }
     Ok(())
@@ -5732,196 +5710,196 @@ fn p_trainer_effect__dispatch(s: &mut State, mut v_effect: i32, mut v_p: i32, mu
     Ok(())
 }
 
-/// proc `_envc_run_play_trainer` (tcg.envspec:2271:1)
+/// proc `_envc_run_play_trainer` (tcg.envspec:2293:1)
 fn p__envc_run_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_play_trainer as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_play_trainer as i32) != 0);
-    // @ tcg.envspec:2274:5
+    // @ tcg.envspec:2296:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2275:5
+    // @ tcg.envspec:2297:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:2274:5
+    // @ tcg.envspec:2296:5
     if v__envc_run {
-        // @ tcg.envspec:2274:5
+        // @ tcg.envspec:2296:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2275:13
-        if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(38, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
-        // @ tcg.envspec:2275:5
+        // @ tcg.envspec:2297:13
+        if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(29, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+        // @ tcg.envspec:2297:5
         v_c = (s.f_hand[(v_p as usize).min(1)].items[(v_h as usize).min(9)] as i32);
-        // @ tcg.envspec:2276:5
-        if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(39, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
-        // @ tcg.envspec:2276:5
+        // @ tcg.envspec:2298:5
+        if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(30, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+        // @ tcg.envspec:2298:5
         s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
-        // @ tcg.envspec:2277:5
-        if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(40, 0, 0)); }
-        // @ tcg.envspec:2277:5
+        // @ tcg.envspec:2299:5
+        if ((s.f_discard[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(31, 0, 0)); }
+        // @ tcg.envspec:2299:5
         s.f_discard[(v_p as usize).min(1)].push_unchecked((v_c as i16));
-        // @ tcg.envspec:2278:5
+        // @ tcg.envspec:2300:5
         s.f_playing = (v_c as i16);
-        // @ tcg.envspec:2279:5
+        // @ tcg.envspec:2301:5
         if ((T16_Card__trainer[(v_c as usize).min(385)] as i32) == 1) {
-            // @ tcg.envspec:2280:9
+            // @ tcg.envspec:2302:9
             s.f_supporter = true;
         }
     }
-    // @ tcg.envspec:2282:5
+    // @ tcg.envspec:2304:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2282:5
+    // @ tcg.envspec:2304:5
     if v__envc_run {
         v__envc_arg1 = (T27_Card__trainer_effect[(v_c as usize).min(385)] as i32);
     }
-    // @ tcg.envspec:2282:5
+    // @ tcg.envspec:2304:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a12_play_trainer__p as i32);
         s.f__envc_at_a_play_trainer = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2282:5
+    // @ tcg.envspec:2304:5
     p_trainer_effect__dispatch(s, v__envc_arg1, v_p, v_target)?;
-    // @ tcg.envspec:2282:5
+    // @ tcg.envspec:2304:5
     if ((s.f__envc_at_g2 as i32) != 0) {
         s.f__envc_frame_a12_play_trainer__p = (v_p as i8);
         s.f__envc_at_a_play_trainer = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:2283:5
+        // @ tcg.envspec:2305:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:2284:5
+        // @ tcg.envspec:2306:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_use_ability` (tcg.envspec:2288:1)
+/// proc `_envc_run_use_ability` (tcg.envspec:2310:1)
 fn p__envc_run_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_use_ability as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_use_ability as i32) != 0);
-    // @ tcg.envspec:2291:5
+    // @ tcg.envspec:2313:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2291:5
+    // @ tcg.envspec:2313:5
     if v__envc_run {
-        // @ tcg.envspec:2291:5
+        // @ tcg.envspec:2313:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2292:5
+        // @ tcg.envspec:2314:5
         s.f_ability_used[(v_p as usize).min(1)][(v_s as usize).min(3)] = true;
     }
-    // @ tcg.envspec:2293:5
+    // @ tcg.envspec:2315:5
     let mut v__envc_arg1: i32 = 0;
-    // @ tcg.envspec:2293:5
+    // @ tcg.envspec:2315:5
     if v__envc_run {
         v__envc_arg1 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
     }
-    // @ tcg.envspec:2293:5
+    // @ tcg.envspec:2315:5
     if v__envc_seek {
         v_p = (s.f__envc_frame_a11_use_ability__p as i32);
         s.f__envc_at_a_use_ability = (0 as i8);
         v__envc_seek = false;
     }
-    // @ tcg.envspec:2293:5
+    // @ tcg.envspec:2315:5
     p_ability_effect__dispatch(s, v__envc_arg1, v_p, v_s)?;
-    // @ tcg.envspec:2293:5
+    // @ tcg.envspec:2315:5
     if ((s.f__envc_at_g3 as i32) != 0) {
         s.f__envc_frame_a11_use_ability__p = (v_p as i8);
         s.f__envc_at_a_use_ability = (1 as i8);
         v__envc_run = false;
     } else {
         v__envc_run = true;
-        // @ tcg.envspec:2294:5
+        // @ tcg.envspec:2316:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:2295:5
+        // @ tcg.envspec:2317:5
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
 }
 
-/// proc `_envc_run_attack` (tcg.envspec:2338:1)
+/// proc `_envc_run_attack` (tcg.envspec:2360:1)
 fn p__envc_run_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
     let mut v__envc_run: bool = ((s.f__envc_at_a_attack as i32) == 0);
     let mut v__envc_seek: bool = ((s.f__envc_at_a_attack as i32) != 0);
-    // @ tcg.envspec:2339:5
+    // @ tcg.envspec:2361:5
     let mut v_p: i32 = 0;
-    // @ tcg.envspec:2340:5
+    // @ tcg.envspec:2362:5
     let mut v_c: i32 = 0;
-    // @ tcg.envspec:2341:5
+    // @ tcg.envspec:2363:5
     let mut v_hits: bool = true;
-    // @ tcg.envspec:2339:5
+    // @ tcg.envspec:2361:5
     if v__envc_run {
-        // @ tcg.envspec:2339:5
+        // @ tcg.envspec:2361:5
         v_p = (s.current_player as i32);
-        // @ tcg.envspec:2340:5
+        // @ tcg.envspec:2362:5
         v_c = (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32);
-        // @ tcg.envspec:2342:5
+        // @ tcg.envspec:2364:5
         if ((s.f_condition[(v_p as usize).min(1)] as i32) == 3) {
-            // @ tcg.envspec:2343:9
+            // @ tcg.envspec:2365:9
             let _r234: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
             v_hits = (_r234 == 1);
         }
     }
-    // @ tcg.envspec:2345:5
+    // @ tcg.envspec:2367:5
     if ((v__envc_run && v_hits) || (v__envc_seek && ((s.f__envc_at_a_attack as i32) == 1))) {
-        // @ tcg.envspec:2346:9
+        // @ tcg.envspec:2368:9
         if v__envc_run {
-            // @ tcg.envspec:2346:9
+            // @ tcg.envspec:2368:9
             s.f_dmg = (imax((if (v_a == 0) { (T17_Card__damage0[(v_c as usize).min(385)] as i32) } else { (T18_Card__damage1[(v_c as usize).min(385)] as i32) }), 0) as i16);
-            // @ tcg.envspec:2347:9
+            // @ tcg.envspec:2369:9
             s.f_attack_index = (v_a as i8);
-            // @ tcg.envspec:2348:9
+            // @ tcg.envspec:2370:9
             s.f_attacking = true;
-            // @ tcg.envspec:2349:9
+            // @ tcg.envspec:2371:9
             if (s.f_occupied[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 1)) {
-                // @ tcg.envspec:2350:13
+                // @ tcg.envspec:2372:13
                 let _a235: i32 = (T26_Card__ability[((s.f_card[((1 - v_p) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32);
                 let _a236: i32 = (1 - v_p);
                 p_ability_effect__dispatch__2(s, _a235, _a236, 0)?;
             }
         }
-        // @ tcg.envspec:2352:9
+        // @ tcg.envspec:2374:9
         if v__envc_seek {
             v_p = (s.f__envc_frame_a6_attack__p as i32);
             s.f__envc_at_a_attack = (0 as i8);
             v__envc_seek = false;
         }
-        // @ tcg.envspec:2352:9
+        // @ tcg.envspec:2374:9
         p_attack_texts(s, v_p, v_a)?;
-        // @ tcg.envspec:2352:9
+        // @ tcg.envspec:2374:9
         if ((s.f__envc_at_g2 as i32) != 0) {
             s.f__envc_frame_a6_attack__p = (v_p as i8);
             s.f__envc_at_a_attack = (1 as i8);
             v__envc_run = false;
         } else {
             v__envc_run = true;
-            // @ tcg.envspec:2353:9
+            // @ tcg.envspec:2375:9
             p_hit_active(s, v_p)?;
-            // @ tcg.envspec:2354:9
+            // @ tcg.envspec:2376:9
             s.f_attacking = false;
         }
     }
-    // @ tcg.envspec:2356:5
+    // @ tcg.envspec:2378:5
     if v__envc_run {
-        // @ tcg.envspec:2356:5
+        // @ tcg.envspec:2378:5
         p_knock_outs(s)?;
-        // @ tcg.envspec:2357:5
+        // @ tcg.envspec:2379:5
         if (!s.terminated) {
-            // @ tcg.envspec:2358:9
+            // @ tcg.envspec:2380:9
             p_finish_turn(s)?;
         }
     }
     Ok(())
 }
 
-/// action `setup_active` (tcg.envspec:2203:1)
+/// action `setup_active` (tcg.envspec:2225:1)
 fn a_setup_active(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2205:5
+    // @ tcg.envspec:2227:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2206:23
-    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(41, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
-    // @ tcg.envspec:2206:5
+    // @ tcg.envspec:2228:23
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(32, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2228:5
     let _a237: i32 = (s.f_hand[(v_p as usize).min(1)].items[(v_h as usize).min(9)] as i32);
     p_put_in_play(s, v_p, 0, _a237)?;
-    // @ tcg.envspec:2207:5
-    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(42, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
-    // @ tcg.envspec:2207:5
+    // @ tcg.envspec:2229:5
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(33, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2229:5
     s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     Ok(())
 }
@@ -5931,17 +5909,17 @@ fn g_setup_active(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 0) && (!s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)])) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_bench` (tcg.envspec:2210:1)
+/// action `setup_bench` (tcg.envspec:2232:1)
 fn a_setup_bench(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2213:5
+    // @ tcg.envspec:2235:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2214:5
+    // @ tcg.envspec:2236:5
     let _a238: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a239: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 43)? as i32);
+    let _a239: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 34)? as i32);
     p_put_in_play(s, v_p, _a238, _a239)?;
-    // @ tcg.envspec:2215:5
-    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(44, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
-    // @ tcg.envspec:2215:5
+    // @ tcg.envspec:2237:5
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(35, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2237:5
     s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     Ok(())
 }
@@ -5951,17 +5929,17 @@ fn g_setup_bench(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 0) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `setup_done` (tcg.envspec:2218:1)
+/// action `setup_done` (tcg.envspec:2240:1)
 fn a_setup_done(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2219:5
+    // @ tcg.envspec:2241:5
     if ((s.current_player as i32) == (s.f_first as i32)) {
-        // @ tcg.envspec:2220:9
+        // @ tcg.envspec:2242:9
         s.current_player = ((1 - (s.f_first as i32)) as i8);
     } else {
-        // @ tcg.envspec:2222:9
+        // @ tcg.envspec:2244:9
         let _a240: i32 = (s.f_first as i32);
         p_begin_turn(s, _a240)?;
-        // @ tcg.envspec:2223:9
+        // @ tcg.envspec:2245:9
         p_active_abilities(s)?;
     }
     Ok(())
@@ -5972,17 +5950,17 @@ fn g_setup_done(s: &State) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 0) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_basic` (tcg.envspec:2228:1)
+/// action `play_basic` (tcg.envspec:2250:1)
 fn a_play_basic(s: &mut State, mut v_h: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2230:5
+    // @ tcg.envspec:2252:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2231:5
+    // @ tcg.envspec:2253:5
     let _a241: i32 = imin(f_free_bench(s, v_p)?, 3);
-    let _a242: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 45)? as i32);
+    let _a242: i32 = (s.f_hand[(v_p as usize).min(1)].get(v_h, 36)? as i32);
     p_put_in_play(s, v_p, _a241, _a242)?;
-    // @ tcg.envspec:2232:5
-    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(46, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
-    // @ tcg.envspec:2232:5
+    // @ tcg.envspec:2254:5
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(37, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2254:5
     s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
     Ok(())
 }
@@ -5992,34 +5970,34 @@ fn g_play_basic(s: &State, mut v_h: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && (f_free_bench(s, (s.current_player as i32))? < 4)) && f_basic_in_hand(s, (s.current_player as i32), v_h)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `evolve` (tcg.envspec:2236:1)
+/// action `evolve` (tcg.envspec:2258:1)
 fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2238:5
+    // @ tcg.envspec:2260:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2239:5
+    // @ tcg.envspec:2261:5
     let _v243: i32 = (s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32);
     let _i244: usize = (imin((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32), 1) as usize).min(1);
     s.f_below[(v_p as usize).min(1)][(v_s as usize).min(3)][_i244] = (_v243 as i16);
-    // @ tcg.envspec:2240:5
+    // @ tcg.envspec:2262:5
     let _v245: i32 = imin(((s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) + 1), 2);
     s.f_evolutions[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v245 as i8);
-    // @ tcg.envspec:2241:18
-    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(48, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
-    // @ tcg.envspec:2241:5
+    // @ tcg.envspec:2263:18
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(38, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2263:5
     let _v246: i32 = (s.f_hand[(v_p as usize).min(1)].items[(v_h as usize).min(9)] as i32);
     s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v246 as i16);
-    // @ tcg.envspec:2242:5
-    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(49, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
-    // @ tcg.envspec:2242:5
+    // @ tcg.envspec:2264:5
+    if (v_h >= (s.f_hand[(v_p as usize).min(1)].len as i32)) { return Err(Fault::at(39, v_h, (s.f_hand[(v_p as usize).min(1)].len as i32))); }
+    // @ tcg.envspec:2264:5
     s.f_hand[(v_p as usize).min(1)].remove_at_unchecked((v_h as usize).min(9));
-    // @ tcg.envspec:2243:5
+    // @ tcg.envspec:2265:5
     let _v247: i32 = (s.f_turn as i32);
     s.f_placed[(v_p as usize).min(1)][(v_s as usize).min(3)] = (_v247 as i8);
-    // @ tcg.envspec:2244:5
+    // @ tcg.envspec:2266:5
     if (v_s == 0) {
-        // @ tcg.envspec:2245:9
+        // @ tcg.envspec:2267:9
         p_clear_conditions(s, v_p)?;
-        // @ tcg.envspec:2246:9
+        // @ tcg.envspec:2268:9
         p_active_abilities(s)?;
     }
     Ok(())
@@ -6027,31 +6005,31 @@ fn a_evolve(s: &mut State, mut v_h: i32, mut v_s: i32) -> Result<(), Fault> {
 
 /// guard of `evolve`
 fn g_evolve(s: &State, mut v_h: i32, mut v_s: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[((s.current_player as i32) as usize).min(1)].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 47)? as i32), v_s)? } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[((s.current_player as i32) as usize).min(1)].len as i32)) { f_can_evolve(s, (s.current_player as i32), (s.f_hand[((s.current_player as i32) as usize).min(1)].items[(v_h as usize).min(9)] as i32), v_s)? } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attach` (tcg.envspec:2252:1)
+/// action `attach` (tcg.envspec:2274:1)
 fn a_attach(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2254:5
+    // @ tcg.envspec:2276:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2255:5
+    // @ tcg.envspec:2277:5
     let _v248: i32 = imin(((s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10)] as i32) + 1), 12);
     let _i249: usize = ((s.f_zone[(v_p as usize).min(1)] as i32) as usize).min(10);
     s.f_energy[(v_p as usize).min(1)][(v_s as usize).min(3)][_i249] = (_v248 as i8);
-    // @ tcg.envspec:2256:5
+    // @ tcg.envspec:2278:5
     s.f_last_attached = ((s.f_zone[(v_p as usize).min(1)] as i32) as i8);
-    // @ tcg.envspec:2257:5
+    // @ tcg.envspec:2279:5
     s.f_zone[(v_p as usize).min(1)] = (10 as i8);
-    // @ tcg.envspec:2258:5
+    // @ tcg.envspec:2280:5
     s.f_attached = true;
-    // @ tcg.envspec:2259:5
+    // @ tcg.envspec:2281:5
     if ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 2) {
-        // @ tcg.envspec:2260:9
+        // @ tcg.envspec:2282:9
         let _a250: i32 = (T26_Card__ability[((s.f_card[(v_p as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32);
         p_ability_effect__dispatch__1(s, _a250, v_p, v_s)?;
-        // @ tcg.envspec:2261:9
+        // @ tcg.envspec:2283:9
         p_knock_outs(s)?;
-        // @ tcg.envspec:2262:9
+        // @ tcg.envspec:2284:9
         p_continue_game(s, v_p, true)?;
     }
     Ok(())
@@ -6062,21 +6040,21 @@ fn g_attach(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok(((((((s.f_phase as i32) == 1) && (!s.f_attached)) && ((s.f_zone[((s.current_player as i32) as usize).min(1)] as i32) != 10)) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `play_trainer` (tcg.envspec:2271:1)
+/// action `play_trainer` (tcg.envspec:2293:1)
 fn a_play_trainer(s: &mut State, mut v_h: i32, mut v_target: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2271:1
+    // @ tcg.envspec:2293:1
     p__envc_run_play_trainer(s, v_h, v_target)?;
     Ok(())
 }
 
 /// guard of `play_trainer`
 fn g_play_trainer(s: &State, mut v_h: i32, mut v_target: i32) -> Result<bool, Fault> {
-    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[((s.current_player as i32) as usize).min(1)].len as i32)) { (f_playable_trainer(s, (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 50)? as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[((s.current_player as i32) as usize).min(1)].get(v_h, 51)? as i32), v_target)?) } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
+    Ok(((((s.f_phase as i32) == 1) && (if (v_h < (s.f_hand[((s.current_player as i32) as usize).min(1)].len as i32)) { (f_playable_trainer(s, (s.f_hand[((s.current_player as i32) as usize).min(1)].items[(v_h as usize).min(9)] as i32))? && f_trainer_target_ok(s, (s.current_player as i32), (s.f_hand[((s.current_player as i32) as usize).min(1)].items[(v_h as usize).min(9)] as i32), v_target)?) } else { false })) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `use_ability` (tcg.envspec:2288:1)
+/// action `use_ability` (tcg.envspec:2310:1)
 fn a_use_ability(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2288:1
+    // @ tcg.envspec:2310:1
     p__envc_run_use_ability(s, v_s)?;
     Ok(())
 }
@@ -6086,35 +6064,35 @@ fn g_use_ability(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((((s.f_phase as i32) == 1) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && ((T26_Card__ability[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) != 0)) && ((T0_AbilityKind__on[((T21_Card__ability_kind[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) as usize).min(9)] as i32) == 0)) && (!s.f_ability_used[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)])) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `retreat` (tcg.envspec:2301:1)
+/// action `retreat` (tcg.envspec:2323:1)
 fn a_retreat(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2305:5
+    // @ tcg.envspec:2327:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2306:5
+    // @ tcg.envspec:2328:5
     let mut v_pay: i32 = imax(((T14_Card__retreat[((s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) - (s.f_retreat_discount as i32)), 0);
-    // @ tcg.envspec:2307:5
+    // @ tcg.envspec:2329:5
     for v_k in 0i32..4 {
-        // @ tcg.envspec:2308:9
+        // @ tcg.envspec:2330:9
         if (v_k < v_pay) {
-            // @ tcg.envspec:2309:13
+            // @ tcg.envspec:2331:13
             let mut _acc251: i32 = 0;
             for v_u in 0i32..11 {
                 let _x252: i32 = (if ((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_u as usize).min(10)] as i32) > 0) { v_u } else { 10 });
                 _acc251 = if v_u == 0 { _x252 } else { imin(_acc251, _x252) };
             }
             let mut v_t: i32 = _acc251;
-            // @ tcg.envspec:2310:13
+            // @ tcg.envspec:2332:13
             let _v253: i32 = imax(((s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] as i32) - 1), 0);
             s.f_energy[(v_p as usize).min(1)][(0 as usize).min(3)][(v_t as usize).min(10)] = (_v253 as i8);
         }
     }
-    // @ tcg.envspec:2313:5
+    // @ tcg.envspec:2335:5
     p_clear_conditions(s, v_p)?;
-    // @ tcg.envspec:2314:5
+    // @ tcg.envspec:2336:5
     p_swap_slots(s, v_p, 0, v_b)?;
-    // @ tcg.envspec:2315:5
+    // @ tcg.envspec:2337:5
     s.f_retreated = true;
-    // @ tcg.envspec:2316:5
+    // @ tcg.envspec:2338:5
     p_active_abilities(s)?;
     Ok(())
 }
@@ -6124,9 +6102,9 @@ fn g_retreat(s: &State, mut v_b: i32) -> Result<bool, Fault> {
     Ok(((((((((((s.f_phase as i32) == 1) && (!s.f_retreated)) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_b as usize).min(3)]) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)]) && (((s.f_condition[((s.current_player as i32) as usize).min(1)] as i32) != 1) && ((s.f_condition[((s.current_player as i32) as usize).min(1)] as i32) != 2))) && (!s.f_no_retreat[((s.current_player as i32) as usize).min(1)])) && ((T7_Card__category[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) == 0)) && (f_energy_total(s, (s.current_player as i32), 0)? >= imax(((T14_Card__retreat[((s.f_card[((s.current_player as i32) as usize).min(1)][(0 as usize).min(3)] as i32) as usize).min(385)] as i32) - (s.f_retreat_discount as i32)), 0))) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `attack` (tcg.envspec:2338:1)
+/// action `attack` (tcg.envspec:2360:1)
 fn a_attack(s: &mut State, mut v_a: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2338:1
+    // @ tcg.envspec:2360:1
     p__envc_run_attack(s, v_a)?;
     Ok(())
 }
@@ -6136,15 +6114,15 @@ fn g_attack(s: &State, mut v_a: i32) -> Result<bool, Fault> {
     Ok(((((s.f_phase as i32) == 1) && f_can_attack(s, (s.current_player as i32), v_a)?) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `discard_from_play` (tcg.envspec:2367:1)
+/// action `discard_from_play` (tcg.envspec:2389:1)
 fn a_discard_from_play(s: &mut State, mut v_s: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2369:5
+    // @ tcg.envspec:2391:5
     let mut v_p: i32 = (s.current_player as i32);
-    // @ tcg.envspec:2370:5
+    // @ tcg.envspec:2392:5
     p_clear_slot(s, v_p, v_s)?;
-    // @ tcg.envspec:2371:5
+    // @ tcg.envspec:2393:5
     p_knock_outs(s)?;
-    // @ tcg.envspec:2372:5
+    // @ tcg.envspec:2394:5
     p_continue_game(s, v_p, true)?;
     Ok(())
 }
@@ -6154,9 +6132,9 @@ fn g_discard_from_play(s: &State, mut v_s: i32) -> Result<bool, Fault> {
     Ok((((((s.f_phase as i32) == 1) && s.f_occupied[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)]) && ((T7_Card__category[((s.f_card[((s.current_player as i32) as usize).min(1)][(v_s as usize).min(3)] as i32) as usize).min(385)] as i32) == 1)) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `end_turn` (tcg.envspec:2375:1)
+/// action `end_turn` (tcg.envspec:2397:1)
 fn a_end_turn(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2376:5
+    // @ tcg.envspec:2398:5
     p_finish_turn(s)?;
     Ok(())
 }
@@ -6166,12 +6144,12 @@ fn g_end_turn(s: &State) -> Result<bool, Fault> {
     Ok((((s.f_phase as i32) == 1) && (!((((s.f__envc_at_a_play_trainer as i32) != 0) || ((s.f__envc_at_a_use_ability as i32) != 0)) || ((s.f__envc_at_a_attack as i32) != 0)))))
 }
 
-/// action `promote` (tcg.envspec:2380:1)
+/// action `promote` (tcg.envspec:2402:1)
 fn a_promote(s: &mut State, mut v_b: i32) -> Result<(), Fault> {
-    // @ tcg.envspec:2382:5
+    // @ tcg.envspec:2404:5
     let _a254: i32 = (s.current_player as i32);
     p_swap_slots(s, _a254, 0, v_b)?;
-    // @ tcg.envspec:2383:5
+    // @ tcg.envspec:2405:5
     let _a255: i32 = (s.f_promote_next as i32);
     let _a256: bool = s.f_promote_resume;
     p_continue_game(s, _a255, _a256)?;
@@ -6186,15 +6164,15 @@ fn g_promote(s: &State, mut v_b: i32) -> Result<bool, Fault> {
 /// action `choose` ()
 fn a_choose(s: &mut State, mut v_option: i32) -> Result<(), Fault> {
     s.f__envc_choice_option = (v_option as i8);
-    // @ tcg.envspec:2271:1
+    // @ tcg.envspec:2293:1
     if ((s.f__envc_at_a_play_trainer as i32) != 0) {
-        // @ tcg.envspec:2271:1
+        // @ tcg.envspec:2293:1
         p__envc_run_play_trainer(s, 0, 0)?;
-    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:2288:1
-        // @ tcg.envspec:2288:1
+    } else if ((s.f__envc_at_a_use_ability as i32) != 0) { // @ tcg.envspec:2310:1
+        // @ tcg.envspec:2310:1
         p__envc_run_use_ability(s, 0)?;
-    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:2338:1
-        // @ tcg.envspec:2338:1
+    } else if ((s.f__envc_at_a_attack as i32) != 0) { // @ tcg.envspec:2360:1
+        // @ tcg.envspec:2360:1
         p__envc_run_attack(s, 0)?;
     }
     Ok(())
@@ -6205,9 +6183,9 @@ fn g_choose(s: &State, mut v_option: i32) -> Result<bool, Fault> {
     Ok((((((((((((s.f__envc_at_g1 as i32) == 1) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_g1_2)))) || ((((s.f__envc_at_g1 as i32) == 2) && ((v_option >= 0) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((v_option > 0) || (!s.f__envc_frame_g1_2))))) || ((((s.f__envc_at_g1 as i32) == 3) && ((v_option >= 1) && (v_option < 4))) && ((s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && (f_type_of(s, (s.f__envc_frame_g1_4 as i32), v_option)? == (s.f__envc_frame_g1_6 as i32))) && ((s.f_energy[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)][((s.f__envc_frame_g1_6 as i32) as usize).min(10)] as i32) < 12)))) || ((((s.f__envc_at_g1 as i32) == 4) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_g1 as i32) == 5) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)] && (v_option != (s.f__envc_frame_g1_7 as i32))))) || ((((s.f__envc_at_g1 as i32) == 6) && ((v_option >= 1) && (v_option < 4))) && (s.f_occupied[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][(v_option as usize).min(3)] && ((!s.f__envc_frame_g1_2) || (f_stage_of(s, (s.f__envc_frame_g1_9 as i32), v_option)? == 0))))) || ((((s.f__envc_at_g1 as i32) == 7) && ((v_option >= 1) && (v_option < 4))) && s.f_occupied[((s.f__envc_frame_g1_4 as i32) as usize).min(1)][(v_option as usize).min(3)])) || ((((s.f__envc_at_g1 as i32) == 8) && ((v_option >= 0) && (v_option < 8))) && (s.f_occupied[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] && (f_printed_damage(s, (s.f_card[((s.f__envc_frame_g1_9 as i32) as usize).min(1)][((v_option / 2) as usize).min(3)] as i32), (v_option % 2))? >= 0)))))
 }
 
-/// the spec's `observe` (tcg.envspec:2389:1)
+/// the spec's `observe` (tcg.envspec:2411:1)
 fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
-    // @ tcg.envspec:2390:5
+    // @ tcg.envspec:2412:5
     let mut v_q: i32 = (1 - v_p);
     let _arr257: [i16; 195] = [
         ((s.f_phase as i32) as i16),
@@ -6240,16 +6218,16 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
         ((s.f_burned[(v_q as usize).min(1)] as i32) as i16),
         ((s.f_condition[(v_q as usize).min(1)] as i32) as i16),
         ((s.f_barrier[(v_q as usize).min(1)] as i32) as i16),
-        ((if (0 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(0, 52)? as i32) } else { (-1) }) as i16),
-        ((if (1 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(1, 53)? as i32) } else { (-1) }) as i16),
-        ((if (2 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(2, 54)? as i32) } else { (-1) }) as i16),
-        ((if (3 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(3, 55)? as i32) } else { (-1) }) as i16),
-        ((if (4 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(4, 56)? as i32) } else { (-1) }) as i16),
-        ((if (5 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(5, 57)? as i32) } else { (-1) }) as i16),
-        ((if (6 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(6, 58)? as i32) } else { (-1) }) as i16),
-        ((if (7 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(7, 59)? as i32) } else { (-1) }) as i16),
-        ((if (8 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(8, 60)? as i32) } else { (-1) }) as i16),
-        ((if (9 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].get(9, 61)? as i32) } else { (-1) }) as i16),
+        ((if (0 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(0 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (1 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(1 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (2 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(2 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (3 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(3 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (4 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(4 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (5 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(5 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (6 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(6 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (7 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(7 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (8 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(8 as usize).min(9)] as i32) } else { (-1) }) as i16),
+        ((if (9 < (s.f_hand[(v_p as usize).min(1)].len as i32)) { (s.f_hand[(v_p as usize).min(1)].items[(9 as usize).min(9)] as i32) } else { (-1) }) as i16),
         ((if s.f_occupied[(v_p as usize).min(1)][(0 as usize).min(3)] { (s.f_card[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) } else { (-1) }) as i16),
         ((s.f_damage[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
         ((s.f_placed[(v_p as usize).min(1)][(0 as usize).min(3)] as i32) as i16),
@@ -6411,30 +6389,30 @@ fn observe_body(s: &State, mut v_p: i32) -> Result<Observation, Fault> {
 
 /// the spec's `init` block
 fn init_body(s: &mut State) -> Result<(), Fault> {
-    // @ tcg.envspec:2160:5
+    // @ tcg.envspec:2182:5
     for v_p in 0i32..2 {
-        // @ tcg.envspec:2161:9
+        // @ tcg.envspec:2183:9
         let _r258: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 21, u16::MAX)?;
         s.f_decks[(v_p as usize).min(1)] = (_r258 as i8);
-        // @ tcg.envspec:2162:9
+        // @ tcg.envspec:2184:9
         for v_i in 0i32..20 {
-            // @ tcg.envspec:2163:13
-            if ((s.f_deck[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(62, 0, 0)); }
-            // @ tcg.envspec:2163:13
+            // @ tcg.envspec:2185:13
+            if ((s.f_deck[(v_p as usize).min(1)].len as i32) >= 20) { return Err(Fault::at(40, 0, 0)); }
+            // @ tcg.envspec:2185:13
             let _a259: i32 = (T29_Deck__cards[((s.f_decks[(v_p as usize).min(1)] as i32) as usize).min(21)][(v_i as usize).min(19)] as i32);
             s.f_deck[(v_p as usize).min(1)].push_unchecked((_a259 as i16));
         }
-        // @ tcg.envspec:2165:9
+        // @ tcg.envspec:2187:9
         s.f_deck[(v_p as usize).min(1)].shuffle(s._rng_key, &mut s._rng_counter);
-        // @ tcg.envspec:2166:9
+        // @ tcg.envspec:2188:9
         p_deal(s, v_p)?;
-        // @ tcg.envspec:2167:9
+        // @ tcg.envspec:2189:9
         p_random_zone_energy(s, v_p)?;
     }
-    // @ tcg.envspec:2169:5
+    // @ tcg.envspec:2191:5
     let _r260: i32 = randint(s._rng_key, &mut s._rng_counter, 0, 1, u16::MAX)?;
     s.f_first = ((if (_r260 == 1) { 1 } else { 0 }) as i8);
-    // @ tcg.envspec:2170:5
+    // @ tcg.envspec:2192:5
     s.current_player = ((s.f_first as i32) as i8);
     Ok(())
 }
