@@ -16,9 +16,9 @@ of the runs where COND holds, a `Fraction`, compared exactly with A/B: `random.i
 `random.int(0, 9) >= 7` and `random.int(0, 99) < 30` are all 3/10; 40% is not, and neither
 is a fill that burns always, never, or only when a second draw agrees.
 
-Limits (decided here): a call with more than `CHANCE_OUTCOMES` sequences, or one that shuffles
-a list (its swaps are not forced), is not listed: it is run `CHANCE_SAMPLES` times from other
-random words instead, and its frequency must lie within `CHANCE_SIGMAS` standard errors of
+Limits (decided here): a call with more than `CHANCE_OUTCOMES` sequences (or than the fill's
+listing budget `textchecks.CHANCE_RUNS` has left), or one that shuffles a list (its swaps are not forced),
+is not listed: it is run `CHANCE_SAMPLES` times from other random words instead, and its frequency must lie within `CHANCE_SIGMAS` standard errors of
 A/B (exactly 0 or 1 when A/B is), for at most `textchecks.CHANCE_SAMPLED_CALLS` calls per fill
 (a budget: each sampled call costs a thousand runs), the other calls of that kind unchecked; a
 fill cannot escape the law by drawing numbers it does not need. A run that faults is an
@@ -33,10 +33,11 @@ from typing import Any
 
 from envc.compiler import ir
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
-from envc.llm_fill.textchecks import call_scope
+from envc.llm_fill.textchecks import CHANCE_RUNS, call_scope
 
-#: sequences of draw values listed per call, at most (a call with more is sampled)
-CHANCE_OUTCOMES = 512
+#: sequences of draw values listed per call, at most (a call with more is sampled; the runs of
+#: the listing per fill are `textchecks.CHANCE_RUNS`)
+CHANCE_OUTCOMES = 4096
 #: runs of a sampled call (each from other random words), and how far the observed frequency may
 #: stray from A/B, in standard errors, before the law is broken (5: about one wrong refusal in
 #: 1.7 million tests of a right law)
@@ -44,12 +45,12 @@ CHANCE_SAMPLES = 1000
 CHANCE_SIGMAS = 5.0
 
 
-def outcomes(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
+def outcomes(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any], limit: int = CHANCE_OUTCOMES
              ) -> list[tuple[Fraction, tuple[int, ...], tuple]] | None:
     """Every outcome of calling `hole` on `before` with `args` over every sequence of values of
     its draws: (probability of the sequence, the sequence as offsets into each draw's range,
-    (state after, result) or ("fault", text)); None when there are more than
-    `CHANCE_OUTCOMES` sequences or the call shuffles a list."""
+    (state after, result) or ("fault", text)); None when there are more than `limit`
+    sequences or the call shuffles a list."""
     ev = it.ev
     found: list[tuple[Fraction, tuple[int, ...], tuple]] = []
     todo: list[tuple[int, ...]] = [()]
@@ -70,7 +71,7 @@ def outcomes(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]
         found.append((weight, drawn, outcome))
         for j in range(len(prefix), len(sizes)):
             todo += [drawn[:j] + (k,) for k in range(1, sizes[j])]
-        if len(found) + len(todo) > CHANCE_OUTCOMES:
+        if len(found) + len(todo) > limit:
             return None
     return found
 
@@ -100,7 +101,8 @@ def chance_problems(it: Interpreter, hole: ir.HoleDef, rules: list[ir.ChanceRule
     clauses `rules`: for each (and each value of its `for` variable) whose guard holds on
     `before`, the probability of its outcome over every value of the call's draws differs from
     A/B, B read on `before` (the module docstring says how). `budget`: an object whose
-    `chance_samples_left` counts the calls that may still be sampled (`TextChecks`); None: none."""
+    `chance_runs_left` counts the runs the listing may still make and `chance_samples_left` the
+    calls that may still be sampled (`TextChecks`); None: one call's listing, no sampling."""
     laws: list[tuple[ir.ChanceRule, dict[str, Any], int, int]] = []
     for r in rules:
         for extra in ([{r.var: i} for i in range(r.lo, r.hi)] if r.var is not None else [{}]):
@@ -120,15 +122,28 @@ def chance_problems(it: Interpreter, hole: ir.HoleDef, rules: list[ir.ChanceRule
             laws.append((r, extra, num, den))
     if not laws:
         return []
-    listed = outcomes(it, hole, before, args)
-    exact = listed is not None
-    if listed is None:
-        if budget is None or budget.chance_samples_left <= 0:
-            return []
-        budget.chance_samples_left -= 1
-        listed = sampled(it, hole, before, args)
+    found = _listed(it, hole, before, args, budget)
+    if found is None:
+        return []
+    listed, exact = found
     return [p for r, extra, num, den in laws
             if (p := _problem(it, hole, r, extra, (num, den), listed, before, args, exact)) is not None]
+
+
+def _listed(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any], budget: Any
+            ) -> tuple[list[tuple[Fraction, tuple[int, ...], tuple]], bool] | None:
+    """(the call's outcomes, whether listed exactly) within `budget` (see `chance_problems`):
+    every sequence of draw values, else sampled runs, else None (the budget is spent)."""
+    runs_left = CHANCE_RUNS if budget is None else budget.chance_runs_left
+    listed = outcomes(it, hole, before, args, min(CHANCE_OUTCOMES, runs_left))
+    if listed is not None:
+        if budget is not None:
+            budget.chance_runs_left -= len(listed)
+        return listed, True
+    if budget is None or budget.chance_samples_left <= 0:
+        return None
+    budget.chance_samples_left -= 1
+    return sampled(it, hole, before, args), False
 
 
 def _problem(it: Interpreter, hole: ir.HoleDef, r: ir.ChanceRule, extra: dict[str, Any], chance: tuple[int, int],

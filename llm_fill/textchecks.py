@@ -145,6 +145,9 @@ def value_at(state: State, path: tuple) -> Any:
 #: calls of one fill whose `with chance` laws are estimated from sampled runs when their draws
 #: have too many sequences of values to list (llm_fill/chance.py, `CHANCE_SAMPLES` runs each)
 CHANCE_SAMPLED_CALLS = 4
+#: runs of the exact listing of a fill's calls over every value of their draws, at most (then
+#: calls are sampled): 100,000 keeps the judge of one fill to a few seconds on the TCG's calls
+CHANCE_RUNS = 100_000
 
 
 class TextChecks:
@@ -163,6 +166,7 @@ class TextChecks:
         self._ev: Evaluator | None = None  # an evaluator for the frame's index expressions (made on first use)
         # calls whose `with chance` laws may still be estimated from sampled runs (llm_fill/chance.py)
         self.chance_samples_left = CHANCE_SAMPLED_CALLS
+        self.chance_runs_left = CHANCE_RUNS
         fam = next((f for f in module.families if f.name == hole.family), None)
         if fam is not None:
             table = module.table(fam.table)
