@@ -1224,15 +1224,21 @@ def _random_pile_judge(tmp_path) -> Judge:
     return Judge(str(spec), max_examples=EXAMPLES)
 
 
+def _rth_nonempty(draw: str) -> str:
+    """A fill of "take 1 from a random nonempty pile" that takes from the `r`-th nonempty pile,
+    `r` drawn by `draw` (which may read `n`, the number of nonempty piles)."""
+    return ("let n = count(piles[i] > 0 for i in 0..3)\nif n > 0 {\n    let r = " + draw + "\n"
+            "    let k = random.pick(i in 0..3 where piles[i] > 0 and count(piles[j] > 0 and j < i for j in 0..3) == r) "
+            "else 0\n    piles[k] = max(piles[k] - 1, 0)\n}")
+
+
 PICK_ALIVE = ("let k = random.pick(i in 0..3 where piles[i] > 0) else -1\n"
               "if k >= 0 {\n    piles[k] = max(piles[k] - 1, 0)\n}")
 
 
 @pytest.mark.parametrize("body", [
     PICK_ALIVE,
-    "let n = count(piles[i] > 0 for i in 0..3)\nif n > 0 {\n    let r = random.int(0, n - 1)\n"
-    "    let k = random.pick(i in 0..3 where piles[i] > 0 and count(piles[j] > 0 and j < i for j in 0..3) == r) else 0\n"
-    "    piles[k] = max(piles[k] - 1, 0)\n}",
+    _rth_nonempty("random.int(0, n - 1)"),
 ], ids=["pick", "the r-th nonempty"])
 def test_a_chance_per_option_accepts_a_uniform_choice(tmp_path, body):
     judge = _random_pile_judge(tmp_path)
@@ -1244,10 +1250,7 @@ def test_a_chance_over_a_thousand_draw_values_is_listed_exactly(tmp_path):
     """Hunt W, F3: a draw over 1,000 values was not listed (512 at most) nor sampled, so a choice
     of 3/10, 3/10, 4/10 among three piles passed; 4,096 sequences are listed now."""
     judge = _random_pile_judge(tmp_path)
-    skewed = ("let n = count(piles[i] > 0 for i in 0..3)\nif n > 0 {\n    let r = min(random.int(0, 999) / 300, n - 1)\n"
-              "    let k = random.pick(i in 0..3 where piles[i] > 0 and count(piles[j] > 0 and j < i for j in 0..3) == r) "
-              "else 0\n    piles[k] = max(piles[k] - 1, 0)\n}")
-    wrong = judge.judge_body("take", skewed, "")
+    wrong = judge.judge_body("take", _rth_nonempty("min(random.int(0, 999) / 300, n - 1)"), "")
     assert not wrong.ok and "over every value of the call's draws (1000 sequence(s)" in wrong.feedback, wrong.feedback
 
 
@@ -1255,8 +1258,5 @@ def test_a_chance_per_option_refuses_a_choice_that_maps_two_draws_to_one_option(
     """Hunt V, F1: `draws any among COUNT` checks the range of the draw, not what the fill does
     with it: `min(r, n - 2)` (never the last nonempty pile) was accepted."""
     judge = _random_pile_judge(tmp_path)
-    never_last = ("let n = count(piles[i] > 0 for i in 0..3)\nif n > 0 {\n    let r = min(random.int(0, n - 1), max(n - 2, 0))\n"
-                  "    let k = random.pick(i in 0..3 where piles[i] > 0 and count(piles[j] > 0 and j < i for j in 0..3) == r) else 0\n"
-                  "    piles[k] = max(piles[k] - 1, 0)\n}")
-    wrong = judge.judge_body("take", never_last, "")
+    wrong = judge.judge_body("take", _rth_nonempty("min(random.int(0, n - 1), max(n - 2, 0))"), "")
     assert not wrong.ok and "chance of 1 in" in wrong.feedback, wrong.feedback
