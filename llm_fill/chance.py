@@ -3,8 +3,9 @@ listed exactly over every value of the call's random draws (hunt V, F2: "30% cha
 could only be stated per random word, which refused right fills, `random.int(0, 9) >= 7`,
 or by how many values a draw ranges over, which accepted 40%).
 
-Public surface: `CHANCE_OUTCOMES`, `outcomes(it, hole, before, args)`, `chance_problems(it, hole,
-rules, before, args)`.
+Public surface: `CHANCE_OUTCOMES`, `CHANCE_SAMPLES`, `CHANCE_SIGMAS`, `outcomes(it, hole, before,
+args, limit)`, `sampled(it, hole, before, args, runs)`, `chance_problems(it, hole, rules, before,
+args, budget)`.
 
 How. The interpreter's forced-draw hook (`Evaluator.forced_draws`) makes draw k of a call take
 a chosen value of its range; `outcomes` runs the call once per sequence of draw values, in a

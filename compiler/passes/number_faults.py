@@ -3,7 +3,8 @@ by every array backend (issue #15, "faults get one documented behaviour on every
 
 Public surface: `NAME`, `REQUIRED`, `run(module, ctx=None) -> ir.Module`, `sites(module)`,
 `site_of(node)`, `site_id(module, site)`, `fn_end_site(name, span)`, `illegal_site()`,
-`always_returns(body)`, `site_text(site)`, `escape(text)`, `fill(template, a, b, action)`.
+`always_returns(body)`, `site_text(site)`, `escape(text)`, `fill(template, a, b, action)`,
+`take_message(front)`, `list_op_message(op)` (the templates `lower_lists` writes its checks with).
 
 A fault site is a place in the spec where a step can fault (the interpreter raises
 `SpecRuntimeError` there): a list read or write past the list's length, a `draw()`/`pop()`
