@@ -53,7 +53,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from envc.compiler import builtins, ir, rng
+from envc.compiler import builtins, ir, irutil, rng
 from envc.compiler.actions import ActionSpace
 from envc.compiler.diagnostics import Span
 from envc.compiler.passes import choice_points, number_faults
@@ -1340,7 +1340,7 @@ class Interpreter:
             if guard is None:
                 plan.append((None, [], envs))
                 continue
-            conjuncts = _conjuncts(guard) if ir.first_draw(guard) is None else [guard]
+            conjuncts = irutil.conjuncts(guard) if ir.first_draw(guard) is None else [guard]
             names = {p.name for p in kind.params}
             k = 0
             while k < len(conjuncts) and not _reads_local(conjuncts[k], names):
@@ -1459,13 +1459,6 @@ def heads(key: int, counter: int) -> bool:
     """Whether draw `counter` under `key` is heads for `random.coin()`, which the checker
     writes `random.int(0, 1) == 1` (one draw): what `flip(k)` in a hole's checks reads."""
     return rng.randint(key, counter, 0, 1) == 1
-
-
-def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
-    """The operands of a left-nested `and` chain, in evaluation order (`[e]` for others)."""
-    if isinstance(e, ir.Binary) and e.op == "and":
-        return _conjuncts(e.left) + _conjuncts(e.right)
-    return [e]
 
 
 def _reads_local(e: ir.Node, names: set[str]) -> bool:

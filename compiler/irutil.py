@@ -3,7 +3,8 @@
 Public surface: `substitute(node, mapping)` (capture-avoiding replacement of locals),
 `local_refs(node)` (the local names a node reads or assigns), `free_locals(node)` (those it does not bind), `zero_const(module, t)`,
 `int_const(v)`, `bool_const(v)`, `local(name, t)`, `state(name, t)`, `binop(op, a, b)`,
-`map_blocks(stmts, fn)`, `always_le(a, b)`, `by_identity(maxsize)`, `shape_key(x)`.
+`map_blocks(stmts, fn)`, `always_le(a, b)`, `by_identity(maxsize)`, `shape_key(x, ignore)`,
+`conjuncts(e)`, `is_atom(e)`, `bind(name, e)`, `takes(node)`.
 
 Everything here is a pure function of IR nodes (frozen pydantic models): it returns new
 nodes and never changes the ones it is given.
@@ -182,14 +183,39 @@ def holds(param: ir.Type, arg: ir.Type) -> bool:
     return param == arg
 
 
-def shape_key(x: Any) -> Any:
-    """A hashable structural key of an IR value that ignores source spans: two expressions
-    have the same key when they are the same IR (`xs[i]` written twice)."""
+def shape_key(x: Any, ignore: tuple[str, ...] = ("span",)) -> Any:
+    """A hashable structural key of an IR value that ignores the fields `ignore` (source spans):
+    two expressions have the same key when they are the same IR (`xs[i]` written twice)."""
     if isinstance(x, ir.Node):
-        return (type(x).__name__, tuple((f, shape_key(getattr(x, f))) for f in type(x).model_fields if f != "span"))
+        return (type(x).__name__,
+                tuple((f, shape_key(getattr(x, f), ignore)) for f in type(x).model_fields if f not in ignore))
     if isinstance(x, (list, tuple)):
-        return tuple(shape_key(i) for i in x)
+        return tuple(shape_key(i, ignore) for i in x)
     return x
+
+
+def is_atom(e: ir.Expr) -> bool:
+    """Whether `e` is a constant or a local: reading it again gives the same value, for free."""
+    return isinstance(e, (ir.Const, ir.Local))
+
+
+def bind(name: str, e: ir.Expr) -> tuple[ir.Let, ir.Local]:
+    """A `let` of local `name` holding `e` (its type and span), and a read of that local: how a
+    pass evaluates an operand once, before the statement that reads it."""
+    return ir.Let(name=name, type=e.type, value=e, span=e.span), ir.Local(name=name, type=e.type, span=e.span)
+
+
+def conjuncts(e: ir.Expr) -> list[ir.Expr]:
+    """The operands of an `and` chain, in evaluation order (`[e]` for any other expression)."""
+    if isinstance(e, ir.Binary) and e.op == "and":
+        return conjuncts(e.left) + conjuncts(e.right)
+    return [e]
+
+
+def takes(node: ir.Node) -> bool:
+    """Whether evaluating `node` takes from a list (`pop()`, `draw()`): a list it reads may be
+    shorter after it."""
+    return any(isinstance(n, ir.ListTake) for n in ir.walk(node))
 
 
 def draws(node: ir.Node) -> bool:

@@ -762,7 +762,7 @@ class Lowering:
         `_care` while the arm is lowered."""
         c = self._walk_value(s.cond)
         then = c if pred is None else self.bind(f"jnp.logical_and({pred}, {c})")
-        static = [v for v in (self._static(x) for x in _conjuncts(s.cond)) if v is not None]
+        static = [v for v in (self._static(x) for x in irutil.conjuncts(s.cond)) if v is not None]
         self._care.append((len(self.levels), static))
         try:
             self._walk_block(s.then, then, rename)
@@ -2181,13 +2181,6 @@ def _locals_of(stmts: list) -> list[str]:
         elif isinstance(s, ir.If):
             names += _locals_of(s.then) + _locals_of(s.orelse)
     return names
-
-
-def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
-    """`a and b and ...` as [a, b, ...]; any other expression as [e]."""
-    if isinstance(e, ir.Binary) and e.op == "and":
-        return _conjuncts(e.left) + _conjuncts(e.right)
-    return [e]
 
 
 def _shift_view(base: str, n: int, a, trailing: tuple[int, ...], ranges: list[tuple[int, int]], care,

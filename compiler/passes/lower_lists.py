@@ -122,12 +122,7 @@ def _proved_reads(module: ir.Module) -> ir.Module:
 def _key(x: Any) -> Any:
     """`irutil.shape_key` that also ignores whether a read is checked (a fact about `xs[j][i]`
     holds whichever of its reads this pass marked)."""
-    if isinstance(x, ir.Node):
-        return (type(x).__name__,
-                tuple((f, _key(getattr(x, f))) for f in type(x).model_fields if f not in ("span", "unchecked")))
-    if isinstance(x, (list, tuple)):
-        return tuple(_key(i) for i in x)
-    return x
+    return irutil.shape_key(x, ("span", "unchecked"))
 
 
 def _prove(node: Any, facts: frozenset[_Fact]) -> Any:
@@ -156,15 +151,9 @@ def _updated(node: ir.Node, **fields: Any) -> Any:
 def _with(facts: frozenset[_Fact], cond: ir.Expr, scope: ir.Expr) -> frozenset[_Fact]:
     """`facts` and those of the conjuncts of `cond`, for evaluating `scope` where `cond` held
     (none when `scope` takes from a list)."""
-    if any(isinstance(n, ir.ListTake) for n in ir.walk(scope)):
+    if irutil.takes(scope):
         return facts
-    return facts | frozenset(f for c in _conjuncts(cond) if (f := _fact(c)) is not None)
-
-
-def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
-    if isinstance(e, ir.Binary) and e.op == "and":
-        return _conjuncts(e.left) + _conjuncts(e.right)
-    return [e]
+    return facts | frozenset(f for c in irutil.conjuncts(cond) if (f := _fact(c)) is not None)
 
 
 def _length_of(e: ir.Expr) -> ir.Expr | None:
@@ -211,10 +200,6 @@ def _params(params: list[ir.ParamDef]) -> Scope:
     return {p.name: p.type for p in params}
 
 
-def _atom(e: ir.Expr) -> bool:
-    return isinstance(e, (ir.Const, ir.Local))
-
-
 def _quiet(e: ir.Expr) -> bool:
     """Whether evaluating `e` can neither fault, draw, take nor call: it may be evaluated
     again, or after a check, and give the same value and no fault."""
@@ -243,14 +228,13 @@ class _Lists:
         """A `let` of a new local holding `e`, and the local."""
         self.count += 1
         self.changed = True
-        name = f"{PREFIX}{self.count}"
-        return ir.Let(name=name, type=e.type, value=e, span=e.span), ir.Local(name=name, type=e.type, span=e.span)
+        return irutil.bind(f"{PREFIX}{self.count}", e)
 
     def bound(self, e: ir.Expr, pre: list[ir.Stmt]) -> ir.Expr:
         """`e` itself when a constant, a local or a state field (read again, it gives the same
         value: between a check and its operation nothing changes the state), else a fresh
         local bound to it (its `let` appended to `pre`)."""
-        if _atom(e) or isinstance(e, ir.StateGet):
+        if irutil.is_atom(e) or isinstance(e, ir.StateGet):
             return e
         let, local = self.fresh(e)
         pre.append(let)

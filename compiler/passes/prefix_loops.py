@@ -78,17 +78,11 @@ def _scan_block(fn: ir.FnDef, block: list[ir.Stmt], out: list[PrefixLoop]) -> No
             _scan_block(fn, sub, out)
 
 
-def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
-    if isinstance(e, ir.Binary) and e.op == "and":
-        return _conjuncts(e.left) + _conjuncts(e.right)
-    return [e]
-
-
 def _flag_of(loop: ir.For) -> str | None:
     """The bool local that guards the loop's only statement, if it has that form."""
     if len(loop.body) != 1 or not isinstance(loop.body[0], ir.If) or loop.body[0].orelse:
         return None
-    for part in _conjuncts(loop.body[0].cond):
+    for part in irutil.conjuncts(loop.body[0].cond):
         if isinstance(part, ir.Local) and isinstance(part.type, ir.BoolT):
             return part.name
     return None

@@ -82,12 +82,6 @@ def _links(d: ir.FnDef) -> dict[int, ir.If] | None:
     return dict(links) if links is not None else None
 
 
-def _conjuncts(e: ir.Expr) -> list[ir.Expr]:
-    if isinstance(e, ir.Binary) and e.op == "and":
-        return _conjuncts(e.left) + _conjuncts(e.right)
-    return [e]
-
-
 def _substituted(e: ir.Expr, row_key: Any, row_type: ir.Type) -> tuple[ir.Expr, bool]:
     """`e` with each occurrence of the row replaced by the row local, and whether any was."""
     hit = False
@@ -163,7 +157,7 @@ class _Restrictor:
             return None
         allowed = [True] * rows
         decided = False
-        for c in [c for g in _after_takes(guards) for c in _conjuncts(g)]:
+        for c in [c for g in _after_takes(guards) for c in irutil.conjuncts(g)]:
             sub, hit = _substituted(c, key, row.type)
             values = self._eval_rows(sub, rows) if hit and not self._reads_more(sub) else None
             if values is None or not all(isinstance(v, (bool, np.bool_)) for v in values):

@@ -75,17 +75,8 @@ def run(module: ir.Module, ctx: Any = None) -> ir.Module:
     return module.model_copy(update={"fns": fns, "actions": actions, "init": init, "epilogue": epilogue})
 
 
-def _takes(node: ir.Node) -> bool:
-    """Whether evaluating `node` takes from a list (changes a list an operand may read)."""
-    return any(isinstance(n, ir.ListTake) for n in ir.walk(node))
-
-
 def _indices(p: ir.Place) -> list[ir.Expr]:
     return [step.index for step in p.path if isinstance(step, ir.IndexStep)]
-
-
-def _atom(e: ir.Expr) -> bool:
-    return isinstance(e, (ir.Const, ir.Local))
 
 
 class _Sequencer:
@@ -97,8 +88,7 @@ class _Sequencer:
     def fresh(self, e: ir.Expr) -> tuple[ir.Let, ir.Local]:
         """A `let` of a new local holding `e`, and the local."""
         self.count += 1
-        name = f"{PREFIX}{self.count}"
-        return ir.Let(name=name, type=e.type, value=e, span=e.span), ir.Local(name=name, type=e.type, span=e.span)
+        return irutil.bind(f"{PREFIX}{self.count}", e)
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list[ir.Stmt]) -> list[ir.Stmt]:
@@ -148,8 +138,8 @@ class _Sequencer:
         value takes from a list."""
         lets, value = self.expr(s.value)
         place_lets, place = self.place(s.place, bind_all=False)
-        indexed = any(not _atom(x) for x in _indices(place))
-        if (place_lets or indexed and _takes(s.value)) and not _atom(value):
+        indexed = any(not irutil.is_atom(x) for x in _indices(place))
+        if (place_lets or indexed and irutil.takes(s.value)) and not irutil.is_atom(value):
             let, value = self.fresh(value)
             lets.append(let)
         return lets + place_lets + [s.model_copy(update={"value": value, "place": place})]
@@ -157,7 +147,7 @@ class _Sequencer:
     def list_op(self, s: ir.ListOp) -> list[ir.Stmt]:
         """The place first, then the arguments: indices read before an argument that takes
         from a list are bound."""
-        lets, place = self.place(s.place, bind_all=any(_takes(a) for a in s.args))
+        lets, place = self.place(s.place, bind_all=any(irutil.takes(a) for a in s.args))
         arg_lets, args = self.in_order(s.args)
         return lets + arg_lets + [s.model_copy(update={"place": place, "args": args})]
 
@@ -174,7 +164,7 @@ class _Sequencer:
         for x in indices:
             inner, x = self.expr(x)
             lets += inner
-            if not _atom(x) and (bind_all or irutil.draws(x)):
+            if not irutil.is_atom(x) and (bind_all or irutil.draws(x)):
                 let, x = self.fresh(x)
                 lets.append(let)
             done.append(x)
@@ -190,7 +180,7 @@ class _Sequencer:
         if not irutil.draws(e):
             return [], e
         if isinstance(e, (ir.Reduce, ir.ArrayBuild)):
-            return self.unrolled(e) if _takes(e.body) else ([], e)
+            return self.unrolled(e) if irutil.takes(e.body) else ([], e)
         if isinstance(e, ir.RandomPick):  # (its condition and `else` draw nothing)
             return [], e
         if isinstance(e, ir.ListTake):
@@ -215,7 +205,7 @@ class _Sequencer:
         for i in range(e.lo, e.hi):
             inner, v = self.expr(irutil.substitute(e.body, {e.var: ir.Const(type=ir.IntT(lo=i, hi=i), value=i)}))
             lets += inner
-            if not _atom(v):
+            if not irutil.is_atom(v):
                 let, v = self.fresh(v)
                 lets.append(let)
             items.append(v)
@@ -237,13 +227,13 @@ class _Sequencer:
         evaluates them) a list, array or record operand is bound too, a local included: in
         `f(xs, xs.pop())` the fn sees `xs` before the pop."""
         done = [self.expr(x) for x in exprs]
-        last = max((i for i, x in enumerate(exprs) if _takes(x)), default=-1)
+        last = max((i for i, x in enumerate(exprs) if irutil.takes(x)), default=-1)
         lets: list[ir.Stmt] = []
         out = []
         for i, (inner, x) in enumerate(done):
             lets += inner
             scalar = isinstance(x.type, _SCALARS)
-            if i < last and not isinstance(x, ir.Const) and (not _atom(x) and scalar or copies and not scalar):
+            if i < last and not isinstance(x, ir.Const) and (not irutil.is_atom(x) and scalar or copies and not scalar):
                 let, x = self.fresh(x)
                 lets.append(let)
             out.append(x)
