@@ -1071,11 +1071,19 @@ _LIST_OPS: dict[str, Callable[[list, list, int, Span | None], None]] = {
 
 # The same after their `check` (`lower_lists`): no test, so that a missing check shows as a
 # list longer than its capacity or Python's IndexError in `envc verify --targets flat`.
+def _insert_unchecked(lst: list, args: list, cap: int, span: Span | None) -> None:
+    """`insert(i, x)` after its check: past the end an IndexError (Python's `list.insert` would
+    append there without a word), a bug of `lower_lists`."""
+    if args[0] > len(lst):
+        raise IndexError(f"insert at {args[0]} into a list of length {len(lst)}: a check of `lower_lists` is missing")
+    lst.insert(args[0], args[1])
+
+
 _UNCHECKED_OPS: dict[str, Callable[[list, list, int, Span | None], None]] = {
     "push": lambda lst, args, cap, span: lst.append(args[0]),
-    "insert": lambda lst, args, cap, span: lst.insert(args[0], args[1]) if args[0] <= len(lst) else lst[args[0]],
+    "insert": _insert_unchecked,
     "remove_at": lambda lst, args, cap, span: lst.pop(args[0]),
-    "clear": lambda lst, args, cap, span: lst.clear(),
+    "clear": _LIST_OPS["clear"],
     "discard_front": lambda lst, args, cap, span: lst.pop(0),
     "discard_back": lambda lst, args, cap, span: lst.pop(),
 }

@@ -34,7 +34,7 @@ from typing import Any
 
 from envc.compiler import ir
 from envc.compiler.interp import Interpreter, SpecRuntimeError, State
-from envc.llm_fill.textchecks import CHANCE_RUNS, call_scope
+from envc.llm_fill.textchecks import CHANCE_RUNS, call_scope, run_call
 
 #: sequences of draw values listed per call, at most (a call with more is sampled; the runs of
 #: the listing per fill are `textchecks.CHANCE_RUNS`)
@@ -60,7 +60,7 @@ def outcomes(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any], 
         sizes: list[int] = []
         ev.forced_draws, ev.forced_at, ev.forced_shuffle, ev.draw_sizes = list(prefix), 0, False, sizes
         try:
-            outcome = _run(it, hole, before, args)
+            outcome = run_call(it, hole.name, before, args)
         finally:
             ev.forced_draws, ev.draw_sizes = None, None
         if ev.forced_shuffle:
@@ -77,13 +77,6 @@ def outcomes(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any], 
     return found
 
 
-def _run(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any]) -> tuple:
-    try:
-        return it.call(before, hole.name, args)
-    except SpecRuntimeError as e:
-        return ("fault", str(e))
-
-
 def sampled(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any], runs: int = CHANCE_SAMPLES
             ) -> list[tuple[Fraction, tuple[int, ...], tuple]]:
     """`runs` outcomes of calling `hole` on `before` with `args`, each from other random words
@@ -92,7 +85,7 @@ def sampled(it: Interpreter, hole: ir.HoleDef, before: State, args: list[Any], r
     for i in range(runs):
         start = before.copy()
         start.rng_counter = (before.rng_counter + 4096 * i) & 0xFFFFFFFF
-        found.append((Fraction(1, runs), (), _run(it, hole, start, args)))
+        found.append((Fraction(1, runs), (), run_call(it, hole.name, start, args)))
     return found
 
 

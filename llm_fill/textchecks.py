@@ -648,8 +648,14 @@ def _negated(n: ir.Node, value: int) -> bool:
 def call_outcome(it: Interpreter, name: str, ex: Example, choices=None) -> tuple:
     """(state after, result) of `name` called on example `ex`'s state and arguments, each
     `choose` picking by `choices` (`Interpreter.call`), or ("fault", message)."""
+    return run_call(it, name, ex.before, ex.args, choices)
+
+
+def run_call(it: Interpreter, name: str, before: State, args: list[Any], choices=None) -> tuple:
+    """(state after, result) of `name` called on `before` with `args` (`Interpreter.call`), or
+    ("fault", message)."""
     try:
-        after, result = it.call(ex.before, name, ex.args, choices)
+        after, result = it.call(before, name, args, choices)
     except Exception as e:  # a fault (or a loop bound pushed past a list): a different outcome
         return ("fault", str(e))
     return after, result
