@@ -462,6 +462,7 @@ class DeclChecks(CheckerPart):
                             f"never called: `{d.name}(...)` stays the built-in), a `fn`, `proc` or `hole` may not"])
             return
         if not self.declare_global(d.name, d.span, what):
+            self.broken.add(d.name)  # (reported: a call of it is not reported again, as an unknown or a constant's fn)
             return
         params = self._params(d.params, allow_any=not isinstance(d, ast.HoleDecl))
         ret = None
