@@ -180,6 +180,22 @@ def _stack(xs):
     return jnp.concatenate([jnp.reshape(x, (1,) + jnp.shape(x)) for x in xs])
 
 
+def _once(flag):
+    """Bool scalar `flag`, unchanged, as a value XLA computes once: an `any` over `[flag, False]`.
+
+    Decision (issue 18, bench/RESULTS.md "The step's done flags computed once"): a step's
+    `terminated` and `truncated` are read by the select of every state leaf in an auto-reset
+    loop (a user's `where(done, fresh, state)`, the generated `step_autoreset`). XLA:CPU fuses a
+    cheap elementwise producer into each of its consumers, so each leaf's select computed the
+    flags again from the step's values (acrobot: the last RK4 stage, the angle wrap and two
+    cosines in each of 12 selects). A reduce is not fused into its consumers; over two
+    elements it costs one small fusion. The value is the same bool; a Python bool is returned
+    as it is."""
+    if type(flag) is bool:
+        return flag
+    return jnp.any(jnp.concatenate([jnp.reshape(flag, (1,)), jnp.zeros((1,), jnp.bool_)]))
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""

@@ -172,6 +172,22 @@ def _put(a, at, v):
     return jnp.where(hit, v.reshape((1,) * len(idx) + v.shape), a)
 
 
+def _once(flag):
+    """Bool scalar `flag`, unchanged, as a value XLA computes once: an `any` over `[flag, False]`.
+
+    Decision (issue 18, bench/RESULTS.md "The step's done flags computed once"): a step's
+    `terminated` and `truncated` are read by the select of every state leaf in an auto-reset
+    loop (a user's `where(done, fresh, state)`, the generated `step_autoreset`). XLA:CPU fuses a
+    cheap elementwise producer into each of its consumers, so each leaf's select computed the
+    flags again from the step's values (acrobot: the last RK4 stage, the angle wrap and two
+    cosines in each of 12 selects). A reduce is not fused into its consumers; over two
+    elements it costs one small fusion. The value is the same bool; a Python bool is returned
+    as it is."""
+    if type(flag) is bool:
+        return flag
+    return jnp.any(jnp.concatenate([jnp.reshape(flag, (1,)), jnp.zeros((1,), jnp.bool_)]))
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -719,7 +735,16 @@ def _step_close(st, legal, done, moved):
     finished = dict(st)
     finished["rewards"] = jnp.zeros(NUM_PLAYERS, jnp.float32)
     played = _select(legal, moved, _step_illegal(st, st["current_player"]))
-    return _select(done, finished, played)
+    return _flags_once(_select(done, finished, played))
+
+
+def _flags_once(st):
+    """Flat dict `st` with its `terminated` and `truncated` computed once (`_once`): every
+    leaf's select of an auto-reset reads them."""
+    st = dict(st)
+    st["terminated"] = _once(st["terminated"])
+    st["truncated"] = _once(st["truncated"])
+    return st
 
 
 def observe(state: State, player) -> jax.Array:
