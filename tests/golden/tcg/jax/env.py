@@ -192,19 +192,21 @@ def _stack(xs):
 
 
 def _once(flag):
-    """Bool scalar `flag`, unchanged, as a value XLA computes once: an `any` over `[flag, False]`.
+    """Bool array `flag`, unchanged, as a value XLA computes once: an `any` over `flag` and
+    `False` along a new leading axis.
 
-    Decision (issue 18, bench/RESULTS.md "The step's done flags computed once"): a step's
-    `terminated` and `truncated` are read by the select of every state leaf in an auto-reset
-    loop (a user's `where(done, fresh, state)`, the generated `step_autoreset`). XLA:CPU fuses a
-    cheap elementwise producer into each of its consumers, so each leaf's select computed the
-    flags again from the step's values (acrobot: the last RK4 stage, the angle wrap and two
-    cosines in each of 12 selects). A reduce is not fused into its consumers; over two
-    elements it costs one small fusion. The value is the same bool; a Python bool is returned
-    as it is."""
+    Decision (issue 18, bench/RESULTS.md "Conditions computed once"): a condition that selects
+    several leaves (a step's `terminated` and `truncated`, read by every leaf's select of an
+    auto-reset; the condition of an `if` whose arms write several leaves, `_select` and
+    `_merge_first`) is read by one select per leaf, and XLA:CPU fuses a cheap elementwise
+    producer into each of its consumers: each select computed the condition again (acrobot:
+    the last RK4 stage, the angle wrap and two cosines in each of 12 selects of a user's
+    reset). A reduce is not fused into its consumers; over two elements it costs one small
+    fusion. The value is the same bool; a Python bool is returned as it is."""
     if type(flag) is bool:
         return flag
-    return jnp.any(jnp.concatenate([jnp.reshape(flag, (1,)), jnp.zeros((1,), jnp.bool_)]))
+    flag = jnp.asarray(flag)
+    return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
 def _select(c, a, b):
@@ -212,7 +214,15 @@ def _select(c, a, b):
     A Python bool `c` (decided while tracing) picks without a `where`."""
     if type(c) is bool:
         return a if c else b
+    if _changed(a, b) >= 2:
+        c = _once(c)  # read by a select per leaf: computed once (`_once`)
     return jax.tree_util.tree_map(lambda x, y: x if x is y else jnp.where(c, x, y), a, b)
+
+
+def _changed(a, *others) -> int:
+    """How many leaves of pytree `a` differ (are not the same object) in one of `others`."""
+    leaves = [jax.tree_util.tree_leaves(t) for t in others]
+    return sum(any(xs[i] is not x for xs in leaves) for i, x in enumerate(jax.tree_util.tree_leaves(a)))
 
 
 # Set while the arms of an `if` on a traced condition are traced (`_predicated`): what they
@@ -260,6 +270,9 @@ def _firsts(conds):
 
 
 def _merge_first(firsts, taken, orig, arms, orelse):
+    if _changed(orig, orelse, *arms) >= 2:  # the conditions are read by a select per leaf (`_once`)
+        firsts, taken = [_once(f) for f in firsts], _once(taken)
+
     def leaf(o, e, *xs):
         r = e if e is o else jnp.where(taken, o, e)
         for f, x in zip(firsts, xs):
