@@ -7,8 +7,8 @@
 Each module is imported from its file (a generated `env.py` is self-contained), and its
 `rollout` (or `--rollout rollout_joint` for a simultaneous spec) is jitted with
 `reset_bound=batch` (`init` on every environment every step, the reference path of
-tests/test_rollout_reset.py), JAX's persistent compilation cache off, so each compile is cold:
-the script prints its trace, lower and XLA seconds (`jit(f).trace`, `.lower()`, `.compile()`).
+tests/test_rollout_reset.py; `--reset-bound 0` runs the module's default instead), JAX's
+persistent compilation cache off, so each compile is cold: the script prints its trace, lower and XLA seconds (`jit(f).trace`, `.lower()`, `.compile()`).
 Then each module's outputs for the same key are compared with the first module's, leaf by leaf
 (states, rewards, done: a lowering change must not change them), and the modules are timed
 alternately, `--repeats` rounds (drift in the machine's speed is shared); SPS is the median.
@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rollout", default="rollout", help="the module's rollout function (rollout_joint: simultaneous)")
+    ap.add_argument("--reset-bound", type=int, default=None,
+                    help="the rollout's reset_bound (default: the batch, init on every environment every step; "
+                         "0: the module's own default, the compacted reset and, for the TCG, each kind on its rows)")
     ap.add_argument("--user-loop", action="store_true",
                     help="time each module's Env() in bench/harness.py's user loop instead of its rollout")
     args = ap.parse_args(argv)
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             compiled[name], (trace_s, lower_s, xla_s) = compile_stages(f, key, args.steps, args.batch)
         else:
             f = jax.jit(getattr(module, args.rollout), static_argnums=(1, 2, 3))
-            compiled[name], (trace_s, lower_s, xla_s) = compile_stages(f, key, args.steps, args.batch, args.batch)
+            bound = args.batch if args.reset_bound is None else (args.reset_bound or None)
+            compiled[name], (trace_s, lower_s, xla_s) = compile_stages(f, key, args.steps, args.batch, bound)
         print(f"{name}: compile {trace_s + lower_s + xla_s:.1f} s (trace {trace_s:.1f}, lower {lower_s:.1f}, "
               f"XLA {xla_s:.1f})", flush=True)
     outputs = {n: [np.asarray(x) for x in jax.tree_util.tree_leaves(c(key))] for n, c in compiled.items()}

@@ -52,7 +52,7 @@ def _env() -> jinja2.Environment:
 
 # the runtime helpers that templates/env.py.j2 calls: pasted whenever their block is
 TEMPLATE_HELPERS = frozenset({"_seed_key", "_action_i32", "_player_i32", "_i32", "_cast", "_select", "_fault_at", "_use_compilation_cache", "_svg",
-                              "_rows_vmap", "_once"})
+                              "_rows_vmap", "_once", "_switch"})
 
 
 @functools.lru_cache(maxsize=16)

@@ -71,7 +71,7 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   guard fault of a state an auto-reset replaces after truncation (README "Runtime faults").
   A module without fault sites has no `_fault` field and no fault code, and a fn, guard or
   `observe` without a site is lowered as before;
-- actions dispatch with `lax.switch` on the action kind; the legal-action mask of a kind
+- actions dispatch on the action kind with the runtime's `_switch` (every branch, then a select); the legal-action mask of a kind
   is its guard as one comprehension over the kind's flat indices (`m_<kind>`), each
   parameter replaced by its decoding (`decoded_guard`); a part of a guard that is another
   kind's guard (`legal(place(c))`) reads that kind's mask, computed once before
@@ -1973,7 +1973,7 @@ class Lowering:
 def kind_rows(m: ir.Module, branches: list[ir.ActionDef]) -> bool:
     """Whether the generated rollout steps each action kind's branch only on the rows that
     play it by default (`_step_rows`, `kind_chunk=None`), rather than every branch on every
-    row (`vmap` of `lax.switch`, `kind_chunk=0`); both are bit-identical, and the caller can
+    row (`vmap` of `_run_branch`, `kind_chunk=0`); both are bit-identical, and the caller can
     always pick either.
 
     Decision (bench/RESULTS.md, issue 16): on when the branches other than the dearest cost

@@ -209,6 +209,32 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _switch(index, branches, *operands):
+    """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
+    `vmap`): every branch traced once on the operands as they are, and each leaf of the results
+    picked by `index` (`lax.select_n`; a leaf that every branch leaves as it is, unselected).
+    The same values as `lax.switch`, which under `vmap` also runs every branch and selects.
+
+    Decision (issue 18, bench/RESULTS.md "Action kinds without lax.switch"): under `vmap` with
+    a batched index, JAX's batching rule of `lax.switch` broadcasts every operand of the
+    `cond` to the batch, constants the branches close over included (the TCG: two card tables
+    of 386 x 11 bytes copied to every environment each step, 4.3 MB each at batch 1024), and
+    traces each branch twice (into a jaxpr, then again to batch it). The generated JAX is
+    branchless (DESIGN.md): a `step` called without `vmap` computes every branch too. An index
+    outside the branches picks the nearest, as `lax.switch` clamps it."""
+    outs = [branch(*operands) for branch in branches]
+    if len(outs) == 1:
+        return outs[0]
+    index = jnp.clip(index, 0, len(outs) - 1)
+
+    def pick(*xs):
+        if all(x is xs[0] for x in xs):
+            return xs[0]
+        return lax.select_n(index, *[jnp.asarray(x) for x in xs])
+
+    return jax.tree_util.tree_map(pick, *outs)
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -24923,9 +24949,9 @@ _ROW_KEYS = [
 
 
 def _run_branch(st, kind, action):
-    """Branch `kind` (int32 scalar, `_step_begin`'s) of `_BRANCHES` on flat dict `st`: a
-    `lax.switch`, which under `vmap` runs every branch and selects."""
-    return lax.switch(kind, _BRANCHES, st, action) if len(_BRANCHES) > 1 else _BRANCHES[0](st, action)
+    """Branch `kind` (int32 scalar, `_step_begin`'s) of `_BRANCHES` on flat dict `st`: every
+    branch, and each leaf selected by `kind` (`_switch`: `lax.switch` as it runs under `vmap`)."""
+    return _switch(kind, _BRANCHES, st, action)
 
 
 def _step_illegal(st, mover):
@@ -25004,7 +25030,7 @@ def _kind_chunk(batch: int, kind_chunk) -> int:
 
 def _step_rows(state: State, actions, chunk: int):
     """`jax.vmap(_step_dict)(state, actions)` for a batch (leading axis `batch`), equal row
-    for row, but each row runs only its own action kind's branch: under `vmap`, `lax.switch`
+    for row, but each row runs only its own action kind's branch: under `vmap`, `_run_branch`
     runs every branch on every row and selects, so a step costs the sum of all kinds' bodies
     (every card text of a card game's dispatch). Here the rows are grouped by kind (a stable
     sort of their branch index; rows that run no branch, finished or illegal, go last; within
@@ -25022,9 +25048,7 @@ def _step_rows(state: State, actions, chunk: int):
     batch, kinds = kind.shape[0], len(_BRANCHES)
     group = jnp.where(runs, kind, kinds)
     # within a kind, the rows in the order of their guessed effect (`_ROW_KEYS`)
-    guess = jax.vmap(lambda s, k, a: jnp.clip(lax.switch(k, _ROW_KEYS, s, a), 0, _ROW_KEY_SPAN - 1))(
-        begun, kind, actions
-    )
+    guess = jax.vmap(lambda s, k, a: jnp.clip(_switch(k, _ROW_KEYS, s, a), 0, _ROW_KEY_SPAN - 1))(begun, kind, actions)
     order = jnp.argsort(group * _ROW_KEY_SPAN + guess, stable=True).astype(jnp.int32)  # rows grouped by kind
     counts = jnp.sum(group[None, :] == jnp.arange(kinds)[:, None], axis=1, dtype=jnp.int32)
     starts = jnp.cumsum(counts) - counts  # where each kind's rows begin in `order`

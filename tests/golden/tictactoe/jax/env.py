@@ -190,6 +190,32 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _switch(index, branches, *operands):
+    """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
+    `vmap`): every branch traced once on the operands as they are, and each leaf of the results
+    picked by `index` (`lax.select_n`; a leaf that every branch leaves as it is, unselected).
+    The same values as `lax.switch`, which under `vmap` also runs every branch and selects.
+
+    Decision (issue 18, bench/RESULTS.md "Action kinds without lax.switch"): under `vmap` with
+    a batched index, JAX's batching rule of `lax.switch` broadcasts every operand of the
+    `cond` to the batch, constants the branches close over included (the TCG: two card tables
+    of 386 x 11 bytes copied to every environment each step, 4.3 MB each at batch 1024), and
+    traces each branch twice (into a jaxpr, then again to batch it). The generated JAX is
+    branchless (DESIGN.md): a `step` called without `vmap` computes every branch too. An index
+    outside the branches picks the nearest, as `lax.switch` clamps it."""
+    outs = [branch(*operands) for branch in branches]
+    if len(outs) == 1:
+        return outs[0]
+    index = jnp.clip(index, 0, len(outs) - 1)
+
+    def pick(*xs):
+        if all(x is xs[0] for x in xs):
+            return xs[0]
+        return lax.select_n(index, *[jnp.asarray(x) for x in xs])
+
+    return jax.tree_util.tree_map(pick, *outs)
+
+
 def _select(c, a, b):
     """Branchless `if`: pick pytree `a` where `c` holds, else `b` (leaves identical in both are kept).
     A Python bool `c` (decided while tracing) picks without a `where`."""
@@ -696,9 +722,9 @@ def _step_end(st):
 
 
 def _run_branch(st, kind, action):
-    """Branch `kind` (int32 scalar, `_step_begin`'s) of `_BRANCHES` on flat dict `st`: a
-    `lax.switch`, which under `vmap` runs every branch and selects."""
-    return lax.switch(kind, _BRANCHES, st, action) if len(_BRANCHES) > 1 else _BRANCHES[0](st, action)
+    """Branch `kind` (int32 scalar, `_step_begin`'s) of `_BRANCHES` on flat dict `st`: every
+    branch, and each leaf selected by `kind` (`_switch`: `lax.switch` as it runs under `vmap`)."""
+    return _switch(kind, _BRANCHES, st, action)
 
 
 def _step_illegal(st, mover):

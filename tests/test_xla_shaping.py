@@ -1,10 +1,15 @@
-"""A condition that selects several leaves comes out of the runtime's `_once` (an `any` over
-the condition and `False`): the same bool, but a reduce, which XLA:CPU computes once instead of
-fusing the condition's computation into every select that reads it. A step's `terminated` and
-`truncated` (every leaf's select of an auto-reset reads them: acrobot's 12 selects each
-recomputed the last RK4 stage, the angle wrap and two cosines), and the condition of an `if`
-whose arms write two leaves or more (`_select`, `_merge_first`) (bench/RESULTS.md, "Conditions
-computed once")."""
+"""Runtime helpers that shape what XLA:CPU compiles, each equal to the plain form.
+
+`_once`: a condition that selects several leaves (a step's `terminated` and `truncated`, read
+by every leaf's select of an auto-reset; the condition of an `if` whose arms write two leaves
+or more, `_select` and `_merge_first`) is an `any` over the condition and `False`: the same
+bool, but a reduce, which XLA computes once instead of fusing the condition's computation into
+every select (acrobot's 12 selects each recomputed the last RK4 stage, the angle wrap and two
+cosines: bench/RESULTS.md, "Conditions computed once").
+
+`_switch`: the action kinds' dispatch computes every branch and selects, as `lax.switch` does
+under `vmap`, without the batching rule's copy of every constant to the batch (bench/RESULTS.md,
+"Action kinds without lax.switch")."""
 
 from __future__ import annotations
 
@@ -66,3 +71,27 @@ def test_a_batched_step_reads_its_flags_out_of_a_reduce(jax_envs):
         for flag in (stepped.terminated, stepped.truncated):
             eqn = _producer(closed.jaxpr, flag)
             assert eqn is not None and eqn.primitive.name == "reduce_or", (name, eqn)
+
+
+def test_switch_equals_lax_switch_under_vmap(jax_envs):
+    """`_switch` (the action kinds' dispatch, `_run_branch`) picks what `lax.switch` picks, an
+    index outside the branches clamped to the nearest as there; a leaf no branch changes is
+    passed through unselected."""
+    switch = jax_envs("tictactoe")._switch
+    table = jnp.arange(12, dtype=jnp.int8).reshape(4, 3)  # a constant a branch closes over
+    kept = jnp.int32(5)
+    branches = [
+        lambda st, a: {"x": st["x"] + a, "y": st["y"], "k": kept},
+        lambda st, a: {"x": st["x"] * 2, "y": table[a % 4, 1].astype(jnp.int8), "k": kept},
+        lambda st, a: {"x": -st["x"], "y": st["y"] - 1, "k": kept},
+    ]
+    xs = {"x": jnp.arange(8, dtype=jnp.int32), "y": jnp.arange(8, dtype=jnp.int8)}
+    actions = jnp.arange(8, dtype=jnp.int32) * 3
+    for index in (jnp.asarray([0, 1, 2, 0, 1, 2, -1, 7], jnp.int32), jnp.full(8, 1, jnp.int32)):
+        got = jax.vmap(lambda i, st, a: switch(i, branches, st, a))(index, xs, actions)
+        want = jax.vmap(lambda i, st, a: jax.lax.switch(i, branches, st, a))(index, xs, actions)
+        for name in ("x", "y", "k"):
+            assert got[name].dtype == want[name].dtype
+            np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(want[name]))
+    single = switch(jnp.int32(2), branches[:1], xs, actions)  # one branch: called as it is
+    np.testing.assert_array_equal(np.asarray(single["x"]), np.asarray(xs["x"] + actions))
