@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envc.codegen.jax.lower import Lowering, _affine_view, _row_view, _slice_view
+from envc.codegen.jax.lower import RUN_LENGTH, RUN_PIECES, Lowering, _affine_view, _row_view, _runs_view, _slice_view
 from envc.compiler.check import load
 from envc.verify import load_jax, verify
 
@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _eval(code: str, x: np.ndarray) -> np.ndarray:
-    return np.asarray(eval(code, {"x": x}))
+    import jax.numpy as jnp
+
+    return np.asarray(eval(code, {"x": x, "jnp": jnp}))
 
 
 @st.composite
@@ -165,3 +167,35 @@ def test_shipped_specs_read_their_boards_without_gathers():
         assert f'st["board"].reshape((6, 7))[:, {k}:{k + 4}].reshape((24,))' in wins              # horizontal
     ttt = "\n".join(Lowering(load(str(ROOT / "specs" / "tictactoe.envspec"))).run().functions)
     assert 'st["board"].reshape((3, 3))' in ttt
+
+
+@st.composite
+def run_indices(draw):
+    """An index array of 1-12 runs, each of consecutive indices or of one index repeated (1-40
+    long), a run never continuing the one before (its first index is neither the last index
+    before it nor the next one), the number of runs, and the base length the array needs."""
+    runs = draw(st.lists(st.tuples(st.booleans(), st.integers(0, 30), st.integers(1, 40)), min_size=1, max_size=12))
+    parts: list = []
+    for ascending, first, k in runs:
+        if parts and first in (int(parts[-1][-1]), int(parts[-1][-1]) + 1):
+            first = int(parts[-1][-1]) + 2
+        parts.append(first + np.arange(k) if ascending and k > 1 else np.full(k, first))
+    a = np.concatenate(parts)
+    return a, len(runs), int(a.max()) + 1 + draw(st.integers(0, 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(run_indices(), st.lists(st.integers(2, 3), max_size=1))
+def test_a_runs_view_reads_what_the_gather_reads(case, trailing):
+    """`_runs_view` (Pokémon's observation: `head`, `own`, ... read as slices and repeated
+    rows) reads what numpy's gather reads; it answers exactly for an index array of at most
+    `RUN_PIECES` runs that are `RUN_LENGTH` long on average, and leaves others (tic-tac-toe's
+    lines of 3 cells) to the gather."""
+    a, runs, n = case
+    trailing = tuple(trailing)
+    x = np.arange(n * prod(trailing)).reshape((n,) + trailing) * 3 + 1
+    code = _runs_view("x", a, trailing)
+    wanted = len(a) >= 2 and runs <= RUN_PIECES and runs * RUN_LENGTH <= len(a)
+    assert (code is not None) == wanted, (a, code)
+    if code is not None:
+        np.testing.assert_array_equal(_eval(code, x), x[a], err_msg=code)

@@ -1265,6 +1265,7 @@ class Lowering:
             view = _affine_view(base, shape[0], vals[0], trailing) or _row_view(base, shape[0], vals[0], trailing)
             if view is None and self.line_views:
                 view = _shift_view(base, shape[0], vals[0], trailing, list(ranges), care, fill)
+            view = view or _runs_view(base, vals[0], trailing)
         else:
             view = _slice_view(base, shape, vals)
         if view is not None:
@@ -2107,6 +2108,43 @@ def _affine_view(base: str, n: int, a, trailing: tuple[int, ...]) -> str | None:
         if perm != tuple(range(m)):
             code = f"{code}.transpose({perm + tuple(range(m, m + len(trailing)))})"
     return code
+
+
+# a `_runs_view` has at most RUN_PIECES pieces, RUN_LENGTH indices long on average; other
+# index arrays stay a gather (tic-tac-toe's 8 lines of 3 cells would be 6 pieces of 1-3 cells)
+RUN_PIECES = 8
+RUN_LENGTH = 4
+
+
+def _runs_view(base: str, a, trailing: tuple[int, ...]) -> str | None:
+    """`base[a]` for a one-axis index array `a` made of at most `RUN_PIECES` runs, each of
+    consecutive indices (a slice) or of one index repeated (a broadcast of a one-row slice),
+    concatenated: `[if i < 5 then head[min(i, 4)] else own[clamp(i - 5, 0, 77)] for i in
+    0..163]` reads `head` as `head[0:5]` and row 4 repeated, `own` as row 0 repeated, `own[1:78]`
+    and row 77 repeated. Else None (a gather). Decision (issue 19, bench/RESULTS.md "Static
+    reads as slices"): under `vmap` JAX batches a gather of a batched array at constant indices
+    with the indices' axis first and moves the batch axis back with a transpose, and XLA:CPU
+    then wrote Pokémon's 163-number observation column-major, 15% of its step; slices and a
+    concatenation keep the batch axis first."""
+    if a.ndim != 1 or a.size < 2:
+        return None
+    flat = [int(x) for x in a]
+    pieces: list[str] = []
+    start = 0
+    while start < len(flat) and len(pieces) <= RUN_PIECES:
+        end = start + 1
+        step = 1 if end < len(flat) and flat[end] == flat[start] + 1 else 0
+        while end < len(flat) and flat[end] == flat[end - 1] + step:
+            end += 1
+        first, count = flat[start], end - start
+        if step or count == 1:
+            pieces.append(f"{base}[{first}:{first + count}]")
+        else:
+            pieces.append(f"jnp.broadcast_to({base}[{first}:{first + 1}], {(count,) + tuple(trailing)})")
+        start = end
+    if len(pieces) > RUN_PIECES or len(pieces) * RUN_LENGTH > len(flat):
+        return None
+    return pieces[0] if len(pieces) == 1 else f"jnp.concatenate([{', '.join(pieces)}])"
 
 
 def _row_view(base: str, n: int, a, trailing: tuple[int, ...]) -> str | None:
