@@ -144,7 +144,8 @@ def _sides(args, ap) -> dict:
         raise SystemExit(render_all(e.diagnostics)) from None
     if args.user_loop:
         return {f"envc {os.path.basename(args.env)}": pgx_api_loop(env.Env())}
-    return {f"envc {os.path.basename(args.env)}": full_reset(getattr(env, args.rollout))}
+    rollout = getattr(env, args.rollout)
+    return {f"envc {os.path.basename(args.env)}": rollout if args.default_reset else full_reset(rollout)}
 
 
 def main() -> None:
@@ -154,6 +155,9 @@ def main() -> None:
     ap.add_argument("--rollout", default="rollout", choices=["rollout", "rollout_joint"],
                     help="with a spec's path: the generated rollout to profile (rollout_joint for a simultaneous spec)")
     ap.add_argument("--user-loop", action="store_true", help="the user's vmap(init)/vmap(step)/select loop, not the rollout")
+    ap.add_argument("--default-reset", action="store_true",
+                    help="a spec's own rollout as it ships (compacted reset; the TCG's kinds on their rows from batch 1024), "
+                         "not the per-environment reset the peers' harness runs (spec files only)")
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--steps", type=int, default=64, help="steps per call (one lax.scan)")
     ap.add_argument("--calls", type=int, default=3, help="profiled calls per side")
