@@ -8,7 +8,8 @@ Each module is imported from its file (a generated `env.py` is self-contained), 
 `rollout` (or `--rollout rollout_joint` for a simultaneous spec) is jitted with
 `reset_bound=batch` (`init` on every environment every step, the reference path of
 tests/test_rollout_reset.py; `--reset-bound 0` runs the module's default instead), JAX's
-persistent compilation cache off, so each compile is cold: the script prints its trace, lower and XLA seconds (`jit(f).trace`, `.lower()`, `.compile()`).
+persistent compilation cache off, so each compile is cold: the script prints its trace, lower
+and XLA seconds (`jit(f).trace`, `.lower()`, `.compile()`).
 Then each module's outputs for the same key are compared with the first module's, leaf by leaf
 (states, rewards, done: a lowering change must not change them), and the modules are timed
 alternately, `--repeats` rounds (drift in the machine's speed is shared); SPS is the median.

@@ -71,11 +71,12 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   guard fault of a state an auto-reset replaces after truncation (README "Runtime faults").
   A module without fault sites has no `_fault` field and no fault code, and a fn, guard or
   `observe` without a site is lowered as before;
-- actions dispatch on the action kind with the runtime's `_switch` (every branch, then a select); the legal-action mask of a kind
-  is its guard as one comprehension over the kind's flat indices (`m_<kind>`), each
-  parameter replaced by its decoding (`decoded_guard`); a part of a guard that is another
-  kind's guard (`legal(place(c))`) reads that kind's mask, computed once before
-  (`envc.compiler.passes.mask_reuse`, `mask_read`).
+- actions dispatch on the action kind with the runtime's `_switch` (every branch, then a
+  select); the legal-action mask of a kind is its guard as one comprehension over the
+  kind's flat indices (`m_<kind>`), each parameter replaced by its decoding
+  (`decoded_guard`); a part of a guard that is another kind's guard (`legal(place(c))`)
+  reads that kind's mask, computed once before (`envc.compiler.passes.mask_reuse`,
+  `mask_read`).
 """
 
 from __future__ import annotations
