@@ -201,6 +201,9 @@ class _Level:
     # a fault site is evaluated in its body: its function returns `(body, _flt)`, the element's
     # first fault (int32[3]), and the level keeps the first element's (`record_fault`, `_vmap`)
     faults: bool = False
+    # every value its body computes per element is a scalar, by elementwise operations only:
+    # the body then runs once on the whole range, without `jax.vmap` (`_vmap`, `_not_elementwise`)
+    elementwise: bool = True
 
 
 @ir.handles_all("x_", "s_", skip_stmts=ir.INTERPRETER_ONLY_STMTS)
@@ -446,10 +449,18 @@ class Lowering:
 
     # ------------------------------------------------------------ expressions
     def ex(self, e: ir.Expr) -> str:
+        if self.levels and not _scalar(e.type):
+            self._not_elementwise()
         code = getattr(self, "x_" + e.kind)(e)
         if self._heights.split(e) and not _atom(code):
             code = self.bind(code)
         return code
+
+    def _not_elementwise(self) -> None:
+        """The comprehension level being lowered computes something other than scalars by
+        elementwise operations (an array or record value per element, a gather through a chain
+        of indices, a call of a fn, a nested level): it stays a `jax.vmap` (`_vmap`)."""
+        self.levels[-1].elementwise = False
 
     def bind(self, code: str) -> str:
         """A temporary holding `code` (a statement where it is used, or of the function of the
@@ -521,6 +532,8 @@ class Lowering:
                 return hoisted
         soa = self.soa_read(e)
         if soa is not None:
+            if self.levels:
+                self._not_elementwise()
             return soa
         base = self.ex(e.base)
         idx = self.index(e.index)
@@ -610,6 +623,8 @@ class Lowering:
         walked = self.inline_walk(e) if self.line_views else None
         if walked is not None:
             return walked
+        if self.levels:  # (the fn's body may index, loop or branch on its arguments)
+            self._not_elementwise()
         args = "".join(", " + self.ex(a) for a in e.args)
         call = f"{py_ident('fn', e.fn)}(st{args})"
         if e.fn not in self.fault_fns:
@@ -868,6 +883,8 @@ class Lowering:
         self.pyvars[var] = py
         self._uid += 1
         level = _Level(var, lo, hi, py, self._uid)
+        for outer in self.levels:  # (an outer level's variable is a scalar in here only under its `vmap`)
+            outer.elementwise = False
         self.levels.append(level)
         saved_path, self._path = self._path, []  # (the level's fault is merged on the outer path, `_vmap`)
         try:
@@ -890,11 +907,16 @@ class Lowering:
         `return body`), defined just before the statement that maps it, or inside the
         function of the enclosing level: no generated line holds a nest of lambdas (issue 15,
         item 6). A function defined there is called at once, where the lambda would be, so
-        it reads the same values; its result is a temporary (`bind`)."""
+        it reads the same values; its result is a temporary (`bind`). A level whose body is
+        `elementwise` (and records no fault) is called once on the whole range instead of
+        mapped (the runtime's `_each`: the same values, each operation traced once)."""
         params = ", ".join([level.py, *level.params])
         args = "".join(", " + a for a in level.args)
         arange = f"jnp.arange({level.lo}, {level.hi}, dtype=jnp.int32)"
+        direct = level.elementwise and not level.faults
         if not level.prelude and len(body) <= LAMBDA_WIDTH:
+            if direct:
+                return f"{self.rt('_each')}(lambda {params}: {body}, {arange}{args})"
             return f"jax.vmap(lambda {params}: {body})({arange}{args})"
         name = self.fresh("_g")
         result = f"({body}, _flt)" if level.faults else body
@@ -906,7 +928,7 @@ class Lowering:
                 self.emit(line)
         # its result a named temporary too: a comprehension does not draw, and its fault is
         # recorded here, where the interpreter evaluates it (in emission order)
-        mapped = self.bind(f"jax.vmap({name})({arange}{args})")
+        mapped = self.bind(f"{self.rt('_each')}({name}, {arange}{args})" if direct else f"jax.vmap({name})({arange}{args})")
         if not level.faults:
             return mapped
         if level.hi > level.lo:  # (the first element in index order whose fault is set: the interpreter's)
@@ -2022,6 +2044,11 @@ def where(span) -> str:
     if not span.line:
         return ""
     return f" ({os.path.basename(span.file)}:{span.line})"
+
+
+def _scalar(t: ir.Type) -> bool:
+    """True when values of `t` are single scalars (not arrays, lists or records)."""
+    return isinstance(t, (ir.BoolT, ir.IntT, ir.FloatT, ir.EnumT, ir.RowT))
 
 
 def _leaf(t: ir.Type) -> ir.Type:

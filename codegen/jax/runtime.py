@@ -198,6 +198,20 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _each(f, idx, *args):
+    """`jax.vmap(f)(idx, *args)` for a comprehension body `f` that computes one scalar from
+    scalars by elementwise operations only (`_Level.elementwise`, codegen/jax/lower.py):
+    called once on the whole arrays (`idx`, int32[n], and each hoisted read `args[k]`, [n]),
+    where NumPy's broadcasting gives every element the value `vmap` would, of the same dtype
+    (a body that does not depend on its element, a scalar, is broadcast to [n]).
+
+    Decision (issue 18, bench/RESULTS.md "Comprehensions without vmap"): under `vmap` each of
+    the body's operations is traced through the comprehension's batching and the batch's;
+    othello's mask, 8 directions of 7 steps inlined in one body, traced in 0.12 s of its
+    step's 0.22 s. Called directly, each operation is traced once, through the batch's only."""
+    return jnp.broadcast_to(jnp.asarray(f(idx, *args)), idx.shape)
+
+
 def _switch(index, branches, *operands):
     """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
     `vmap`): every branch traced once on the operands as they are, and each leaf of the results

@@ -166,6 +166,20 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _each(f, idx, *args):
+    """`jax.vmap(f)(idx, *args)` for a comprehension body `f` that computes one scalar from
+    scalars by elementwise operations only (`_Level.elementwise`, codegen/jax/lower.py):
+    called once on the whole arrays (`idx`, int32[n], and each hoisted read `args[k]`, [n]),
+    where NumPy's broadcasting gives every element the value `vmap` would, of the same dtype
+    (a body that does not depend on its element, a scalar, is broadcast to [n]).
+
+    Decision (issue 18, bench/RESULTS.md "Comprehensions without vmap"): under `vmap` each of
+    the body's operations is traced through the comprehension's batching and the batch's;
+    othello's mask, 8 directions of 7 steps inlined in one body, traced in 0.12 s of its
+    step's 0.22 s. Called directly, each operation is traced once, through the batch's only."""
+    return jnp.broadcast_to(jnp.asarray(f(idx, *args)), idx.shape)
+
+
 def _switch(index, branches, *operands):
     """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
     `vmap`): every branch traced once on the operands as they are, and each leaf of the results
@@ -538,8 +552,11 @@ def a_torque(st, index):
     v_k2 = _lcast(
         f_dsdt(
             st,
-            jax.vmap(lambda i5, _h6, _h7: _h6 + (jnp.float32(0.10000000149011612) * _h7))(
-                jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1
+            _each(
+                lambda i5, _h6, _h7: _h6 + (jnp.float32(0.10000000149011612) * _h7),
+                jnp.arange(0, 4, dtype=jnp.int32),
+                v_y0,
+                v_k1,
             ),
             jnp.asarray(v_a, jnp.float32),
         ),
@@ -548,8 +565,11 @@ def a_torque(st, index):
     v_k3 = _lcast(
         f_dsdt(
             st,
-            jax.vmap(lambda i8, _h9, _h10: _h9 + (jnp.float32(0.10000000149011612) * _h10))(
-                jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k2
+            _each(
+                lambda i8, _h9, _h10: _h9 + (jnp.float32(0.10000000149011612) * _h10),
+                jnp.arange(0, 4, dtype=jnp.int32),
+                v_y0,
+                v_k2,
             ),
             jnp.asarray(v_a, jnp.float32),
         ),
@@ -558,8 +578,11 @@ def a_torque(st, index):
     v_k4 = _lcast(
         f_dsdt(
             st,
-            jax.vmap(lambda i11, _h12, _h13: _h12 + (jnp.float32(0.20000000298023224) * _h13))(
-                jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k3
+            _each(
+                lambda i11, _h12, _h13: _h12 + (jnp.float32(0.20000000298023224) * _h13),
+                jnp.arange(0, 4, dtype=jnp.int32),
+                v_y0,
+                v_k3,
             ),
             jnp.asarray(v_a, jnp.float32),
         ),
@@ -571,7 +594,7 @@ def a_torque(st, index):
             jnp.float32(0.03333333507180214) * (((_h16 + (jnp.float32(2.0) * _h17)) + (jnp.float32(2.0) * _h18)) + _h19)
         )
 
-    _e21 = jax.vmap(_g20)(jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1, v_k2, v_k3, v_k4)
+    _e21 = _each(_g20, jnp.arange(0, 4, dtype=jnp.int32), v_y0, v_k1, v_k2, v_k3, v_k4)
     v_y1 = _lcast(_e21, jnp.float32)
     _a22 = f_wrap(st, v_y1[0])
     st["theta1"] = _cast(_a22, jnp.float32)

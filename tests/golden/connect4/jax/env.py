@@ -190,6 +190,20 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _each(f, idx, *args):
+    """`jax.vmap(f)(idx, *args)` for a comprehension body `f` that computes one scalar from
+    scalars by elementwise operations only (`_Level.elementwise`, codegen/jax/lower.py):
+    called once on the whole arrays (`idx`, int32[n], and each hoisted read `args[k]`, [n]),
+    where NumPy's broadcasting gives every element the value `vmap` would, of the same dtype
+    (a body that does not depend on its element, a scalar, is broadcast to [n]).
+
+    Decision (issue 18, bench/RESULTS.md "Comprehensions without vmap"): under `vmap` each of
+    the body's operations is traced through the comprehension's batching and the batch's;
+    othello's mask, 8 directions of 7 steps inlined in one body, traced in 0.12 s of its
+    step's 0.22 s. Called directly, each operation is traced once, through the batch's only."""
+    return jnp.broadcast_to(jnp.asarray(f(idx, *args)), idx.shape)
+
+
 def _switch(index, branches, *operands):
     """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
     `vmap`): every branch traced once on the operands as they are, and each leaf of the results
@@ -492,8 +506,13 @@ def f_wins(st, v_p):
             (_i32(_h6) == _i32(v_p)),
         )
 
-    _e8 = jax.vmap(_g7)(
-        jnp.arange(0, 21, dtype=jnp.int32), st["board"][0:21], st["board"][7:28], st["board"][14:35], st["board"][21:42]
+    _e8 = _each(
+        _g7,
+        jnp.arange(0, 21, dtype=jnp.int32),
+        st["board"][0:21],
+        st["board"][7:28],
+        st["board"][14:35],
+        st["board"][21:42],
     )
 
     def _g14(i9, _h10, _h11, _h12, _h13):
@@ -504,7 +523,8 @@ def f_wins(st, v_p):
             (_i32(_h13) == _i32(v_p)),
         )
 
-    _e15 = jax.vmap(_g14)(
+    _e15 = _each(
+        _g14,
         jnp.arange(0, 24, dtype=jnp.int32),
         st["board"].reshape((6, 7))[:, 0:4].reshape((24,)),
         st["board"].reshape((6, 7))[:, 1:5].reshape((24,)),
@@ -520,7 +540,8 @@ def f_wins(st, v_p):
             (_i32(_h20) == _i32(v_p)),
         )
 
-    _e22 = jax.vmap(_g21)(
+    _e22 = _each(
+        _g21,
         jnp.arange(0, 12, dtype=jnp.int32),
         st["board"][0:21].reshape((3, 7))[:, 0:4].reshape((12,)),
         st["board"][7:28].reshape((3, 7))[:, 1:5].reshape((12,)),
@@ -536,7 +557,8 @@ def f_wins(st, v_p):
             (_i32(_h27) == _i32(v_p)),
         )
 
-    _e29 = jax.vmap(_g28)(
+    _e29 = _each(
+        _g28,
         jnp.arange(0, 12, dtype=jnp.int32),
         st["board"][0:21].reshape((3, 7))[:, 3:7].reshape((12,)),
         st["board"][7:28].reshape((3, 7))[:, 2:6].reshape((12,)),
@@ -559,8 +581,7 @@ def a_drop(st, index):
         return (
             _i32(
                 jnp.sum(
-                    jax.vmap(lambda i34, _h36: _i32(_h36) != -1)(jnp.arange(0, 6, dtype=jnp.int32), _h35),
-                    dtype=jnp.int32,
+                    _each(lambda i34, _h36: _i32(_h36) != -1, jnp.arange(0, 6, dtype=jnp.int32), _h35), dtype=jnp.int32
                 )
             )
             == 6
@@ -603,8 +624,7 @@ def m_drop(st):
         return (
             _i32(
                 jnp.sum(
-                    jax.vmap(lambda i43, _h45: _i32(_h45) != -1)(jnp.arange(0, 6, dtype=jnp.int32), _h44),
-                    dtype=jnp.int32,
+                    _each(lambda i43, _h45: _i32(_h45) != -1, jnp.arange(0, 6, dtype=jnp.int32), _h44), dtype=jnp.int32
                 )
             )
             < 6
@@ -623,7 +643,7 @@ def _observe(st, v_p):
             def _g53(i50):
                 return _i32(_h52) == _i32(jnp.where((i50 == 0), _i32(v_p), (1 - _i32(v_p))))
 
-            _e54 = jax.vmap(_g53)(jnp.arange(0, 2, dtype=jnp.int32))
+            _e54 = _each(_g53, jnp.arange(0, 2, dtype=jnp.int32))
             return _e54
 
         _e56 = jax.vmap(_g55)(jnp.arange(0, 7, dtype=jnp.int32), _h51)
@@ -645,8 +665,11 @@ def _init_body(st):
 def inv_gravity(st):
     """invariant `gravity`: no disc floats above an empty cell"""
     return jnp.all(
-        jax.vmap(lambda i61, _h62, _h63: jnp.logical_or((_i32(_h62) == -1), (_i32(_h63) != -1)))(
-            jnp.arange(0, 35, dtype=jnp.int32), st["board"][0:35], st["board"][7:42]
+        _each(
+            lambda i61, _h62, _h63: jnp.logical_or((_i32(_h62) == -1), (_i32(_h63) != -1)),
+            jnp.arange(0, 35, dtype=jnp.int32),
+            st["board"][0:35],
+            st["board"][7:42],
         )
     )
 
@@ -657,11 +680,11 @@ def inv_balanced(st):
         jnp.abs(
             (
                 jnp.sum(
-                    jax.vmap(lambda i64, _h65: _i32(_h65) == 0)(jnp.arange(0, 42, dtype=jnp.int32), st["board"]),
+                    _each(lambda i64, _h65: _i32(_h65) == 0, jnp.arange(0, 42, dtype=jnp.int32), st["board"]),
                     dtype=jnp.int32,
                 )
                 - jnp.sum(
-                    jax.vmap(lambda i66, _h67: _i32(_h67) == 1)(jnp.arange(0, 42, dtype=jnp.int32), st["board"]),
+                    _each(lambda i66, _h67: _i32(_h67) == 1, jnp.arange(0, 42, dtype=jnp.int32), st["board"]),
                     dtype=jnp.int32,
                 )
             )

@@ -190,6 +190,20 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _each(f, idx, *args):
+    """`jax.vmap(f)(idx, *args)` for a comprehension body `f` that computes one scalar from
+    scalars by elementwise operations only (`_Level.elementwise`, codegen/jax/lower.py):
+    called once on the whole arrays (`idx`, int32[n], and each hoisted read `args[k]`, [n]),
+    where NumPy's broadcasting gives every element the value `vmap` would, of the same dtype
+    (a body that does not depend on its element, a scalar, is broadcast to [n]).
+
+    Decision (issue 18, bench/RESULTS.md "Comprehensions without vmap"): under `vmap` each of
+    the body's operations is traced through the comprehension's batching and the batch's;
+    othello's mask, 8 directions of 7 steps inlined in one body, traced in 0.12 s of its
+    step's 0.22 s. Called directly, each operation is traced once, through the batch's only."""
+    return jnp.broadcast_to(jnp.asarray(f(idx, *args)), idx.shape)
+
+
 def _switch(index, branches, *operands):
     """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
     `vmap`): every branch traced once on the operands as they are, and each leaf of the results
@@ -2027,8 +2041,10 @@ def p_finish(st):
     st = dict(st)
     v_mine = _lcast(
         jnp.sum(
-            jax.vmap(lambda i99, _h100: _i32(_h100) == _i32(st["current_player"]))(
-                jnp.arange(0, 64, dtype=jnp.int32), st["board"]
+            _each(
+                lambda i99, _h100: _i32(_h100) == _i32(st["current_player"]),
+                jnp.arange(0, 64, dtype=jnp.int32),
+                st["board"],
             ),
             dtype=jnp.int32,
         ),
@@ -2036,8 +2052,10 @@ def p_finish(st):
     )
     v_theirs = _lcast(
         jnp.sum(
-            jax.vmap(lambda i101, _h102: _i32(_h102) == (1 - _i32(st["current_player"])))(
-                jnp.arange(0, 64, dtype=jnp.int32), st["board"]
+            _each(
+                lambda i101, _h102: _i32(_h102) == (1 - _i32(st["current_player"])),
+                jnp.arange(0, 64, dtype=jnp.int32),
+                st["board"],
             ),
             dtype=jnp.int32,
         ),
@@ -2167,11 +2185,11 @@ def a_place(st, index):
     _a128 = False
     st["passed"] = _cast(_a128, jnp.bool_)
     _c129 = jnp.logical_or(
-        jnp.all(jax.vmap(lambda i130, _h131: _i32(_h131) != -1)(jnp.arange(0, 64, dtype=jnp.int32), st["board"])),
+        jnp.all(_each(lambda i130, _h131: _i32(_h131) != -1, jnp.arange(0, 64, dtype=jnp.int32), st["board"])),
         jnp.logical_not(
             jnp.any(
-                jax.vmap(lambda i132, _h133: _i32(_h133) == (1 - _i32(v_p)))(
-                    jnp.arange(0, 64, dtype=jnp.int32), st["board"]
+                _each(
+                    lambda i132, _h133: _i32(_h133) == (1 - _i32(v_p)), jnp.arange(0, 64, dtype=jnp.int32), st["board"]
                 )
             )
         ),
@@ -2949,7 +2967,8 @@ def m_place(st):
             ),
         )
 
-    _e873 = jax.vmap(_g872)(
+    _e873 = _each(
+        _g872,
         jnp.arange(0, 64, dtype=jnp.int32),
         st["board"],
         _K2,
@@ -3040,7 +3059,7 @@ def m_pass(st, mv_place):
     """guard of `pass` at each of its 1 flat indices (bool[1]); reads the masks of `place` (`mv_` arguments)"""
 
     def _g880(i878):
-        return jnp.logical_not(jnp.any(jax.vmap(lambda i879: mv_place[i879])(jnp.arange(0, 64, dtype=jnp.int32))))
+        return jnp.logical_not(jnp.any(_each(lambda i879: mv_place[i879], jnp.arange(0, 64, dtype=jnp.int32))))
 
     _e881 = jax.vmap(_g880)(jnp.arange(0, 1, dtype=jnp.int32))
     return _e881
@@ -3055,7 +3074,7 @@ def _observe(st, v_p):
             def _g887(i884):
                 return _i32(_h886) == _i32(jnp.where((i884 == 0), _i32(v_p), (1 - _i32(v_p))))
 
-            _e888 = jax.vmap(_g887)(jnp.arange(0, 2, dtype=jnp.int32))
+            _e888 = _each(_g887, jnp.arange(0, 2, dtype=jnp.int32))
             return _e888
 
         _e890 = jax.vmap(_g889)(jnp.arange(0, 8, dtype=jnp.int32), _h885)
@@ -3097,8 +3116,8 @@ def inv_both_present(st):
     return jnp.logical_or(
         st["terminated"],
         jnp.logical_and(
-            jnp.any(jax.vmap(lambda i899, _h900: _i32(_h900) == 0)(jnp.arange(0, 64, dtype=jnp.int32), st["board"])),
-            jnp.any(jax.vmap(lambda i901, _h902: _i32(_h902) == 1)(jnp.arange(0, 64, dtype=jnp.int32), st["board"])),
+            jnp.any(_each(lambda i899, _h900: _i32(_h900) == 0, jnp.arange(0, 64, dtype=jnp.int32), st["board"])),
+            jnp.any(_each(lambda i901, _h902: _i32(_h902) == 1, jnp.arange(0, 64, dtype=jnp.int32), st["board"])),
         ),
     )
 

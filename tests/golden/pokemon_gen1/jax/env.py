@@ -209,6 +209,20 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _each(f, idx, *args):
+    """`jax.vmap(f)(idx, *args)` for a comprehension body `f` that computes one scalar from
+    scalars by elementwise operations only (`_Level.elementwise`, codegen/jax/lower.py):
+    called once on the whole arrays (`idx`, int32[n], and each hoisted read `args[k]`, [n]),
+    where NumPy's broadcasting gives every element the value `vmap` would, of the same dtype
+    (a body that does not depend on its element, a scalar, is broadcast to [n]).
+
+    Decision (issue 18, bench/RESULTS.md "Comprehensions without vmap"): under `vmap` each of
+    the body's operations is traced through the comprehension's batching and the batch's;
+    othello's mask, 8 directions of 7 steps inlined in one body, traced in 0.12 s of its
+    step's 0.22 s. Called directly, each operation is traced once, through the batch's only."""
+    return jnp.broadcast_to(jnp.asarray(f(idx, *args)), idx.shape)
+
+
 def _switch(index, branches, *operands):
     """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
     `vmap`): every branch traced once on the operands as they are, and each leaf of the results
@@ -9705,7 +9719,7 @@ def p_random_team(st, v_p):
     """proc `random_team` (pokemon_gen1.envspec:1146)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_picked = _lcast(jax.vmap(lambda i494: jnp.asarray(145, jnp.int32))(jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
+    v_picked = _lcast(_each(lambda i494: jnp.asarray(145, jnp.int32), jnp.arange(0, 6, dtype=jnp.int32)), jnp.int16)
     v_k = jnp.int32(0)
 
     def _loop495(i, carry):
@@ -9811,7 +9825,7 @@ def p_random_team(st, v_p):
                 jnp.int32,
             )
 
-        _e519 = jax.vmap(_g518)(jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
+        _e519 = _each(_g518, jnp.arange(0, 6, dtype=jnp.int32), v_picked, v_picked[_K30])
         _a520 = _e519
         v_picked = _lcast(_a520, jnp.int16)
         v_set = _lcast(jnp.minimum(_i32(v_x), 144), jnp.int16)
@@ -11403,7 +11417,8 @@ def _observe(st, v_p):
             jnp.int32,
         )
 
-    _e708 = jax.vmap(_g707)(
+    _e708 = _each(
+        _g707,
         jnp.arange(0, 163, dtype=jnp.int32),
         jnp.concatenate([v_head[0:5], jnp.broadcast_to(v_head[4:5], (158,))]),
         jnp.concatenate([jnp.broadcast_to(v_own[0:1], (6,)), v_own[1:78], jnp.broadcast_to(v_own[77:78], (80,))]),
@@ -11595,8 +11610,10 @@ def inv_stages_bounded(st):
 
     def _g743(i739, _h741):
         return jnp.all(
-            jax.vmap(lambda i740, _h742: jnp.logical_and((_i32(_h742) >= -6), (_i32(_h742) <= 6)))(
-                jnp.arange(0, 6, dtype=jnp.int32), _h741
+            _each(
+                lambda i740, _h742: jnp.logical_and((_i32(_h742) >= -6), (_i32(_h742) <= 6)),
+                jnp.arange(0, 6, dtype=jnp.int32),
+                _h741,
             )
         )
 

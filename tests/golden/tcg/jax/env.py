@@ -209,6 +209,20 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _each(f, idx, *args):
+    """`jax.vmap(f)(idx, *args)` for a comprehension body `f` that computes one scalar from
+    scalars by elementwise operations only (`_Level.elementwise`, codegen/jax/lower.py):
+    called once on the whole arrays (`idx`, int32[n], and each hoisted read `args[k]`, [n]),
+    where NumPy's broadcasting gives every element the value `vmap` would, of the same dtype
+    (a body that does not depend on its element, a scalar, is broadcast to [n]).
+
+    Decision (issue 18, bench/RESULTS.md "Comprehensions without vmap"): under `vmap` each of
+    the body's operations is traced through the comprehension's batching and the batch's;
+    othello's mask, 8 directions of 7 steps inlined in one body, traced in 0.12 s of its
+    step's 0.22 s. Called directly, each operation is traced once, through the batch's only."""
+    return jnp.broadcast_to(jnp.asarray(f(idx, *args)), idx.shape)
+
+
 def _switch(index, branches, *operands):
     """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
     `vmap`): every branch traced once on the operands as they are, and each leaf of the results
@@ -13527,8 +13541,11 @@ def f_pays(st, v_p, v_c, v_a):
         (
             _i32(f_energy_total(st, v_p, 0))
             >= jnp.sum(
-                jax.vmap(lambda i10, _h11, _h12: _i32(jnp.where((_i32(v_a) == 0), _i32(_h11), _i32(_h12))))(
-                    jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)]
+                _each(
+                    lambda i10, _h11, _h12: _i32(jnp.where((_i32(v_a) == 0), _i32(_h11), _i32(_h12))),
+                    jnp.arange(0, 11, dtype=jnp.int32),
+                    _K13[_i32(v_c)],
+                    _K14[_i32(v_c)],
                 ),
                 dtype=jnp.int32,
             )
@@ -13618,8 +13635,10 @@ def f_nth_energy(st, v_d, v_r):
                     (_i32(_h14) == 1),
                     (
                         jnp.sum(
-                            jax.vmap(lambda i15, _h16: _i32(jnp.where((i15 < i13), _i32(_h16), 0)))(
-                                jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)]
+                            _each(
+                                lambda i15, _h16: _i32(jnp.where((i15 < i13), _i32(_h16), 0)),
+                                jnp.arange(0, 11, dtype=jnp.int32),
+                                _K20[_i32(v_d)],
                             ),
                             dtype=jnp.int32,
                         )
@@ -14600,7 +14619,7 @@ def p_discard_all_energy(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _a196 = jax.vmap(lambda i195: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    _a196 = _each(lambda i195: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a196, jnp.int8))
     return st
 
@@ -17252,7 +17271,7 @@ def p_active_to_hand(st, v_p):
         st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a673, jnp.bool_))
         _a674 = 0
         st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a674, jnp.int16))
-        _a676 = jax.vmap(lambda i675: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+        _a676 = _each(lambda i675: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
         st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a676, jnp.int8))
         _a677 = 0
         st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a677, jnp.int8))
@@ -17372,7 +17391,7 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
             st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a698, jnp.bool_))
             _a699 = 0
             st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a699, jnp.int16))
-            _a701 = jax.vmap(lambda i700: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+            _a701 = _each(lambda i700: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
             st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a701, jnp.int8))
             _a702 = 0
             st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a702, jnp.int8))
@@ -17856,7 +17875,7 @@ def p_put_in_play(st, v_p, v_s, v_c):
     st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a782, jnp.bool_))
     _a783 = 0
     st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a783, jnp.int16))
-    _a785 = jax.vmap(lambda i784: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    _a785 = _each(lambda i784: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a785, jnp.int8))
     _a786 = 0
     st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a786, jnp.int8))
@@ -17928,7 +17947,7 @@ def p_clear_slot(st, v_p, v_s):
     st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a806, jnp.bool_))
     _a807 = 0
     st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a807, jnp.int16))
-    _a809 = jax.vmap(lambda i808: jnp.asarray(0, jnp.int32))(jnp.arange(0, 11, dtype=jnp.int32))
+    _a809 = _each(lambda i808: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
     st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a809, jnp.int8))
     _a810 = 0
     st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a810, jnp.int8))
@@ -18066,7 +18085,7 @@ def p_knock_outs(st):
         jnp.logical_or(
             (_i32(st["points"][0]) >= 3),
             jnp.logical_not(
-                jnp.any(jax.vmap(lambda i839, _h840: _h840)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
+                jnp.any(_each(lambda i839, _h840: _h840, jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
             ),
         ),
         jnp.bool_,
@@ -18075,7 +18094,7 @@ def p_knock_outs(st):
         jnp.logical_or(
             (_i32(st["points"][1]) >= 3),
             jnp.logical_not(
-                jnp.any(jax.vmap(lambda i841, _h842: _h842)(jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
+                jnp.any(_each(lambda i841, _h842: _h842, jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
             ),
         ),
         jnp.bool_,
@@ -18131,8 +18150,8 @@ def p_random_zone_energy(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(
         jnp.sum(
-            jax.vmap(lambda i852, _h853: _i32(_h853))(
-                jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]
+            _each(
+                lambda i852, _h853: _i32(_h853), jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]
             ),
             dtype=jnp.int32,
         ),
@@ -18441,42 +18460,42 @@ def p_finish_turn(st):
             _i32(jnp.where((_i32(_h921) == _i32(v__envc_reached23)), _i32(_h922), _i32(_h923))), jnp.int32
         )
 
-    _e925 = jax.vmap(_g924)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _e925 = _each(_g924, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
     _a926 = _e925
     st["barrier"] = _cast(_a926, jnp.int16)
 
     def _g929(i927, _h928):
         return jnp.asarray(_i32(jnp.where((_i32(_h928) == _i32(v__envc_reached23)), 0, _i32(_h928))), jnp.int32)
 
-    _e930 = jax.vmap(_g929)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _e930 = _each(_g929, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
     _a931 = _e930
     st["_envc_until_barrier"] = _cast(_a931, jnp.int8)
 
     def _g936(i932, _h933, _h934, _h935):
         return jnp.where((_i32(_h933) == _i32(v__envc_reached23)), _h934, _h935)
 
-    _e937 = jax.vmap(_g936)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    _e937 = _each(_g936, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
     _a938 = _e937
     st["no_attack"] = _cast(_a938, jnp.bool_)
 
     def _g941(i939, _h940):
         return jnp.asarray(_i32(jnp.where((_i32(_h940) == _i32(v__envc_reached23)), 0, _i32(_h940))), jnp.int32)
 
-    _e942 = jax.vmap(_g941)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _e942 = _each(_g941, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
     _a943 = _e942
     st["_envc_until_no_attack"] = _cast(_a943, jnp.int8)
 
     def _g948(i944, _h945, _h946, _h947):
         return jnp.where((_i32(_h945) == _i32(v__envc_reached23)), _h946, _h947)
 
-    _e949 = jax.vmap(_g948)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    _e949 = _each(_g948, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
     _a950 = _e949
     st["no_retreat"] = _cast(_a950, jnp.bool_)
 
     def _g953(i951, _h952):
         return jnp.asarray(_i32(jnp.where((_i32(_h952) == _i32(v__envc_reached23)), 0, _i32(_h952))), jnp.int32)
 
-    _e954 = jax.vmap(_g953)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _e954 = _each(_g953, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
     _a955 = _e954
     st["_envc_until_no_retreat"] = _cast(_a955, jnp.int8)
 
@@ -18485,14 +18504,14 @@ def p_finish_turn(st):
             _i32(jnp.where((_i32(_h957) == _i32(v__envc_reached23)), _i32(_h958), _i32(_h959))), jnp.int32
         )
 
-    _e961 = jax.vmap(_g960)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _e961 = _each(_g960, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
     _a962 = _e961
     st["weakened"] = _cast(_a962, jnp.int8)
 
     def _g965(i963, _h964):
         return jnp.asarray(_i32(jnp.where((_i32(_h964) == _i32(v__envc_reached23)), 0, _i32(_h964))), jnp.int32)
 
-    _e966 = jax.vmap(_g965)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _e966 = _each(_g965, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
     _a967 = _e966
     st["_envc_until_weakened"] = _cast(_a967, jnp.int8)
 
@@ -18501,42 +18520,42 @@ def p_finish_turn(st):
             _i32(jnp.where((_i32(_h969) == _i32(v__envc_reached23)), _i32(_h970), _i32(_h971))), jnp.int32
         )
 
-    _e973 = jax.vmap(_g972)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _e973 = _each(_g972, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
     _a974 = _e973
     st["spiky"] = _cast(_a974, jnp.int8)
 
     def _g977(i975, _h976):
         return jnp.asarray(_i32(jnp.where((_i32(_h976) == _i32(v__envc_reached23)), 0, _i32(_h976))), jnp.int32)
 
-    _e978 = jax.vmap(_g977)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _e978 = _each(_g977, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
     _a979 = _e978
     st["_envc_until_spiky"] = _cast(_a979, jnp.int8)
 
     def _g984(i980, _h981, _h982, _h983):
         return jnp.where((_i32(_h981) == _i32(v__envc_reached23)), _h982, _h983)
 
-    _e985 = jax.vmap(_g984)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    _e985 = _each(_g984, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
     _a986 = _e985
     st["no_supporter"] = _cast(_a986, jnp.bool_)
 
     def _g989(i987, _h988):
         return jnp.asarray(_i32(jnp.where((_i32(_h988) == _i32(v__envc_reached23)), 0, _i32(_h988))), jnp.int32)
 
-    _e990 = jax.vmap(_g989)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _e990 = _each(_g989, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
     _a991 = _e990
     st["_envc_until_no_supporter"] = _cast(_a991, jnp.int8)
 
     def _g996(i992, _h993, _h994, _h995):
         return jnp.where((_i32(_h993) == _i32(v__envc_reached23)), _h994, _h995)
 
-    _e997 = jax.vmap(_g996)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    _e997 = _each(_g996, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
     _a998 = _e997
     st["shielded"] = _cast(_a998, jnp.bool_)
 
     def _g1001(i999, _h1000):
         return jnp.asarray(_i32(jnp.where((_i32(_h1000) == _i32(v__envc_reached23)), 0, _i32(_h1000))), jnp.int32)
 
-    _e1002 = jax.vmap(_g1001)(jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _e1002 = _each(_g1001, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
     _a1003 = _e1002
     st["_envc_until_shielded"] = _cast(_a1003, jnp.int8)
     _a1004 = 10
@@ -23740,7 +23759,7 @@ def m_end_turn(st):
             ),
         )
 
-    _e1838 = jax.vmap(_g1837)(jnp.arange(0, 1, dtype=jnp.int32))
+    _e1838 = _each(_g1837, jnp.arange(0, 1, dtype=jnp.int32))
     return _e1838
 
 
@@ -24443,7 +24462,8 @@ def inv_hp_bounds(st):
             ),
         )
 
-    _e1900 = jax.vmap(_g1899)(
+    _e1900 = _each(
+        _g1899,
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["damage"][:, 0],
@@ -24469,7 +24489,7 @@ def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     return jnp.logical_or(
         st["terminated"],
-        jnp.all(jax.vmap(lambda i1901, _h1902: _i32(_h1902) < 3)(jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
+        jnp.all(_each(lambda i1901, _h1902: _i32(_h1902) < 3, jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
     )
 
 
@@ -24484,7 +24504,7 @@ def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     return jnp.logical_or(
         jnp.logical_or(st["terminated"], (st["phase"] != 1)),
-        jnp.all(jax.vmap(lambda i1903, _h1904: _h1904)(jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
+        jnp.all(_each(lambda i1903, _h1904: _h1904, jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
     )
 
 
@@ -24494,7 +24514,8 @@ def inv_bench_size(st):
     def _g1910(i1905, _h1906, _h1907, _h1908, _h1909):
         return (((_i32(_h1906) + _i32(_h1907)) + _i32(_h1908)) + _i32(_h1909)) <= 4
 
-    _e1911 = jax.vmap(_g1910)(
+    _e1911 = _each(
+        _g1910,
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["occupied"][:, 1],

@@ -190,6 +190,20 @@ def _once(flag):
     return jnp.any(jnp.concatenate([flag[None], jnp.zeros((1,) + flag.shape, jnp.bool_)]), axis=0)
 
 
+def _each(f, idx, *args):
+    """`jax.vmap(f)(idx, *args)` for a comprehension body `f` that computes one scalar from
+    scalars by elementwise operations only (`_Level.elementwise`, codegen/jax/lower.py):
+    called once on the whole arrays (`idx`, int32[n], and each hoisted read `args[k]`, [n]),
+    where NumPy's broadcasting gives every element the value `vmap` would, of the same dtype
+    (a body that does not depend on its element, a scalar, is broadcast to [n]).
+
+    Decision (issue 18, bench/RESULTS.md "Comprehensions without vmap"): under `vmap` each of
+    the body's operations is traced through the comprehension's batching and the batch's;
+    othello's mask, 8 directions of 7 steps inlined in one body, traced in 0.12 s of its
+    step's 0.22 s. Called directly, each operation is traced once, through the batch's only."""
+    return jnp.broadcast_to(jnp.asarray(f(idx, *args)), idx.shape)
+
+
 def _switch(index, branches, *operands):
     """`lax.switch(index, branches, *operands)` where `index` is traced per environment (under
     `vmap`): every branch traced once on the operands as they are, and each leaf of the results
@@ -435,7 +449,7 @@ def f_wins(st, v_p):
             jnp.logical_and((_i32(_h2) == _i32(v_p)), (_i32(_h3) == _i32(v_p))), (_i32(_h4) == _i32(v_p))
         )
 
-    _e6 = jax.vmap(_g5)(jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2])
+    _e6 = _each(_g5, jnp.arange(0, 8, dtype=jnp.int32), st["board"][_K0], st["board"][_K1], st["board"][_K2])
     return jnp.any(_e6)
 
 
@@ -446,7 +460,7 @@ def a_place(st, index):
     _a7 = st["current_player"]
     st["board"] = _put(st["board"], _i32(v_cell), _cast(_a7, jnp.int8))
     _c8 = f_wins(st, st["current_player"])
-    _c9 = jnp.all(jax.vmap(lambda i10, _h11: _i32(_h11) != -1)(jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
+    _c9 = jnp.all(_each(lambda i10, _h11: _i32(_h11) != -1, jnp.arange(0, 9, dtype=jnp.int32), st["board"]))
 
     def _then12(st, v_cell):
         st = dict(st)
@@ -477,7 +491,7 @@ def a_place(st, index):
 
 def m_place(st):
     """guard of `place` at each of its 9 flat indices (bool[9])"""
-    return jax.vmap(lambda i15, _h16: _i32(_h16) == -1)(jnp.arange(0, 9, dtype=jnp.int32), st["board"])
+    return _each(lambda i15, _h16: _i32(_h16) == -1, jnp.arange(0, 9, dtype=jnp.int32), st["board"])
 
 
 def _observe(st, v_p):
@@ -489,7 +503,7 @@ def _observe(st, v_p):
             def _g22(i19):
                 return _i32(_h21) == _i32(jnp.where((i19 == 0), _i32(v_p), (1 - _i32(v_p))))
 
-            _e23 = jax.vmap(_g22)(jnp.arange(0, 2, dtype=jnp.int32))
+            _e23 = _each(_g22, jnp.arange(0, 2, dtype=jnp.int32))
             return _e23
 
         _e25 = jax.vmap(_g24)(jnp.arange(0, 3, dtype=jnp.int32), _h20)
@@ -514,11 +528,11 @@ def inv_marks_balanced(st):
         jnp.abs(
             (
                 jnp.sum(
-                    jax.vmap(lambda i30, _h31: _i32(_h31) == 0)(jnp.arange(0, 9, dtype=jnp.int32), st["board"]),
+                    _each(lambda i30, _h31: _i32(_h31) == 0, jnp.arange(0, 9, dtype=jnp.int32), st["board"]),
                     dtype=jnp.int32,
                 )
                 - jnp.sum(
-                    jax.vmap(lambda i32, _h33: _i32(_h33) == 1)(jnp.arange(0, 9, dtype=jnp.int32), st["board"]),
+                    _each(lambda i32, _h33: _i32(_h33) == 1, jnp.arange(0, 9, dtype=jnp.int32), st["board"]),
                     dtype=jnp.int32,
                 )
             )
