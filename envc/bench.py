@@ -15,6 +15,7 @@ bytes of one batched State pytree, and the process's peak resident set size.
 
 from __future__ import annotations
 
+import functools
 import resource
 import statistics
 import time
@@ -55,13 +56,14 @@ def peak_rss_mib() -> float:
 
 
 def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repeats: int = 3,
-                    env=None) -> BenchRow:
+                    env=None, tag: tuple = ()) -> BenchRow:
     """Time `rollout(key, n_steps, batch) -> (state, ...)` (jitted here with static n_steps, batch).
 
     With `env` (the generated package `rollout` belongs to), the compiled program comes from
     `envc.jax_cache.compile_cached`: a repeat run reads the exported program instead of tracing
     the generated code again (`BenchRow.cache` says which); without it, the usual trace, lower
-    and compile (`compile_stages`), as the A/B scripts that compare two modules want."""
+    and compile (`compile_stages`), as the A/B scripts that compare two modules want. `tag`:
+    what else the program depends on (the rollout's options), part of its cache key."""
     import jax
 
     from envc.jax_cache import compile_cached
@@ -72,7 +74,7 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
         compiled, stages = compile_stages(jax.jit(rollout, static_argnums=(1, 2)), key, n_steps, batch)
     else:
         program = compile_cached(lambda k: rollout(k, n_steps, batch), key, env=env,
-                                 key=("envc.bench.measure_rollout", n_steps, batch))
+                                 key=("envc.bench.measure_rollout", n_steps, batch, *tag))
         compiled, stages, cache = program.run, program.stages, program.cache
     out = compiled(key)  # warm-up run (allocations, thread pools)
     jax.block_until_ready(out)
@@ -123,24 +125,29 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
 
 
 def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[], None] | None = None,
-              phase: Callable[[str], None] | None = None, ctx=None) -> list[BenchRow]:
+              phase: Callable[[str], None] | None = None, ctx=None, observations: bool = True) -> list[BenchRow]:
     """Benchmark the generated JAX environment of `module` at each batch size. A simultaneous
     spec plays whole turns (`rollout_joint`: every player's action at once): its SPS counts
     turns (joint steps). `phase(text)` names the batch being compiled and timed, for a
     progress display; `ctx` (`envc.compiler.pipeline.PassContext`) the generation's options
     (`--no-record-faults`). Raises `SpecRuntimeError` with the first environment's message
     when one faulted (its SPS would time a game the spec says cannot happen: a hunt saw the
-    table of a spec whose every step faulted), as the interpreter and Rust benches do."""
+    table of a spec whose every step faulted), as the interpreter and Rust benches do.
+    `observations=False`: the rollout computes no observation after a step (its
+    `observations=False`), the loop of a search or of a peer engine that has none."""
     from envc.compiler.interp import SpecRuntimeError
     from envc.verify import load_jax
 
     env = load_jax(module, ctx)
     rollout = env.rollout_joint if module.simultaneous is not None else env.rollout
+    if not observations:
+        rollout = functools.partial(rollout, observations=False)
     rows = []
     for b in batches:
         if phase:
             phase(f"batch {b}: compiling, then timing")
-        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats, env=env))
+        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats, env=env,
+                                    tag=() if observations else ("no observations",)))
         if rows[-1].fault is not None:
             raise SpecRuntimeError(rows[-1].fault)
         if progress:

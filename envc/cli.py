@@ -700,9 +700,10 @@ def bench(
                                              "printed beside envc's, with episodes per second per core as ratios "
                                              "(bench/pokemon_vs_poke_engine.py: poke-engine's random battles)",
                                              show_default=False)] = None,
-    observations: Annotated[bool, typer.Option(help="`--target rust`: compute and write observations every step; "
-                                               "`--no-observations` measures the loop of a search or random "
-                                               "rollout, which reads none (`VecEnv(..., observations=False)`)")] = True,
+    observations: Annotated[bool, typer.Option(help="compute the observation after every step (`--target rust` "
+                                               "and `jax`); `--no-observations` measures the loop of a search "
+                                               "or random rollout, which reads none (Rust: `VecEnv(..., "
+                                               "observations=False)`, JAX: `rollout(..., observations=False)`)")] = True,
     record_faults: Annotated[bool, typer.Option(
         help="`--target jax`: time the module that records runtime faults (the default) or, with "
              "`--no-record-faults`, the one without that code (`envc compile --no-record-faults`)")] = True,
@@ -729,9 +730,9 @@ def bench(
     """
     if target not in ("jax", "python", "rust"):
         _fail([Diagnostic("E0180", f"unknown target `{target}`", None, help="targets are `jax`, `rust` and `python`")])
-    if not observations and target != "rust":
-        _fail([Diagnostic("E0180", f"`--no-observations` is an option of `--target rust`, not `{target}`", None,
-                          help="drop it, or use `--target rust`")])
+    if not observations and target == "python":
+        _fail([Diagnostic("E0180", "`--no-observations` is an option of `--target rust` and `jax`, not `python`", None,
+                          help="drop it, or use `--target rust` or `--target jax`")])
     sizes = _int_list("batch", batch, "1,64,1024")
     ctx = _pass_context(disable_pass)
     m = _load_or_exit(spec, ctx)
@@ -751,7 +752,7 @@ def bench(
         return
     _jax_cache(jax_cache)
     with _spec_faults_exit(spec):
-        _bench_jax(m, sizes, repeats, replace(ctx, record_faults=record_faults), peer, peer_mod)
+        _bench_jax(m, sizes, repeats, replace(ctx, record_faults=record_faults), peer, peer_mod, observations)
 
 
 @contextlib.contextmanager
@@ -810,9 +811,10 @@ def _bench_rust(m, sizes: list[int], threads: str, repeats: int, observations: b
     _print_peer(m, peer_mod, peer, per_core)
 
 
-def _bench_jax(m, sizes: list[int], repeats: int, ctx, peer: str | None, peer_mod) -> None:
+def _bench_jax(m, sizes: list[int], repeats: int, ctx, peer: str | None, peer_mod, observations: bool = True) -> None:
     """`envc bench --target jax`: SPS and compile time per batch size, as a table, then the
-    peer's ratios per core. `ctx`: the pass context, `record_faults` as `--record-faults` says."""
+    peer's ratios per core. `ctx`: the pass context, `record_faults` as `--record-faults` says;
+    `observations=False`: the rollout computes none (`--no-observations`)."""
     from envc import bench as bench_mod
 
     record_faults = ctx.record_faults
@@ -820,11 +822,12 @@ def _bench_jax(m, sizes: list[int], repeats: int, ctx, peer: str | None, peer_mo
     with progress:
         task = progress.add_task("batches", total=len(sizes))
         jax_rows = bench_mod.bench_jax(m, sizes, repeats=repeats, progress=lambda: progress.advance(task),
-                                   phase=lambda text: progress.update(task, description=text), ctx=ctx)
+                                   phase=lambda text: progress.update(task, description=text), ctx=ctx,
+                                   observations=observations)
     import jax
 
     cache = jax.config.values["jax_compilation_cache_dir"]  # (`values`: the typed read of an option)
-    faults = "" if record_faults else ", no fault recording"
+    faults = ("" if record_faults else ", no fault recording") + ("" if observations else ", no observations")
     table = Table(title=f"{m.name} on JAX ({jax.devices()[0].platform}): random legal policy, scan-fused, auto-reset"
                         f"{faults}",
                   caption=("compile = trace (Python to jaxpr) + lower (to StableHLO) + XLA (to machine code), "

@@ -72,3 +72,34 @@ def test_reset_finished_rows_keep_their_fault(bound, same_pytrees):
             row = env._init_dict(seeds[i])
             row["_fault"] = fault
         same_pytrees(env._get(got, i), row)
+
+
+def _without_observations(same, rollout, n_steps: int, batch: int, bound: int | None, init) -> None:
+    """`rollout(..., observations=False)` against the same rollout with them: every output
+    equal but the states' observation, which stays the one `init` gave each environment."""
+    key = jax.random.PRNGKey(5)
+    run = partial(rollout, reset_bound=bound)
+    full = jax.jit(run, static_argnums=(1, 2))(key, n_steps, batch)
+    bare = jax.jit(partial(run, observations=False), static_argnums=(1, 2))(key, n_steps, batch)
+    assert np.asarray(full[2]).any(), "no episode ended: the reset path was not exercised"
+    same(bare[1:], full[1:])
+    same(bare[0].replace(observation=full[0].observation), full[0])
+    first = jax.vmap(init)(jax.random.split(jax.random.split(key)[1], batch))  # the rollout's own `init`
+    same(bare[0].observation, first.observation)
+    assert not np.array_equal(np.asarray(full[0].observation), np.asarray(first.observation))
+
+
+@pytest.mark.parametrize("bound", [None, 64])
+def test_rollout_without_observations_changes_nothing_else(bound, jax_envs, same_pytrees):
+    """Tic-tac-toe at batch 64, the compacted reset (default bound) and the full path."""
+    env = jax_envs("tictactoe")
+    _without_observations(same_pytrees, env.rollout, 30, 64, bound, env.init)
+
+
+def test_rollout_joint_without_observations_changes_nothing_else(same_pytrees):
+    """`rollout_joint` on the simultaneous test spec `duel`, K = 2."""
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    env = load_jax(load(str(ROOT / "tests" / "specs" / "duel.envspec")))
+    _without_observations(same_pytrees, env.rollout_joint, 60, 32, 2, env.init)

@@ -210,10 +210,10 @@ def test_cli_bench_refuses_a_missing_peer_file_before_timing_anything(tmp_path):
     assert result.exit_code != 0 and "E0180" in result.output and "peer_speed" in result.output, result.output
 
 
-def test_cli_bench_no_observations_is_a_rust_option():
+def test_cli_bench_no_observations_is_a_rust_and_jax_option():
     from envc.cli import app
 
-    result = CliRunner().invoke(app, ["bench", str(DUEL), "--target", "jax", "--no-observations"],
+    result = CliRunner().invoke(app, ["bench", str(DUEL), "--target", "python", "--no-observations"],
                                 env={"COLUMNS": "200"})
     assert result.exit_code != 0 and "E0180" in result.output and "--target rust" in result.output, result.output
     assert "SPS" not in result.output

@@ -96,8 +96,9 @@ def _time_interpreter(module, runs: int, seconds: float) -> float:
 def bench(module, batches=(1, 64, 1024, 8192), threads=(1, 2), runs: int = 3, seconds: float = 0.5,
           progress=print, with_jax: bool = True, observations: bool = True) -> tuple[list[dict], float]:
     """Rows of {backend, threads, batch, sps, eps} (the interpreter first) and the build time in
-    seconds. `observations=False`: the Rust rows run without observations (see `_time_rust`);
-    the interpreter and JAX rows always compute them."""
+    seconds. `observations=False`: the Rust and JAX rows run without observations (see
+    `_time_rust`, and the JAX rollout's `observations=False`); the interpreter's always
+    computes them."""
     from envc.verify import load_rust
 
     start = time.perf_counter()
@@ -114,7 +115,7 @@ def bench(module, batches=(1, 64, 1024, 8192), threads=(1, 2), runs: int = 3, se
     if with_jax:
         from envc.bench import bench_jax
 
-        for r in bench_jax(module, list(batches), repeats=runs):
+        for r in bench_jax(module, list(batches), repeats=runs, observations=observations):
             rows.append({"backend": "jax", "threads": os.cpu_count(), "batch": r.batch, "sps": r.sps,
                          "eps": r.episodes_per_s, "compile_s": r.compile_s})
             progress(f"jax batch={r.batch}: {r.sps:,.0f} SPS, {r.episodes_per_s:,.0f} episodes/s "
@@ -124,10 +125,10 @@ def bench(module, batches=(1, 64, 1024, 8192), threads=(1, 2), runs: int = 3, se
 
 def table(module, rows: list[dict], build_s: float, runs: int, observations: bool = True) -> str:
     """The rows as a Markdown table with the Rust/interpreter and Rust/JAX ratios; the title
-    says when the Rust rows ran without observations."""
+    says when the Rust and JAX rows ran without observations."""
     interp = rows[0]["sps"]
     jax = {r["batch"]: r["sps"] for r in rows if r["backend"] == "jax"}
-    mode = "" if observations else "; Rust rows without observations"
+    mode = "" if observations else "; Rust and JAX rows without observations"
     lines = [f"{module.name}: random legal actions, SPS = environment steps per second, median of {runs} runs "
              f"({os.cpu_count()} CPUs; Rust build/load {build_s:.1f}s, not included{mode})", "",
              "| backend | threads | batch | SPS | x interpreter | rust / jax |", "|---|---:|---:|---:|---:|---:|"]

@@ -826,9 +826,13 @@ def _legal_action_mask(st):
     return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def _finish(st):
-    """Compute the mask (all true once terminated) and the current player's observation."""
+def _finish(st, observation=None):
+    """Compute the mask (all true once terminated) and the current player's observation. With
+    `observation` (a rollout's `observations=False`: the state's last one), the observation
+    is that value as it is and the spec's `observe` does not run, nor record its fault."""
     mask = jnp.where(st["terminated"], jnp.ones(NUM_ACTIONS, jnp.bool_), _legal_action_mask(st))
+    if observation is not None:
+        return _state(st, observation, mask)
     obs = _cast(_observe(st, st["current_player"]), jnp.bool_)
     return _state(st, obs, mask)
 
@@ -1065,11 +1069,23 @@ def _reset_finished(st, seeds, bound: int):
     return lax.cond(jnp.sum(done) <= bound, finished_rows, every_row, st)
 
 
-def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None, kind_chunk: int | None = None):
+def rollout(
+    key,
+    n_steps: int,
+    batch: int,
+    reset_bound: int | None = None,
+    kind_chunk: int | None = None,
+    observations: bool = True,
+):
     """`batch` environments, `n_steps` steps of the random legal policy with auto-reset,
     fused into one `lax.scan`. Returns (final batched state, rewards[n_steps, batch,
     NUM_PLAYERS], done[n_steps, batch]). Jit it with `static_argnums=(1, 2)` (and
-    `reset_bound`, `kind_chunk` static too when given).
+    `reset_bound`, `kind_chunk`, `observations` static too when given).
+
+    `observations=False`: the spec's `observe` does not run after each step (nor its
+    faults); each state keeps the observation `init` gave it. For loops that read none
+    (random rollouts, search: what a peer engine without observations does), as the Rust
+    crate's `VecEnv(..., observations=False)`; every other output is the same.
 
     Every environment is stepped: with `kind_chunk` > 0, each action kind's branch runs on
     the rows that play it, `kind_chunk` rows at a time (`_step_rows`); with 0, every row
@@ -1090,14 +1106,15 @@ def rollout(key, n_steps: int, batch: int, reset_bound: int | None = None, kind_
         key, k_act, k_reset = jax.random.split(key, 3)
         actions = jax.vmap(random_legal_action)(jax.random.split(k_act, batch), state)
         seeds = jax.random.bits(k_reset, (batch,), jnp.uint32)
-        if bound >= batch:
+        if bound >= batch and observations:
             state, rewards, terminated, truncated, _ = jax.vmap(step_autoreset_from_seed)(state, actions, seeds)
             return (state, key), (rewards, terminated | truncated)
         st = _rows_vmap(_step_dict)(state, actions)
         # the `done` output equals step_autoreset_from_seed's `terminated | truncated`: its
         # extra truncation (`terminated & live & time limit`) is a subset of `terminated`
         done = st["terminated"] | st["truncated"]
-        state = jax.vmap(_finish)(_reset_finished(st, seeds, bound))
+        fresh = _reset_finished(st, seeds, bound)
+        state = jax.vmap(_finish)(fresh) if observations else jax.vmap(_finish)(fresh, state.observation)
         return (state, key), (st["rewards"], done)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)
