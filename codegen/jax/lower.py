@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from math import prod
 
 import numpy as np
@@ -122,6 +123,7 @@ SMALL_REDUCE_UNROLL = 4
 # `flips` runs 7 steps of 6 statements
 WALK_INLINE_STEPS = 256
 WALK_REDUCE_UNROLL = 8  # a reduction calling such a fn with its variable unrolls up to this many terms
+SPLIT_MAX = 16  # the most groups a comprehension of one call is built in (`_split_divisor`)
 # the state's record of the first runtime fault, `[1 + site, a, b]` (int32[3], zeros for none),
 # only in the state of a module with a fault site (`record_fault`)
 FAULT_FIELD = "_fault"
@@ -237,6 +239,7 @@ class Lowering:
         self.pyvars: dict[str, str] = {}  # generator variables bound to Python names
         self.levels: list[_Level] = []  # the comprehension nest being lowered, outermost first
         self._reads: dict[tuple, str] = {}  # static reads already hoisted, per nest
+        self.split_builds: list[tuple[str, int]] = []  # (fn, C) of each comprehension built in groups (`_split_build`)
         self._uid = 0
         self._inline_depth = 0
         # locals bound or assigned a value that is not `cheap` (their keys; `_note_cheap`)
@@ -1025,10 +1028,64 @@ class Lowering:
     def x_array_build(self, e: ir.ArrayBuild) -> str:
         if ir.first_draw(e.body) is not None:
             return self.stacked(e.body.type, self.unrolled(e.var, e.lo, e.hi, e.body))
+        divisor = self._split_divisor(e)
+        if divisor is not None:
+            return self._split_build(e, divisor)
         level, body = self._gen(e.var, e.lo, e.hi, e.body)
         if isinstance(e.body.type, ir.IntT):
             body = f"jnp.asarray({body}, jnp.int32)"
         return self._vmap(level, body)
+
+    def _split_divisor(self, e: ir.ArrayBuild) -> int | None:
+        """C when `[f(...) for i in 0..n]` is built by one call per group of a static argument:
+        the comprehension is not inside another, its body is a call of a fn of integers or
+        bools that records no fault, its variable `i` appears only as `i / C` and `i % C`
+        (C in 2..`SPLIT_MAX`, dividing n), and the fn's body branches (an `if`) on the
+        parameter that `i % C` is passed to: a row-major `n / C` x C table, as Pokémon's
+        `own_info(p, i / 13, i % 13)`. Else None."""
+        body = e.body
+        if self.levels or e.lo != 0 or not isinstance(body, ir.CallFn) or not isinstance(body.type, (ir.IntT, ir.BoolT)):
+            return None
+        if body.fn.startswith(mask_reuse.PREFIX) or body.fn in self.fault_fns:
+            return None
+        nodes = list(ir.walk_all(body))
+        if any(isinstance(n, (ir.Reduce, ir.ArrayBuild)) or number_faults.site_of(n) is not None for n in nodes):
+            return None  # (no variable shadowed; no fault whose order the groups would change)
+        uses = [_split_use(n, e.var) for n in nodes if isinstance(n, ir.Binary)]
+        divisors = {c for _, c in filter(None, uses)}
+        reads = sum(isinstance(n, ir.Local) and n.name == e.var for n in nodes)
+        if len(divisors) != 1 or reads != sum(u is not None for u in uses):
+            return None
+        (c,) = divisors
+        if not 2 <= c <= SPLIT_MAX or e.hi % c:
+            return None
+        fn = self.m.fn(body.fn)
+        keyed = {p.name for p, a in zip(fn.params, body.args) if _split_use(a, e.var) == ("mod", c)}
+        branches = any(isinstance(s, ir.If) and any(_mentions(s.cond, k) for k in keyed) for s in ir.walk_all(fn.body))
+        return c if branches else None
+
+    def _split_build(self, e: ir.ArrayBuild, c: int) -> str:  # (e.body: a CallFn, `_split_divisor`)
+        """`[f(..., i / C, ..., i % C, ...) for i in 0..n]` (`_split_divisor`) as C comprehensions
+        over `j` in 0..n/C, the k-th with `i / C` read as `j` and `i % C` as the constant k,
+        stacked as columns and flattened row-major (element C * j + k is the k-th's j-th).
+
+        Decision (issue 19, bench/RESULTS.md "Observations in columns"): the fn's argument is
+        then a Python int (`_lcast` keeps it so) and each `if` on it is decided while tracing:
+        each group computes one arm of the fn's `if`-chain. Mapped over all n, every element
+        computed every arm and selected (Pokémon's observation: 78 elements of `own_info`, 13
+        arms each, and a whole record gathered per element)."""
+        assert isinstance(e.body, ir.CallFn)
+        self._uid += 1
+        j = f"{e.var}#{self._uid}"  # `#`: no spec name can clash with it
+        self.split_builds.append((e.body.fn, c))
+        columns = []
+        for k in range(c):
+            body: ir.Expr = ir.transform(e.body, partial(_split_value, var=e.var, c=c, j=j, k=k))
+            level, code = self._gen(j, 0, e.hi // c, body)
+            if isinstance(body.type, ir.IntT):
+                code = f"jnp.asarray({code}, jnp.int32)"
+            columns.append(self.bind(self._vmap(level, code)))
+        return f"jnp.stack([{', '.join(columns)}], axis=1).reshape(({e.hi},))"
 
     def x_array_lit(self, e: ir.ArrayLit) -> str:
         consts = [x for x in e.items if isinstance(x, ir.Const)]
@@ -2314,6 +2371,26 @@ def _indexes_with(e, var: str) -> bool:
     if isinstance(e, ir.GetIndex) and _mentions(e.index, var):
         return True
     return any(_indexes_with(item, var) for item in ir.children(e) if not isinstance(item, _TYPES))
+
+
+def _split_use(e, var: str) -> tuple[str, int] | None:
+    """("div", C) or ("mod", C) when IR node `e` is `var / C` or `var % C` (C a constant)."""
+    if not isinstance(e, ir.Binary) or e.op not in ("div", "mod"):
+        return None
+    if not isinstance(e.left, ir.Local) or e.left.name != var or not isinstance(e.right, ir.Const):
+        return None
+    return (e.op, int(e.right.value)) if type(e.right.value) is int else None
+
+
+def _split_value(e, var: str, c: int, j: str, k: int):
+    """`var / c` as the local `j` and `var % c` as the constant `k` (`_split_build`); None for
+    any other node (left as it is)."""
+    use = _split_use(e, var)
+    if use is None or use[1] != c:
+        return None
+    if use[0] == "mod":
+        return ir.Const(value=k, type=e.type, span=e.span)
+    return ir.Local(name=j, type=e.type, span=e.span)
 
 
 def _mentions(e, var: str) -> bool:

@@ -11384,48 +11384,103 @@ def _observe(st, v_p):
         ),
         jnp.int16,
     )
+    _e694 = jax.vmap(lambda i693: jnp.asarray(_i32(f_own_info(st, v_p, i693, 0)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e696 = jax.vmap(lambda i695: jnp.asarray(_i32(f_own_info(st, v_p, i695, 1)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e698 = jax.vmap(lambda i697: jnp.asarray(_i32(f_own_info(st, v_p, i697, 2)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e700 = jax.vmap(lambda i699: jnp.asarray(_i32(f_own_info(st, v_p, i699, 3)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e702 = jax.vmap(lambda i701: jnp.asarray(_i32(f_own_info(st, v_p, i701, 4)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e704 = jax.vmap(lambda i703: jnp.asarray(_i32(f_own_info(st, v_p, i703, 5)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e706 = jax.vmap(lambda i705: jnp.asarray(_i32(f_own_info(st, v_p, i705, 6)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e708 = jax.vmap(lambda i707: jnp.asarray(_i32(f_own_info(st, v_p, i707, 7)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e710 = jax.vmap(lambda i709: jnp.asarray(_i32(f_own_info(st, v_p, i709, 8)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e712 = jax.vmap(lambda i711: jnp.asarray(_i32(f_own_info(st, v_p, i711, 9)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e714 = jax.vmap(lambda i713: jnp.asarray(_i32(f_own_info(st, v_p, i713, 10)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e716 = jax.vmap(lambda i715: jnp.asarray(_i32(f_own_info(st, v_p, i715, 11)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e718 = jax.vmap(lambda i717: jnp.asarray(_i32(f_own_info(st, v_p, i717, 12)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    v_own = _lcast(
+        jnp.stack(
+            [_e694, _e696, _e698, _e700, _e702, _e704, _e706, _e708, _e710, _e712, _e714, _e716, _e718], axis=1
+        ).reshape((78,)),
+        jnp.int16,
+    )
+    _e720 = jax.vmap(lambda i719: jnp.asarray(_i32(f_foe_info(st, v_f, i719, 0)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e722 = jax.vmap(lambda i721: jnp.asarray(_i32(f_foe_info(st, v_f, i721, 1)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e724 = jax.vmap(lambda i723: jnp.asarray(_i32(f_foe_info(st, v_f, i723, 2)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e726 = jax.vmap(lambda i725: jnp.asarray(_i32(f_foe_info(st, v_f, i725, 3)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e728 = jax.vmap(lambda i727: jnp.asarray(_i32(f_foe_info(st, v_f, i727, 4)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e730 = jax.vmap(lambda i729: jnp.asarray(_i32(f_foe_info(st, v_f, i729, 5)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    _e732 = jax.vmap(lambda i731: jnp.asarray(_i32(f_foe_info(st, v_f, i731, 6)), jnp.int32))(
+        jnp.arange(0, 6, dtype=jnp.int32)
+    )
+    v_foe = _lcast(jnp.stack([_e720, _e722, _e724, _e726, _e728, _e730, _e732], axis=1).reshape((42,)), jnp.int16)
 
-    def _g694(i693):
-        return jnp.asarray(_i32(f_own_info(st, v_p, jnp.floor_divide(i693, 13), jnp.remainder(i693, 13))), jnp.int32)
-
-    _e695 = jax.vmap(_g694)(jnp.arange(0, 78, dtype=jnp.int32))
-    v_own = _lcast(_e695, jnp.int16)
-
-    def _g697(i696):
-        return jnp.asarray(_i32(f_foe_info(st, v_f, jnp.floor_divide(i696, 7), jnp.remainder(i696, 7))), jnp.int32)
-
-    _e698 = jax.vmap(_g697)(jnp.arange(0, 42, dtype=jnp.int32))
-    v_foe = _lcast(_e698, jnp.int16)
-
-    def _g700(i699):
+    def _g734(i733):
         return jnp.asarray(
-            _i32(f_volatile_info(st, jnp.where((i699 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i699, 19))), jnp.int32
+            _i32(f_volatile_info(st, jnp.where((i733 < 19), _i32(v_p), _i32(v_f)), jnp.remainder(i733, 19))), jnp.int32
         )
 
-    _e701 = jax.vmap(_g700)(jnp.arange(0, 38, dtype=jnp.int32))
-    v_vol = _lcast(_e701, jnp.int8)
+    _e735 = jax.vmap(_g734)(jnp.arange(0, 38, dtype=jnp.int32))
+    v_vol = _lcast(_e735, jnp.int8)
 
-    def _g707(i702, _h703, _h704, _h705, _h706):
+    def _g741(i736, _h737, _h738, _h739, _h740):
         return jnp.asarray(
             _i32(
                 jnp.where(
-                    (i702 < 5),
-                    _i32(_h703),
-                    _i32(jnp.where((i702 < 83), _i32(_h704), _i32(jnp.where((i702 < 125), _i32(_h705), _i32(_h706))))),
+                    (i736 < 5),
+                    _i32(_h737),
+                    _i32(jnp.where((i736 < 83), _i32(_h738), _i32(jnp.where((i736 < 125), _i32(_h739), _i32(_h740))))),
                 )
             ),
             jnp.int32,
         )
 
-    _e708 = _each(
-        _g707,
+    _e742 = _each(
+        _g741,
         jnp.arange(0, 163, dtype=jnp.int32),
         jnp.concatenate([v_head[0:5], jnp.broadcast_to(v_head[4:5], (158,))]),
         jnp.concatenate([jnp.broadcast_to(v_own[0:1], (6,)), v_own[1:78], jnp.broadcast_to(v_own[77:78], (80,))]),
         jnp.concatenate([jnp.broadcast_to(v_foe[0:1], (84,)), v_foe[1:42], jnp.broadcast_to(v_foe[41:42], (38,))]),
         jnp.concatenate([jnp.broadcast_to(v_vol[0:1], (126,)), v_vol[1:38]]),
     )
-    _ret = _select(_done, _ret, _cast(_e708, jnp.int16))
+    _ret = _select(_done, _ret, _cast(_e742, jnp.int16))
     _done = jnp.bool_(True)
     return _ret
 
@@ -11435,73 +11490,73 @@ def _init_body(st):
     st = dict(st)
     v_p = jnp.int32(0)
 
-    def _loop709(i, carry):
+    def _loop743(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r710 = _randint(st, 0, 3)
-        _a711 = _r710
-        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a711, jnp.int8))
-        _c712 = _K57[_i32(st["lineup"][_i32(v_p)])]
+        st, _r744 = _randint(st, 0, 3)
+        _a745 = _r744
+        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a745, jnp.int8))
+        _c746 = _K57[_i32(st["lineup"][_i32(v_p)])]
 
-        def _then713(st, v_p):
+        def _then747(st, v_p):
             st = dict(st)
             st = p_random_team(st, v_p)
             return st, (v_p,)
 
-        def _else714(st, v_p):
+        def _else748(st, v_p):
             st = dict(st)
             st = p_fixed_team(st, v_p)
             return st, (v_p,)
 
-        st, (v_p,) = _branch_any(_c712, lambda: _then713(st, v_p), lambda: _else714(st, v_p), True, (v_p,), (jnp.int8,))
+        st, (v_p,) = _branch_any(_c746, lambda: _then747(st, v_p), lambda: _else748(st, v_p), True, (v_p,), (jnp.int8,))
         st = p_enter(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = lax.fori_loop(0, 2, _loop709, (st, (v_p,)))
+    st, (v_p,) = lax.fori_loop(0, 2, _loop743, (st, (v_p,)))
     return st
 
 
 def _epilogue(st):
     """the module's epilogue: run after every legal action's body"""
     st = dict(st)
-    _c715 = _i32(st["current_player"]) == 1
+    _c749 = _i32(st["current_player"]) == 1
 
-    def _then716(st):
+    def _then750(st):
         st = dict(st)
-        _a717 = 0
-        st["current_player"] = _cast(_a717, jnp.int8)
-        _a718 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
-        st["simultaneous__turn"] = _cast(_a718, jnp.int32)
-        _c719 = st["phase"] == 1
+        _a751 = 0
+        st["current_player"] = _cast(_a751, jnp.int8)
+        _a752 = jnp.minimum((_i32(st["simultaneous__turn"]) + 1), 2147483646)
+        st["simultaneous__turn"] = _cast(_a752, jnp.int32)
+        _c753 = st["phase"] == 1
 
-        def _then720(st):
+        def _then754(st):
             st = dict(st)
             v_p = jnp.int32(0)
 
-            def _loop721(i, carry):
+            def _loop755(i, carry):
                 st, (v_p,) = dict(carry[0]), carry[1]
                 v_p = i
-                _c722 = jnp.logical_and(
+                _c756 = jnp.logical_and(
                     (_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4),
                     (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10),
                 )
 
-                def _then723(st, v_p):
+                def _then757(st, v_p):
                     st = dict(st)
                     st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
                     return st, (v_p,)
 
                 st, (v_p,) = _branch_any(
-                    _c722, lambda: _then723(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,)
+                    _c756, lambda: _then757(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,)
                 )
                 return st, (v_p,)
 
-            st, (v_p,) = lax.fori_loop(0, 2, _loop721, (st, (v_p,)))
-            _a724 = 0
-            st["phase"] = _cast(_a724, jnp.int8)
+            st, (v_p,) = lax.fori_loop(0, 2, _loop755, (st, (v_p,)))
+            _a758 = 0
+            st["phase"] = _cast(_a758, jnp.int8)
             return st, ()
 
-        def _else725(st):
+        def _else759(st):
             st = dict(st)
             v_r0 = _lcast(
                 jnp.where(
@@ -11523,8 +11578,8 @@ def _epilogue(st):
                 ),
                 jnp.int8,
             )
-            st, _r726 = _randint(st, 0, 1)
-            v_tie = _lcast((_r726 == 1), jnp.bool_)
+            st, _r760 = _randint(st, 0, 1)
+            v_tie = _lcast((_r760 == 1), jnp.bool_)
             v_s0 = _lcast(st["mstat"][0][3], jnp.int16)
             v_s1 = _lcast(st["mstat"][1][3], jnp.int16)
             v_first = _lcast(
@@ -11545,45 +11600,45 @@ def _epilogue(st):
             )
             v_i = jnp.int32(0)
 
-            def _loop727(i, carry):
+            def _loop761(i, carry):
                 st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = dict(carry[0]), carry[1]
                 v_i = i
                 st = p_simultaneous__act(st, jnp.where((_i32(v_i) == 0), _i32(v_first), (1 - _i32(v_first))))
                 return st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i)
 
             st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i) = lax.fori_loop(
-                0, 2, _loop727, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i))
+                0, 2, _loop761, (st, (v_r0, v_r1, v_tie, v_s0, v_s1, v_first, v_i))
             )
-            _a728 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
-            st["turns"] = _cast(_a728, jnp.int16)
+            _a762 = jnp.minimum((_i32(st["turns"]) + 1), 1000)
+            st["turns"] = _cast(_a762, jnp.int16)
             return st, ()
 
-        st, () = _branch_any(_c719, lambda: _then720(st), lambda: _else725(st), False, (), ())
+        st, () = _branch_any(_c753, lambda: _then754(st), lambda: _else759(st), False, (), ())
         st = p_end_of_turn(st)
         return st, ()
 
-    def _else729(st):
+    def _else763(st):
         st = dict(st)
-        _a730 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
-        st["current_player"] = _cast(_a730, jnp.int8)
+        _a764 = jnp.minimum((_i32(st["current_player"]) + 1), 1)
+        st["current_player"] = _cast(_a764, jnp.int8)
         return st, ()
 
-    st, () = _branch_any(_c715, lambda: _then716(st), lambda: _else729(st), True, (), ())
+    st, () = _branch_any(_c749, lambda: _then750(st), lambda: _else763(st), True, (), ())
     return st
 
 
 def inv_hp_bounded(st):
     """invariant `hp_bounded`: every Pokémon's HP stays within 0..its maximum"""
 
-    def _g735(i731):
-        def _g733(i732):
-            return _i32(st["team"]["hp"][(i731, i732)]) <= _i32(st["team"]["maxhp"][(i731, i732)])
+    def _g769(i765):
+        def _g767(i766):
+            return _i32(st["team"]["hp"][(i765, i766)]) <= _i32(st["team"]["maxhp"][(i765, i766)])
 
-        _e734 = jax.vmap(_g733)(jnp.arange(0, 6, dtype=jnp.int32))
-        return jnp.all(_e734)
+        _e768 = jax.vmap(_g767)(jnp.arange(0, 6, dtype=jnp.int32))
+        return jnp.all(_e768)
 
-    _e736 = jax.vmap(_g735)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.all(_e736)
+    _e770 = jax.vmap(_g769)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.all(_e770)
 
 
 def inv_active_alive_or_replacing(st):
@@ -11591,7 +11646,7 @@ def inv_active_alive_or_replacing(st):
     return jnp.logical_or(
         jnp.logical_or((st["phase"] == 1), st["terminated"]),
         jnp.all(
-            jax.vmap(lambda i737, _h738: _i32(st["team"]["hp"][(i737, _h738)]) > 0)(
+            jax.vmap(lambda i771, _h772: _i32(st["team"]["hp"][(i771, _h772)]) > 0)(
                 jnp.arange(0, 2, dtype=jnp.int32), st["active"]
             )
         ),
@@ -11608,46 +11663,46 @@ def inv_one_result(st):
 def inv_stages_bounded(st):
     """invariant `stages_bounded`: the stat stages stay within -6..6 and a side with no Pokémon left has lost"""
 
-    def _g743(i739, _h741):
+    def _g777(i773, _h775):
         return jnp.all(
             _each(
-                lambda i740, _h742: jnp.logical_and((_i32(_h742) >= -6), (_i32(_h742) <= 6)),
+                lambda i774, _h776: jnp.logical_and((_i32(_h776) >= -6), (_i32(_h776) <= 6)),
                 jnp.arange(0, 6, dtype=jnp.int32),
-                _h741,
+                _h775,
             )
         )
 
-    _e744 = jax.vmap(_g743)(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])
+    _e778 = jax.vmap(_g777)(jnp.arange(0, 2, dtype=jnp.int32), st["boosts"])
 
-    def _g747(i745):
+    def _g781(i779):
         return (
             _i32(
                 jnp.sum(
-                    jax.vmap(lambda i746: _i32(st["team"]["hp"][(i745, i746)]) > 0)(jnp.arange(0, 6, dtype=jnp.int32)),
+                    jax.vmap(lambda i780: _i32(st["team"]["hp"][(i779, i780)]) > 0)(jnp.arange(0, 6, dtype=jnp.int32)),
                     dtype=jnp.int32,
                 )
             )
             > 0
         )
 
-    _e748 = jax.vmap(_g747)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.logical_and(jnp.all(_e744), jnp.logical_or(st["terminated"], jnp.all(_e748)))
+    _e782 = jax.vmap(_g781)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.logical_and(jnp.all(_e778), jnp.logical_or(st["terminated"], jnp.all(_e782)))
 
 
 def inv_sleep_counter(st):
     """invariant `sleep_counter`: only a sleeping Pokémon counts sleep turns"""
 
-    def _g753(i749):
-        def _g751(i750):
+    def _g787(i783):
+        def _g785(i784):
             return jnp.logical_or(
-                (st["team"]["status"][(i749, i750)] == 1), (_i32(st["team"]["sleep"][(i749, i750)]) == 0)
+                (st["team"]["status"][(i783, i784)] == 1), (_i32(st["team"]["sleep"][(i783, i784)]) == 0)
             )
 
-        _e752 = jax.vmap(_g751)(jnp.arange(0, 6, dtype=jnp.int32))
-        return jnp.all(_e752)
+        _e786 = jax.vmap(_g785)(jnp.arange(0, 6, dtype=jnp.int32))
+        return jnp.all(_e786)
 
-    _e754 = jax.vmap(_g753)(jnp.arange(0, 2, dtype=jnp.int32))
-    return jnp.all(_e754)
+    _e788 = jax.vmap(_g787)(jnp.arange(0, 2, dtype=jnp.int32))
+    return jnp.all(_e788)
 
 
 # ---- the environment
