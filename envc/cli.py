@@ -804,9 +804,9 @@ def _bench_rust(m, sizes: list[int], threads: str, repeats: int, observations: b
     out.print(rust_table(m, rows, build_s, repeats, observations), markup=False)
     if not peer:
         return
-    per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"])
+    per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"], r["sps"] / r["threads"])
                 for r in rows if r["backend"] == "rust"]
-    per_core += [(f"jax batch={r['batch']}", r["eps"] / (os.cpu_count() or 1))
+    per_core += [(f"jax batch={r['batch']}", r["eps"] / (os.cpu_count() or 1), r["sps"] / (os.cpu_count() or 1))
                  for r in rows if r["backend"] == "jax"]
     _print_peer(m, peer_mod, peer, per_core)
 
@@ -843,8 +843,8 @@ def _bench_jax(m, sizes: list[int], repeats: int, ctx, peer: str | None, peer_mo
                       f"{r.state_bytes / 1024:,.1f}", f"{r.peak_rss_mib:,.0f}")
     _wide().print(table)
     if peer:
-        _print_peer(m, peer_mod, peer, [(f"jax batch={r.batch}", r.episodes_per_s / (os.cpu_count() or 1))
-                                        for r in jax_rows])
+        cpus = os.cpu_count() or 1
+        _print_peer(m, peer_mod, peer, [(f"jax batch={r.batch}", r.episodes_per_s / cpus, r.sps / cpus) for r in jax_rows])
 
 
 def _load_peer(path: str):
@@ -873,11 +873,15 @@ def _load_peer(path: str):
     return peer_mod
 
 
-def _print_peer(m, peer_mod, path: str, ours: list[tuple[str, float]]) -> None:
+def _print_peer(m, peer_mod, path: str, ours: list[tuple[str, float, float]]) -> None:
     """Time the peer engine (`peer_mod.peer_speed(module, seconds, progress)` -> {label,
-    episodes_per_s, steps_per_s} on one core) and print the ratios of finished episodes per
-    second per core: `ours` is [(label, envc's episodes per second per core)]; `path`: the peer
-    file (its name labels the peer's figures when it gives no label)."""
+    episodes_per_s, steps_per_s} on one core) and print the ratios of finished episodes and of
+    steps per second per core: `ours` is [(label, envc's episodes per second per core, its
+    steps per second per core)]; `path`: the peer file (its name labels the peer's figures when
+    it gives no label). Both ratios, because the JAX rows count the episodes that end within
+    rollouts that start every environment at step 0: a scan not much longer than an episode
+    (Pokémon at batch 8192: 64 turns, battles of about 70) finishes few, and its episodes per
+    second are low; its steps per second are not."""
     try:
         result = peer_mod.peer_speed(m, 5.0, progress=lambda text: err.print(text, markup=False))
     except Exception as e:  # the user's own code (a raise in it was an internal error of envc)
@@ -890,8 +894,9 @@ def _print_peer(m, peer_mod, path: str, ours: list[tuple[str, float]]) -> None:
     label = result.get("label", os.path.basename(path))
     out.print(f"peer {label}: {result['episodes_per_s']:,.0f} episodes/s, {result['steps_per_s']:,.0f} steps/s on one "
               "core")
-    for name, eps in ours:
-        out.print(f"  {name}: {eps:,.0f} episodes/s per core = {eps / result['episodes_per_s']:,.2f} x the peer")
+    for name, eps, sps in ours:
+        out.print(f"  {name}: {eps:,.0f} episodes/s per core = {eps / result['episodes_per_s']:,.2f} x the peer; "
+                  f"{sps:,.0f} steps/s per core = {sps / result['steps_per_s']:,.2f} x the peer")
 
 
 @app.command()

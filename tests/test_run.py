@@ -232,8 +232,8 @@ def test_cli_bench_reads_a_peer_file_of_any_name(tmp_path):
 
 
 def test_cli_bench_prints_episodes_per_core_beside_the_peer(tmp_path):
-    """`--peer FILE`: the peer's figures, then envc's finished episodes per second per core and
-    their ratio to the peer's (checked against each other, not against a speed)."""
+    """`--peer FILE`: the peer's figures, then envc's finished episodes and steps per second per
+    core and their ratios to the peer's (checked against each other, not against a speed)."""
     from envc.cli import app
 
     peer = tmp_path / "peer.py"
@@ -249,6 +249,10 @@ def test_cli_bench_prints_episodes_per_core_beside_the_peer(tmp_path):
     ratio = float(line.split(" = ")[1].split(" x")[0].replace(",", ""))
     assert eps > 0, "a duel lasts at most 30 turns: a 64-turn scan of 8 games finishes some"
     assert abs(ratio - eps / 4.0) <= 0.01 + 0.5 / 4.0, line  # both printed rounded
+    steps_part = line.split("; ", 1)[1]  # and the steps per second per core, beside the peer's
+    sps = float(steps_part.split(" steps/s")[0].replace(",", ""))
+    steps_ratio = float(steps_part.split(" = ")[1].split(" x")[0].replace(",", ""))
+    assert sps > eps and abs(steps_ratio - sps / 40.0) <= 0.01 + 0.5 / 40.0, line
 
 
 def test_bench_times_tracing_lowering_and_xla_compile_apart():
