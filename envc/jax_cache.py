@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -164,7 +165,7 @@ _PLAIN = (bool, int, float, complex, str, bytes, type(None))
 class _Keyer:
     """Feeds into `h` the code of a function (bytecode, constants, names, nested code) and what
     it closes over: functions (followed; a `jax.jit` or `functools.wraps` wrapper to what it
-    wraps), numbers, strings, arrays (by value), objects whose repr is their value (pydantic
+    wraps; a `functools.partial` to its function and the values it binds), numbers, strings, arrays (by value), objects whose repr is their value (pydantic
     models, dataclasses, containers of such). A module or class counts by its name only (the
     generated package also counts by its files, under whatever name this process imported
     it). The globals a function of the generated package or of envc reads are followed
@@ -231,6 +232,15 @@ class _Keyer:
             self.h.update(f"class {self._name(value.__module__)}.{value.__qualname__}".encode())
         elif callable(value) and (hasattr(value, "__code__") or hasattr(value, "__wrapped__")):
             self.code(value)
+        elif isinstance(value, functools.partial):  # its function, then what it binds
+            self.h.update(b"partial(")
+            self.code(value.func)
+            for arg in value.args:
+                self.value(arg)
+            for name in sorted(value.keywords):
+                self.h.update(name.encode() + b"=")
+                self.value(value.keywords[name])
+            self.h.update(b")")
         elif isinstance(value, _PLAIN):
             self.h.update(repr(value).encode())
         elif type(value) is object:  # a sentinel (`jax.vmap` closes over one)

@@ -129,6 +129,28 @@ def test_exported_program_key_covers_code_constants_and_shapes(tictactoe_env, tm
     assert len(list((tmp_path / jax_cache.EXPORT_FOLDER).iterdir())) == 6
 
 
+def test_a_partial_is_keyed_by_its_function_and_what_it_binds(tictactoe_env, tmp_path):
+    """`envc bench --no-observations` times `partial(rollout, observations=False)`: a partial
+    was an unkeyable value (its repr names an address), so the program was never stored."""
+    import functools
+
+    import jax
+
+    env, key, where = tictactoe_env, jax.random.PRNGKey(6), str(tmp_path)
+
+    def run(observations: bool):
+        bare = functools.partial(env.rollout, observations=observations)
+        return jax_cache.compile_cached(lambda k: bare(k, 8, 4), key, env=env, folder=where)
+
+    first = run(False)
+    assert first.cache == "miss"
+    assert run(False).cache == "hit"
+    other = run(True)
+    assert other.cache == "miss", "another bound value is another program"
+    assert _leaves_equal(first.run(key), jax.jit(lambda k: env.rollout(k, 8, 4, observations=False))(key))
+    assert _leaves_equal(other.run(key), jax.jit(lambda k: env.rollout(k, 8, 4))(key))
+
+
 def test_unreadable_exported_program_is_a_miss(tictactoe_env, tmp_path):
     import jax
 
