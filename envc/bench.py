@@ -56,14 +56,14 @@ def peak_rss_mib() -> float:
 
 
 def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repeats: int = 3,
-                    env=None, tag: tuple = ()) -> BenchRow:
+                    env=None) -> BenchRow:
     """Time `rollout(key, n_steps, batch) -> (state, ...)` (jitted here with static n_steps, batch).
 
     With `env` (the generated package `rollout` belongs to), the compiled program comes from
     `envc.jax_cache.compile_cached`: a repeat run reads the exported program instead of tracing
     the generated code again (`BenchRow.cache` says which); without it, the usual trace, lower
-    and compile (`compile_stages`), as the A/B scripts that compare two modules want. `tag`:
-    what else the program depends on (the rollout's options), part of its cache key."""
+    and compile (`compile_stages`), as the A/B scripts that compare two modules want. A
+    `functools.partial` of the rollout is keyed by the values it binds (`compile_cached`)."""
     import jax
 
     from envc.jax_cache import compile_cached
@@ -74,7 +74,7 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
         compiled, stages = compile_stages(jax.jit(rollout, static_argnums=(1, 2)), key, n_steps, batch)
     else:
         program = compile_cached(lambda k: rollout(k, n_steps, batch), key, env=env,
-                                 key=("envc.bench.measure_rollout", n_steps, batch, *tag))
+                                 key=("envc.bench.measure_rollout", n_steps, batch))
         compiled, stages, cache = program.run, program.stages, program.cache
     out = compiled(key)  # warm-up run (allocations, thread pools)
     jax.block_until_ready(out)
@@ -146,8 +146,7 @@ def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[
     for b in batches:
         if phase:
             phase(f"batch {b}: compiling, then timing")
-        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats, env=env,
-                                    tag=() if observations else ("no observations",)))
+        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats, env=env))
         if rows[-1].fault is not None:
             raise SpecRuntimeError(rows[-1].fault)
         if progress:

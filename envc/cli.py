@@ -700,10 +700,10 @@ def bench(
                                              "printed beside envc's, with episodes per second per core as ratios "
                                              "(bench/pokemon_vs_poke_engine.py: poke-engine's random battles)",
                                              show_default=False)] = None,
-    observations: Annotated[bool, typer.Option(help="compute the observation after every step (`--target rust` "
-                                               "and `jax`); `--no-observations` measures the loop of a search "
-                                               "or random rollout, which reads none (Rust: `VecEnv(..., "
-                                               "observations=False)`, JAX: `rollout(..., observations=False)`)")] = True,
+    observations: Annotated[bool, typer.Option(
+        help="compute the observation after every step (`--target rust` and `jax`); `--no-observations` measures "
+             "the loop of a search or random rollout, which reads none (Rust: `VecEnv(..., observations=False)`, "
+             "JAX: `rollout(..., observations=False)`)")] = True,
     record_faults: Annotated[bool, typer.Option(
         help="`--target jax`: time the module that records runtime faults (the default) or, with "
              "`--no-record-faults`, the one without that code (`envc compile --no-record-faults`)")] = True,
@@ -806,8 +806,8 @@ def _bench_rust(m, sizes: list[int], threads: str, repeats: int, observations: b
         return
     per_core = [(f"rust threads={r['threads']} batch={r['batch']}", r["eps"] / r["threads"], r["sps"] / r["threads"])
                 for r in rows if r["backend"] == "rust"]
-    per_core += [(f"jax batch={r['batch']}", r["eps"] / (os.cpu_count() or 1), r["sps"] / (os.cpu_count() or 1))
-                 for r in rows if r["backend"] == "jax"]
+    cpus = os.cpu_count() or 1
+    per_core += [(f"jax batch={r['batch']}", r["eps"] / cpus, r["sps"] / cpus) for r in rows if r["backend"] == "jax"]
     _print_peer(m, peer_mod, peer, per_core)
 
 
@@ -844,7 +844,8 @@ def _bench_jax(m, sizes: list[int], repeats: int, ctx, peer: str | None, peer_mo
     _wide().print(table)
     if peer:
         cpus = os.cpu_count() or 1
-        _print_peer(m, peer_mod, peer, [(f"jax batch={r.batch}", r.episodes_per_s / cpus, r.sps / cpus) for r in jax_rows])
+        _print_peer(m, peer_mod, peer, [(f"jax batch={r.batch}", r.episodes_per_s / cpus, r.sps / cpus)
+                                        for r in jax_rows])
 
 
 def _load_peer(path: str):

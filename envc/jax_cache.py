@@ -165,8 +165,9 @@ _PLAIN = (bool, int, float, complex, str, bytes, type(None))
 class _Keyer:
     """Feeds into `h` the code of a function (bytecode, constants, names, nested code) and what
     it closes over: functions (followed; a `jax.jit` or `functools.wraps` wrapper to what it
-    wraps; a `functools.partial` to its function and the values it binds), numbers, strings, arrays (by value), objects whose repr is their value (pydantic
-    models, dataclasses, containers of such). A module or class counts by its name only (the
+    wraps; a `functools.partial` to its function and the values it binds), numbers, strings,
+    arrays (by value), objects whose repr is their value (pydantic models, dataclasses,
+    containers of such). A module or class counts by its name only (the
     generated package also counts by its files, under whatever name this process imported
     it). The globals a function of the generated package or of envc reads are followed
     (`_globals`). `_Unkeyable` for any other closed-over value (its repr is an address)."""

@@ -931,7 +931,8 @@ class Lowering:
                 self.emit(line)
         # its result a named temporary too: a comprehension does not draw, and its fault is
         # recorded here, where the interpreter evaluates it (in emission order)
-        mapped = self.bind(f"{self.rt('_each')}({name}, {arange}{args})" if direct else f"jax.vmap({name})({arange}{args})")
+        mapper = self.rt("_each") + f"({name}, " if direct else f"jax.vmap({name})("
+        mapped = self.bind(f"{mapper}{arange}{args})")
         if not level.faults:
             return mapped
         if level.hi > level.lo:  # (the first element in index order whose fault is set: the interpreter's)
@@ -1044,7 +1045,9 @@ class Lowering:
         parameter that `i % C` is passed to: a row-major `n / C` x C table, as Pokémon's
         `own_info(p, i / 13, i % 13)`. Else None."""
         body = e.body
-        if self.levels or e.lo != 0 or not isinstance(body, ir.CallFn) or not isinstance(body.type, (ir.IntT, ir.BoolT)):
+        if self.levels or e.lo != 0 or not isinstance(body, ir.CallFn):
+            return None
+        if not isinstance(body.type, (ir.IntT, ir.BoolT)):
             return None
         if body.fn.startswith(mask_reuse.PREFIX) or body.fn in self.fault_fns:
             return None

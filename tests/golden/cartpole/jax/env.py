@@ -875,7 +875,7 @@ def rollout(
         # extra truncation (`terminated & live & time limit`) is a subset of `terminated`
         done = st["terminated"] | st["truncated"]
         fresh = _reset_finished(st, seeds, bound)
-        state = jax.vmap(_finish)(fresh) if observations else jax.vmap(_finish)(fresh, state.observation)
+        state = jax.vmap(_finish)(fresh, None if observations else state.observation)
         return (state, key), (st["rewards"], done)
 
     (state, _), (rewards, done) = lax.scan(body, (state, key), None, length=n_steps)
