@@ -35,7 +35,7 @@ class BenchRow:
     compile_s: float  # trace + lower + compile, seconds
     state_bytes: int  # bytes of the batched state (0 when unknown)
     peak_rss_mib: float
-    episodes_per_s: float = 0.0  # finished episodes per second (median run), when the rollout reports them
+    episodes_per_s: float = 0.0  # finished episodes per second over the timed runs, when the rollout reports them
     trace_s: float = 0.0  # of compile_s: Python tracing to a jaxpr
     lower_s: float = 0.0  # of compile_s: the jaxpr lowered to StableHLO
     xla_s: float = 0.0  # of compile_s: XLA's compile (0.0 when JAX's compilation cache served it)
@@ -55,40 +55,82 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repeats: int = 3,
-                    env=None) -> BenchRow:
-    """Time `rollout(key, n_steps, batch) -> (state, ...)` (jitted here with static n_steps, batch).
+# Steps an episode counter runs a continued batch before it counts (`measure_rollout`'s
+# `init`): every game of the first call starts at its first step, so the first episodes end
+# together about one episode's length in; two calls of 64 steps at batch 8192 (a Pokémon
+# battle is about 70 turns) or one of 128+ at smaller batches pass that wave.
+WARM_STEPS = 128
 
-    With `env` (the generated package `rollout` belongs to), the compiled program comes from
+
+def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repeats: int = 3,
+                    env=None, init: Callable | None = None) -> BenchRow:
+    """Time `rollout(key, n_steps, batch) -> (state, rewards, done)` (jitted here with static
+    n_steps, batch): SPS is `batch * n_steps` over a call's wall seconds, the median of
+    `repeats` calls; `episodes_per_s` the episodes that end (`done`) per second over those calls.
+
+    With `init` (the generated `init(key) -> State`), the batch runs on from call to call: the
+    first call's state is `vmap(init)` of keys from one seed, each call continues the state
+    the previous one returned (the rollout's `state`), and the timed calls come after at least
+    `WARM_STEPS` steps. So `episodes_per_s` counts the episodes of a running batch. Without
+    it, every call starts every game at its first step and a scan not much longer than an
+    episode undercounts them (Pokémon at batch 8192: 64 turns, battles of about 70). The
+    compile figures are then `vmap(init)`'s and the rollout's together (the rollout without a
+    state compiles `init` into itself).
+
+    With `env` (the generated package `rollout` belongs to), the compiled programs come from
     `envc.jax_cache.compile_cached`: a repeat run reads the exported program instead of tracing
     the generated code again (`BenchRow.cache` says which); without it, the usual trace, lower
     and compile (`compile_stages`), as the A/B scripts that compare two modules want. A
     `functools.partial` of the rollout is keyed by the values it binds (`compile_cached`)."""
     import jax
 
-    from envc.jax_cache import compile_cached
-
     key = jax.random.PRNGKey(0)
-    cache = ""
-    if env is None:
-        compiled, stages = compile_stages(jax.jit(rollout, static_argnums=(1, 2)), key, n_steps, batch)
+    tag = ("envc.bench.measure_rollout", n_steps, batch)
+    state = None
+    if init is None:
+        compiled, stages, cache = _compile(lambda k: rollout(k, n_steps, batch), (key,), env, tag)
+        call = lambda k, _: compiled(k)  # noqa: E731  (the one signature of both cases)
+        warm_calls = 1
     else:
-        program = compile_cached(lambda k: rollout(k, n_steps, batch), key, env=env,
-                                 key=("envc.bench.measure_rollout", n_steps, batch))
-        compiled, stages, cache = program.run, program.stages, program.cache
-    out = compiled(key)  # warm-up run (allocations, thread pools)
-    jax.block_until_ready(out)
+        make, init_stages, _ = _compile(lambda k: jax.vmap(init)(jax.random.split(k, batch)), (key,), env,
+                                        ("envc.bench.init", batch))
+        state = make(key)
+        call, stages, cache = _compile(lambda k, s: rollout(k, n_steps, batch, state=s), (key, state), env,
+                                       (*tag, "continued"))
+        stages = (stages[0] + init_stages[0], stages[1] + init_stages[1], stages[2] + init_stages[2])
+        warm_calls = max(1, -(-WARM_STEPS // n_steps))
+    out = jax.block_until_ready(call(key, state))  # warm-up (allocations, thread pools; the episodes' first wave)
+    for _ in range(warm_calls - 1):
+        state = out[0]
+        out = jax.block_until_ready(call(key, state))
+    state = out[0] if init is not None else None
     fault = env.fault_message(out[0]) if hasattr(env, "fault_message") else None
     state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0]))
-    runs, eps = [], []
+    runs, episodes, seconds = [], 0.0, 0.0
     for r in range(repeats):
         start = time.perf_counter()
-        result = jax.block_until_ready(compiled(jax.random.PRNGKey(r + 1)))
-        seconds = time.perf_counter() - start
-        runs.append(batch * n_steps / seconds)
-        eps.append(float(result[2].sum()) / seconds if len(result) > 2 else 0.0)
+        result = jax.block_until_ready(call(jax.random.PRNGKey(r + 1), state))
+        took = time.perf_counter() - start
+        state = result[0] if init is not None else None
+        runs.append(batch * n_steps / took)
+        episodes += float(result[2].sum()) if len(result) > 2 else 0.0
+        seconds += took
     return BenchRow(name, batch, n_steps, statistics.median(runs), runs, sum(stages), state_bytes, peak_rss_mib(),
-                    statistics.median(eps), *stages, cache=cache, fault=fault)
+                    episodes / seconds, *stages, cache=cache, fault=fault)
+
+
+def _compile(fn: Callable, args: tuple, env, tag: tuple) -> tuple[Callable, tuple[float, float, float], str]:
+    """`jax.jit(fn)` compiled for `args`: through `compile_cached` when `env` is given (`tag`
+    its key), else `compile_stages` (cache ""). Returns (callable, stage seconds, cache)."""
+    import jax
+
+    from envc.jax_cache import compile_cached
+
+    if env is None:
+        compiled, stages = compile_stages(jax.jit(fn), *args)
+        return compiled, stages, ""
+    program = compile_cached(fn, *args, env=env, key=tag)
+    return program.run, program.stages, program.cache
 
 
 def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: int, n_steps: int,
@@ -146,7 +188,8 @@ def bench_jax(module, batches: list[int], repeats: int = 3, progress: Callable[[
     for b in batches:
         if phase:
             phase(f"batch {b}: compiling, then timing")
-        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats, env=env))
+        rows.append(measure_rollout(f"envc {module.name}", rollout, b, steps_for(b), repeats, env=env,
+                                    init=env.init))
         if rows[-1].fault is not None:
             raise SpecRuntimeError(rows[-1].fault)
         if progress:

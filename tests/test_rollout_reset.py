@@ -103,3 +103,32 @@ def test_rollout_joint_without_observations_changes_nothing_else(same_pytrees):
 
     env = load_jax(load(str(ROOT / "tests" / "specs" / "duel.envspec")))
     _without_observations(same_pytrees, env.rollout_joint, 60, 32, 2, env.init)
+
+
+def _continues(same, rollout, n_steps: int, batch: int, init) -> None:
+    """`rollout(..., state=s)` with `s` the state the rollout's own `init` makes from `key`
+    returns what `rollout(key, ...)` does; given another state (games already under way), it
+    plays on from that one."""
+    key = jax.random.PRNGKey(7)
+    run = jax.jit(rollout, static_argnums=(1, 2))
+    first = jax.vmap(init)(jax.random.split(jax.random.split(key)[1], batch))
+    fresh = run(key, n_steps, batch)
+    same(run(key, n_steps, batch, state=first), fresh)
+    other = run(jax.random.PRNGKey(99), 3, batch)[0]
+    moved = run(key, n_steps, batch, state=other)
+    assert not np.array_equal(np.asarray(moved[2]), np.asarray(fresh[2])), "the state argument was ignored"
+
+
+def test_rollout_continues_from_a_given_state(jax_envs, same_pytrees):
+    """Tic-tac-toe at batch 32 (envc bench carries the state from call to call)."""
+    env = jax_envs("tictactoe")
+    _continues(same_pytrees, env.rollout, 12, 32, env.init)
+
+
+def test_rollout_joint_continues_from_a_given_state(same_pytrees):
+    """`rollout_joint` on the simultaneous test spec `duel`."""
+    from envc.compiler.check import load
+    from envc.verify import load_jax
+
+    env = load_jax(load(str(ROOT / "tests" / "specs" / "duel.envspec")))
+    _continues(same_pytrees, env.rollout_joint, 20, 16, env.init)

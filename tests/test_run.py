@@ -276,6 +276,36 @@ def test_bench_times_tracing_lowering_and_xla_compile_apart():
     assert row.compile_s == pytest.approx(row.trace_s + row.lower_s + row.xla_s)
 
 
+def test_bench_counts_the_episodes_of_a_running_batch():
+    """`measure_rollout(..., init=...)` carries the state from call to call: a toy whose every
+    episode lasts 12 steps finishes none within one 8-step call from a fresh start, but in
+    the two timed calls of a running batch (steps 129..144 after the 128 warm-up steps) each
+    environment ends exactly two (at 132 and 144)."""
+    import jax
+    import jax.numpy as jnp
+
+    from envc.bench import WARM_STEPS, measure_rollout
+
+    def init(key):
+        return jnp.int32(0)
+
+    def rollout(key, n_steps, batch, state=None):
+        def body(c, _):
+            c = c + 1
+            done = c == 12
+            return jnp.where(done, 0, c), done
+
+        c, done = jax.lax.scan(body, jnp.zeros((batch,), jnp.int32) if state is None else state, None,
+                               length=n_steps)
+        return c, jnp.zeros((n_steps, batch, 2), jnp.float32), done
+
+    assert WARM_STEPS == 128  # (the docstring's arithmetic)
+    for given, expected in ((None, 0), (init, 2 * 4)):
+        row = measure_rollout("toy", rollout, batch=4, n_steps=8, repeats=2, init=given)
+        seconds = sum(4 * 8 / r for r in row.sps_runs)
+        assert row.episodes_per_s * seconds == pytest.approx(expected), (given, row)
+
+
 def test_simultaneous_lengths_are_turns(tmp_path):
     """A simultaneous spec (oshi: two players, each turn both commit, one step each): `envc run`
     counts and labels lengths in turns, what `turn_limit` bounds, on both targets. The steps

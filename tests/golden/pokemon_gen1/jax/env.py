@@ -12328,6 +12328,7 @@ def rollout(
     reset_bound: int | None = None,
     kind_chunk: int | None = None,
     observations: bool = True,
+    state: State | None = None,
 ):
     """`batch` environments, `n_steps` steps of the random legal policy with auto-reset,
     fused into one `lax.scan`. Returns (final batched state, rewards[n_steps, batch,
@@ -12338,6 +12339,12 @@ def rollout(
     faults); each state keeps the observation `init` gave it. For loops that read none
     (random rollouts, search: what a peer engine without observations does), as the Rust
     crate's `VecEnv(..., observations=False)`; every other output is the same.
+
+    `state`: a batched State (`batch` rows) to continue from, such as a previous call's final
+    state, instead of `vmap(init)` of keys split from `key` (which is split the same way
+    either way, so a call given the state that `init` would have made returns the same). A
+    benchmark that carries it from call to call counts the episodes of a running batch, not
+    of one that starts every game at its first step.
 
     Every environment is stepped: with `kind_chunk` > 0, each action kind's branch runs on
     the rows that play it, `kind_chunk` rows at a time (`_step_rows`); with 0, every row
@@ -12351,7 +12358,7 @@ def rollout(
     bound = _reset_bound(batch, reset_bound)
     chunk = _kind_chunk(batch, kind_chunk)
     key, k0 = jax.random.split(key)
-    state = jax.vmap(init)(jax.random.split(k0, batch))
+    state = jax.vmap(init)(jax.random.split(k0, batch)) if state is None else state
 
     def body(carry, _):
         state, key = carry
@@ -12490,19 +12497,22 @@ def step_joint_autoreset_from_seed(state: State, actions, seed, masks=None):
     return _finish(_select(done, fresh, st)), st["rewards"], st["terminated"], truncated
 
 
-def rollout_joint(key, n_turns: int, batch: int, reset_bound: int | None = None, observations: bool = True):
+def rollout_joint(
+    key, n_turns: int, batch: int, reset_bound: int | None = None, observations: bool = True, state: State | None = None
+):
     """`batch` environments, `n_turns` turns of uniformly random legal joint actions with
     auto-reset, fused into one `lax.scan`. Returns (final batched state, rewards[n_turns,
     batch, NUM_PLAYERS], done[n_turns, batch]). Jit it with `static_argnums=(1, 2)` (and
     `reset_bound`, `observations` static too when given). `observations=False`: no
-    observation is computed after each turn, as in `rollout`.
+    observation is computed after each turn, as in `rollout`; `state`: a batched State to
+    continue from, as in `rollout`.
 
     The finished environments are reset as in `rollout` (`_reset_finished`, at most
     `reset_bound` by a compacted init); `reset_bound >= batch` runs
     `vmap(step_joint_autoreset_from_seed)`, the bit-identical reference path."""
     bound = _reset_bound(batch, reset_bound)
     key, k0 = jax.random.split(key)
-    state = jax.vmap(init)(jax.random.split(k0, batch))
+    state = jax.vmap(init)(jax.random.split(k0, batch)) if state is None else state
 
     def body(carry, _):
         state, key = carry

@@ -25258,6 +25258,7 @@ def rollout(
     reset_bound: int | None = None,
     kind_chunk: int | None = None,
     observations: bool = True,
+    state: State | None = None,
 ):
     """`batch` environments, `n_steps` steps of the random legal policy with auto-reset,
     fused into one `lax.scan`. Returns (final batched state, rewards[n_steps, batch,
@@ -25268,6 +25269,12 @@ def rollout(
     faults); each state keeps the observation `init` gave it. For loops that read none
     (random rollouts, search: what a peer engine without observations does), as the Rust
     crate's `VecEnv(..., observations=False)`; every other output is the same.
+
+    `state`: a batched State (`batch` rows) to continue from, such as a previous call's final
+    state, instead of `vmap(init)` of keys split from `key` (which is split the same way
+    either way, so a call given the state that `init` would have made returns the same). A
+    benchmark that carries it from call to call counts the episodes of a running batch, not
+    of one that starts every game at its first step.
 
     Every environment is stepped: with `kind_chunk` > 0, each action kind's branch runs on
     the rows that play it, `kind_chunk` rows at a time (`_step_rows`); with 0, every row
@@ -25281,7 +25288,7 @@ def rollout(
     bound = _reset_bound(batch, reset_bound)
     chunk = _kind_chunk(batch, kind_chunk)
     key, k0 = jax.random.split(key)
-    state = jax.vmap(init)(jax.random.split(k0, batch))
+    state = jax.vmap(init)(jax.random.split(k0, batch)) if state is None else state
 
     def body(carry, _):
         state, key = carry
