@@ -546,18 +546,23 @@ class Lowering:
                 idx, length = self.fault_temp(idx), self.fault_temp(f'{base}["len"]')
                 self.record_fault(number_faults.site_of(e), f"{idx} >= {length}", idx, length)
             if self.is_leaf(bt.elem):
-                return f'{base}["items"][{idx}]'
+                return self.at(f'{base}["items"]', idx)
             return f"{self.rt('_lget')}({base}, {idx})"
         if self.is_leaf(bt):
-            return f"{base}[{idx}]"
+            return self.at(base, idx)
         return f"{self.rt('_get')}({base}, {idx})"
+
+    def at(self, base: str, idx: str) -> str:
+        """The code of leaf `base` read at index code `idx` (in range: the checker's proof): a
+        literal index is a static slice, else `_ix` (no negative wrap; runtime.py)."""
+        return f"{base}[{idx}]" if idx.isdigit() else f"{self.rt('_ix')}({base}, {idx})"
 
     def x_table_get(self, e: ir.TableGet) -> str:
         table = self.m.table(e.table)
         col = next(c for c in table.columns if c.name == e.column)
         arr = self.value_code(ir.ArrayT(elem=col.type, size=len(col.values)), col.values)
         row = self.index(e.row)
-        return f"{arr}[{row}]" if self.is_leaf(col.type) else f"{self.rt('_get')}({arr}, {row})"
+        return self.at(arr, row) if self.is_leaf(col.type) else f"{self.rt('_get')}({arr}, {row})"
 
     def x_unary(self, e: ir.Unary) -> str:
         v = self.ex(e.operand)
@@ -1370,9 +1375,9 @@ class Lowering:
                     idx, length = self.fault_temp(idx), self.fault_temp(f'{code}["len"]')
                     self.record_fault(number_faults.site_of(p), f"{idx} >= {length}", idx, length)
                 if isinstance(t, ir.ListT):
-                    code = f'{code}["items"][{idx}]' if self.is_leaf(t.elem) else f"{self.rt('_lget')}({code}, {idx})"
+                    code = self.at(f'{code}["items"]', idx) if self.is_leaf(t.elem) else f"{self.rt('_lget')}({code}, {idx})"
                 else:
-                    code = f"{code}[{idx}]" if self.is_leaf(t) else f"{self.rt('_get')}({code}, {idx})"
+                    code = self.at(code, idx) if self.is_leaf(t) else f"{self.rt('_get')}({code}, {idx})"
                 t = ir.elem_of(t)
         return code
 
@@ -1407,7 +1412,7 @@ class Lowering:
                 return value
             at = pending[0] if len(pending) == 1 else f"({', '.join(pending)})"
             if self.is_leaf(t):
-                return f"{self.rt('_put')}({base}, {at}, {value})" if one_hot else f"{base}.at[{at}].set({value})"
+                return f"{self.rt('_put')}({base}, {at}, {value})" if one_hot else f"{self.rt('_iset')}({base}, {at}, {value})"
             return f"{self.rt('_set')}({base}, {at}, {value})"
         (step, idx), rest = steps[0], steps[1:]
         if step.kind == "field":

@@ -138,6 +138,16 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+# Decision (issue 18, bench/RESULTS.md "Indices without negative wrap"): the spec's indices
+# are in range by the checker's proof (an index's type lies in 0..N-1, else E0121), so a read
+# or a store at a traced index is a `dynamic_slice` / `dynamic_update_slice` with
+# `allow_negative_indices=False`: `x[i]` and `.at[i].set` also compute `where(i < 0, i + N, i)`
+# for every traced index (four operations to trace, batch and compile at each of the TCG's
+# thousands of reads). Equal for every index in range, which holds on every path that does
+# not fault (after a fault the state is unspecified; a value computed off its path is never
+# selected). A Python int index stays a static slice.
+
+
 def _stack(xs):
     """`jnp.stack(xs)` (a new leading axis) written as a `concatenate` of the items reshaped to
     a leading 1: the same array, but under `vmap` the batch axis stays first. `jnp.stack` is

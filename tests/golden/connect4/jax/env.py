@@ -138,6 +138,36 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+# Decision (issue 18, bench/RESULTS.md "Indices without negative wrap"): the spec's indices
+# are in range by the checker's proof (an index's type lies in 0..N-1, else E0121), so a read
+# or a store at a traced index is a `dynamic_slice` / `dynamic_update_slice` with
+# `allow_negative_indices=False`: `x[i]` and `.at[i].set` also compute `where(i < 0, i + N, i)`
+# for every traced index (four operations to trace, batch and compile at each of the TCG's
+# thousands of reads). Equal for every index in range, which holds on every path that does
+# not fault (after a fault the state is unspecified; a value computed off its path is never
+# selected). A Python int index stays a static slice.
+
+
+def _ix(x, i):
+    """`x[i]` along the leading axis, for an index in range (see above)."""
+    if type(i) is int:
+        return x[i]
+    x = jnp.asarray(x)
+    start = (i,) + (0,) * (x.ndim - 1)
+    return lax.squeeze(lax.dynamic_slice(x, start, (1,) + x.shape[1:], allow_negative_indices=False), (0,))
+
+
+def _iset(a, at, v):
+    """`a.at[at].set(v)` (cast to `a`'s dtype), `at` an index or a tuple of indices into `a`'s
+    leading axes, each in range (see above)."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx):
+        return a.at[at].set(jnp.asarray(v).astype(a.dtype))
+    tail = a.shape[len(idx) :]
+    update = jnp.broadcast_to(jnp.asarray(v).astype(a.dtype), tail).reshape((1,) * len(idx) + tail)
+    return lax.dynamic_update_slice(a, update, idx + (0,) * len(tail), allow_negative_indices=False)
+
+
 def _put(a, at, v):
     """`a.at[at].set(v)`: array `a` with the element (or sub-array) at `at` replaced by `v`.
     `at` is an index or a tuple of indices into `a`'s leading axes, `v` has the shape of what
@@ -157,10 +187,10 @@ def _put(a, at, v):
     value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
     local holding one), a precaution. The two are equal for every index inside the axes, which
     the checker's ranges guarantee on every path that does not fault (after a fault the state
-    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    is unspecified). Other stores are `_iset`."""
     idx = at if type(at) is tuple else (at,)
     if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
-        return a.at[at].set(v)
+        return _iset(a, at, v)
     hit = None
     for axis, i in enumerate(idx):
         shape = [1] * len(idx)
@@ -489,7 +519,7 @@ def f_filled(st, v_c):
     """fn `filled` (connect4.envspec:25)"""
     v_c = _lcast(v_c, jnp.int8)
     return jnp.sum(
-        jax.vmap(lambda i1: _i32(st["board"][((i1 * 7) + _i32(v_c))]) != -1)(jnp.arange(0, 6, dtype=jnp.int32)),
+        jax.vmap(lambda i1: _i32(_ix(st["board"], ((i1 * 7) + _i32(v_c)))) != -1)(jnp.arange(0, 6, dtype=jnp.int32)),
         dtype=jnp.int32,
     )
 

@@ -138,6 +138,36 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+# Decision (issue 18, bench/RESULTS.md "Indices without negative wrap"): the spec's indices
+# are in range by the checker's proof (an index's type lies in 0..N-1, else E0121), so a read
+# or a store at a traced index is a `dynamic_slice` / `dynamic_update_slice` with
+# `allow_negative_indices=False`: `x[i]` and `.at[i].set` also compute `where(i < 0, i + N, i)`
+# for every traced index (four operations to trace, batch and compile at each of the TCG's
+# thousands of reads). Equal for every index in range, which holds on every path that does
+# not fault (after a fault the state is unspecified; a value computed off its path is never
+# selected). A Python int index stays a static slice.
+
+
+def _ix(x, i):
+    """`x[i]` along the leading axis, for an index in range (see above)."""
+    if type(i) is int:
+        return x[i]
+    x = jnp.asarray(x)
+    start = (i,) + (0,) * (x.ndim - 1)
+    return lax.squeeze(lax.dynamic_slice(x, start, (1,) + x.shape[1:], allow_negative_indices=False), (0,))
+
+
+def _iset(a, at, v):
+    """`a.at[at].set(v)` (cast to `a`'s dtype), `at` an index or a tuple of indices into `a`'s
+    leading axes, each in range (see above)."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx):
+        return a.at[at].set(jnp.asarray(v).astype(a.dtype))
+    tail = a.shape[len(idx) :]
+    update = jnp.broadcast_to(jnp.asarray(v).astype(a.dtype), tail).reshape((1,) * len(idx) + tail)
+    return lax.dynamic_update_slice(a, update, idx + (0,) * len(tail), allow_negative_indices=False)
+
+
 def _put(a, at, v):
     """`a.at[at].set(v)`: array `a` with the element (or sub-array) at `at` replaced by `v`.
     `at` is an index or a tuple of indices into `a`'s leading axes, `v` has the shape of what
@@ -157,10 +187,10 @@ def _put(a, at, v):
     value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
     local holding one), a precaution. The two are equal for every index inside the axes, which
     the checker's ranges guarantee on every path that does not fault (after a fault the state
-    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    is unspecified). Other stores are `_iset`."""
     idx = at if type(at) is tuple else (at,)
     if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
-        return a.at[at].set(v)
+        return _iset(a, at, v)
     hit = None
     for axis, i in enumerate(idx):
         shape = [1] * len(idx)
@@ -1886,11 +1916,11 @@ def f_flips(st, v_c, v_d, v_p):
     def _loop1(i, carry):
         st, (v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c2 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_K0[_i32(v_c)][_i32(v_d)])))
+        _c2 = jnp.logical_and(v_walking, (_i32(v_k) < _i32(_ix(_ix(_K0, _i32(v_c)), _i32(v_d)))))
 
         def _then3(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k):
             st = dict(st)
-            v_here = _lcast(st["board"][_i32(_K1[_i32(v_c)][_i32(v_d)][_i32(v_k)])], jnp.int8)
+            v_here = _lcast(_ix(st["board"], _i32(_ix(_ix(_ix(_K1, _i32(v_c)), _i32(v_d)), _i32(v_k)))), jnp.int8)
             _c4 = _i32(v_here) == (1 - _i32(v_p))
 
             def _then5(st, v_c, v_d, v_p, _done, _ret, v_run, v_walking, v_flipped, v_k, v_here):
@@ -1946,8 +1976,8 @@ def f_can_place(st, v_c, v_p):
     v_p = _lcast(v_p, jnp.int8)
 
     def _g97(i12):
-        _e13 = jnp.logical_and(True, (0 < _i32(_K0[_i32(v_c)][i12])))
-        _e14 = _i32(st["board"][_i32(_K1[_i32(v_c)][i12][0])])
+        _e13 = jnp.logical_and(True, (0 < _i32(_ix(_ix(_K0, _i32(v_c)), i12))))
+        _e14 = _i32(_ix(st["board"], _i32(_ix(_ix(_K1, _i32(v_c)), i12)[0])))
         _e15 = _e14 == (1 - _i32(v_p))
         _e16 = jnp.logical_and(_e13, _e15)
         _e17 = 0 + 1
@@ -1958,8 +1988,8 @@ def f_can_place(st, v_c, v_p):
         _e22 = jnp.minimum(_e18, 6)
         _e23 = jnp.where(_e21, _e22, 0)
         _e24 = jnp.where(_e19, False, True)
-        _e25 = jnp.logical_and(_e24, (1 < _i32(_K0[_i32(v_c)][i12])))
-        _e26 = _i32(st["board"][_i32(_K1[_i32(v_c)][i12][1])])
+        _e25 = jnp.logical_and(_e24, (1 < _i32(_ix(_ix(_K0, _i32(v_c)), i12))))
+        _e26 = _i32(_ix(st["board"], _i32(_ix(_ix(_K1, _i32(v_c)), i12)[1])))
         _e27 = _e26 == (1 - _i32(v_p))
         _e28 = jnp.logical_and(_e25, _e27)
         _e29 = 1 + 1
@@ -1970,8 +2000,8 @@ def f_can_place(st, v_c, v_p):
         _e34 = jnp.minimum(_e30, 6)
         _e35 = jnp.where(_e33, _e34, _e23)
         _e36 = jnp.where(_e31, False, _e24)
-        _e37 = jnp.logical_and(_e36, (2 < _i32(_K0[_i32(v_c)][i12])))
-        _e38 = _i32(st["board"][_i32(_K1[_i32(v_c)][i12][2])])
+        _e37 = jnp.logical_and(_e36, (2 < _i32(_ix(_ix(_K0, _i32(v_c)), i12))))
+        _e38 = _i32(_ix(st["board"], _i32(_ix(_ix(_K1, _i32(v_c)), i12)[2])))
         _e39 = _e38 == (1 - _i32(v_p))
         _e40 = jnp.logical_and(_e37, _e39)
         _e41 = 2 + 1
@@ -1982,8 +2012,8 @@ def f_can_place(st, v_c, v_p):
         _e46 = jnp.minimum(_e42, 6)
         _e47 = jnp.where(_e45, _e46, _e35)
         _e48 = jnp.where(_e43, False, _e36)
-        _e49 = jnp.logical_and(_e48, (3 < _i32(_K0[_i32(v_c)][i12])))
-        _e50 = _i32(st["board"][_i32(_K1[_i32(v_c)][i12][3])])
+        _e49 = jnp.logical_and(_e48, (3 < _i32(_ix(_ix(_K0, _i32(v_c)), i12))))
+        _e50 = _i32(_ix(st["board"], _i32(_ix(_ix(_K1, _i32(v_c)), i12)[3])))
         _e51 = _e50 == (1 - _i32(v_p))
         _e52 = jnp.logical_and(_e49, _e51)
         _e53 = 3 + 1
@@ -1994,8 +2024,8 @@ def f_can_place(st, v_c, v_p):
         _e58 = jnp.minimum(_e54, 6)
         _e59 = jnp.where(_e57, _e58, _e47)
         _e60 = jnp.where(_e55, False, _e48)
-        _e61 = jnp.logical_and(_e60, (4 < _i32(_K0[_i32(v_c)][i12])))
-        _e62 = _i32(st["board"][_i32(_K1[_i32(v_c)][i12][4])])
+        _e61 = jnp.logical_and(_e60, (4 < _i32(_ix(_ix(_K0, _i32(v_c)), i12))))
+        _e62 = _i32(_ix(st["board"], _i32(_ix(_ix(_K1, _i32(v_c)), i12)[4])))
         _e63 = _e62 == (1 - _i32(v_p))
         _e64 = jnp.logical_and(_e61, _e63)
         _e65 = 4 + 1
@@ -2006,8 +2036,8 @@ def f_can_place(st, v_c, v_p):
         _e70 = jnp.minimum(_e66, 6)
         _e71 = jnp.where(_e69, _e70, _e59)
         _e72 = jnp.where(_e67, False, _e60)
-        _e73 = jnp.logical_and(_e72, (5 < _i32(_K0[_i32(v_c)][i12])))
-        _e74 = _i32(st["board"][_i32(_K1[_i32(v_c)][i12][5])])
+        _e73 = jnp.logical_and(_e72, (5 < _i32(_ix(_ix(_K0, _i32(v_c)), i12))))
+        _e74 = _i32(_ix(st["board"], _i32(_ix(_ix(_K1, _i32(v_c)), i12)[5])))
         _e75 = _e74 == (1 - _i32(v_p))
         _e76 = jnp.logical_and(_e73, _e75)
         _e77 = 5 + 1
@@ -2018,8 +2048,8 @@ def f_can_place(st, v_c, v_p):
         _e82 = jnp.minimum(_e78, 6)
         _e83 = jnp.where(_e81, _e82, _e71)
         _e84 = jnp.where(_e79, False, _e72)
-        _e85 = jnp.logical_and(_e84, (6 < _i32(_K0[_i32(v_c)][i12])))
-        _e86 = _i32(st["board"][_i32(_K1[_i32(v_c)][i12][6])])
+        _e85 = jnp.logical_and(_e84, (6 < _i32(_ix(_ix(_K0, _i32(v_c)), i12))))
+        _e86 = _i32(_ix(st["board"], _i32(_ix(_ix(_K1, _i32(v_c)), i12)[6])))
         _e87 = _e86 == (1 - _i32(v_p))
         _e88 = jnp.logical_and(_e85, _e87)
         _e89 = 6 + 1
@@ -2033,7 +2063,7 @@ def f_can_place(st, v_c, v_p):
         return _i32(_e95) > 0
 
     _e98 = jax.vmap(_g97)(jnp.arange(0, 8, dtype=jnp.int32))
-    return jnp.logical_and((_i32(st["board"][_i32(v_c)]) == -1), jnp.any(_e98))
+    return jnp.logical_and((_i32(_ix(st["board"], _i32(v_c))) == -1), jnp.any(_e98))
 
 
 def p_finish(st):
@@ -2111,7 +2141,9 @@ def a_place(st, index):
         def _then110(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a111 = v_p
-            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a111, jnp.int8))
+            st["board"] = _put(
+                st["board"], _i32(_ix(_ix(_ix(_K1, _i32(v_cell)), _i32(v_d)), _i32(v_k))), _cast(_a111, jnp.int8)
+            )
             return st, (v_cell, v_p, v_d, v_n, v_k)
 
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(
@@ -2123,7 +2155,9 @@ def a_place(st, index):
         def _then113(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a114 = v_p
-            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a114, jnp.int8))
+            st["board"] = _put(
+                st["board"], _i32(_ix(_ix(_ix(_K1, _i32(v_cell)), _i32(v_d)), _i32(v_k))), _cast(_a114, jnp.int8)
+            )
             return st, (v_cell, v_p, v_d, v_n, v_k)
 
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(
@@ -2135,7 +2169,9 @@ def a_place(st, index):
         def _then116(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a117 = v_p
-            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a117, jnp.int8))
+            st["board"] = _put(
+                st["board"], _i32(_ix(_ix(_ix(_K1, _i32(v_cell)), _i32(v_d)), _i32(v_k))), _cast(_a117, jnp.int8)
+            )
             return st, (v_cell, v_p, v_d, v_n, v_k)
 
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(
@@ -2147,7 +2183,9 @@ def a_place(st, index):
         def _then119(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a120 = v_p
-            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a120, jnp.int8))
+            st["board"] = _put(
+                st["board"], _i32(_ix(_ix(_ix(_K1, _i32(v_cell)), _i32(v_d)), _i32(v_k))), _cast(_a120, jnp.int8)
+            )
             return st, (v_cell, v_p, v_d, v_n, v_k)
 
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(
@@ -2159,7 +2197,9 @@ def a_place(st, index):
         def _then122(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a123 = v_p
-            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a123, jnp.int8))
+            st["board"] = _put(
+                st["board"], _i32(_ix(_ix(_ix(_K1, _i32(v_cell)), _i32(v_d)), _i32(v_k))), _cast(_a123, jnp.int8)
+            )
             return st, (v_cell, v_p, v_d, v_n, v_k)
 
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(
@@ -2171,7 +2211,9 @@ def a_place(st, index):
         def _then125(st, v_cell, v_p, v_d, v_n, v_k):
             st = dict(st)
             _a126 = v_p
-            st["board"] = _put(st["board"], _i32(_K1[_i32(v_cell)][_i32(v_d)][_i32(v_k)]), _cast(_a126, jnp.int8))
+            st["board"] = _put(
+                st["board"], _i32(_ix(_ix(_ix(_K1, _i32(v_cell)), _i32(v_d)), _i32(v_k))), _cast(_a126, jnp.int8)
+            )
             return st, (v_cell, v_p, v_d, v_n, v_k)
 
         st, (v_cell, v_p, v_d, v_n, v_k) = _branch(
@@ -3095,9 +3137,9 @@ def _init_body(st):
     _a896 = st["current_player"]
     st["board"] = _put(st["board"], 35, _cast(_a896, jnp.int8))
     _a897 = 1 - _i32(st["current_player"])
-    st["board"] = st["board"].at[27].set(_cast(_a897, jnp.int8))
+    st["board"] = _iset(st["board"], 27, _cast(_a897, jnp.int8))
     _a898 = 1 - _i32(st["current_player"])
-    st["board"] = st["board"].at[36].set(_cast(_a898, jnp.int8))
+    st["board"] = _iset(st["board"], 36, _cast(_a898, jnp.int8))
     return st
 
 

@@ -139,12 +139,42 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+# Decision (issue 18, bench/RESULTS.md "Indices without negative wrap"): the spec's indices
+# are in range by the checker's proof (an index's type lies in 0..N-1, else E0121), so a read
+# or a store at a traced index is a `dynamic_slice` / `dynamic_update_slice` with
+# `allow_negative_indices=False`: `x[i]` and `.at[i].set` also compute `where(i < 0, i + N, i)`
+# for every traced index (four operations to trace, batch and compile at each of the TCG's
+# thousands of reads). Equal for every index in range, which holds on every path that does
+# not fault (after a fault the state is unspecified; a value computed off its path is never
+# selected). A Python int index stays a static slice.
+
+
+def _ix(x, i):
+    """`x[i]` along the leading axis, for an index in range (see above)."""
+    if type(i) is int:
+        return x[i]
+    x = jnp.asarray(x)
+    start = (i,) + (0,) * (x.ndim - 1)
+    return lax.squeeze(lax.dynamic_slice(x, start, (1,) + x.shape[1:], allow_negative_indices=False), (0,))
+
+
+def _iset(a, at, v):
+    """`a.at[at].set(v)` (cast to `a`'s dtype), `at` an index or a tuple of indices into `a`'s
+    leading axes, each in range (see above)."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx):
+        return a.at[at].set(jnp.asarray(v).astype(a.dtype))
+    tail = a.shape[len(idx) :]
+    update = jnp.broadcast_to(jnp.asarray(v).astype(a.dtype), tail).reshape((1,) * len(idx) + tail)
+    return lax.dynamic_update_slice(a, update, idx + (0,) * len(tail), allow_negative_indices=False)
+
+
 def _get(x, i):
-    return jax.tree_util.tree_map(lambda a: a[i], x)
+    return jax.tree_util.tree_map(lambda a: _ix(a, i), x)
 
 
 def _set(x, i, v):
-    return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
+    return jax.tree_util.tree_map(lambda a, b: _iset(a, i, b), x, v)
 
 
 def _put(a, at, v):
@@ -166,10 +196,10 @@ def _put(a, at, v):
     value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
     local holding one), a precaution. The two are equal for every index inside the axes, which
     the checker's ranges guarantee on every path that does not fault (after a fault the state
-    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    is unspecified). Other stores are `_iset`."""
     idx = at if type(at) is tuple else (at,)
     if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
-        return a.at[at].set(v)
+        return _iset(a, at, v)
     hit = None
     for axis, i in enumerate(idx):
         shape = [1] * len(idx)
@@ -6630,7 +6660,7 @@ def f_mon_alive(st, v_p, v_i):
 def f_fainted(st, v_p):
     """fn `fainted` (pokemon_gen1.envspec:216)"""
     v_p = _lcast(v_p, jnp.int8)
-    return _i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0
+    return _i32(st["team"]["hp"][(v_p, _ix(st["active"], _i32(v_p)))]) == 0
 
 
 def f_alive_count(st, v_p):
@@ -6644,7 +6674,7 @@ def f_alive_count(st, v_p):
 def f_speed(st, v_p):
     """fn `speed` (pokemon_gen1.envspec:224)"""
     v_p = _lcast(v_p, jnp.int8)
-    return st["mstat"][_i32(v_p)][3]
+    return _ix(st["mstat"], _i32(v_p))[3]
 
 
 def f_eff(st, v_attacking, v_defending):
@@ -6654,7 +6684,7 @@ def f_eff(st, v_attacking, v_defending):
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
     v_c = _lcast(_i32(v_attacking), jnp.int8)
-    _ret = _select(_done, _ret, _cast(_K0[_i32(v_c)][_i32(v_defending)], jnp.int8))
+    _ret = _select(_done, _ret, _cast(_ix(_ix(_K0, _i32(v_c)), _i32(v_defending)), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
 
@@ -6678,7 +6708,7 @@ def f_no_pp(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
-    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_p)), jnp.int8)
 
     def _g4(i2, _h3):
         return jnp.logical_or((i2 >= _i32(st["team"]["nmoves"][(v_p, v_a)])), (_i32(_h3) == 0))
@@ -6693,14 +6723,15 @@ def f_hard_locked(st, v_p):
     """fn `hard_locked` (pokemon_gen1.envspec:253)"""
     v_p = _lcast(v_p, jnp.int8)
     return jnp.logical_or(
-        jnp.logical_or(st["recharging"][_i32(v_p)], st["charging"][_i32(v_p)]), (_i32(st["thrash_left"][_i32(v_p)]) > 0)
+        jnp.logical_or(_ix(st["recharging"], _i32(v_p)), _ix(st["charging"], _i32(v_p))),
+        (_i32(_ix(st["thrash_left"], _i32(v_p))) > 0),
     )
 
 
 def f_locked(st, v_p):
     """fn `locked` (pokemon_gen1.envspec:257)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))
+    return jnp.logical_or(f_hard_locked(st, v_p), (_i32(_ix(st["trap_left"], _i32(v_p))) > 0))
 
 
 def f_move_ok(st, v_p, v_slot):
@@ -6709,12 +6740,12 @@ def f_move_ok(st, v_p, v_slot):
     v_slot = _lcast(v_slot, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
-    v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(st["active"][_i32(v_p)])), _DT1)
-    _c6 = jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))
+    v_m = _lcast(_get(_get(st["team"], _i32(v_p)), _i32(_ix(st["active"], _i32(v_p)))), _DT1)
+    _c6 = jnp.logical_or(f_hard_locked(st, v_p), (_i32(_ix(st["trap_left"], _i32(v_p))) > 0))
 
     def _then7(st, v_p, v_slot, _done, _ret, v_m):
         st = dict(st)
-        _ret = _select(_done, _ret, _cast((_i32(v_slot) == _i32(st["lock_slot"][_i32(v_p)])), jnp.bool_))
+        _ret = _select(_done, _ret, _cast((_i32(v_slot) == _i32(_ix(st["lock_slot"], _i32(v_p)))), jnp.bool_))
         _done = jnp.bool_(True)
         return st, (v_p, v_slot, _done, _ret, v_m)
 
@@ -6722,7 +6753,7 @@ def f_move_ok(st, v_p, v_slot):
         _c6, lambda: _then7(st, v_p, v_slot, _done, _ret, v_m), lambda: (st, (v_p, v_slot, _done, _ret, v_m))
     )
     _c8 = jnp.logical_or(
-        jnp.logical_or(jnp.logical_or((v_m["status"] == 1), (v_m["status"] == 4)), st["trapped"][_i32(v_p)]),
+        jnp.logical_or(jnp.logical_or((v_m["status"] == 1), (v_m["status"] == 4)), _ix(st["trapped"], _i32(v_p))),
         f_no_pp(st, v_p),
     )
 
@@ -6738,7 +6769,9 @@ def f_move_ok(st, v_p, v_slot):
     _ret = _select(
         _done,
         _ret,
-        _cast(jnp.logical_and((_i32(v_slot) < _i32(v_m["nmoves"])), (_i32(v_m["pp"][_i32(v_slot)]) > 0)), jnp.bool_),
+        _cast(
+            jnp.logical_and((_i32(v_slot) < _i32(v_m["nmoves"])), (_i32(_ix(v_m["pp"], _i32(v_slot))) > 0)), jnp.bool_
+        ),
     )
     _done = jnp.bool_(True)
     return _ret
@@ -6750,18 +6783,18 @@ def f_rank(st, v_p, v_slot):
     v_slot = _lcast(v_slot, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int8(0)
-    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_p)), jnp.int8)
     v_s = _lcast(
         jnp.where(
-            jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0)),
-            _i32(st["lock_slot"][_i32(v_p)]),
+            jnp.logical_or(f_hard_locked(st, v_p), (_i32(_ix(st["trap_left"], _i32(v_p))) > 0)),
+            _i32(_ix(st["lock_slot"], _i32(v_p))),
             _i32(v_slot),
         ),
         jnp.int8,
     )
     _c10 = jnp.logical_and(
         f_no_pp(st, v_p),
-        jnp.logical_not(jnp.logical_or(f_hard_locked(st, v_p), (_i32(st["trap_left"][_i32(v_p)]) > 0))),
+        jnp.logical_not(jnp.logical_or(f_hard_locked(st, v_p), (_i32(_ix(st["trap_left"], _i32(v_p))) > 0))),
     )
 
     def _then11(st, v_p, v_slot, _done, _ret, v_a, v_s):
@@ -6775,7 +6808,7 @@ def f_rank(st, v_p, v_slot):
         lambda: _then11(st, v_p, v_slot, _done, _ret, v_a, v_s),
         lambda: (st, (v_p, v_slot, _done, _ret, v_a, v_s)),
     )
-    _ret = _select(_done, _ret, _cast((_i32(_K2[_i32(st["team"]["moves"][(v_p, v_a, v_s)])]) + 1), jnp.int8))
+    _ret = _select(_done, _ret, _cast((_i32(_ix(_K2, _i32(st["team"]["moves"][(v_p, v_a, v_s)]))) + 1), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
 
@@ -6784,28 +6817,28 @@ def p_enter(st, v_p):
     """proc `enter` (pokemon_gen1.envspec:334)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_p)), jnp.int8)
     _a12 = True
     st["seen"] = _put(st["seen"], (_i32(v_p), _i32(v_a)), _cast(_a12, jnp.bool_))
     v_k = 0
     _a13 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a13, jnp.int16))
+    st["mstat"] = _iset(st["mstat"], (_i32(v_p), _i32(v_k)), _cast(_a13, jnp.int16))
     v_k = 1
     _a14 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a14, jnp.int16))
+    st["mstat"] = _iset(st["mstat"], (_i32(v_p), _i32(v_k)), _cast(_a14, jnp.int16))
     v_k = 2
     _a15 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a15, jnp.int16))
+    st["mstat"] = _iset(st["mstat"], (_i32(v_p), _i32(v_k)), _cast(_a15, jnp.int16))
     v_k = 3
     _a16 = st["team"]["stats"][(v_p, v_a, v_k)]
-    st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a16, jnp.int16))
+    st["mstat"] = _iset(st["mstat"], (_i32(v_p), _i32(v_k)), _cast(_a16, jnp.int16))
     v_cond = _lcast(st["team"]["status"][(v_p, v_a)], jnp.int8)
     _c17 = v_cond == 5
 
     def _then18(st, v_p, v_a, v_cond):
         st = dict(st)
-        _a19 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][3]), 4), 1)
-        st["mstat"] = st["mstat"].at[(_i32(v_p), 3)].set(_cast(_a19, jnp.int16))
+        _a19 = jnp.maximum(jnp.floor_divide(_i32(_ix(st["mstat"], _i32(v_p))[3]), 4), 1)
+        st["mstat"] = _iset(st["mstat"], (_i32(v_p), 3), _cast(_a19, jnp.int16))
         return st, (v_p, v_a, v_cond)
 
     st, (v_p, v_a, v_cond) = _branch(_c17, lambda: _then18(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
@@ -6813,8 +6846,8 @@ def p_enter(st, v_p):
 
     def _then21(st, v_p, v_a, v_cond):
         st = dict(st)
-        _a22 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_p)][0]), 2), 1)
-        st["mstat"] = st["mstat"].at[(_i32(v_p), 0)].set(_cast(_a22, jnp.int16))
+        _a22 = jnp.maximum(jnp.floor_divide(_i32(_ix(st["mstat"], _i32(v_p))[0]), 2), 1)
+        st["mstat"] = _iset(st["mstat"], (_i32(v_p), 0), _cast(_a22, jnp.int16))
         return st, (v_p, v_a, v_cond)
 
     st, (v_p, v_a, v_cond) = _branch(_c20, lambda: _then21(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
@@ -6829,7 +6862,7 @@ def p_enter(st, v_p):
             ),
             0,
         )
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a25, jnp.int16))}
+        st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_p), _i32(v_a)), _cast(_a25, jnp.int16))}
         return st, (v_p, v_a, v_cond)
 
     st, (v_p, v_a, v_cond) = _branch(_c23, lambda: _then24(st, v_p, v_a, v_cond), lambda: (st, (v_p, v_a, v_cond)))
@@ -6840,7 +6873,7 @@ def p_leave(st, v_p):
     """proc `leave` (pokemon_gen1.envspec:357)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_p)), jnp.int8)
     _c26 = st["team"]["status"][(v_p, v_a)] == 6
 
     def _then27(st, v_p, v_a):
@@ -6851,7 +6884,7 @@ def p_leave(st, v_p):
 
     st, (v_p, v_a) = _branch(_c26, lambda: _then27(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a29 = _K3
-    st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a29, jnp.int8))
+    st["boosts"] = _iset(st["boosts"], _i32(v_p), _cast(_a29, jnp.int8))
     _a30 = 0
     st["confused"] = _put(st["confused"], _i32(v_p), _cast(_a30, jnp.int8))
     _a31 = 0
@@ -6880,7 +6913,7 @@ def p_leave(st, v_p):
     st["thrash_left"] = _put(st["thrash_left"], _i32(v_p), _cast(_a42, jnp.int8))
     _a43 = False
     st["flinched"] = _put(st["flinched"], _i32(v_p), _cast(_a43, jnp.bool_))
-    _c44 = _i32(st["trap_left"][_i32(v_p)]) > 0
+    _c44 = _i32(_ix(st["trap_left"], _i32(v_p))) > 0
 
     def _then45(st, v_p, v_a):
         st = dict(st)
@@ -6891,7 +6924,7 @@ def p_leave(st, v_p):
     st, (v_p, v_a) = _branch(_c44, lambda: _then45(st, v_p, v_a), lambda: (st, (v_p, v_a)))
     _a47 = 0
     st["trap_left"] = _put(st["trap_left"], _i32(v_p), _cast(_a47, jnp.int8))
-    _c48 = st["trapped"][_i32(v_p)]
+    _c48 = _ix(st["trapped"], _i32(v_p))
 
     def _then49(st, v_p, v_a):
         st = dict(st)
@@ -6921,15 +6954,15 @@ def p_before_move(st, v_u):
     """proc `before_move` (pokemon_gen1.envspec:402)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
     v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     _a53 = True
     st["go"] = _cast(_a53, jnp.bool_)
     _c54 = v_cond == 4
     _c55 = v_cond == 1
-    _c56 = st["trapped"][_i32(v_u)]
-    _c57 = st["flinched"][_i32(v_u)]
-    _c58 = st["recharging"][_i32(v_u)]
+    _c56 = _ix(st["trapped"], _i32(v_u))
+    _c57 = _ix(st["flinched"], _i32(v_u))
+    _c58 = _ix(st["recharging"], _i32(v_u))
 
     def _then59(st, v_u, v_a, v_cond):
         st = dict(st)
@@ -6940,7 +6973,7 @@ def p_before_move(st, v_u):
     def _then61(st, v_u, v_a, v_cond):
         st = dict(st)
         _a62 = jnp.maximum((_i32(st["team"]["sleep"][(v_u, v_a)]) - 1), 0)
-        st["team"] = {**st["team"], "sleep": st["team"]["sleep"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a62, jnp.int8))}
+        st["team"] = {**st["team"], "sleep": _iset(st["team"]["sleep"], (_i32(v_u), _i32(v_a)), _cast(_a62, jnp.int8))}
         _a63 = False
         st["go"] = _cast(_a63, jnp.bool_)
         return st, (v_u, v_a, v_cond)
@@ -6983,15 +7016,15 @@ def p_before_move(st, v_u):
         ),
         lambda: (st, (v_u, v_a, v_cond)),
     )
-    _c71 = jnp.logical_and(st["go"], (_i32(st["confused"][_i32(v_u)]) > 0))
+    _c71 = jnp.logical_and(st["go"], (_i32(_ix(st["confused"], _i32(v_u))) > 0))
 
     def _then72(st, v_u, v_a, v_cond):
         st = dict(st)
-        _a73 = jnp.maximum((_i32(st["confused"][_i32(v_u)]) - 1), 0)
-        st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a73, jnp.int8))
+        _a73 = jnp.maximum((_i32(_ix(st["confused"], _i32(v_u))) - 1), 0)
+        st["confused"] = _iset(st["confused"], _i32(v_u), _cast(_a73, jnp.int8))
         st, _r74 = _randint(st, 0, 1)
         v_self_hit = _lcast((_r74 == 1), jnp.bool_)
-        _c75 = jnp.logical_and((_i32(st["confused"][_i32(v_u)]) > 0), v_self_hit)
+        _c75 = jnp.logical_and((_i32(_ix(st["confused"], _i32(v_u))) > 0), v_self_hit)
 
         def _then76(st, v_u, v_a, v_cond, v_self_hit):
             st = dict(st)
@@ -7000,8 +7033,8 @@ def p_before_move(st, v_u):
                 (
                     jnp.floor_divide(
                         jnp.floor_divide(
-                            (((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(st["mstat"][_i32(v_u)][0])) * 40),
-                            _i32(st["mstat"][_i32(v_u)][1]),
+                            (((jnp.floor_divide((_i32(v_lv) * 2), 5) + 2) * _i32(_ix(st["mstat"], _i32(v_u))[0])) * 40),
+                            _i32(_ix(st["mstat"], _i32(v_u))[1]),
                         ),
                         50,
                     )
@@ -7010,7 +7043,7 @@ def p_before_move(st, v_u):
                 jnp.int32,
             )
             _a77 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_hurt)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a77, jnp.int16))}
+            st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a77, jnp.int16))}
             _a78 = False
             st["go"] = _cast(_a78, jnp.bool_)
             st = p_drop_locks(st, v_u)
@@ -7085,7 +7118,7 @@ def p_drop_locks(st, v_u):
     st["invulnerable"] = _put(st["invulnerable"], _i32(v_u), _cast(_a86, jnp.bool_))
     _a87 = 0
     st["thrash_left"] = _put(st["thrash_left"], _i32(v_u), _cast(_a87, jnp.int8))
-    _c88 = _i32(st["trap_left"][_i32(v_u)]) > 0
+    _c88 = _i32(_ix(st["trap_left"], _i32(v_u))) > 0
 
     def _then89(st, v_u):
         st = dict(st)
@@ -7104,15 +7137,15 @@ def p_use_move(st, v_u, v_slot):
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_slot = _lcast(v_slot, jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
     _c92 = _i32(st["team"]["hp"][(v_u, v_a)]) > 0
 
     def _then93(st, v_u, v_slot, v_a):
         st = dict(st)
         v_s = _lcast(
             jnp.where(
-                jnp.logical_or(f_hard_locked(st, v_u), (_i32(st["trap_left"][_i32(v_u)]) > 0)),
-                _i32(st["lock_slot"][_i32(v_u)]),
+                jnp.logical_or(f_hard_locked(st, v_u), (_i32(_ix(st["trap_left"], _i32(v_u))) > 0)),
+                _i32(_ix(st["lock_slot"], _i32(v_u))),
                 _i32(v_slot),
             ),
             jnp.int8,
@@ -7120,7 +7153,7 @@ def p_use_move(st, v_u, v_slot):
         v_struggle = _lcast(
             jnp.logical_and(
                 f_no_pp(st, v_u),
-                jnp.logical_not(jnp.logical_or(f_hard_locked(st, v_u), (_i32(st["trap_left"][_i32(v_u)]) > 0))),
+                jnp.logical_not(jnp.logical_or(f_hard_locked(st, v_u), (_i32(_ix(st["trap_left"], _i32(v_u))) > 0))),
             ),
             jnp.bool_,
         )
@@ -7138,7 +7171,9 @@ def p_use_move(st, v_u, v_slot):
             lambda: _then95(st, v_u, v_slot, v_a, v_s, v_struggle, v_m),
             lambda: (st, (v_u, v_slot, v_a, v_s, v_struggle, v_m)),
         )
-        v_foe_was_up = _lcast((_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) > 0), jnp.bool_)
+        v_foe_was_up = _lcast(
+            (_i32(st["team"]["hp"][((1 - _i32(v_u)), _ix(st["active"], (1 - _i32(v_u))))]) > 0), jnp.bool_
+        )
         st = p_before_move(st, v_u)
         _c97 = st["go"]
 
@@ -7187,19 +7222,21 @@ def p_use_move(st, v_u, v_slot):
                 "sleeping_target": _cast(False, jnp.bool_),
             }
             st["fx"] = _cast(_a100, _DT4)
-            st = p_move_effect__dispatch(st, _K5[_i32(v_m)])
+            st = p_move_effect__dispatch(st, _ix(_K5, _i32(v_m)))
             v_charge_turn = _lcast(
-                jnp.logical_and(st["fx"]["charge"], jnp.logical_not(st["charging"][_i32(v_u)])), jnp.bool_
+                jnp.logical_and(st["fx"]["charge"], jnp.logical_not(_ix(st["charging"], _i32(v_u)))), jnp.bool_
             )
             _c101 = jnp.logical_or(
                 jnp.logical_and(
                     jnp.logical_and(
-                        jnp.logical_not(jnp.logical_or(f_hard_locked(st, v_u), (_i32(st["trap_left"][_i32(v_u)]) > 0))),
+                        jnp.logical_not(
+                            jnp.logical_or(f_hard_locked(st, v_u), (_i32(_ix(st["trap_left"], _i32(v_u))) > 0))
+                        ),
                         jnp.logical_not(st["fx"]["charge"]),
                     ),
                     jnp.logical_not(v_struggle),
                 ),
-                st["charging"][_i32(v_u)],
+                _ix(st["charging"], _i32(v_u)),
             )
 
             def _then102(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
@@ -7207,7 +7244,7 @@ def p_use_move(st, v_u, v_slot):
                 _a103 = jnp.maximum((_i32(st["team"]["pp"][(v_u, v_a, v_s)]) - 1), 0)
                 st["team"] = {
                     **st["team"],
-                    "pp": st["team"]["pp"].at[(_i32(v_u), _i32(v_a), _i32(v_s))].set(_cast(_a103, jnp.int8)),
+                    "pp": _iset(st["team"]["pp"], (_i32(v_u), _i32(v_a), _i32(v_s)), _cast(_a103, jnp.int8)),
                 }
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
 
@@ -7231,11 +7268,12 @@ def p_use_move(st, v_u, v_slot):
             )
             _a107 = jnp.logical_and(
                 jnp.logical_and(
-                    jnp.logical_or((_K6[_i32(v_m)] == 0), (_K6[_i32(v_m)] == 6)), (_i32(_K7[_i32(v_m)]) > 0)
+                    jnp.logical_or((_ix(_K6, _i32(v_m)) == 0), (_ix(_K6, _i32(v_m)) == 6)),
+                    (_i32(_ix(_K7, _i32(v_m))) > 0),
                 ),
                 jnp.logical_not(st["fx"]["counter"]),
             )
-            st["counterable"] = st["counterable"].at[_i32(v_u)].set(_cast(_a107, jnp.bool_))
+            st["counterable"] = _iset(st["counterable"], _i32(v_u), _cast(_a107, jnp.bool_))
             _c108 = v_charge_turn
 
             def _then109(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
@@ -7243,9 +7281,9 @@ def p_use_move(st, v_u, v_slot):
                 _a110 = True
                 st["charging"] = _put(st["charging"], _i32(v_u), _cast(_a110, jnp.bool_))
                 _a111 = st["fx"]["fly"]
-                st["invulnerable"] = st["invulnerable"].at[_i32(v_u)].set(_cast(_a111, jnp.bool_))
+                st["invulnerable"] = _iset(st["invulnerable"], _i32(v_u), _cast(_a111, jnp.bool_))
                 _a112 = v_s
-                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a112, jnp.int8))
+                st["lock_slot"] = _iset(st["lock_slot"], _i32(v_u), _cast(_a112, jnp.int8))
                 return st, (v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn)
 
             def _else113(st, v_u, v_slot, v_a, v_s, v_struggle, v_m, v_foe_was_up, v_charge_turn):
@@ -7294,7 +7332,7 @@ def p_use_move(st, v_u, v_slot):
         )
         _c116 = jnp.logical_not(
             jnp.logical_and(
-                v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), st["active"][(1 - _i32(v_u))])]) == 0)
+                v_foe_was_up, (_i32(st["team"]["hp"][((1 - _i32(v_u)), _ix(st["active"], (1 - _i32(v_u))))]) == 0)
             )
         )
 
@@ -7343,8 +7381,8 @@ def p_carry_out(st, v_u, v_m, v_s):
     v_m = _lcast(v_m, jnp.int16)
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
-    _c118 = jnp.logical_or(_K8[_i32(v_m)], (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
+    v_ta = _lcast(_ix(st["active"], _i32(v_t)), jnp.int8)
+    _c118 = jnp.logical_or(_ix(_K8, _i32(v_m)), (_i32(st["team"]["hp"][(v_t, v_ta)]) > 0))
 
     def _then119(st, v_u, v_m, v_s, v_t, v_ta):
         st = dict(st)
@@ -7359,7 +7397,7 @@ def p_carry_out(st, v_u, v_m, v_s):
         st, (v_u, v_m, v_s, v_t, v_ta) = _branch(
             _c120, lambda: _then121(st, v_u, v_m, v_s, v_t, v_ta), lambda: (st, (v_u, v_m, v_s, v_t, v_ta))
         )
-        _c123 = _K9[_i32(v_m)] != 2
+        _c123 = _ix(_K9, _i32(v_m)) != 2
 
         def _then124(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
@@ -7374,19 +7412,19 @@ def p_carry_out(st, v_u, v_m, v_s):
 
         def _then127(st, v_u, v_m, v_s, v_t, v_ta):
             st = dict(st)
-            _c128 = _i32(st["thrash_left"][_i32(v_u)]) > 0
+            _c128 = _i32(_ix(st["thrash_left"], _i32(v_u))) > 0
 
             def _then129(st, v_u, v_m, v_s, v_t, v_ta):
                 st = dict(st)
-                _a130 = jnp.maximum((_i32(st["thrash_left"][_i32(v_u)]) - 1), 0)
-                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a130, jnp.int8))
-                _c131 = _i32(st["thrash_left"][_i32(v_u)]) == 0
+                _a130 = jnp.maximum((_i32(_ix(st["thrash_left"], _i32(v_u))) - 1), 0)
+                st["thrash_left"] = _iset(st["thrash_left"], _i32(v_u), _cast(_a130, jnp.int8))
+                _c131 = _i32(_ix(st["thrash_left"], _i32(v_u))) == 0
 
                 def _then132(st, v_u, v_m, v_s, v_t, v_ta):
                     st = dict(st)
                     st, _r133 = _randint(st, 2, 5)
                     _a134 = _r133
-                    st["confused"] = st["confused"].at[_i32(v_u)].set(_cast(_a134, jnp.int8))
+                    st["confused"] = _iset(st["confused"], _i32(v_u), _cast(_a134, jnp.int8))
                     return st, (v_u, v_m, v_s, v_t, v_ta)
 
                 st, (v_u, v_m, v_s, v_t, v_ta) = _branch(
@@ -7398,9 +7436,9 @@ def p_carry_out(st, v_u, v_m, v_s):
                 st = dict(st)
                 st, _r136 = _randint(st, 2, 3)
                 _a137 = _r136
-                st["thrash_left"] = st["thrash_left"].at[_i32(v_u)].set(_cast(_a137, jnp.int8))
+                st["thrash_left"] = _iset(st["thrash_left"], _i32(v_u), _cast(_a137, jnp.int8))
                 _a138 = v_s
-                st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a138, jnp.int8))
+                st["lock_slot"] = _iset(st["lock_slot"], _i32(v_u), _cast(_a138, jnp.int8))
                 return st, (v_u, v_m, v_s, v_t, v_ta)
 
             st, (v_u, v_m, v_s, v_t, v_ta) = _branch(
@@ -7478,15 +7516,15 @@ def p_check_hit(st, v_u, v_m):
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_ta = _lcast(_ix(st["active"], _i32(v_t)), jnp.int8)
     v_sp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     _a144 = True
     st["go"] = _cast(_a144, jnp.bool_)
-    _c145 = jnp.logical_not(_K8[_i32(v_m)])
+    _c145 = jnp.logical_not(_ix(_K8, _i32(v_m)))
 
     def _then146(st, v_u, v_m, v_t, v_ta, v_sp):
         st = dict(st)
-        _c147 = jnp.logical_and(st["invulnerable"][_i32(v_t)], (_i32(_K10[_i32(v_m)]) != 0))
+        _c147 = jnp.logical_and(_ix(st["invulnerable"], _i32(v_t)), (_i32(_ix(_K10, _i32(v_m))) != 0))
 
         def _then148(st, v_u, v_m, v_t, v_ta, v_sp):
             st = dict(st)
@@ -7498,10 +7536,10 @@ def p_check_hit(st, v_u, v_m):
             _c147, lambda: _then148(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp))
         )
         _c150 = jnp.logical_and(
-            jnp.logical_and(st["go"], _K11[_i32(v_m)]),
+            jnp.logical_and(st["go"], _ix(_K11, _i32(v_m))),
             jnp.logical_or(
-                (_i32(f_eff(st, _K6[_i32(v_m)], _K12[_i32(v_sp)])) == 0),
-                (_i32(f_eff(st, _K6[_i32(v_m)], _K13[_i32(v_sp)])) == 0),
+                (_i32(f_eff(st, _ix(_K6, _i32(v_m)), _ix(_K12, _i32(v_sp)))) == 0),
+                (_i32(f_eff(st, _ix(_K6, _i32(v_m)), _ix(_K13, _i32(v_sp)))) == 0),
             ),
         )
 
@@ -7516,7 +7554,7 @@ def p_check_hit(st, v_u, v_m):
         )
         _c153 = jnp.logical_and(
             jnp.logical_and(st["go"], st["fx"]["ohko"]),
-            (_i32(st["mstat"][_i32(v_t)][3]) > _i32(st["mstat"][_i32(v_u)][3])),
+            (_i32(_ix(st["mstat"], _i32(v_t))[3]) > _i32(_ix(st["mstat"], _i32(v_u))[3])),
         )
 
         def _then154(st, v_u, v_m, v_t, v_ta, v_sp):
@@ -7541,14 +7579,14 @@ def p_check_hit(st, v_u, v_m):
         st, (v_u, v_m, v_t, v_ta, v_sp) = _branch(
             _c156, lambda: _then157(st, v_u, v_m, v_t, v_ta, v_sp), lambda: (st, (v_u, v_m, v_t, v_ta, v_sp))
         )
-        v_sure = _lcast(jnp.logical_and((st["fx"]["status"] == 1), st["recharging"][_i32(v_t)]), jnp.bool_)
-        _c159 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_K10[_i32(v_m)]) != 0)), jnp.logical_not(v_sure))
+        v_sure = _lcast(jnp.logical_and((st["fx"]["status"] == 1), _ix(st["recharging"], _i32(v_t))), jnp.bool_)
+        _c159 = jnp.logical_and(jnp.logical_and(st["go"], (_i32(_ix(_K10, _i32(v_m))) != 0)), jnp.logical_not(v_sure))
 
         def _then160(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
             st = dict(st)
             st, _r162 = _randint(st, 0, 255)
             _c161 = _r162 >= _i32(
-                f_hit_chance(st, _K10[_i32(v_m)], st["boosts"][_i32(v_u)][4], st["boosts"][_i32(v_t)][5])
+                f_hit_chance(st, _ix(_K10, _i32(v_m)), _ix(st["boosts"], _i32(v_u))[4], _ix(st["boosts"], _i32(v_t))[5])
             )
 
             def _then163(st, v_u, v_m, v_t, v_ta, v_sp, v_sure):
@@ -7602,7 +7640,7 @@ def p_missed(st, v_u):
     """proc `missed` (pokemon_gen1.envspec:571)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
     _c165 = st["fx"]["explode"]
 
     def _then166(st, v_u, v_a):
@@ -7617,11 +7655,11 @@ def p_missed(st, v_u):
     def _then169(st, v_u, v_a):
         st = dict(st)
         _a170 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - 1), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a170, jnp.int16))}
+        st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a170, jnp.int16))}
         return st, (v_u, v_a)
 
     st, (v_u, v_a) = _branch(_c168, lambda: _then169(st, v_u, v_a), lambda: (st, (v_u, v_a)))
-    _c171 = _i32(st["trap_left"][_i32(v_u)]) > 0
+    _c171 = _i32(_ix(st["trap_left"], _i32(v_u))) > 0
 
     def _then172(st, v_u, v_a):
         st = dict(st)
@@ -7642,15 +7680,15 @@ def p_land(st, v_u, v_m, v_s):
     v_m = _lcast(v_m, jnp.int16)
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
-    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
+    v_ta = _lcast(_ix(st["active"], _i32(v_t)), jnp.int8)
     v_damaging = _lcast(
         jnp.logical_or(
             jnp.logical_or(
                 jnp.logical_or(
                     jnp.logical_or(
                         jnp.logical_or(
-                            jnp.logical_or((_i32(_K7[_i32(v_m)]) > 0), st["fx"]["ohko"]), st["fx"]["counter"]
+                            jnp.logical_or((_i32(_ix(_K7, _i32(v_m))) > 0), st["fx"]["ohko"]), st["fx"]["counter"]
                         ),
                         st["fx"]["level_damage"],
                     ),
@@ -7692,7 +7730,7 @@ def p_land(st, v_u, v_m, v_s):
         v_many = _lcast((_i32(st["fx"]["hits_max"]) > _i32(st["fx"]["hits_min"])), jnp.bool_)
         st, _r179 = _randint(st, 0, 7)
         v_draw = _lcast(_r179, jnp.int8)
-        v_hits = _lcast(jnp.where(v_many, _i32(_K14[_i32(v_draw)]), _i32(st["fx"]["hits_min"])), jnp.int8)
+        v_hits = _lcast(jnp.where(v_many, _i32(_ix(_K14, _i32(v_draw))), _i32(st["fx"]["hits_min"])), jnp.int8)
         st = p_hit(st, v_u, v_hits)
         return st, (v_u, v_m, v_s, v_t, v_a, v_ta, v_damaging)
 
@@ -7833,8 +7871,8 @@ def p_compute_damage(st, v_u, v_m):
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
-    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
+    v_ta = _lcast(_ix(st["active"], _i32(v_t)), jnp.int8)
     v_sp = _lcast(st["team"]["species"][(v_u, v_a)], jnp.int16)
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     v_lv = _lcast(st["team"]["level"][(v_u, v_a)], jnp.int8)
@@ -7844,10 +7882,10 @@ def p_compute_damage(st, v_u, v_m):
     _c196 = _i32(st["fx"]["fixed"]) > 0
     _c197 = st["fx"]["psywave"]
     _c198 = st["fx"]["half_hp"]
-    _c199 = jnp.logical_and(st["fx"]["trap"], (_i32(st["trap_left"][_i32(v_u)]) > 0))
+    _c199 = jnp.logical_and(st["fx"]["trap"], (_i32(_ix(st["trap_left"], _i32(v_u))) > 0))
     _c200 = jnp.logical_and(
-        jnp.logical_and(st["fx"]["trap"], (_K6[_i32(v_m)] == 0)),
-        jnp.logical_or((_K12[_i32(v_tsp)] == 13), (_K13[_i32(v_tsp)] == 13)),
+        jnp.logical_and(st["fx"]["trap"], (_ix(_K6, _i32(v_m)) == 0)),
+        jnp.logical_or((_ix(_K12, _i32(v_tsp)) == 13), (_ix(_K13, _i32(v_tsp)) == 13)),
     )
 
     def _then201(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
@@ -7858,7 +7896,7 @@ def p_compute_damage(st, v_u, v_m):
 
     def _then203(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _c204 = jnp.logical_and(st["counterable"][_i32(v_t)], (_i32(st["last_damage"]) > 0))
+        _c204 = jnp.logical_and(_ix(st["counterable"], _i32(v_t)), (_i32(st["last_damage"]) > 0))
 
         def _then205(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
             st = dict(st)
@@ -7906,7 +7944,7 @@ def p_compute_damage(st, v_u, v_m):
 
     def _then218(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        _a219 = st["trap_damage"][_i32(v_u)]
+        _a219 = _ix(st["trap_damage"], _i32(v_u))
         st["dmg"] = _cast(_a219, jnp.int16)
         return st, (v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv)
 
@@ -7918,7 +7956,7 @@ def p_compute_damage(st, v_u, v_m):
 
     def _else222(st, v_u, v_m, v_t, v_a, v_ta, v_sp, v_tsp, v_lv):
         st = dict(st)
-        v_phys = _lcast((_K9[_i32(v_m)] == 0), jnp.bool_)
+        v_phys = _lcast((_ix(_K9, _i32(v_m)) == 0), jnp.bool_)
         v_k = _lcast(jnp.where(v_phys, 0, 2), jnp.int8)
         v_kd = _lcast(jnp.where(v_phys, 1, 2), jnp.int8)
         st, _r223 = _randint(st, 0, 255)
@@ -7926,44 +7964,51 @@ def p_compute_damage(st, v_u, v_m):
         v_crit = _lcast(
             (
                 _i32(v_crit_draw)
-                < _i32(f_crit_chance(st, _K15[_i32(v_sp)], st["focus"][_i32(v_u)], st["fx"]["high_crit"]))
+                < _i32(f_crit_chance(st, _ix(_K15, _i32(v_sp)), _ix(st["focus"], _i32(v_u)), st["fx"]["high_crit"]))
             ),
             jnp.bool_,
         )
         v_atk = _lcast(
-            jnp.where(v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(st["mstat"][_i32(v_u)][_i32(v_k)])),
+            jnp.where(
+                v_crit, _i32(st["team"]["stats"][(v_u, v_a, v_k)]), _i32(_ix(_ix(st["mstat"], _i32(v_u)), _i32(v_k)))
+            ),
             jnp.int16,
         )
         v_def0 = _lcast(
-            jnp.where(v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(st["mstat"][_i32(v_t)][_i32(v_kd)])),
+            jnp.where(
+                v_crit, _i32(st["team"]["stats"][(v_t, v_ta, v_kd)]), _i32(_ix(_ix(st["mstat"], _i32(v_t)), _i32(v_kd)))
+            ),
             jnp.int16,
         )
         v_screened = _lcast(
             jnp.logical_and(
                 jnp.logical_not(v_crit),
                 jnp.logical_or(
-                    jnp.logical_and(v_phys, st["reflect"][_i32(v_t)]),
-                    jnp.logical_and(jnp.logical_not(v_phys), st["light_screen"][_i32(v_t)]),
+                    jnp.logical_and(v_phys, _ix(st["reflect"], _i32(v_t))),
+                    jnp.logical_and(jnp.logical_not(v_phys), _ix(st["light_screen"], _i32(v_t))),
                 ),
             ),
             jnp.bool_,
         )
         v_def1 = _lcast(jnp.where(v_screened, (_i32(v_def0) * 2), _i32(v_def0)), jnp.int16)
         v_stab = _lcast(
-            jnp.logical_or((_K6[_i32(v_m)] == _K12[_i32(v_sp)]), (_K6[_i32(v_m)] == _K13[_i32(v_sp)])), jnp.bool_
+            jnp.logical_or(
+                (_ix(_K6, _i32(v_m)) == _ix(_K12, _i32(v_sp))), (_ix(_K6, _i32(v_m)) == _ix(_K13, _i32(v_sp)))
+            ),
+            jnp.bool_,
         )
         v_raw = _lcast(
             f_formula(
                 st,
                 jnp.where(v_crit, (2 * _i32(v_lv)), _i32(v_lv)),
-                _K7[_i32(v_m)],
+                _ix(_K7, _i32(v_m)),
                 v_atk,
                 v_def1,
                 jnp.logical_and(st["fx"]["explode"], v_phys),
                 v_stab,
-                _K6[_i32(v_m)],
-                _K12[_i32(v_tsp)],
-                _K13[_i32(v_tsp)],
+                _ix(_K6, _i32(v_m)),
+                _ix(_K12, _i32(v_tsp)),
+                _ix(_K13, _i32(v_tsp)),
             ),
             jnp.int16,
         )
@@ -8231,11 +8276,13 @@ def f_hit_chance(st, v_accuracy, v_acc_stage, v_eva_stage):
         lambda: (st, (v_accuracy, v_acc_stage, v_eva_stage, _done, _ret)),
     )
     v_a1 = _lcast(jnp.floor_divide((_i32(v_accuracy) * 255), 100), jnp.int16)
-    v_a2 = _lcast(jnp.floor_divide((_i32(v_a1) * _i32(_K16[(_i32(v_acc_stage) + 6)])), 100), jnp.int16)
+    v_a2 = _lcast(jnp.floor_divide((_i32(v_a1) * _i32(_ix(_K16, (_i32(v_acc_stage) + 6)))), 100), jnp.int16)
     _ret = _select(
         _done,
         _ret,
-        _cast(jnp.clip(jnp.floor_divide((_i32(v_a2) * _i32(_K16[(6 - _i32(v_eva_stage))])), 100), 1, 255), jnp.int16),
+        _cast(
+            jnp.clip(jnp.floor_divide((_i32(v_a2) * _i32(_ix(_K16, (6 - _i32(v_eva_stage))))), 100), 1, 255), jnp.int16
+        ),
     )
     _done = jnp.bool_(True)
     return _ret
@@ -8267,8 +8314,8 @@ def p_hit(st, v_u, v_n):
     v_u = _lcast(v_u, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
-    _c232 = _i32(st["sub_hp"][_i32(v_t)]) > 0
+    v_ta = _lcast(_ix(st["active"], _i32(v_t)), jnp.int8)
+    _c232 = _i32(_ix(st["sub_hp"], _i32(v_t))) > 0
 
     def _then233(st, v_u, v_n, v_t, v_ta):
         st = dict(st)
@@ -8276,7 +8323,7 @@ def p_hit(st, v_u, v_n):
         st["hit_sub"] = _cast(_a234, jnp.bool_)
         _a235 = st["dmg"]
         st["last_damage"] = _cast(_a235, jnp.int16)
-        _c236 = (_i32(st["dmg"]) * _i32(v_n)) >= _i32(st["sub_hp"][_i32(v_t)])
+        _c236 = (_i32(st["dmg"]) * _i32(v_n)) >= _i32(_ix(st["sub_hp"], _i32(v_t)))
 
         def _then237(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
@@ -8288,8 +8335,8 @@ def p_hit(st, v_u, v_n):
 
         def _else240(st, v_u, v_n, v_t, v_ta):
             st = dict(st)
-            _a241 = jnp.maximum((_i32(st["sub_hp"][_i32(v_t)]) - (_i32(st["dmg"]) * _i32(v_n))), 0)
-            st["sub_hp"] = st["sub_hp"].at[_i32(v_t)].set(_cast(_a241, jnp.int16))
+            _a241 = jnp.maximum((_i32(_ix(st["sub_hp"], _i32(v_t))) - (_i32(st["dmg"]) * _i32(v_n))), 0)
+            st["sub_hp"] = _iset(st["sub_hp"], _i32(v_t), _cast(_a241, jnp.int16))
             st = p_recoil_and_drain(st, v_u, st["dmg"])
             return st, (v_u, v_n, v_t, v_ta)
 
@@ -8323,7 +8370,7 @@ def p_hit(st, v_u, v_n):
             jnp.int8,
         )
         _a243 = jnp.maximum((_i32(v_hp) - _i32(v_total)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a243, jnp.int16))}
+        st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_t), _i32(v_ta)), _cast(_a243, jnp.int16))}
         _a244 = jnp.clip(jnp.minimum(_i32(st["dmg"]), (_i32(v_hp) - ((_i32(v_done) - 1) * _i32(st["dmg"])))), 0, 999)
         st["last_damage"] = _cast(_a244, jnp.int16)
         _c245 = _i32(v_total) > 0
@@ -8372,7 +8419,7 @@ def p_recoil_and_drain(st, v_u, v_d):
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
     v_d = _lcast(v_d, jnp.int16)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
     _c247 = _i32(st["fx"]["recoil_num"]) > 0
 
     def _then248(st, v_u, v_d, v_a):
@@ -8385,7 +8432,7 @@ def p_recoil_and_drain(st, v_u, v_d):
             jnp.int16,
         )
         _a249 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_r)), 0)
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a249, jnp.int16))}
+        st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a249, jnp.int16))}
         return st, (v_u, v_d, v_a)
 
     st, (v_u, v_d, v_a) = _branch(_c247, lambda: _then248(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
@@ -8403,7 +8450,7 @@ def p_recoil_and_drain(st, v_u, v_d):
             jnp.int32,
         )
         _a252 = jnp.minimum((_i32(st["team"]["hp"][(v_u, v_a)]) + _i32(v_gain)), _i32(st["team"]["maxhp"][(v_u, v_a)]))
-        st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a252, jnp.int16))}
+        st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a252, jnp.int16))}
         return st, (v_u, v_d, v_a)
 
     st, (v_u, v_d, v_a) = _branch(_c250, lambda: _then251(st, v_u, v_d, v_a), lambda: (st, (v_u, v_d, v_a)))
@@ -8416,13 +8463,14 @@ def p_primary_effects(st, v_u, v_m):
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
-    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
-    v_shielded = _lcast((_i32(st["sub_hp"][_i32(v_t)]) > 0), jnp.bool_)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
+    v_ta = _lcast(_ix(st["active"], _i32(v_t)), jnp.int8)
+    v_shielded = _lcast((_i32(_ix(st["sub_hp"], _i32(v_t))) > 0), jnp.bool_)
     _c253 = jnp.logical_and(
         jnp.logical_and((_i32(st["fx"]["stages"]) != 0), (_i32(st["fx"]["stat_chance"]) == 100)),
         jnp.logical_or(
-            st["fx"]["on_user"], jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(st["mist"][_i32(v_t)]))
+            st["fx"]["on_user"],
+            jnp.logical_and(jnp.logical_not(v_shielded), jnp.logical_not(_ix(st["mist"], _i32(v_t)))),
         ),
     )
 
@@ -8438,7 +8486,7 @@ def p_primary_effects(st, v_u, v_m):
         lambda: (st, (v_u, v_m, v_t, v_a, v_ta, v_shielded)),
     )
     v_cond = _lcast(st["fx"]["status"], jnp.int8)
-    _c256 = jnp.logical_and((v_cond == 1), st["recharging"][_i32(v_t)])
+    _c256 = jnp.logical_and((v_cond == 1), _ix(st["recharging"], _i32(v_t)))
     _c257 = v_cond != 0
 
     def _then258(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
@@ -8486,14 +8534,14 @@ def p_primary_effects(st, v_u, v_m):
     )
     _c266 = jnp.logical_and(
         jnp.logical_and((_i32(st["fx"]["confuse"]) == 100), jnp.logical_not(v_shielded)),
-        (_i32(st["confused"][_i32(v_t)]) == 0),
+        (_i32(_ix(st["confused"], _i32(v_t))) == 0),
     )
 
     def _then267(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond):
         st = dict(st)
         st, _r268 = _randint(st, 2, 5)
         _a269 = _r268
-        st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a269, jnp.int8))
+        st["confused"] = _iset(st["confused"], _i32(v_t), _cast(_a269, jnp.int8))
         return st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond)
 
     st, (v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond) = _branch(
@@ -8505,11 +8553,12 @@ def p_primary_effects(st, v_u, v_m):
     _c270 = jnp.logical_and(
         jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)), jnp.logical_not(st["seeded"][_i32(v_t)])
+                jnp.logical_and(st["fx"]["seed"], jnp.logical_not(v_shielded)),
+                jnp.logical_not(_ix(st["seeded"], _i32(v_t))),
             ),
-            (_K12[_i32(v_tsp)] != 4),
+            (_ix(_K12, _i32(v_tsp)) != 4),
         ),
-        (_K13[_i32(v_tsp)] != 4),
+        (_ix(_K13, _i32(v_tsp)) != 4),
     )
 
     def _then271(st, v_u, v_m, v_t, v_a, v_ta, v_shielded, v_cond, v_tsp):
@@ -8668,7 +8717,7 @@ def p_recover(st, v_u):
     """proc `recover` (pokemon_gen1.envspec:822)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
     v_hp = _lcast(st["team"]["hp"][(v_u, v_a)], jnp.int16)
     v_full = _lcast(st["team"]["maxhp"][(v_u, v_a)], jnp.int16)
     _c291 = jnp.logical_not(f_heal_fails(st, v_hp, v_full))
@@ -8690,13 +8739,13 @@ def p_recover(st, v_u):
                 "sleep": _put(st["team"]["sleep"], (_i32(v_u), _i32(v_a)), _cast(_a296, jnp.int8)),
             }
             _a297 = v_full
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a297, jnp.int16))}
+            st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a297, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
 
         def _else298(st, v_u, v_a, v_hp, v_full):
             st = dict(st)
             _a299 = jnp.minimum((_i32(v_hp) + jnp.floor_divide(_i32(v_full), 2)), _i32(v_full))
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a299, jnp.int16))}
+            st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a299, jnp.int16))}
             return st, (v_u, v_a, v_hp, v_full)
 
         st, (v_u, v_a, v_hp, v_full) = _branch(
@@ -8724,10 +8773,10 @@ def p_make_substitute(st, v_u):
     """proc `make_substitute` (pokemon_gen1.envspec:840)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
     v_quarter = _lcast(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 4), jnp.int16)
     _c300 = jnp.logical_and(
-        (_i32(st["sub_hp"][_i32(v_u)]) == 0),
+        (_i32(_ix(st["sub_hp"], _i32(v_u))) == 0),
         ((_i32(st["team"]["hp"][(v_u, v_a)]) * 4) >= _i32(st["team"]["maxhp"][(v_u, v_a)])),
     )
 
@@ -8738,15 +8787,15 @@ def p_make_substitute(st, v_u):
         def _then303(st, v_u, v_a, v_quarter):
             st = dict(st)
             _a304 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_quarter)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a304, jnp.int16))}
+            st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a304, jnp.int16))}
             return st, (v_u, v_a, v_quarter)
 
         st, (v_u, v_a, v_quarter) = _branch(
             _c302, lambda: _then303(st, v_u, v_a, v_quarter), lambda: (st, (v_u, v_a, v_quarter))
         )
         _a305 = _i32(v_quarter) + 1
-        st["sub_hp"] = st["sub_hp"].at[_i32(v_u)].set(_cast(_a305, jnp.int16))
-        _c306 = st["trapped"][_i32(v_u)]
+        st["sub_hp"] = _iset(st["sub_hp"], _i32(v_u), _cast(_a305, jnp.int16))
+        _c306 = _ix(st["trapped"], _i32(v_u))
 
         def _then307(st, v_u, v_a, v_quarter):
             st = dict(st)
@@ -8785,21 +8834,21 @@ def p_do_haze(st, v_u):
     def _loop310(i, carry):
         st, (v_u, v_p) = dict(carry[0]), carry[1]
         v_p = i
-        v_a = _lcast(st["active"][_i32(v_p)], jnp.int8)
+        v_a = _lcast(_ix(st["active"], _i32(v_p)), jnp.int8)
         _a311 = _K3
-        st["boosts"] = st["boosts"].at[_i32(v_p)].set(_cast(_a311, jnp.int8))
+        st["boosts"] = _iset(st["boosts"], _i32(v_p), _cast(_a311, jnp.int8))
         v_k = 0
         _a312 = st["team"]["stats"][(v_p, v_a, v_k)]
-        st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a312, jnp.int16))
+        st["mstat"] = _iset(st["mstat"], (_i32(v_p), _i32(v_k)), _cast(_a312, jnp.int16))
         v_k = 1
         _a313 = st["team"]["stats"][(v_p, v_a, v_k)]
-        st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a313, jnp.int16))
+        st["mstat"] = _iset(st["mstat"], (_i32(v_p), _i32(v_k)), _cast(_a313, jnp.int16))
         v_k = 2
         _a314 = st["team"]["stats"][(v_p, v_a, v_k)]
-        st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a314, jnp.int16))
+        st["mstat"] = _iset(st["mstat"], (_i32(v_p), _i32(v_k)), _cast(_a314, jnp.int16))
         v_k = 3
         _a315 = st["team"]["stats"][(v_p, v_a, v_k)]
-        st["mstat"] = st["mstat"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a315, jnp.int16))
+        st["mstat"] = _iset(st["mstat"], (_i32(v_p), _i32(v_k)), _cast(_a315, jnp.int16))
         _a316 = 0
         st["confused"] = _put(st["confused"], _i32(v_p), _cast(_a316, jnp.int8))
         _a317 = False
@@ -8823,21 +8872,23 @@ def p_do_haze(st, v_u):
     _a324 = 0
     st["team"] = {
         **st["team"],
-        "status": _put(st["team"]["status"], (_i32(v_t), _i32(st["active"][_i32(v_t)])), _cast(_a324, jnp.int8)),
+        "status": _put(st["team"]["status"], (_i32(v_t), _i32(_ix(st["active"], _i32(v_t)))), _cast(_a324, jnp.int8)),
     }
     _a325 = 0
     st["team"] = {
         **st["team"],
-        "sleep": _put(st["team"]["sleep"], (_i32(v_t), _i32(st["active"][_i32(v_t)])), _cast(_a325, jnp.int8)),
+        "sleep": _put(st["team"]["sleep"], (_i32(v_t), _i32(_ix(st["active"], _i32(v_t)))), _cast(_a325, jnp.int8)),
     }
-    _c326 = st["team"]["status"][(v_u, st["active"][_i32(v_u)])] == 6
+    _c326 = st["team"]["status"][(v_u, _ix(st["active"], _i32(v_u)))] == 6
 
     def _then327(st, v_u, v_t):
         st = dict(st)
         _a328 = 2
         st["team"] = {
             **st["team"],
-            "status": _put(st["team"]["status"], (_i32(v_u), _i32(st["active"][_i32(v_u)])), _cast(_a328, jnp.int8)),
+            "status": _put(
+                st["team"]["status"], (_i32(v_u), _i32(_ix(st["active"], _i32(v_u)))), _cast(_a328, jnp.int8)
+            ),
         }
         return st, (v_u, v_t)
 
@@ -8850,11 +8901,12 @@ def p_inflict(st, v_t, v_cond):
     st = dict(st)
     v_t = _lcast(v_t, jnp.int8)
     v_cond = _lcast(v_cond, jnp.int8)
-    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_ta = _lcast(_ix(st["active"], _i32(v_t)), jnp.int8)
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     v_poison = _lcast(jnp.logical_or((v_cond == 2), (v_cond == 6)), jnp.bool_)
     v_immune = _lcast(
-        jnp.logical_and(v_poison, jnp.logical_or((_K12[_i32(v_tsp)] == 7), (_K13[_i32(v_tsp)] == 7))), jnp.bool_
+        jnp.logical_and(v_poison, jnp.logical_or((_ix(_K12, _i32(v_tsp)) == 7), (_ix(_K13, _i32(v_tsp)) == 7))),
+        jnp.bool_,
     )
     _c329 = jnp.logical_and((st["team"]["status"][(v_t, v_ta)] == 0), jnp.logical_not(v_immune))
 
@@ -8863,7 +8915,7 @@ def p_inflict(st, v_t, v_cond):
         _a331 = v_cond
         st["team"] = {
             **st["team"],
-            "status": st["team"]["status"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a331, jnp.int8)),
+            "status": _iset(st["team"]["status"], (_i32(v_t), _i32(v_ta)), _cast(_a331, jnp.int8)),
         }
         _c332 = v_cond == 1
 
@@ -8873,7 +8925,7 @@ def p_inflict(st, v_t, v_cond):
             _a335 = _r334
             st["team"] = {
                 **st["team"],
-                "sleep": st["team"]["sleep"].at[(_i32(v_t), _i32(v_ta))].set(_cast(_a335, jnp.int8)),
+                "sleep": _iset(st["team"]["sleep"], (_i32(v_t), _i32(v_ta)), _cast(_a335, jnp.int8)),
             }
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
 
@@ -8886,8 +8938,8 @@ def p_inflict(st, v_t, v_cond):
 
         def _then337(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            _a338 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_t), 3)].set(_cast(_a338, jnp.int16))
+            _a338 = jnp.maximum(jnp.floor_divide(_i32(_ix(st["mstat"], _i32(v_t))[3]), 4), 1)
+            st["mstat"] = _iset(st["mstat"], (_i32(v_t), 3), _cast(_a338, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
 
         st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(
@@ -8899,8 +8951,8 @@ def p_inflict(st, v_t, v_cond):
 
         def _then340(st, v_t, v_cond, v_ta, v_tsp, v_poison, v_immune):
             st = dict(st)
-            _a341 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_t)][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_t), 0)].set(_cast(_a341, jnp.int16))
+            _a341 = jnp.maximum(jnp.floor_divide(_i32(_ix(st["mstat"], _i32(v_t))[0]), 2), 1)
+            st["mstat"] = _iset(st["mstat"], (_i32(v_t), 0), _cast(_a341, jnp.int16))
             return st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune)
 
         st, (v_t, v_cond, v_ta, v_tsp, v_poison, v_immune) = _branch(
@@ -8952,7 +9004,7 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     v_user = _lcast(v_user, jnp.int8)
     v_i = _lcast(_i32(v_k), jnp.int8)
     v_j = _lcast(jnp.minimum(_i32(v_i), 3), jnp.int8)
-    v_b = _lcast(st["boosts"][_i32(v_s)][_i32(v_i)], jnp.int8)
+    v_b = _lcast(_ix(_ix(st["boosts"], _i32(v_s)), _i32(v_i)), jnp.int8)
     v_counts = _lcast(False, jnp.bool_)
     _c346 = jnp.logical_or(
         jnp.logical_and((_i32(v_delta) > 0), (_i32(v_b) < 6)), jnp.logical_and((_i32(v_delta) < 0), (_i32(v_b) > -6))
@@ -8961,13 +9013,13 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     def _then347(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
         _c348 = _i32(v_i) >= 4
-        _c349 = jnp.logical_and((_i32(v_delta) > 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 999))
-        _c350 = jnp.logical_and((_i32(v_delta) < 0), (_i32(st["mstat"][_i32(v_s)][_i32(v_j)]) == 1))
+        _c349 = jnp.logical_and((_i32(v_delta) > 0), (_i32(_ix(_ix(st["mstat"], _i32(v_s)), _i32(v_j))) == 999))
+        _c350 = jnp.logical_and((_i32(v_delta) < 0), (_i32(_ix(_ix(st["mstat"], _i32(v_s)), _i32(v_j))) == 1))
 
         def _then351(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             _a352 = jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a352, jnp.int8))
+            st["boosts"] = _iset(st["boosts"], (_i32(v_s), _i32(v_i)), _cast(_a352, jnp.int8))
             _a353 = True
             v_counts = _lcast(_a353, jnp.bool_)
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
@@ -8975,23 +9027,23 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
         def _then354(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             _a355 = jnp.maximum((jnp.minimum((_i32(v_b) + _i32(v_delta)), 6) - 1), -6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a355, jnp.int8))
+            st["boosts"] = _iset(st["boosts"], (_i32(v_s), _i32(v_i)), _cast(_a355, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
 
         def _then356(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             _a357 = jnp.minimum((jnp.maximum((_i32(v_b) + _i32(v_delta)), -6) + 1), 6)
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a357, jnp.int8))
+            st["boosts"] = _iset(st["boosts"], (_i32(v_s), _i32(v_i)), _cast(_a357, jnp.int8))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts)
 
         def _else358(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
             st = dict(st)
             v_nb = _lcast(jnp.clip((_i32(v_b) + _i32(v_delta)), -6, 6), jnp.int8)
             _a359 = v_nb
-            st["boosts"] = st["boosts"].at[(_i32(v_s), _i32(v_i))].set(_cast(_a359, jnp.int8))
+            st["boosts"] = _iset(st["boosts"], (_i32(v_s), _i32(v_i)), _cast(_a359, jnp.int8))
             _a360 = True
             v_counts = _lcast(_a360, jnp.bool_)
-            v_stored = _lcast(st["team"]["stats"][(v_s, st["active"][_i32(v_s)], v_j)], jnp.int16)
+            v_stored = _lcast(st["team"]["stats"][(v_s, _ix(st["active"], _i32(v_s)), v_j)], jnp.int16)
             _c361 = _i32(v_nb) >= 0
 
             def _then362(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
@@ -9000,15 +9052,15 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
                 _a363 = jnp.clip(
                     _i32(jnp.where((_i32(v_delta) > 0), jnp.minimum(_i32(v_raised), 999), _i32(v_raised))), 1, 2500
                 )
-                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a363, jnp.int16))
+                st["mstat"] = _iset(st["mstat"], (_i32(v_s), _i32(v_j)), _cast(_a363, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
 
             def _else364(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored):
                 st = dict(st)
                 _a365 = jnp.maximum(
-                    jnp.floor_divide((_i32(v_stored) * _i32(_K17[jnp.clip((0 - _i32(v_nb)), 0, 6)])), 100), 1
+                    jnp.floor_divide((_i32(v_stored) * _i32(_ix(_K17, jnp.clip((0 - _i32(v_nb)), 0, 6)))), 100), 1
                 )
-                st["mstat"] = st["mstat"].at[(_i32(v_s), _i32(v_j))].set(_cast(_a365, jnp.int16))
+                st["mstat"] = _iset(st["mstat"], (_i32(v_s), _i32(v_j)), _cast(_a365, jnp.int16))
                 return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored)
 
             st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_nb, v_stored) = _branch(
@@ -9056,13 +9108,13 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
     def _then367(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts):
         st = dict(st)
         v_f = _lcast((1 - _i32(v_user)), jnp.int8)
-        v_fs = _lcast(st["team"]["status"][(v_f, st["active"][_i32(v_f)])], jnp.int8)
+        v_fs = _lcast(st["team"]["status"][(v_f, _ix(st["active"], _i32(v_f)))], jnp.int8)
         _c368 = v_fs == 5
 
         def _then369(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
-            _a370 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][3]), 4), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_f), 3)].set(_cast(_a370, jnp.int16))
+            _a370 = jnp.maximum(jnp.floor_divide(_i32(_ix(st["mstat"], _i32(v_f))[3]), 4), 1)
+            st["mstat"] = _iset(st["mstat"], (_i32(v_f), 3), _cast(_a370, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
 
         st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(
@@ -9074,8 +9126,8 @@ def p_change_stat(st, v_s, v_k, v_delta, v_user):
 
         def _then372(st, v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs):
             st = dict(st)
-            _a373 = jnp.maximum(jnp.floor_divide(_i32(st["mstat"][_i32(v_f)][0]), 2), 1)
-            st["mstat"] = st["mstat"].at[(_i32(v_f), 0)].set(_cast(_a373, jnp.int16))
+            _a373 = jnp.maximum(jnp.floor_divide(_i32(_ix(st["mstat"], _i32(v_f))[0]), 2), 1)
+            st["mstat"] = _iset(st["mstat"], (_i32(v_f), 0), _cast(_a373, jnp.int16))
             return st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs)
 
         st, (v_s, v_k, v_delta, v_user, v_i, v_j, v_b, v_counts, v_f, v_fs) = _branch(
@@ -9112,7 +9164,7 @@ def p_after_hit(st, v_u, v_m, v_s):
     v_m = _lcast(v_m, jnp.int16)
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    v_up = _lcast((_i32(st["team"]["hp"][(v_t, st["active"][_i32(v_t)])]) > 0), jnp.bool_)
+    v_up = _lcast((_i32(st["team"]["hp"][(v_t, _ix(st["active"], _i32(v_t)))]) > 0), jnp.bool_)
     _c374 = jnp.logical_and(jnp.logical_and(st["fx"]["recharge"], v_up), jnp.logical_not(st["broke_sub"]))
 
     def _then375(st, v_u, v_m, v_s, v_t, v_up):
@@ -9120,7 +9172,7 @@ def p_after_hit(st, v_u, v_m, v_s):
         _a376 = True
         st["recharging"] = _put(st["recharging"], _i32(v_u), _cast(_a376, jnp.bool_))
         _a377 = v_s
-        st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a377, jnp.int8))
+        st["lock_slot"] = _iset(st["lock_slot"], _i32(v_u), _cast(_a377, jnp.int8))
         return st, (v_u, v_m, v_s, v_t, v_up)
 
     st, (v_u, v_m, v_s, v_t, v_up) = _branch(
@@ -9131,7 +9183,7 @@ def p_after_hit(st, v_u, v_m, v_s):
     def _then379(st, v_u, v_m, v_s, v_t, v_up):
         st = dict(st)
         _c380 = jnp.logical_not(v_up)
-        _c381 = _i32(st["trap_left"][_i32(v_u)]) > 0
+        _c381 = _i32(_ix(st["trap_left"], _i32(v_u))) > 0
 
         def _then382(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
@@ -9141,8 +9193,8 @@ def p_after_hit(st, v_u, v_m, v_s):
 
         def _then384(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
-            _a385 = jnp.maximum((_i32(st["trap_left"][_i32(v_u)]) - 1), 0)
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a385, jnp.int8))
+            _a385 = jnp.maximum((_i32(_ix(st["trap_left"], _i32(v_u))) - 1), 0)
+            st["trap_left"] = _iset(st["trap_left"], _i32(v_u), _cast(_a385, jnp.int8))
             _a386 = True
             st["trapped"] = _put(st["trapped"], _i32(v_t), _cast(_a386, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
@@ -9150,15 +9202,15 @@ def p_after_hit(st, v_u, v_m, v_s):
         def _else387(st, v_u, v_m, v_s, v_t, v_up):
             st = dict(st)
             st, _r388 = _randint(st, 0, 7)
-            v_turns_drawn = _lcast(_K14[_r388], jnp.int8)
+            v_turns_drawn = _lcast(_ix(_K14, _r388), jnp.int8)
             _a389 = _i32(v_turns_drawn) - 1
-            st["trap_left"] = st["trap_left"].at[_i32(v_u)].set(_cast(_a389, jnp.int8))
+            st["trap_left"] = _iset(st["trap_left"], _i32(v_u), _cast(_a389, jnp.int8))
             _a390 = st["dmg"]
             st["trap_damage"] = _put(st["trap_damage"], _i32(v_u), _cast(_a390, jnp.int16))
             _a391 = v_s
-            st["lock_slot"] = st["lock_slot"].at[_i32(v_u)].set(_cast(_a391, jnp.int8))
+            st["lock_slot"] = _iset(st["lock_slot"], _i32(v_u), _cast(_a391, jnp.int8))
             _a392 = jnp.logical_not(st["hit_sub"])
-            st["trapped"] = st["trapped"].at[_i32(v_t)].set(_cast(_a392, jnp.bool_))
+            st["trapped"] = _iset(st["trapped"], _i32(v_t), _cast(_a392, jnp.bool_))
             return st, (v_u, v_m, v_s, v_t, v_up)
 
         st, (v_u, v_m, v_s, v_t, v_up) = _select_first(
@@ -9198,7 +9250,7 @@ def p_secondary_effects(st, v_u, v_m):
     v_u = _lcast(v_u, jnp.int8)
     v_m = _lcast(v_m, jnp.int16)
     v_t = _lcast((1 - _i32(v_u)), jnp.int8)
-    v_ta = _lcast(st["active"][_i32(v_t)], jnp.int8)
+    v_ta = _lcast(_ix(st["active"], _i32(v_t)), jnp.int8)
     v_tsp = _lcast(st["team"]["species"][(v_t, v_ta)], jnp.int16)
     _c393 = jnp.logical_and((st["fx"]["sec_status"] == 3), (st["team"]["status"][(v_t, v_ta)] == 4))
 
@@ -9222,7 +9274,9 @@ def p_secondary_effects(st, v_u, v_m):
         v_same = _lcast(
             jnp.logical_and(
                 jnp.logical_or(jnp.logical_or((v_cond == 5), (v_cond == 3)), (v_cond == 4)),
-                jnp.logical_or((_K12[_i32(v_tsp)] == _K6[_i32(v_m)]), (_K13[_i32(v_tsp)] == _K6[_i32(v_m)])),
+                jnp.logical_or(
+                    (_ix(_K12, _i32(v_tsp)) == _ix(_K6, _i32(v_m))), (_ix(_K13, _i32(v_tsp)) == _ix(_K6, _i32(v_m)))
+                ),
             ),
             jnp.bool_,
         )
@@ -9291,14 +9345,14 @@ def p_secondary_effects(st, v_u, v_m):
         v_roll3 = _lcast(_r410, jnp.int16)
         _c411 = jnp.logical_and(
             (_i32(v_roll3) < (jnp.floor_divide(((_i32(st["fx"]["confuse"]) * 256) + 99), 100) - 1)),
-            (_i32(st["confused"][_i32(v_t)]) == 0),
+            (_i32(_ix(st["confused"], _i32(v_t))) == 0),
         )
 
         def _then412(st, v_u, v_m, v_t, v_ta, v_tsp, v_roll3):
             st = dict(st)
             st, _r413 = _randint(st, 2, 5)
             _a414 = _r413
-            st["confused"] = st["confused"].at[_i32(v_t)].set(_cast(_a414, jnp.int8))
+            st["confused"] = _iset(st["confused"], _i32(v_t), _cast(_a414, jnp.int8))
             return st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3)
 
         st, (v_u, v_m, v_t, v_ta, v_tsp, v_roll3) = _branch(
@@ -9344,7 +9398,7 @@ def p_residual(st, v_u):
     """proc `residual` (pokemon_gen1.envspec:1028)"""
     st = dict(st)
     v_u = _lcast(v_u, jnp.int8)
-    v_a = _lcast(st["active"][_i32(v_u)], jnp.int8)
+    v_a = _lcast(_ix(st["active"], _i32(v_u)), jnp.int8)
     v_cond = _lcast(st["team"]["status"][(v_u, v_a)], jnp.int8)
     v_hurts = _lcast(jnp.logical_or(jnp.logical_or((v_cond == 2), (v_cond == 6)), (v_cond == 3)), jnp.bool_)
     _c422 = _i32(st["team"]["hp"][(v_u, v_a)]) > 0
@@ -9352,12 +9406,12 @@ def p_residual(st, v_u):
     def _then423(st, v_u, v_a, v_cond, v_hurts):
         st = dict(st)
         v_unit = _lcast(jnp.maximum(jnp.floor_divide(_i32(st["team"]["maxhp"][(v_u, v_a)]), 16), 1), jnp.int8)
-        _c424 = jnp.logical_and(st["toxic"][_i32(v_u)], v_hurts)
+        _c424 = jnp.logical_and(_ix(st["toxic"], _i32(v_u)), v_hurts)
 
         def _then425(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _a426 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
-            st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a426, jnp.int8))
+            _a426 = jnp.minimum((_i32(_ix(st["toxic_n"], _i32(v_u))) + 1), 15)
+            st["toxic_n"] = _iset(st["toxic_n"], _i32(v_u), _cast(_a426, jnp.int8))
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
 
         st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(
@@ -9385,9 +9439,9 @@ def p_residual(st, v_u):
 
         def _then431(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            v_times = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
+            v_times = _lcast(jnp.where(_ix(st["toxic"], _i32(v_u)), _i32(_ix(st["toxic_n"], _i32(v_u))), 1), jnp.int8)
             _a432 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - (_i32(v_unit) * _i32(v_times))), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a432, jnp.int16))}
+            st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a432, jnp.int16))}
             return st, (v_u, v_a, v_cond, v_hurts, v_unit)
 
         st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(
@@ -9395,16 +9449,16 @@ def p_residual(st, v_u):
             lambda: _then431(st, v_u, v_a, v_cond, v_hurts, v_unit),
             lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)),
         )
-        _c433 = jnp.logical_and(st["seeded"][_i32(v_u)], (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
+        _c433 = jnp.logical_and(_ix(st["seeded"], _i32(v_u)), (_i32(st["team"]["hp"][(v_u, v_a)]) > 0))
 
         def _then434(st, v_u, v_a, v_cond, v_hurts, v_unit):
             st = dict(st)
-            _c435 = st["toxic"][_i32(v_u)]
+            _c435 = _ix(st["toxic"], _i32(v_u))
 
             def _then436(st, v_u, v_a, v_cond, v_hurts, v_unit):
                 st = dict(st)
-                _a437 = jnp.minimum((_i32(st["toxic_n"][_i32(v_u)]) + 1), 15)
-                st["toxic_n"] = st["toxic_n"].at[_i32(v_u)].set(_cast(_a437, jnp.int8))
+                _a437 = jnp.minimum((_i32(_ix(st["toxic_n"], _i32(v_u))) + 1), 15)
+                st["toxic_n"] = _iset(st["toxic_n"], _i32(v_u), _cast(_a437, jnp.int8))
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit)
 
             st, (v_u, v_a, v_cond, v_hurts, v_unit) = _branch(
@@ -9412,12 +9466,12 @@ def p_residual(st, v_u):
                 lambda: _then436(st, v_u, v_a, v_cond, v_hurts, v_unit),
                 lambda: (st, (v_u, v_a, v_cond, v_hurts, v_unit)),
             )
-            v_times2 = _lcast(jnp.where(st["toxic"][_i32(v_u)], _i32(st["toxic_n"][_i32(v_u)]), 1), jnp.int8)
+            v_times2 = _lcast(jnp.where(_ix(st["toxic"], _i32(v_u)), _i32(_ix(st["toxic_n"], _i32(v_u))), 1), jnp.int8)
             v_sap = _lcast(jnp.minimum((_i32(v_unit) * _i32(v_times2)), 999), jnp.int16)
             _a438 = jnp.maximum((_i32(st["team"]["hp"][(v_u, v_a)]) - _i32(v_sap)), 0)
-            st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_u), _i32(v_a))].set(_cast(_a438, jnp.int16))}
+            st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_u), _i32(v_a)), _cast(_a438, jnp.int16))}
             v_f = _lcast((1 - _i32(v_u)), jnp.int8)
-            v_fa = _lcast(st["active"][_i32(v_f)], jnp.int8)
+            v_fa = _lcast(_ix(st["active"], _i32(v_f)), jnp.int8)
             _c439 = _i32(st["team"]["hp"][(v_f, v_fa)]) > 0
 
             def _then440(st, v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa):
@@ -9427,7 +9481,7 @@ def p_residual(st, v_u):
                 )
                 st["team"] = {
                     **st["team"],
-                    "hp": st["team"]["hp"].at[(_i32(v_f), _i32(v_fa))].set(_cast(_a441, jnp.int16)),
+                    "hp": _iset(st["team"]["hp"], (_i32(v_f), _i32(v_fa)), _cast(_a441, jnp.int16)),
                 }
                 return st, (v_u, v_a, v_cond, v_hurts, v_unit, v_times2, v_sap, v_f, v_fa)
 
@@ -9476,7 +9530,7 @@ def p_end_of_turn(st):
     _a442 = _K18
     st["flinched"] = _cast(_a442, jnp.bool_)
     v_p = 0
-    _c443 = _i32(st["trap_left"][_i32(v_p)]) == 0
+    _c443 = _i32(_ix(st["trap_left"], _i32(v_p))) == 0
 
     def _then444(st, v_p):
         st = dict(st)
@@ -9486,7 +9540,7 @@ def p_end_of_turn(st):
 
     st, (v_p,) = _branch(_c443, lambda: _then444(st, v_p), lambda: (st, (v_p,)))
     v_p = 1
-    _c446 = _i32(st["trap_left"][_i32(v_p)]) == 0
+    _c446 = _i32(_ix(st["trap_left"], _i32(v_p))) == 0
 
     def _then447(st, v_p):
         st = dict(st)
@@ -9525,11 +9579,11 @@ def p_end_of_turn(st):
     def _else457(st, v_out0, v_out1):
         st = dict(st)
         v_p = 0
-        _a458 = _i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0
-        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a458, jnp.bool_))
+        _a458 = _i32(st["team"]["hp"][(v_p, _ix(st["active"], _i32(v_p)))]) == 0
+        st["must_replace"] = _iset(st["must_replace"], _i32(v_p), _cast(_a458, jnp.bool_))
         v_p = 1
-        _a459 = _i32(st["team"]["hp"][(v_p, st["active"][_i32(v_p)])]) == 0
-        st["must_replace"] = st["must_replace"].at[_i32(v_p)].set(_cast(_a459, jnp.bool_))
+        _a459 = _i32(st["team"]["hp"][(v_p, _ix(st["active"], _i32(v_p)))]) == 0
+        st["must_replace"] = _iset(st["must_replace"], _i32(v_p), _cast(_a459, jnp.bool_))
         _c460 = jnp.logical_or(st["must_replace"][0], st["must_replace"][1])
 
         def _then461(st, v_out0, v_out1):
@@ -9570,23 +9624,31 @@ def p_build_mon(st, v_p, v_i, v_sp, v_level):
     _a463 = v_sp
     st["team"] = {
         **st["team"],
-        "species": st["team"]["species"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a463, jnp.int16)),
+        "species": _iset(st["team"]["species"], (_i32(v_p), _i32(v_i)), _cast(_a463, jnp.int16)),
     }
     _a464 = v_level
     st["team"] = {**st["team"], "level": _put(st["team"]["level"], (_i32(v_p), _i32(v_i)), _cast(_a464, jnp.int8))}
-    _a465 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
-    st["team"] = {**st["team"], "maxhp": st["team"]["maxhp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a465, jnp.int16))}
-    _a466 = f_hp_of(st, _K19[_i32(v_sp)], v_level)
-    st["team"] = {**st["team"], "hp": st["team"]["hp"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a466, jnp.int16))}
+    _a465 = f_hp_of(st, _ix(_K19, _i32(v_sp)), v_level)
+    st["team"] = {**st["team"], "maxhp": _iset(st["team"]["maxhp"], (_i32(v_p), _i32(v_i)), _cast(_a465, jnp.int16))}
+    _a466 = f_hp_of(st, _ix(_K19, _i32(v_sp)), v_level)
+    st["team"] = {**st["team"], "hp": _iset(st["team"]["hp"], (_i32(v_p), _i32(v_i)), _cast(_a466, jnp.int16))}
     _a467 = _stack(
         [
-            jnp.asarray((jnp.floor_divide((((2 * _i32(_K20[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + 5), jnp.int32),
-            jnp.asarray((jnp.floor_divide((((2 * _i32(_K21[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + 5), jnp.int32),
-            jnp.asarray((jnp.floor_divide((((2 * _i32(_K22[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + 5), jnp.int32),
-            jnp.asarray((jnp.floor_divide((((2 * _i32(_K15[_i32(v_sp)])) + 93) * _i32(v_level)), 100) + 5), jnp.int32),
+            jnp.asarray(
+                (jnp.floor_divide((((2 * _i32(_ix(_K20, _i32(v_sp)))) + 93) * _i32(v_level)), 100) + 5), jnp.int32
+            ),
+            jnp.asarray(
+                (jnp.floor_divide((((2 * _i32(_ix(_K21, _i32(v_sp)))) + 93) * _i32(v_level)), 100) + 5), jnp.int32
+            ),
+            jnp.asarray(
+                (jnp.floor_divide((((2 * _i32(_ix(_K22, _i32(v_sp)))) + 93) * _i32(v_level)), 100) + 5), jnp.int32
+            ),
+            jnp.asarray(
+                (jnp.floor_divide((((2 * _i32(_ix(_K15, _i32(v_sp)))) + 93) * _i32(v_level)), 100) + 5), jnp.int32
+            ),
         ]
     )
-    st["team"] = {**st["team"], "stats": st["team"]["stats"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a467, jnp.int16))}
+    st["team"] = {**st["team"], "stats": _iset(st["team"]["stats"], (_i32(v_p), _i32(v_i)), _cast(_a467, jnp.int16))}
     return st
 
 
@@ -9602,10 +9664,10 @@ def p_set_move(st, v_p, v_i, v_k, v_mv):
         **st["team"],
         "moves": _put(st["team"]["moves"], (_i32(v_p), _i32(v_i), _i32(v_k)), _cast(_a468, jnp.int16)),
     }
-    _a469 = jnp.floor_divide((_i32(_K23[_i32(v_mv)]) * 8), 5)
+    _a469 = jnp.floor_divide((_i32(_ix(_K23, _i32(v_mv))) * 8), 5)
     st["team"] = {
         **st["team"],
-        "pp": st["team"]["pp"].at[(_i32(v_p), _i32(v_i), _i32(v_k))].set(_cast(_a469, jnp.int8)),
+        "pp": _iset(st["team"]["pp"], (_i32(v_p), _i32(v_i), _i32(v_k)), _cast(_a469, jnp.int8)),
     }
     return st
 
@@ -9614,7 +9676,7 @@ def p_fixed_team(st, v_p):
     """proc `fixed_team` (pokemon_gen1.envspec:1124)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    v_l = _lcast(st["lineup"][_i32(v_p)], jnp.int8)
+    v_l = _lcast(_ix(st["lineup"], _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
 
     def _loop470(i, carry):
@@ -9628,7 +9690,7 @@ def p_fixed_team(st, v_p):
             _f474 = _get({"items": _K24, "len": _K25}, _i32(v_l))["len"]
             st = _fault_at(st, (_f473 >= _f474), 1, _f473, _f474)
             st = p_build_mon(
-                st, v_p, v_i, _get({"items": _K24, "len": _K25}, _i32(v_l))["items"][_f473], _K26[_i32(v_l)]
+                st, v_p, v_i, _ix(_get({"items": _K24, "len": _K25}, _i32(v_l))["items"], _f473), _ix(_K26, _i32(v_l))
             )
             _f475 = _i32(v_i)
             _f476 = _get({"items": {"items": _K27, "len": _K28}, "len": _K25}, _i32(v_l))["len"]
@@ -9642,7 +9704,7 @@ def p_fixed_team(st, v_p):
                 _f479 = _i32(v_k)
                 _f480 = v_moves["len"]
                 st = _fault_at(st, (_i32(v_k) >= v_moves["len"]), 3, _f479, _f480)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_i32(v_k)])
+                st = p_set_move(st, v_p, v_i, v_k, _ix(v_moves["items"], _i32(v_k)))
                 return st, (v_p, v_l, v_i, v_moves, v_k)
 
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
@@ -9656,7 +9718,7 @@ def p_fixed_team(st, v_p):
                 _f483 = _i32(v_k)
                 _f484 = v_moves["len"]
                 st = _fault_at(st, (_i32(v_k) >= v_moves["len"]), 3, _f483, _f484)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_i32(v_k)])
+                st = p_set_move(st, v_p, v_i, v_k, _ix(v_moves["items"], _i32(v_k)))
                 return st, (v_p, v_l, v_i, v_moves, v_k)
 
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
@@ -9670,7 +9732,7 @@ def p_fixed_team(st, v_p):
                 _f487 = _i32(v_k)
                 _f488 = v_moves["len"]
                 st = _fault_at(st, (_i32(v_k) >= v_moves["len"]), 3, _f487, _f488)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_i32(v_k)])
+                st = p_set_move(st, v_p, v_i, v_k, _ix(v_moves["items"], _i32(v_k)))
                 return st, (v_p, v_l, v_i, v_moves, v_k)
 
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
@@ -9684,7 +9746,7 @@ def p_fixed_team(st, v_p):
                 _f491 = _i32(v_k)
                 _f492 = v_moves["len"]
                 st = _fault_at(st, (_i32(v_k) >= v_moves["len"]), 3, _f491, _f492)
-                st = p_set_move(st, v_p, v_i, v_k, v_moves["items"][_i32(v_k)])
+                st = p_set_move(st, v_p, v_i, v_k, _ix(v_moves["items"], _i32(v_k)))
                 return st, (v_p, v_l, v_i, v_moves, v_k)
 
             st, (v_p, v_l, v_i, v_moves, v_k) = _branch(
@@ -9693,7 +9755,7 @@ def p_fixed_team(st, v_p):
             _a493 = v_moves["len"]
             st["team"] = {
                 **st["team"],
-                "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a493, jnp.int8)),
+                "nmoves": _iset(st["team"]["nmoves"], (_i32(v_p), _i32(v_i)), _cast(_a493, jnp.int8)),
             }
             return st, (v_p, v_l, v_i)
 
@@ -9729,7 +9791,7 @@ def p_random_team(st, v_p):
         v_r = _lcast(_r496, jnp.int16)
         v_x = _lcast(v_r, jnp.int16)
         v_j = 0
-        _c497 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+        _c497 = _i32(_ix(v_picked, _i32(v_j))) <= _i32(v_x)
 
         def _then498(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
@@ -9743,7 +9805,7 @@ def p_random_team(st, v_p):
             lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
         )
         v_j = 1
-        _c500 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+        _c500 = _i32(_ix(v_picked, _i32(v_j))) <= _i32(v_x)
 
         def _then501(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
@@ -9757,7 +9819,7 @@ def p_random_team(st, v_p):
             lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
         )
         v_j = 2
-        _c503 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+        _c503 = _i32(_ix(v_picked, _i32(v_j))) <= _i32(v_x)
 
         def _then504(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
@@ -9771,7 +9833,7 @@ def p_random_team(st, v_p):
             lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
         )
         v_j = 3
-        _c506 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+        _c506 = _i32(_ix(v_picked, _i32(v_j))) <= _i32(v_x)
 
         def _then507(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
@@ -9785,7 +9847,7 @@ def p_random_team(st, v_p):
             lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
         )
         v_j = 4
-        _c509 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+        _c509 = _i32(_ix(v_picked, _i32(v_j))) <= _i32(v_x)
 
         def _then510(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
@@ -9799,7 +9861,7 @@ def p_random_team(st, v_p):
             lambda: (st, (v_p, v_picked, v_k, v_r, v_x, v_j)),
         )
         v_j = 5
-        _c512 = _i32(v_picked[_i32(v_j)]) <= _i32(v_x)
+        _c512 = _i32(_ix(v_picked, _i32(v_j))) <= _i32(v_x)
 
         def _then513(st, v_p, v_picked, v_k, v_r, v_x, v_j):
             st = dict(st)
@@ -9829,7 +9891,7 @@ def p_random_team(st, v_p):
         _a520 = _e519
         v_picked = _lcast(_a520, jnp.int16)
         v_set = _lcast(jnp.minimum(_i32(v_x), 144), jnp.int16)
-        st = p_build_mon(st, v_p, v_k, _K31[_i32(v_set)], _K32[_i32(v_set)])
+        st = p_build_mon(st, v_p, v_k, _ix(_K31, _i32(v_set)), _ix(_K32, _i32(v_set)))
         v_pool = _lcast(_get({"items": _K33, "len": _K34}, _i32(v_set)), _DT29)
         _f521 = v_pool["len"]
         st, _l522 = _shuffle(st, v_pool)
@@ -9842,7 +9904,7 @@ def p_random_team(st, v_p):
             _f525 = _i32(v_i)
             _f526 = v_pool["len"]
             st = _fault_at(st, (_i32(v_i) >= v_pool["len"]), 4, _f525, _f526)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_i32(v_i)])
+            st = p_set_move(st, v_p, v_k, v_i, _ix(v_pool["items"], _i32(v_i)))
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
 
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
@@ -9858,7 +9920,7 @@ def p_random_team(st, v_p):
             _f529 = _i32(v_i)
             _f530 = v_pool["len"]
             st = _fault_at(st, (_i32(v_i) >= v_pool["len"]), 4, _f529, _f530)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_i32(v_i)])
+            st = p_set_move(st, v_p, v_k, v_i, _ix(v_pool["items"], _i32(v_i)))
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
 
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
@@ -9874,7 +9936,7 @@ def p_random_team(st, v_p):
             _f533 = _i32(v_i)
             _f534 = v_pool["len"]
             st = _fault_at(st, (_i32(v_i) >= v_pool["len"]), 4, _f533, _f534)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_i32(v_i)])
+            st = p_set_move(st, v_p, v_k, v_i, _ix(v_pool["items"], _i32(v_i)))
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
 
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
@@ -9890,7 +9952,7 @@ def p_random_team(st, v_p):
             _f537 = _i32(v_i)
             _f538 = v_pool["len"]
             st = _fault_at(st, (_i32(v_i) >= v_pool["len"]), 4, _f537, _f538)
-            st = p_set_move(st, v_p, v_k, v_i, v_pool["items"][_i32(v_i)])
+            st = p_set_move(st, v_p, v_k, v_i, _ix(v_pool["items"], _i32(v_i)))
             return st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i)
 
         st, (v_p, v_picked, v_k, v_r, v_x, v_set, v_pool, v_i) = _branch(
@@ -9901,7 +9963,7 @@ def p_random_team(st, v_p):
         _a539 = jnp.minimum(v_pool["len"], 4)
         st["team"] = {
             **st["team"],
-            "nmoves": st["team"]["nmoves"].at[(_i32(v_p), _i32(v_k))].set(_cast(_a539, jnp.int8)),
+            "nmoves": _iset(st["team"]["nmoves"], (_i32(v_p), _i32(v_k)), _cast(_a539, jnp.int8)),
         }
         return st, (v_p, v_picked, v_k)
 
@@ -9980,7 +10042,9 @@ def f_own_info(st, v_p, v_i, v_k):
         _ret = _select(
             _done,
             _ret,
-            _cast(jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(v_m["moves"][_i32(v_slot)]), -1), jnp.int16),
+            _cast(
+                jnp.where((_i32(v_slot) < _i32(v_m["nmoves"])), _i32(_ix(v_m["moves"], _i32(v_slot))), -1), jnp.int16
+            ),
         )
         _done = jnp.bool_(True)
         return st, (v_p, v_i, v_k, _done, _ret, v_m)
@@ -9992,7 +10056,7 @@ def f_own_info(st, v_p, v_i, v_k):
     _ret = _select(
         _done,
         _ret,
-        _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(v_m["pp"][_i32(v_slot2)]), -1), jnp.int16),
+        _cast(jnp.where((_i32(v_slot2) < _i32(v_m["nmoves"])), _i32(_ix(v_m["pp"], _i32(v_slot2))), -1), jnp.int16),
     )
     _done = jnp.bool_(True)
     return _ret
@@ -10006,7 +10070,7 @@ def f_foe_info(st, v_f, v_i, v_k):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_m = _lcast(_get(_get(st["team"], _i32(v_f)), _i32(v_i)), _DT1)
-    _c552 = jnp.logical_not(st["seen"][_i32(v_f)][_i32(v_i)])
+    _c552 = jnp.logical_not(_ix(_ix(st["seen"], _i32(v_f)), _i32(v_i)))
 
     def _then553(st, v_f, v_i, v_k, _done, _ret, v_m):
         st = dict(st)
@@ -10068,9 +10132,10 @@ def f_foe_info(st, v_f, v_i, v_k):
         _cast(
             jnp.where(
                 jnp.logical_and(
-                    st["move_seen"][_i32(v_f)][_i32(v_i)][_i32(v_slot)], (_i32(v_slot) < _i32(v_m["nmoves"]))
+                    _ix(_ix(_ix(st["move_seen"], _i32(v_f)), _i32(v_i)), _i32(v_slot)),
+                    (_i32(v_slot) < _i32(v_m["nmoves"])),
                 ),
-                _i32(v_m["moves"][_i32(v_slot)]),
+                _i32(_ix(v_m["moves"], _i32(v_slot))),
                 -1,
             ),
             jnp.int16,
@@ -10090,7 +10155,7 @@ def f_volatile_info(st, v_p, v_k):
 
     def _then561(st, v_p, v_k, _done, _ret):
         st = dict(st)
-        _ret = _select(_done, _ret, _cast(st["boosts"][_i32(v_p)][jnp.minimum(_i32(v_k), 5)], jnp.int8))
+        _ret = _select(_done, _ret, _cast(_ix(_ix(st["boosts"], _i32(v_p)), jnp.minimum(_i32(v_k), 5)), jnp.int8))
         _done = jnp.bool_(True)
         return st, (v_p, v_k, _done, _ret)
 
@@ -10100,24 +10165,24 @@ def f_volatile_info(st, v_p, v_k):
     v_flags = _lcast(
         _stack(
             [
-                jnp.asarray((_i32(st["confused"][_i32(v_p)]) > 0), jnp.bool_),
-                jnp.asarray((_i32(st["sub_hp"][_i32(v_p)]) > 0), jnp.bool_),
-                jnp.asarray(st["reflect"][_i32(v_p)], jnp.bool_),
-                jnp.asarray(st["light_screen"][_i32(v_p)], jnp.bool_),
-                jnp.asarray(st["seeded"][_i32(v_p)], jnp.bool_),
-                jnp.asarray(st["recharging"][_i32(v_p)], jnp.bool_),
-                jnp.asarray(st["trapped"][_i32(v_p)], jnp.bool_),
-                jnp.asarray(st["charging"][_i32(v_p)], jnp.bool_),
-                jnp.asarray(st["invulnerable"][_i32(v_p)], jnp.bool_),
-                jnp.asarray((_i32(st["thrash_left"][_i32(v_p)]) > 0), jnp.bool_),
-                jnp.asarray(st["focus"][_i32(v_p)], jnp.bool_),
-                jnp.asarray(st["mist"][_i32(v_p)], jnp.bool_),
-                jnp.asarray(st["toxic"][_i32(v_p)], jnp.bool_),
+                jnp.asarray((_i32(_ix(st["confused"], _i32(v_p))) > 0), jnp.bool_),
+                jnp.asarray((_i32(_ix(st["sub_hp"], _i32(v_p))) > 0), jnp.bool_),
+                jnp.asarray(_ix(st["reflect"], _i32(v_p)), jnp.bool_),
+                jnp.asarray(_ix(st["light_screen"], _i32(v_p)), jnp.bool_),
+                jnp.asarray(_ix(st["seeded"], _i32(v_p)), jnp.bool_),
+                jnp.asarray(_ix(st["recharging"], _i32(v_p)), jnp.bool_),
+                jnp.asarray(_ix(st["trapped"], _i32(v_p)), jnp.bool_),
+                jnp.asarray(_ix(st["charging"], _i32(v_p)), jnp.bool_),
+                jnp.asarray(_ix(st["invulnerable"], _i32(v_p)), jnp.bool_),
+                jnp.asarray((_i32(_ix(st["thrash_left"], _i32(v_p))) > 0), jnp.bool_),
+                jnp.asarray(_ix(st["focus"], _i32(v_p)), jnp.bool_),
+                jnp.asarray(_ix(st["mist"], _i32(v_p)), jnp.bool_),
+                jnp.asarray(_ix(st["toxic"], _i32(v_p)), jnp.bool_),
             ]
         ),
         jnp.bool_,
     )
-    _ret = _select(_done, _ret, _cast(_i32(v_flags[jnp.clip((_i32(v_k) - 6), 0, 12)]), jnp.int8))
+    _ret = _select(_done, _ret, _cast(_i32(_ix(v_flags, jnp.clip((_i32(v_k) - 6), 0, 12))), jnp.int8))
     _done = jnp.bool_(True)
     return _ret
 
@@ -10439,7 +10504,7 @@ def p_move_effect__2(st):
 def p_move_effect__3(st):
     """proc `move_effect__3` (pokemon_gen1.fills:12)"""
     st = dict(st)
-    st = p_multi_hit(st, _K35[_i32(st["move_used"])], _K36[_i32(st["move_used"])])
+    st = p_multi_hit(st, _ix(_K35, _i32(st["move_used"])), _ix(_K36, _i32(st["move_used"])))
     return st
 
 
@@ -10521,7 +10586,7 @@ def p_move_effect__14(st):
 def p_move_effect__15(st):
     """proc `move_effect__15` (pokemon_gen1.fills:58)"""
     st = dict(st)
-    st = p_multi_hit(st, _K35[_i32(st["move_used"])], _K36[_i32(st["move_used"])])
+    st = p_multi_hit(st, _ix(_K35, _i32(st["move_used"])), _ix(_K36, _i32(st["move_used"])))
     return st
 
 
@@ -10549,7 +10614,7 @@ def p_move_effect__18(st):
 def p_move_effect__19(st):
     """proc `move_effect__19` (pokemon_gen1.fills:74)"""
     st = dict(st)
-    st = p_recoil(st, _K37[_i32(st["move_used"])], _K38[_i32(st["move_used"])])
+    st = p_recoil(st, _ix(_K37, _i32(st["move_used"])), _ix(_K38, _i32(st["move_used"])))
     return st
 
 
@@ -10577,7 +10642,7 @@ def p_move_effect__22(st):
 def p_move_effect__23(st):
     """proc `move_effect__23` (pokemon_gen1.fills:90)"""
     st = dict(st)
-    st = p_multi_hit(st, _K35[_i32(st["move_used"])], _K36[_i32(st["move_used"])])
+    st = p_multi_hit(st, _ix(_K35, _i32(st["move_used"])), _ix(_K36, _i32(st["move_used"])))
     st = p_secondary_status(st, 2, 20)
     return st
 
@@ -10676,7 +10741,7 @@ def p_move_effect__37(st):
 def p_move_effect__38(st):
     """proc `move_effect__38` (pokemon_gen1.fills:147)"""
     st = dict(st)
-    st = p_drain(st, _K39[_i32(st["move_used"])], 100)
+    st = p_drain(st, _ix(_K39, _i32(st["move_used"])), 100)
     return st
 
 
@@ -10883,7 +10948,7 @@ def p_move_effect__72(st):
 def p_move_effect__73(st):
     """proc `move_effect__73` (pokemon_gen1.fills:264)"""
     st = dict(st)
-    st = p_drain(st, _K40[_i32(st["move_used"])], _K41[_i32(st["move_used"])])
+    st = p_drain(st, _ix(_K40, _i32(st["move_used"])), _ix(_K41, _i32(st["move_used"])))
     st = p_sleeping_target_only(st)
     return st
 
@@ -10919,7 +10984,7 @@ def p_move_effect__79(st):
 def p_move_effect__80(st):
     """proc `move_effect__80` (pokemon_gen1.fills:285)"""
     st = dict(st)
-    st = p_recoil(st, _K37[_i32(st["move_used"])], _K38[_i32(st["move_used"])])
+    st = p_recoil(st, _ix(_K37, _i32(st["move_used"])), _ix(_K38, _i32(st["move_used"])))
     return st
 
 
@@ -10927,7 +10992,7 @@ def p_move_effect__dispatch(st, v_effect):
     """proc `move_effect__dispatch` (pokemon_gen1.envspec:1261)"""
     st = dict(st)
     v_effect = _lcast(v_effect, jnp.int8)
-    v_op_0 = _lcast(_K42[_i32(v_effect)][0], jnp.int8)
+    v_op_0 = _lcast(_ix(_K42, _i32(v_effect))[0], jnp.int8)
     _c606 = _i32(v_op_0) == 1
     _c607 = _i32(v_op_0) == 2
     _c608 = _i32(v_op_0) == 3
@@ -10971,7 +11036,7 @@ def p_move_effect__dispatch(st, v_effect):
 
     def _then642(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_secondary_status(st, _K43[_i32(v_effect)][0], _K44[_i32(v_effect)][0])
+        st = p_secondary_status(st, _ix(_K43, _i32(v_effect))[0], _ix(_K44, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then643(st, v_effect, v_op_0):
@@ -10981,12 +11046,12 @@ def p_move_effect__dispatch(st, v_effect):
 
     def _then644(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_charge(st, _K45[_i32(v_effect)][0])
+        st = p_charge(st, _ix(_K45, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then645(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_raise_user(st, _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0])
+        st = p_raise_user(st, _ix(_K46, _i32(v_effect))[0], _ix(_K47, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then646(st, v_effect, v_op_0):
@@ -10996,7 +11061,7 @@ def p_move_effect__dispatch(st, v_effect):
 
     def _then647(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_flinch_target(st, _K48[_i32(v_effect)][0])
+        st = p_flinch_target(st, _ix(_K48, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then648(st, v_effect, v_op_0):
@@ -11006,7 +11071,7 @@ def p_move_effect__dispatch(st, v_effect):
 
     def _then649(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_lower_target(st, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0])
+        st = p_lower_target(st, _ix(_K49, _i32(v_effect))[0], _ix(_K50, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then650(st, v_effect, v_op_0):
@@ -11016,22 +11081,22 @@ def p_move_effect__dispatch(st, v_effect):
 
     def _then651(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_inflict_status(st, _K51[_i32(v_effect)][0])
+        st = p_inflict_status(st, _ix(_K51, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then652(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_confuse_target(st, _K52[_i32(v_effect)][0])
+        st = p_confuse_target(st, _ix(_K52, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then653(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_fixed_damage(st, _K53[_i32(v_effect)][0])
+        st = p_fixed_damage(st, _ix(_K53, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then654(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_secondary_lower(st, _K54[_i32(v_effect)][0], 1, 33)
+        st = p_secondary_lower(st, _ix(_K54, _i32(v_effect))[0], 1, 33)
         return st, (v_effect, v_op_0)
 
     def _then655(st, v_effect, v_op_0):
@@ -11066,7 +11131,7 @@ def p_move_effect__dispatch(st, v_effect):
 
     def _then661(st, v_effect, v_op_0):
         st = dict(st)
-        st = p_screen(st, _K55[_i32(v_effect)][0])
+        st = p_screen(st, _ix(_K55, _i32(v_effect))[0])
         return st, (v_effect, v_op_0)
 
     def _then662(st, v_effect, v_op_0):
@@ -11249,17 +11314,19 @@ def p_simultaneous__act(st, v_p):
     """proc `simultaneous__act` (pokemon_gen1.envspec:26)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c676 = _i32(st["simultaneous__choice"][_i32(v_p)]) < 4
-    _c677 = _i32(st["simultaneous__choice"][_i32(v_p)]) < 10
+    _c676 = _i32(_ix(st["simultaneous__choice"], _i32(v_p))) < 4
+    _c677 = _i32(_ix(st["simultaneous__choice"], _i32(v_p))) < 10
 
     def _then678(st, v_p):
         st = dict(st)
-        st = p_simultaneous__act_move(st, v_p, jnp.remainder(_i32(st["simultaneous__choice"][_i32(v_p)]), 4))
+        st = p_simultaneous__act_move(st, v_p, jnp.remainder(_i32(_ix(st["simultaneous__choice"], _i32(v_p))), 4))
         return st, (v_p,)
 
     def _then679(st, v_p):
         st = dict(st)
-        st = p_simultaneous__act_switch_to(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
+        st = p_simultaneous__act_switch_to(
+            st, v_p, jnp.remainder((_i32(_ix(st["simultaneous__choice"], _i32(v_p))) - 4), 6)
+        )
         return st, (v_p,)
 
     def _else680(st, v_p):
@@ -11292,7 +11359,7 @@ def a_move(st, index):
     st = dict(st)
     v_slot = _lcast(index, jnp.int8)
     _a681 = 0 + _i32(v_slot)
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a681, jnp.int8))
+    st["simultaneous__choice"] = _iset(st["simultaneous__choice"], _i32(st["current_player"]), _cast(_a681, jnp.int8))
     return st
 
 
@@ -11304,7 +11371,7 @@ def m_move(st):
             jnp.logical_and(
                 (st["phase"] == 0),
                 jnp.logical_not(
-                    (_i32(st["team"]["hp"][(st["current_player"], st["active"][_i32(st["current_player"])])]) == 0)
+                    (_i32(st["team"]["hp"][(st["current_player"], _ix(st["active"], _i32(st["current_player"])))]) == 0)
                 ),
             ),
             f_move_ok(st, st["current_player"], i682),
@@ -11319,7 +11386,7 @@ def a_switch_to(st, index):
     st = dict(st)
     v_to = _lcast(index, jnp.int8)
     _a685 = 4 + _i32(v_to)
-    st["simultaneous__choice"] = st["simultaneous__choice"].at[_i32(st["current_player"])].set(_cast(_a685, jnp.int8))
+    st["simultaneous__choice"] = _iset(st["simultaneous__choice"], _i32(st["current_player"]), _cast(_a685, jnp.int8))
     return st
 
 
@@ -11329,15 +11396,20 @@ def m_switch_to(st):
     def _g687(i686):
         return jnp.logical_and(
             jnp.logical_and(
-                (i686 != _i32(st["active"][_i32(st["current_player"])])),
+                (i686 != _i32(_ix(st["active"], _i32(st["current_player"])))),
                 (_i32(st["team"]["hp"][(st["current_player"], i686)]) > 0),
             ),
             jnp.where(
                 (st["phase"] == 1),
-                st["must_replace"][_i32(st["current_player"])],
+                _ix(st["must_replace"], _i32(st["current_player"])),
                 jnp.logical_and(
                     jnp.logical_not(
-                        (_i32(st["team"]["hp"][(st["current_player"], st["active"][_i32(st["current_player"])])]) == 0)
+                        (
+                            _i32(
+                                st["team"]["hp"][(st["current_player"], _ix(st["active"], _i32(st["current_player"])))]
+                            )
+                            == 0
+                        )
                     ),
                     jnp.logical_not(f_hard_locked(st, st["current_player"])),
                 ),
@@ -11360,7 +11432,7 @@ def m_wait(st):
     """guard of `wait` at each of its 1 flat indices (bool[1])"""
 
     def _g691(i690):
-        return jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["must_replace"][_i32(st["current_player"])]))
+        return jnp.logical_and((st["phase"] == 1), jnp.logical_not(_ix(st["must_replace"], _i32(st["current_player"]))))
 
     _e692 = jax.vmap(_g691)(jnp.arange(0, 1, dtype=jnp.int32))
     return _e692
@@ -11376,10 +11448,10 @@ def _observe(st, v_p):
         _stack(
             [
                 jnp.asarray(_i32(st["phase"]), jnp.int32),
-                jnp.asarray(_i32(st["must_replace"][_i32(v_p)]), jnp.int32),
+                jnp.asarray(_i32(_ix(st["must_replace"], _i32(v_p))), jnp.int32),
                 jnp.asarray(st["turns"], jnp.int32),
-                jnp.asarray(st["active"][_i32(v_p)], jnp.int32),
-                jnp.asarray(st["active"][_i32(v_f)], jnp.int32),
+                jnp.asarray(_ix(st["active"], _i32(v_p)), jnp.int32),
+                jnp.asarray(_ix(st["active"], _i32(v_f)), jnp.int32),
             ]
         ),
         jnp.int16,
@@ -11495,8 +11567,8 @@ def _init_body(st):
         v_p = i
         st, _r744 = _randint(st, 0, 3)
         _a745 = _r744
-        st["lineup"] = st["lineup"].at[_i32(v_p)].set(_cast(_a745, jnp.int8))
-        _c746 = _K57[_i32(st["lineup"][_i32(v_p)])]
+        st["lineup"] = _iset(st["lineup"], _i32(v_p), _cast(_a745, jnp.int8))
+        _c746 = _ix(_K57, _i32(_ix(st["lineup"], _i32(v_p))))
 
         def _then747(st, v_p):
             st = dict(st)
@@ -11537,13 +11609,13 @@ def _epilogue(st):
                 st, (v_p,) = dict(carry[0]), carry[1]
                 v_p = i
                 _c756 = jnp.logical_and(
-                    (_i32(st["simultaneous__choice"][_i32(v_p)]) >= 4),
-                    (_i32(st["simultaneous__choice"][_i32(v_p)]) < 10),
+                    (_i32(_ix(st["simultaneous__choice"], _i32(v_p))) >= 4),
+                    (_i32(_ix(st["simultaneous__choice"], _i32(v_p))) < 10),
                 )
 
                 def _then757(st, v_p):
                     st = dict(st)
-                    st = p_switch_in(st, v_p, jnp.remainder((_i32(st["simultaneous__choice"][_i32(v_p)]) - 4), 6))
+                    st = p_switch_in(st, v_p, jnp.remainder((_i32(_ix(st["simultaneous__choice"], _i32(v_p))) - 4), 6))
                     return st, (v_p,)
 
                 st, (v_p,) = _branch_any(

@@ -139,12 +139,42 @@ def _lcast(value, dtypes):
     return _cast(value, dtypes)
 
 
+# Decision (issue 18, bench/RESULTS.md "Indices without negative wrap"): the spec's indices
+# are in range by the checker's proof (an index's type lies in 0..N-1, else E0121), so a read
+# or a store at a traced index is a `dynamic_slice` / `dynamic_update_slice` with
+# `allow_negative_indices=False`: `x[i]` and `.at[i].set` also compute `where(i < 0, i + N, i)`
+# for every traced index (four operations to trace, batch and compile at each of the TCG's
+# thousands of reads). Equal for every index in range, which holds on every path that does
+# not fault (after a fault the state is unspecified; a value computed off its path is never
+# selected). A Python int index stays a static slice.
+
+
+def _ix(x, i):
+    """`x[i]` along the leading axis, for an index in range (see above)."""
+    if type(i) is int:
+        return x[i]
+    x = jnp.asarray(x)
+    start = (i,) + (0,) * (x.ndim - 1)
+    return lax.squeeze(lax.dynamic_slice(x, start, (1,) + x.shape[1:], allow_negative_indices=False), (0,))
+
+
+def _iset(a, at, v):
+    """`a.at[at].set(v)` (cast to `a`'s dtype), `at` an index or a tuple of indices into `a`'s
+    leading axes, each in range (see above)."""
+    idx = at if type(at) is tuple else (at,)
+    if all(type(i) is int for i in idx):
+        return a.at[at].set(jnp.asarray(v).astype(a.dtype))
+    tail = a.shape[len(idx) :]
+    update = jnp.broadcast_to(jnp.asarray(v).astype(a.dtype), tail).reshape((1,) * len(idx) + tail)
+    return lax.dynamic_update_slice(a, update, idx + (0,) * len(tail), allow_negative_indices=False)
+
+
 def _get(x, i):
-    return jax.tree_util.tree_map(lambda a: a[i], x)
+    return jax.tree_util.tree_map(lambda a: _ix(a, i), x)
 
 
 def _set(x, i, v):
-    return jax.tree_util.tree_map(lambda a, b: a.at[i].set(b.astype(a.dtype)), x, v)
+    return jax.tree_util.tree_map(lambda a, b: _iset(a, i, b), x, v)
 
 
 def _put(a, at, v):
@@ -166,10 +196,10 @@ def _put(a, at, v):
     value that costs nothing to compute again (`Lowering.cheap`: a constant, a state field, a
     local holding one), a precaution. The two are equal for every index inside the axes, which
     the checker's ranges guarantee on every path that does not fault (after a fault the state
-    is unspecified). Static indices (Python ints, see `_i32`) keep `.at[].set`."""
+    is unspecified). Other stores are `_iset`."""
     idx = at if type(at) is tuple else (at,)
     if all(type(i) is int for i in idx) or not 64 <= a.size <= 256 or not _PREDICATED.get():
-        return a.at[at].set(v)
+        return _iset(a, at, v)
     hit = None
     for axis, i in enumerate(idx):
         shape = [1] * len(idx)
@@ -13392,9 +13422,9 @@ def f_hp_of(st, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     return jnp.where(
-        (_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1),
-        _i32(st["played_hp"][_i32(v_p)][_i32(v_s)]),
-        _i32(_K1[_i32(st["card"][_i32(v_p)][_i32(v_s)])]),
+        (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))) == 1),
+        _i32(_ix(_ix(st["played_hp"], _i32(v_p)), _i32(v_s))),
+        _i32(_ix(_K1, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s))))),
     )
 
 
@@ -13403,9 +13433,9 @@ def f_type_of(st, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     return jnp.where(
-        (_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1),
-        st["played_type"][_i32(v_p)][_i32(v_s)],
-        _K2[_i32(st["card"][_i32(v_p)][_i32(v_s)])],
+        (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))) == 1),
+        _ix(_ix(st["played_type"], _i32(v_p)), _i32(v_s)),
+        _ix(_K2, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))),
     )
 
 
@@ -13413,13 +13443,17 @@ def f_stage_of(st, v_p, v_s):
     """fn `stage_of` (tcg.envspec:237)"""
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    return jnp.where((_K0[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == 1), 0, _K3[_i32(st["card"][_i32(v_p)][_i32(v_s)])])
+    return jnp.where(
+        (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))) == 1),
+        0,
+        _ix(_K3, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))),
+    )
 
 
 def f_is_basic(st, v_c):
     """fn `is_basic` (tcg.envspec:241)"""
     v_c = _lcast(v_c, jnp.int16)
-    return jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))
+    return jnp.logical_and((_ix(_K0, _i32(v_c)) == 0), (_ix(_K3, _i32(v_c)) == 0))
 
 
 def f_basic_in_hand(st, v_p, v_h):
@@ -13428,7 +13462,7 @@ def f_basic_in_hand(st, v_p, v_h):
     v_h = _lcast(v_h, jnp.int8)
     return jnp.where(
         (_i32(v_h) < _get(st["hand"], _i32(v_p))["len"]),
-        f_is_basic(st, _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]),
+        f_is_basic(st, _ix(_get(st["hand"], _i32(v_p))["items"], _i32(v_h))),
         False,
     )
 
@@ -13437,13 +13471,13 @@ def f_playable_trainer(st, v_c):
     """fn `playable_trainer` (tcg.envspec:253)"""
     v_c = _lcast(v_c, jnp.int16)
     return jnp.logical_and(
-        jnp.logical_and((_K0[_i32(v_c)] == 1), (_i32(_K4[_i32(v_c)]) != 0)),
+        jnp.logical_and((_ix(_K0, _i32(v_c)) == 1), (_i32(_ix(_K4, _i32(v_c))) != 0)),
         jnp.logical_or(
-            (_K5[_i32(v_c)] != 1),
+            (_ix(_K5, _i32(v_c)) != 1),
             jnp.logical_not(
                 jnp.logical_or(
-                    jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]),
-                    st["locked_supporters"][_i32(st["current_player"])],
+                    jnp.logical_or(st["supporter"], _ix(st["no_supporter"], _i32(st["current_player"]))),
+                    _ix(st["locked_supporters"], _i32(st["current_player"])),
                 )
             ),
         ),
@@ -13457,33 +13491,33 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
     v_s = _lcast(v_s, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
-    v_r = _lcast(_K6[_i32(v_c)], jnp.int8)
+    v_r = _lcast(_ix(_K6, _i32(v_c)), jnp.int8)
+
+    def _g3(i1, _h2):
+        return _ix(_K11, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))) == _h2
+
+    _e4 = jax.vmap(_g3)(jnp.arange(0, 3, dtype=jnp.int32), _ix(_K10, _i32(v_r)))
     _ret = _select(
         _done,
         _ret,
         _cast(
             jnp.where(
-                _K7[_i32(v_r)],
+                _ix(_K7, _i32(v_r)),
                 jnp.logical_and(
                     jnp.logical_and(
                         jnp.logical_and(
-                            st["occupied"][_i32(v_p)][_i32(v_s)],
-                            jnp.logical_or((_K8[_i32(v_r)] == 10), (f_type_of(st, v_p, v_s) == _K8[_i32(v_r)])),
+                            _ix(_ix(st["occupied"], _i32(v_p)), _i32(v_s)),
+                            jnp.logical_or(
+                                (_ix(_K8, _i32(v_r)) == 10), (f_type_of(st, v_p, v_s) == _ix(_K8, _i32(v_r)))
+                            ),
                         ),
-                        jnp.logical_or(jnp.logical_not(_K9[_i32(v_r)]), (_i32(v_s) == 0)),
+                        jnp.logical_or(jnp.logical_not(_ix(_K9, _i32(v_r))), (_i32(v_s) == 0)),
                     ),
-                    jnp.logical_or(
-                        (_i32(_K10[_i32(v_r)][0]) == 0),
-                        jnp.any(
-                            jax.vmap(lambda i1, _h2: _K11[_i32(st["card"][_i32(v_p)][_i32(v_s)])] == _h2)(
-                                jnp.arange(0, 3, dtype=jnp.int32), _K10[_i32(v_r)]
-                            )
-                        ),
-                    ),
+                    jnp.logical_or((_i32(_ix(_K10, _i32(v_r))[0]) == 0), jnp.any(_e4)),
                 ),
                 jnp.logical_and(
-                    jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0]),
-                    jnp.logical_or(jnp.logical_not(_K12[_i32(v_r)]), (_i32(f_free_bench(st, v_p)) < 4)),
+                    jnp.logical_and((_i32(v_s) == 0), _ix(st["occupied"], _i32(v_p))[0]),
+                    jnp.logical_or(jnp.logical_not(_ix(_K12, _i32(v_r))), (_i32(f_free_bench(st, v_p)) < 4)),
                 ),
             ),
             jnp.bool_,
@@ -13496,9 +13530,12 @@ def f_trainer_target_ok(st, v_p, v_c, v_s):
 def f_free_bench(st, v_p):
     """fn `free_bench` (tcg.envspec:269)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.min(
-        jax.vmap(lambda i3: _i32(jnp.where(st["occupied"][_i32(v_p)][i3], 4, i3)))(jnp.arange(1, 4, dtype=jnp.int32))
-    )
+
+    def _g6(i5):
+        return _i32(jnp.where(_ix(_ix(st["occupied"], _i32(v_p)), i5), 4, i5))
+
+    _e7 = jax.vmap(_g6)(jnp.arange(1, 4, dtype=jnp.int32))
+    return jnp.min(_e7)
 
 
 def f_energy_total(st, v_p, v_s):
@@ -13506,7 +13543,9 @@ def f_energy_total(st, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     return jnp.sum(
-        jax.vmap(lambda i4: _i32(st["energy"][_i32(v_p)][_i32(v_s)][i4]))(jnp.arange(0, 11, dtype=jnp.int32)),
+        jax.vmap(lambda i8: _i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), _i32(v_s)), i8)))(
+            jnp.arange(0, 11, dtype=jnp.int32)
+        ),
         dtype=jnp.int32,
     )
 
@@ -13516,14 +13555,16 @@ def f_cost(st, v_c, v_a, v_t):
     v_c = _lcast(v_c, jnp.int16)
     v_a = _lcast(v_a, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    return jnp.where((_i32(v_a) == 0), _i32(_K13[_i32(v_c)][_i32(v_t)]), _i32(_K14[_i32(v_c)][_i32(v_t)]))
+    return jnp.where(
+        (_i32(v_a) == 0), _i32(_ix(_ix(_K13, _i32(v_c)), _i32(v_t))), _i32(_ix(_ix(_K14, _i32(v_c)), _i32(v_t)))
+    )
 
 
 def f_printed_damage(st, v_c, v_a):
     """fn `printed_damage` (tcg.envspec:282)"""
     v_c = _lcast(v_c, jnp.int16)
     v_a = _lcast(v_a, jnp.int8)
-    return jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))
+    return jnp.where((_i32(v_a) == 0), _i32(_ix(_K15, _i32(v_c))), _i32(_ix(_K16, _i32(v_c))))
 
 
 def f_pays(st, v_p, v_c, v_a):
@@ -13532,20 +13573,22 @@ def f_pays(st, v_p, v_c, v_a):
     v_c = _lcast(v_c, jnp.int16)
     v_a = _lcast(v_a, jnp.int8)
 
-    def _g8(i5, _h6, _h7):
-        return _i32(st["energy"][_i32(v_p)][0][i5]) >= _i32(jnp.where((_i32(v_a) == 0), _i32(_h6), _i32(_h7)))
+    def _g12(i9, _h10, _h11):
+        return _i32(_ix(_ix(st["energy"], _i32(v_p))[0], i9)) >= _i32(
+            jnp.where((_i32(v_a) == 0), _i32(_h10), _i32(_h11))
+        )
 
-    _e9 = jax.vmap(_g8)(jnp.arange(0, 9, dtype=jnp.int32), _K13[_i32(v_c)][0:9], _K14[_i32(v_c)][0:9])
+    _e13 = jax.vmap(_g12)(jnp.arange(0, 9, dtype=jnp.int32), _ix(_K13, _i32(v_c))[0:9], _ix(_K14, _i32(v_c))[0:9])
     return jnp.logical_and(
-        jnp.all(_e9),
+        jnp.all(_e13),
         (
             _i32(f_energy_total(st, v_p, 0))
             >= jnp.sum(
                 _each(
-                    lambda i10, _h11, _h12: _i32(jnp.where((_i32(v_a) == 0), _i32(_h11), _i32(_h12))),
+                    lambda i14, _h15, _h16: _i32(jnp.where((_i32(v_a) == 0), _i32(_h15), _i32(_h16))),
                     jnp.arange(0, 11, dtype=jnp.int32),
-                    _K13[_i32(v_c)],
-                    _K14[_i32(v_c)],
+                    _ix(_K13, _i32(v_c)),
+                    _ix(_K14, _i32(v_c)),
                 ),
                 dtype=jnp.int32,
             )
@@ -13557,13 +13600,13 @@ def f_can_pay(st, v_p, v_a):
     """fn `can_pay` (tcg.envspec:293)"""
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
-    return f_pays(st, v_p, st["card"][_i32(v_p)][0], v_a)
+    return f_pays(st, v_p, _ix(st["card"], _i32(v_p))[0], v_a)
 
 
 def f_can_act(st, v_p):
     """fn `can_act` (tcg.envspec:298)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.logical_and((st["condition"][_i32(v_p)] != 1), (st["condition"][_i32(v_p)] != 2))
+    return jnp.logical_and((_ix(st["condition"], _i32(v_p)) != 1), (_ix(st["condition"], _i32(v_p)) != 2))
 
 
 def f_can_attack(st, v_p, v_a):
@@ -13572,7 +13615,7 @@ def f_can_attack(st, v_p, v_a):
     v_a = _lcast(v_a, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.bool_(False)
-    v_c = _lcast(st["card"][_i32(v_p)][0], jnp.int16)
+    v_c = _lcast(_ix(st["card"], _i32(v_p))[0], jnp.int16)
     _ret = _select(
         _done,
         _ret,
@@ -13581,14 +13624,16 @@ def f_can_attack(st, v_p, v_a):
                 jnp.logical_and(
                     jnp.logical_and(
                         jnp.logical_and(
-                            st["occupied"][_i32(v_p)][0],
-                            jnp.logical_and((st["condition"][_i32(v_p)] != 1), (st["condition"][_i32(v_p)] != 2)),
+                            _ix(st["occupied"], _i32(v_p))[0],
+                            jnp.logical_and(
+                                (_ix(st["condition"], _i32(v_p)) != 1), (_ix(st["condition"], _i32(v_p)) != 2)
+                            ),
                         ),
-                        jnp.logical_not(st["no_attack"][_i32(v_p)]),
+                        jnp.logical_not(_ix(st["no_attack"], _i32(v_p))),
                     ),
-                    (_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))) >= 0),
+                    (_i32(jnp.where((_i32(v_a) == 0), _i32(_ix(_K15, _i32(v_c))), _i32(_ix(_K16, _i32(v_c))))) >= 0),
                 ),
-                f_pays(st, v_p, st["card"][_i32(v_p)][0], v_a),
+                f_pays(st, v_p, _ix(st["card"], _i32(v_p))[0], v_a),
             ),
             jnp.bool_,
         ),
@@ -13600,7 +13645,7 @@ def f_can_attack(st, v_p, v_a):
 def f_retreat_cost(st, v_p):
     """fn `retreat_cost` (tcg.envspec:308)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0)
+    return jnp.maximum((_i32(_ix(_K17, _i32(_ix(st["card"], _i32(v_p))[0]))) - _i32(st["retreat_discount"])), 0)
 
 
 def f_can_evolve(st, v_p, v_c, v_s):
@@ -13612,14 +13657,14 @@ def f_can_evolve(st, v_p, v_c, v_s):
         jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
-                    jnp.logical_and((_i32(st["turn"]) > 2), st["occupied"][_i32(v_p)][_i32(v_s)]),
-                    (_i32(st["placed"][_i32(v_p)][_i32(v_s)]) < _i32(st["turn"])),
+                    jnp.logical_and((_i32(st["turn"]) > 2), _ix(_ix(st["occupied"], _i32(v_p)), _i32(v_s))),
+                    (_i32(_ix(_ix(st["placed"], _i32(v_p)), _i32(v_s))) < _i32(st["turn"])),
                 ),
-                (_K0[_i32(v_c)] == 0),
+                (_ix(_K0, _i32(v_c)) == 0),
             ),
-            (_K3[_i32(v_c)] != 0),
+            (_ix(_K3, _i32(v_c)) != 0),
         ),
-        (_i32(_K18[_i32(v_c)]) == _i32(_K19[_i32(st["card"][_i32(v_p)][_i32(v_s)])])),
+        (_i32(_ix(_K18, _i32(v_c))) == _i32(_ix(_K19, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))))),
     )
 
 
@@ -13628,36 +13673,36 @@ def f_nth_energy(st, v_d, v_r):
     v_d = _lcast(v_d, jnp.int8)
     v_r = _lcast(v_r, jnp.int8)
 
-    def _g17(i13, _h14):
+    def _g21(i17, _h18):
         return _i32(
             jnp.where(
                 jnp.logical_and(
-                    (_i32(_h14) == 1),
+                    (_i32(_h18) == 1),
                     (
                         jnp.sum(
                             _each(
-                                lambda i15, _h16: _i32(jnp.where((i15 < i13), _i32(_h16), 0)),
+                                lambda i19, _h20: _i32(jnp.where((i19 < i17), _i32(_h20), 0)),
                                 jnp.arange(0, 11, dtype=jnp.int32),
-                                _K20[_i32(v_d)],
+                                _ix(_K20, _i32(v_d)),
                             ),
                             dtype=jnp.int32,
                         )
                         == _i32(v_r)
                     ),
                 ),
-                i13,
+                i17,
                 10,
             )
         )
 
-    _e18 = jax.vmap(_g17)(jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(v_d)])
-    return jnp.min(_e18)
+    _e22 = jax.vmap(_g21)(jnp.arange(0, 11, dtype=jnp.int32), _ix(_K20, _i32(v_d)))
+    return jnp.min(_e22)
 
 
 def f_defended(st, v_p):
     """fn `defended` (tcg.envspec:330)"""
     v_p = _lcast(v_p, jnp.int8)
-    return jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])
+    return jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p))))
 
 
 def p_draw_cards(st, v_p, v_n):
@@ -13666,95 +13711,95 @@ def p_draw_cards(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_k = 0
-    _c19 = jnp.logical_and(
+    _c23 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then20(st, v_p, v_n, v_k):
+    def _then24(st, v_p, v_n, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
-        _v21, _l22 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l22)
-        v__envc_list1 = _lcast(_v21, jnp.int16)
+        _v25, _l26 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l26)
+        v__envc_list1 = _lcast(_v25, jnp.int16)
         st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
-        _l23 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l23)
+        _l27 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l27)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c19, lambda: _then20(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c23, lambda: _then24(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 1
-    _c24 = jnp.logical_and(
+    _c28 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then25(st, v_p, v_n, v_k):
+    def _then29(st, v_p, v_n, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
-        _v26, _l27 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l27)
-        v__envc_list1 = _lcast(_v26, jnp.int16)
+        _v30, _l31 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l31)
+        v__envc_list1 = _lcast(_v30, jnp.int16)
         st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
-        _l28 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l28)
+        _l32 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l32)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c24, lambda: _then25(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c28, lambda: _then29(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 2
-    _c29 = jnp.logical_and(
+    _c33 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then30(st, v_p, v_n, v_k):
+    def _then34(st, v_p, v_n, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
-        _v31, _l32 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l32)
-        v__envc_list1 = _lcast(_v31, jnp.int16)
+        _v35, _l36 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l36)
+        v__envc_list1 = _lcast(_v35, jnp.int16)
         st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
-        _l33 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l33)
+        _l37 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l37)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c29, lambda: _then30(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c33, lambda: _then34(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 3
-    _c34 = jnp.logical_and(
+    _c38 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then35(st, v_p, v_n, v_k):
+    def _then39(st, v_p, v_n, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
-        _v36, _l37 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l37)
-        v__envc_list1 = _lcast(_v36, jnp.int16)
+        _v40, _l41 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l41)
+        v__envc_list1 = _lcast(_v40, jnp.int16)
         st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
-        _l38 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l38)
+        _l42 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l42)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c34, lambda: _then35(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c38, lambda: _then39(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     v_k = 4
-    _c39 = jnp.logical_and(
+    _c43 = jnp.logical_and(
         jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_p))["len"] > 0)),
         (_get(st["hand"], _i32(v_p))["len"] < 10),
     )
 
-    def _then40(st, v_p, v_n, v_k):
+    def _then44(st, v_p, v_n, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] == 0), 1, 0, 0)
-        _v41, _l42 = _take_front(_get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l42)
-        v__envc_list1 = _lcast(_v41, jnp.int16)
+        _v45, _l46 = _take_front(_get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l46)
+        v__envc_list1 = _lcast(_v45, jnp.int16)
         st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 2, 0, 0)
-        _l43 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l43)
+        _l47 = _push(_get(st["hand"], _i32(v_p)), _cast(v__envc_list1, jnp.int16))
+        st["hand"] = _set(st["hand"], _i32(v_p), _l47)
         return st, (v_p, v_n, v_k)
 
-    st, (v_p, v_n, v_k) = _branch(_c39, lambda: _then40(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
+    st, (v_p, v_n, v_k) = _branch(_c43, lambda: _then44(st, v_p, v_n, v_k), lambda: (st, (v_p, v_n, v_k)))
     return st
 
 
@@ -13764,8 +13809,8 @@ def p_heal(st, v_p, v_s, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a44 = jnp.maximum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) - _i32(v_amount)), 0)
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a44, jnp.int16))
+    _a48 = jnp.maximum((_i32(_ix(_ix(st["damage"], _i32(v_p)), _i32(v_s))) - _i32(v_amount)), 0)
+    st["damage"] = _iset(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a48, jnp.int16))
     return st
 
 
@@ -13776,15 +13821,15 @@ def p_heal_type(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c45 = jnp.logical_and(st["occupied"][_i32(v_p)][_i32(v_s)], (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+    _c49 = jnp.logical_and(_ix(_ix(st["occupied"], _i32(v_p)), _i32(v_s)), (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
 
-    def _then46(st, v_p, v_s, v_t, v_amount):
+    def _then50(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
 
     st, (v_p, v_s, v_t, v_amount) = _branch(
-        _c45, lambda: _then46(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
+        _c49, lambda: _then50(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
     )
     return st
 
@@ -13793,8 +13838,8 @@ def p_add_damage(st, v_amount):
     """proc `add_damage` (tcg.envspec:358)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a47 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
-    st["dmg"] = _cast(_a47, jnp.int16)
+    _a51 = jnp.minimum((_i32(st["dmg"]) + _i32(v_amount)), 300)
+    st["dmg"] = _cast(_a51, jnp.int16)
     return st
 
 
@@ -13805,95 +13850,95 @@ def p_damage_per_heads(st, v_coins, v_each):
     v_each = _lcast(v_each, jnp.int8)
     v_heads = _lcast(0, jnp.int8)
     v_k = 0
-    _c48 = _i32(v_k) < _i32(v_coins)
+    _c52 = _i32(v_k) < _i32(v_coins)
 
-    def _then49(st, v_coins, v_each, v_heads, v_k):
+    def _then53(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r51 = _randint(st, 0, 1)
-        _c50 = _r51 == 1
+        st, _r55 = _randint(st, 0, 1)
+        _c54 = _r55 == 1
 
-        def _then52(st, v_coins, v_each, v_heads, v_k):
+        def _then56(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a53 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a53, jnp.int8)
+            _a57 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a57, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c50, lambda: _then52(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c54, lambda: _then56(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c48, lambda: _then49(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c52, lambda: _then53(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 1
-    _c54 = _i32(v_k) < _i32(v_coins)
+    _c58 = _i32(v_k) < _i32(v_coins)
 
-    def _then55(st, v_coins, v_each, v_heads, v_k):
+    def _then59(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r57 = _randint(st, 0, 1)
-        _c56 = _r57 == 1
+        st, _r61 = _randint(st, 0, 1)
+        _c60 = _r61 == 1
 
-        def _then58(st, v_coins, v_each, v_heads, v_k):
+        def _then62(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a59 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a59, jnp.int8)
+            _a63 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a63, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c56, lambda: _then58(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c60, lambda: _then62(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c54, lambda: _then55(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c58, lambda: _then59(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 2
-    _c60 = _i32(v_k) < _i32(v_coins)
+    _c64 = _i32(v_k) < _i32(v_coins)
 
-    def _then61(st, v_coins, v_each, v_heads, v_k):
+    def _then65(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r63 = _randint(st, 0, 1)
-        _c62 = _r63 == 1
+        st, _r67 = _randint(st, 0, 1)
+        _c66 = _r67 == 1
 
-        def _then64(st, v_coins, v_each, v_heads, v_k):
+        def _then68(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a65 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a65, jnp.int8)
+            _a69 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a69, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c62, lambda: _then64(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c66, lambda: _then68(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c60, lambda: _then61(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c64, lambda: _then65(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
     v_k = 3
-    _c66 = _i32(v_k) < _i32(v_coins)
+    _c70 = _i32(v_k) < _i32(v_coins)
 
-    def _then67(st, v_coins, v_each, v_heads, v_k):
+    def _then71(st, v_coins, v_each, v_heads, v_k):
         st = dict(st)
-        st, _r69 = _randint(st, 0, 1)
-        _c68 = _r69 == 1
+        st, _r73 = _randint(st, 0, 1)
+        _c72 = _r73 == 1
 
-        def _then70(st, v_coins, v_each, v_heads, v_k):
+        def _then74(st, v_coins, v_each, v_heads, v_k):
             st = dict(st)
-            _a71 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a71, jnp.int8)
+            _a75 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a75, jnp.int8)
             return st, (v_coins, v_each, v_heads, v_k)
 
         st, (v_coins, v_each, v_heads, v_k) = _branch(
-            _c68, lambda: _then70(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+            _c72, lambda: _then74(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
         )
         return st, (v_coins, v_each, v_heads, v_k)
 
     st, (v_coins, v_each, v_heads, v_k) = _branch(
-        _c66, lambda: _then67(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
+        _c70, lambda: _then71(st, v_coins, v_each, v_heads, v_k), lambda: (st, (v_coins, v_each, v_heads, v_k))
     )
-    _a72 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
-    st["dmg"] = _cast(_a72, jnp.int16)
+    _a76 = jnp.minimum((_i32(v_heads) * _i32(v_each)), 300)
+    st["dmg"] = _cast(_a76, jnp.int16)
     return st
 
 
@@ -13901,15 +13946,15 @@ def p_bonus_on_heads(st, v_amount):
     """proc `bonus_on_heads` (tcg.envspec:376)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int16)
-    st, _r74 = _randint(st, 0, 1)
-    _c73 = _r74 == 1
+    st, _r78 = _randint(st, 0, 1)
+    _c77 = _r78 == 1
 
-    def _then75(st, v_amount):
+    def _then79(st, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_amount,)
 
-    st, (v_amount,) = _branch(_c73, lambda: _then75(st, v_amount), lambda: (st, (v_amount,)))
+    st, (v_amount,) = _branch(_c77, lambda: _then79(st, v_amount), lambda: (st, (v_amount,)))
     return st
 
 
@@ -13920,17 +13965,17 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
     v_t = _lcast(v_t, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
 
-    def _g77(i76):
+    def _g81(i80):
         return jnp.logical_and(
-            st["occupied"][_i32(v_p)][i76],
+            _ix(_ix(st["occupied"], _i32(v_p)), i80),
             jnp.logical_or(
                 (_i32(v_t) == 10),
                 (
                     _i32(
                         jnp.where(
-                            (_K0[_i32(st["card"][_i32(v_p)][i76])] == 1),
-                            st["played_type"][_i32(v_p)][i76],
-                            _K2[_i32(st["card"][_i32(v_p)][i76])],
+                            (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(v_p)), i80))) == 1),
+                            _ix(_ix(st["played_type"], _i32(v_p)), i80),
+                            _ix(_K2, _i32(_ix(_ix(st["card"], _i32(v_p)), i80))),
                         )
                     )
                     == _i32(v_t)
@@ -13938,9 +13983,9 @@ def p_damage_per_bench_type(st, v_p, v_t, v_each):
             ),
         )
 
-    _e78 = jax.vmap(_g77)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a79 = jnp.minimum((_i32(v_each) * jnp.sum(_e78, dtype=jnp.int32)), 300)
-    st["dmg"] = _cast(_a79, jnp.int16)
+    _e82 = jax.vmap(_g81)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a83 = jnp.minimum((_i32(v_each) * jnp.sum(_e82, dtype=jnp.int32)), 300)
+    st["dmg"] = _cast(_a83, jnp.int16)
     return st
 
 
@@ -13951,8 +13996,8 @@ def p_discard_energy(st, v_p, v_s, v_t, v_n):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
-    _a80 = jnp.maximum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) - _i32(v_n)), 0)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a80, jnp.int8))
+    _a84 = jnp.maximum((_i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), _i32(v_s)), _i32(v_t))) - _i32(v_n)), 0)
+    st["energy"] = _iset(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a84, jnp.int8))
     return st
 
 
@@ -13964,18 +14009,19 @@ def p_attach_from_zone(st, v_p, v_s, v_t, v_n, v_any_type):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_any_type = _lcast(v_any_type, jnp.bool_)
-    _c81 = jnp.logical_and(
-        st["occupied"][_i32(v_p)][_i32(v_s)], jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t)))
+    _c85 = jnp.logical_and(
+        _ix(_ix(st["occupied"], _i32(v_p)), _i32(v_s)),
+        jnp.logical_or(v_any_type, (_i32(f_type_of(st, v_p, v_s)) == _i32(v_t))),
     )
 
-    def _then82(st, v_p, v_s, v_t, v_n, v_any_type):
+    def _then86(st, v_p, v_s, v_t, v_n, v_any_type):
         st = dict(st)
-        _a83 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)]) + _i32(v_n)), 12)
-        st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(v_t))].set(_cast(_a83, jnp.int8))
+        _a87 = jnp.minimum((_i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), _i32(v_s)), _i32(v_t))) + _i32(v_n)), 12)
+        st["energy"] = _iset(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a87, jnp.int8))
         return st, (v_p, v_s, v_t, v_n, v_any_type)
 
     st, (v_p, v_s, v_t, v_n, v_any_type) = _branch(
-        _c81, lambda: _then82(st, v_p, v_s, v_t, v_n, v_any_type), lambda: (st, (v_p, v_s, v_t, v_n, v_any_type))
+        _c85, lambda: _then86(st, v_p, v_s, v_t, v_n, v_any_type), lambda: (st, (v_p, v_s, v_t, v_n, v_any_type))
     )
     return st
 
@@ -13985,18 +14031,18 @@ def p_afflict_opponent(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _c84 = jnp.logical_and(
-        st["occupied"][(1 - _i32(v_p))][0],
-        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    _c88 = jnp.logical_and(
+        _ix(st["occupied"], (1 - _i32(v_p)))[0],
+        jnp.logical_not(jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p))))),
     )
 
-    def _then85(st, v_p, v_c):
+    def _then89(st, v_p, v_c):
         st = dict(st)
-        _a86 = v_c
-        st["condition"] = st["condition"].at[(1 - _i32(v_p))].set(_cast(_a86, jnp.int8))
+        _a90 = v_c
+        st["condition"] = _iset(st["condition"], (1 - _i32(v_p)), _cast(_a90, jnp.int8))
         return st, (v_p, v_c)
 
-    st, (v_p, v_c) = _branch(_c84, lambda: _then85(st, v_p, v_c), lambda: (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c88, lambda: _then89(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
@@ -14005,15 +14051,15 @@ def p_afflict_opponent_on_heads(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    st, _r88 = _randint(st, 0, 1)
-    _c87 = _r88 == 1
+    st, _r92 = _randint(st, 0, 1)
+    _c91 = _r92 == 1
 
-    def _then89(st, v_p, v_c):
+    def _then93(st, v_p, v_c):
         st = dict(st)
         st = p_afflict_opponent(st, v_p, v_c)
         return st, (v_p, v_c)
 
-    st, (v_p, v_c) = _branch(_c87, lambda: _then89(st, v_p, v_c), lambda: (st, (v_p, v_c)))
+    st, (v_p, v_c) = _branch(_c91, lambda: _then93(st, v_p, v_c), lambda: (st, (v_p, v_c)))
     return st
 
 
@@ -14021,18 +14067,18 @@ def p_poison_opponent(st, v_p):
     """proc `poison_opponent` (tcg.envspec:414)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c90 = jnp.logical_and(
-        st["occupied"][(1 - _i32(v_p))][0],
-        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    _c94 = jnp.logical_and(
+        _ix(st["occupied"], (1 - _i32(v_p)))[0],
+        jnp.logical_not(jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p))))),
     )
 
-    def _then91(st, v_p):
+    def _then95(st, v_p):
         st = dict(st)
-        _a92 = True
-        st["poisoned"] = _put(st["poisoned"], (1 - _i32(v_p)), _cast(_a92, jnp.bool_))
+        _a96 = True
+        st["poisoned"] = _put(st["poisoned"], (1 - _i32(v_p)), _cast(_a96, jnp.bool_))
         return st, (v_p,)
 
-    st, (v_p,) = _branch(_c90, lambda: _then91(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c94, lambda: _then95(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -14040,18 +14086,18 @@ def p_burn_opponent(st, v_p):
     """proc `burn_opponent` (tcg.envspec:420)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c93 = jnp.logical_and(
-        st["occupied"][(1 - _i32(v_p))][0],
-        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    _c97 = jnp.logical_and(
+        _ix(st["occupied"], (1 - _i32(v_p)))[0],
+        jnp.logical_not(jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p))))),
     )
 
-    def _then94(st, v_p):
+    def _then98(st, v_p):
         st = dict(st)
-        _a95 = True
-        st["burned"] = _put(st["burned"], (1 - _i32(v_p)), _cast(_a95, jnp.bool_))
+        _a99 = True
+        st["burned"] = _put(st["burned"], (1 - _i32(v_p)), _cast(_a99, jnp.bool_))
         return st, (v_p,)
 
-    st, (v_p,) = _branch(_c93, lambda: _then94(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c97, lambda: _then98(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -14061,40 +14107,40 @@ def p_damage_opponent_bench(st, v_p, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_s = 1
-    _c96 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    _c100 = _ix(_ix(st["occupied"], (1 - _i32(v_p))), _i32(v_s))
 
-    def _then97(st, v_p, v_amount, v_s):
+    def _then101(st, v_p, v_amount, v_s):
         st = dict(st)
-        _a98 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a98, jnp.int16))
+        _a102 = jnp.minimum((_i32(_ix(_ix(st["damage"], (1 - _i32(v_p))), _i32(v_s))) + _i32(v_amount)), 300)
+        st["damage"] = _iset(st["damage"], ((1 - _i32(v_p)), _i32(v_s)), _cast(_a102, jnp.int16))
         return st, (v_p, v_amount, v_s)
 
     st, (v_p, v_amount, v_s) = _branch(
-        _c96, lambda: _then97(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
+        _c100, lambda: _then101(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
     )
     v_s = 2
-    _c99 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    _c103 = _ix(_ix(st["occupied"], (1 - _i32(v_p))), _i32(v_s))
 
-    def _then100(st, v_p, v_amount, v_s):
+    def _then104(st, v_p, v_amount, v_s):
         st = dict(st)
-        _a101 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a101, jnp.int16))
+        _a105 = jnp.minimum((_i32(_ix(_ix(st["damage"], (1 - _i32(v_p))), _i32(v_s))) + _i32(v_amount)), 300)
+        st["damage"] = _iset(st["damage"], ((1 - _i32(v_p)), _i32(v_s)), _cast(_a105, jnp.int16))
         return st, (v_p, v_amount, v_s)
 
     st, (v_p, v_amount, v_s) = _branch(
-        _c99, lambda: _then100(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
+        _c103, lambda: _then104(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
     )
     v_s = 3
-    _c102 = st["occupied"][(1 - _i32(v_p))][_i32(v_s)]
+    _c106 = _ix(_ix(st["occupied"], (1 - _i32(v_p))), _i32(v_s))
 
-    def _then103(st, v_p, v_amount, v_s):
+    def _then107(st, v_p, v_amount, v_s):
         st = dict(st)
-        _a104 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a104, jnp.int16))
+        _a108 = jnp.minimum((_i32(_ix(_ix(st["damage"], (1 - _i32(v_p))), _i32(v_s))) + _i32(v_amount)), 300)
+        st["damage"] = _iset(st["damage"], ((1 - _i32(v_p)), _i32(v_s)), _cast(_a108, jnp.int16))
         return st, (v_p, v_amount, v_s)
 
     st, (v_p, v_amount, v_s) = _branch(
-        _c102, lambda: _then103(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
+        _c106, lambda: _then107(st, v_p, v_amount, v_s), lambda: (st, (v_p, v_amount, v_s))
     )
     return st
 
@@ -14103,8 +14149,8 @@ def p_add_attack_bonus(st, v_amount):
     """proc `add_attack_bonus` (tcg.envspec:435)"""
     st = dict(st)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a105 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
-    st["attack_bonus"] = _cast(_a105, jnp.int8)
+    _a109 = jnp.minimum((_i32(st["attack_bonus"]) + _i32(v_amount)), 60)
+    st["attack_bonus"] = _cast(_a109, jnp.int8)
     return st
 
 
@@ -14115,10 +14161,10 @@ def p_add_named_attack_bonus(st, v_a, v_b, v_c, v_amount):
     v_b = _lcast(v_b, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a106 = _stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
-    st["bonus_named"] = _cast(_a106, jnp.int8)
-    _a107 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
-    st["named_bonus"] = _cast(_a107, jnp.int8)
+    _a110 = _stack([jnp.asarray(v_a, jnp.int32), jnp.asarray(v_b, jnp.int32), jnp.asarray(v_c, jnp.int32)])
+    st["bonus_named"] = _cast(_a110, jnp.int8)
+    _a111 = jnp.minimum((_i32(st["named_bonus"]) + _i32(v_amount)), 60)
+    st["named_bonus"] = _cast(_a111, jnp.int8)
     return st
 
 
@@ -14126,8 +14172,8 @@ def p_add_retreat_discount(st, v_n):
     """proc `add_retreat_discount` (tcg.envspec:446)"""
     st = dict(st)
     v_n = _lcast(v_n, jnp.int8)
-    _a108 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
-    st["retreat_discount"] = _cast(_a108, jnp.int8)
+    _a112 = jnp.minimum((_i32(st["retreat_discount"]) + _i32(v_n)), 3)
+    st["retreat_discount"] = _cast(_a112, jnp.int8)
     return st
 
 
@@ -14136,80 +14182,82 @@ def p_basic_from_deck(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
-    def _g110(i109):
+    def _g114(i113):
         return jnp.where(
-            (i109 < _get(st["deck"], _i32(v_p))["len"]),
+            (i113 < _get(st["deck"], _i32(v_p))["len"]),
             jnp.logical_and(
-                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i109])] == 0),
-                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i109])] == 0),
+                (_ix(_K0, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i113))) == 0),
+                (_ix(_K3, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i113))) == 0),
             ),
             False,
         )
 
-    _e111 = jax.vmap(_g110)(jnp.arange(0, 20, dtype=jnp.int32))
-    v_n = _lcast(jnp.sum(_e111, dtype=jnp.int32), jnp.int8)
-    _c112 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
+    _e115 = jax.vmap(_g114)(jnp.arange(0, 20, dtype=jnp.int32))
+    v_n = _lcast(jnp.sum(_e115, dtype=jnp.int32), jnp.int8)
+    _c116 = jnp.logical_and((_i32(v_n) > 0), (_get(st["hand"], _i32(v_p))["len"] < 10))
 
-    def _then113(st, v_p, v_n):
+    def _then117(st, v_p, v_n):
         st = dict(st)
-        st, _r114 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _lcast(_r114, jnp.int8)
+        st, _r118 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _lcast(_r118, jnp.int8)
 
-        def _g119(i115):
-            def _g117(i116):
+        def _g123(i119):
+            def _g121(i120):
                 return jnp.logical_and(
-                    (i116 < i115),
+                    (i120 < i119),
                     jnp.where(
-                        (i116 < _get(st["deck"], _i32(v_p))["len"]),
+                        (i120 < _get(st["deck"], _i32(v_p))["len"]),
                         jnp.logical_and(
-                            (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0),
-                            (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i116])] == 0),
+                            (_ix(_K0, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i120))) == 0),
+                            (_ix(_K3, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i120))) == 0),
                         ),
                         False,
                     ),
                 )
 
-            _e118 = jax.vmap(_g117)(jnp.arange(0, 20, dtype=jnp.int32))
+            _e122 = jax.vmap(_g121)(jnp.arange(0, 20, dtype=jnp.int32))
             return _i32(
                 jnp.where(
                     jnp.logical_and(
                         jnp.logical_and(
-                            (i115 < _get(st["deck"], _i32(v_p))["len"]),
+                            (i119 < _get(st["deck"], _i32(v_p))["len"]),
                             jnp.where(
-                                (i115 < _get(st["deck"], _i32(v_p))["len"]),
+                                (i119 < _get(st["deck"], _i32(v_p))["len"]),
                                 jnp.logical_and(
-                                    (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i115])] == 0),
-                                    (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i115])] == 0),
+                                    (_ix(_K0, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i119))) == 0),
+                                    (_ix(_K3, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i119))) == 0),
                                 ),
                                 False,
                             ),
                         ),
-                        (jnp.sum(_e118, dtype=jnp.int32) == _i32(v_r)),
+                        (jnp.sum(_e122, dtype=jnp.int32) == _i32(v_r)),
                     ),
-                    i115,
+                    i119,
                     19,
                 )
             )
 
-        _e120 = jax.vmap(_g119)(jnp.arange(0, 20, dtype=jnp.int32))
-        v_at = _lcast(jnp.min(_e120), jnp.int8)
-        _f121 = _i32(v_at)
-        _f122 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 3, _f121, _f122)
+        _e124 = jax.vmap(_g123)(jnp.arange(0, 20, dtype=jnp.int32))
+        v_at = _lcast(jnp.min(_e124), jnp.int8)
+        _f125 = _i32(v_at)
+        _f126 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 3, _f125, _f126)
         st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 4, 0, 0)
-        _l123 = _push(_get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_i32(v_at)], jnp.int16))
-        st["hand"] = _set(st["hand"], _i32(v_p), _l123)
-        _f124 = _i32(v_at)
-        _f125 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 5, _f124, _f125)
-        _f126 = _i32(v_at)
-        _l127 = _remove_at(_get(st["deck"], _i32(v_p)), _f126)
-        st["deck"] = _set(st["deck"], _i32(v_p), _l127)
+        _l127 = _push(
+            _get(st["hand"], _i32(v_p)), _cast(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_at)), jnp.int16)
+        )
+        st["hand"] = _set(st["hand"], _i32(v_p), _l127)
+        _f128 = _i32(v_at)
+        _f129 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 5, _f128, _f129)
+        _f130 = _i32(v_at)
+        _l131 = _remove_at(_get(st["deck"], _i32(v_p)), _f130)
+        st["deck"] = _set(st["deck"], _i32(v_p), _l131)
         return st, (v_p, v_n)
 
     st, (v_p, v_n) = _branch_any(
-        _c112,
-        lambda: _then113(st, v_p, v_n),
+        _c116,
+        lambda: _then117(st, v_p, v_n),
         lambda: (st, (v_p, v_n)),
         True,
         (v_p, v_n),
@@ -14229,31 +14277,31 @@ def p_opponent_hand_into_deck(st, v_p, v_n):
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop128(i, carry):
+    def _loop132(i, carry):
         st, (v_p, v_n, v_q, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c129 = _get(st["hand"], _i32(v_q))["len"] > 0
+        _c133 = _get(st["hand"], _i32(v_q))["len"] > 0
 
-        def _then130(st, v_p, v_n, v_q, v_k):
+        def _then134(st, v_p, v_n, v_q, v_k):
             st = dict(st)
             st = _fault_at(st, (_get(st["hand"], _i32(v_q))["len"] == 0), 6, 0, 0)
-            _v131, _l132 = _take_back(_get(st["hand"], _i32(v_q)))
-            st["hand"] = _set(st["hand"], _i32(v_q), _l132)
-            v__envc_list2 = _lcast(_v131, jnp.int16)
+            _v135, _l136 = _take_back(_get(st["hand"], _i32(v_q)))
+            st["hand"] = _set(st["hand"], _i32(v_q), _l136)
+            v__envc_list2 = _lcast(_v135, jnp.int16)
             st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 7, 0, 0)
-            _l133 = _push(_get(st["deck"], _i32(v_q)), _cast(v__envc_list2, jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l133)
+            _l137 = _push(_get(st["deck"], _i32(v_q)), _cast(v__envc_list2, jnp.int16))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l137)
             return st, (v_p, v_n, v_q, v_k)
 
         st, (v_p, v_n, v_q, v_k) = _branch(
-            _c129, lambda: _then130(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k))
+            _c133, lambda: _then134(st, v_p, v_n, v_q, v_k), lambda: (st, (v_p, v_n, v_q, v_k))
         )
         return st, (v_p, v_n, v_q, v_k)
 
-    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop128, (st, (v_p, v_n, v_q, v_k)))
-    _f134 = _get(st["deck"], _i32(v_q))["len"]
-    st, _l135 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-    st["deck"] = _set(st["deck"], _i32(v_q), _l135)
+    st, (v_p, v_n, v_q, v_k) = lax.fori_loop(0, 10, _loop132, (st, (v_p, v_n, v_q, v_k)))
+    _f138 = _get(st["deck"], _i32(v_q))["len"]
+    st, _l139 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+    st["deck"] = _set(st["deck"], _i32(v_q), _l139)
     st = p_draw_cards(st, v_q, v_n)
     return st
 
@@ -14263,8 +14311,8 @@ def p_damage_self(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _a136 = jnp.minimum((_i32(st["damage"][_i32(v_p)][0]) + _i32(v_amount)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a136, jnp.int16))
+    _a140 = jnp.minimum((_i32(_ix(st["damage"], _i32(v_p))[0]) + _i32(v_amount)), 300)
+    st["damage"] = _iset(st["damage"], (_i32(v_p), 0), _cast(_a140, jnp.int16))
     return st
 
 
@@ -14273,8 +14321,8 @@ def p_afflict_self(st, v_p, v_c):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_c = _lcast(v_c, jnp.int8)
-    _a137 = v_c
-    st["condition"] = st["condition"].at[_i32(v_p)].set(_cast(_a137, jnp.int8))
+    _a141 = v_c
+    st["condition"] = _iset(st["condition"], _i32(v_p), _cast(_a141, jnp.int8))
     return st
 
 
@@ -14282,15 +14330,15 @@ def p_burn_opponent_on_heads(st, v_p):
     """proc `burn_opponent_on_heads` (tcg.envspec:487)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    st, _r139 = _randint(st, 0, 1)
-    _c138 = _r139 == 1
+    st, _r143 = _randint(st, 0, 1)
+    _c142 = _r143 == 1
 
-    def _then140(st, v_p):
+    def _then144(st, v_p):
         st = dict(st)
         st = p_burn_opponent(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = _branch(_c138, lambda: _then140(st, v_p), lambda: (st, (v_p,)))
+    st, (v_p,) = _branch(_c142, lambda: _then144(st, v_p), lambda: (st, (v_p,)))
     return st
 
 
@@ -14300,16 +14348,16 @@ def p_heal_on_heads(st, v_p, v_s, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    st, _r142 = _randint(st, 0, 1)
-    _c141 = _r142 == 1
+    st, _r146 = _randint(st, 0, 1)
+    _c145 = _r146 == 1
 
-    def _then143(st, v_p, v_s, v_amount):
+    def _then147(st, v_p, v_s, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_amount)
 
     st, (v_p, v_s, v_amount) = _branch(
-        _c141, lambda: _then143(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount))
+        _c145, lambda: _then147(st, v_p, v_s, v_amount), lambda: (st, (v_p, v_s, v_amount))
     )
     return st
 
@@ -14333,16 +14381,16 @@ def p_heal_all(st, v_p, v_amount):
 def p_nothing_on_tails(st):
     """proc `nothing_on_tails` (tcg.envspec:508)"""
     st = dict(st)
-    st, _r145 = _randint(st, 0, 1)
-    _c144 = jnp.logical_not((_r145 == 1))
+    st, _r149 = _randint(st, 0, 1)
+    _c148 = jnp.logical_not((_r149 == 1))
 
-    def _then146(st):
+    def _then150(st):
         st = dict(st)
-        _a147 = 0
-        st["dmg"] = _cast(_a147, jnp.int16)
+        _a151 = 0
+        st["dmg"] = _cast(_a151, jnp.int16)
         return st, ()
 
-    st, () = _branch(_c144, lambda: _then146(st), lambda: (st, ()))
+    st, () = _branch(_c148, lambda: _then150(st), lambda: (st, ()))
     return st
 
 
@@ -14353,110 +14401,110 @@ def p_bonus_if_all_heads(st, v_coins, v_amount):
     v_amount = _lcast(v_amount, jnp.int16)
     v_heads = _lcast(0, jnp.int8)
     v_k = 0
-    _c148 = _i32(v_k) < _i32(v_coins)
+    _c152 = _i32(v_k) < _i32(v_coins)
 
-    def _then149(st, v_coins, v_amount, v_heads, v_k):
+    def _then153(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r151 = _randint(st, 0, 1)
-        _c150 = _r151 == 1
+        st, _r155 = _randint(st, 0, 1)
+        _c154 = _r155 == 1
 
-        def _then152(st, v_coins, v_amount, v_heads, v_k):
+        def _then156(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a153 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a153, jnp.int8)
+            _a157 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a157, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
 
         st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c150,
-            lambda: _then152(st, v_coins, v_amount, v_heads, v_k),
+            _c154,
+            lambda: _then156(st, v_coins, v_amount, v_heads, v_k),
             lambda: (st, (v_coins, v_amount, v_heads, v_k)),
         )
         return st, (v_coins, v_amount, v_heads, v_k)
 
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c148, lambda: _then149(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+        _c152, lambda: _then153(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
     v_k = 1
-    _c154 = _i32(v_k) < _i32(v_coins)
+    _c158 = _i32(v_k) < _i32(v_coins)
 
-    def _then155(st, v_coins, v_amount, v_heads, v_k):
+    def _then159(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r157 = _randint(st, 0, 1)
-        _c156 = _r157 == 1
+        st, _r161 = _randint(st, 0, 1)
+        _c160 = _r161 == 1
 
-        def _then158(st, v_coins, v_amount, v_heads, v_k):
+        def _then162(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a159 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a159, jnp.int8)
+            _a163 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a163, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
 
         st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c156,
-            lambda: _then158(st, v_coins, v_amount, v_heads, v_k),
+            _c160,
+            lambda: _then162(st, v_coins, v_amount, v_heads, v_k),
             lambda: (st, (v_coins, v_amount, v_heads, v_k)),
         )
         return st, (v_coins, v_amount, v_heads, v_k)
 
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c154, lambda: _then155(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+        _c158, lambda: _then159(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
     v_k = 2
-    _c160 = _i32(v_k) < _i32(v_coins)
+    _c164 = _i32(v_k) < _i32(v_coins)
 
-    def _then161(st, v_coins, v_amount, v_heads, v_k):
+    def _then165(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r163 = _randint(st, 0, 1)
-        _c162 = _r163 == 1
+        st, _r167 = _randint(st, 0, 1)
+        _c166 = _r167 == 1
 
-        def _then164(st, v_coins, v_amount, v_heads, v_k):
+        def _then168(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a165 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a165, jnp.int8)
+            _a169 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a169, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
 
         st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c162,
-            lambda: _then164(st, v_coins, v_amount, v_heads, v_k),
+            _c166,
+            lambda: _then168(st, v_coins, v_amount, v_heads, v_k),
             lambda: (st, (v_coins, v_amount, v_heads, v_k)),
         )
         return st, (v_coins, v_amount, v_heads, v_k)
 
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c160, lambda: _then161(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+        _c164, lambda: _then165(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
     v_k = 3
-    _c166 = _i32(v_k) < _i32(v_coins)
+    _c170 = _i32(v_k) < _i32(v_coins)
 
-    def _then167(st, v_coins, v_amount, v_heads, v_k):
+    def _then171(st, v_coins, v_amount, v_heads, v_k):
         st = dict(st)
-        st, _r169 = _randint(st, 0, 1)
-        _c168 = _r169 == 1
+        st, _r173 = _randint(st, 0, 1)
+        _c172 = _r173 == 1
 
-        def _then170(st, v_coins, v_amount, v_heads, v_k):
+        def _then174(st, v_coins, v_amount, v_heads, v_k):
             st = dict(st)
-            _a171 = jnp.minimum((_i32(v_heads) + 1), 4)
-            v_heads = _lcast(_a171, jnp.int8)
+            _a175 = jnp.minimum((_i32(v_heads) + 1), 4)
+            v_heads = _lcast(_a175, jnp.int8)
             return st, (v_coins, v_amount, v_heads, v_k)
 
         st, (v_coins, v_amount, v_heads, v_k) = _branch(
-            _c168,
-            lambda: _then170(st, v_coins, v_amount, v_heads, v_k),
+            _c172,
+            lambda: _then174(st, v_coins, v_amount, v_heads, v_k),
             lambda: (st, (v_coins, v_amount, v_heads, v_k)),
         )
         return st, (v_coins, v_amount, v_heads, v_k)
 
     st, (v_coins, v_amount, v_heads, v_k) = _branch(
-        _c166, lambda: _then167(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
+        _c170, lambda: _then171(st, v_coins, v_amount, v_heads, v_k), lambda: (st, (v_coins, v_amount, v_heads, v_k))
     )
-    _c172 = _i32(v_heads) == _i32(v_coins)
+    _c176 = _i32(v_heads) == _i32(v_coins)
 
-    def _then173(st, v_coins, v_amount, v_heads):
+    def _then177(st, v_coins, v_amount, v_heads):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_coins, v_amount, v_heads)
 
     st, (v_coins, v_amount, v_heads) = _branch(
-        _c172, lambda: _then173(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads))
+        _c176, lambda: _then177(st, v_coins, v_amount, v_heads), lambda: (st, (v_coins, v_amount, v_heads))
     )
     return st
 
@@ -14470,49 +14518,49 @@ def p_damage_until_tails(st, v_each, v_more):
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop174(i, carry):
+    def _loop178(i, carry):
         st, (v_each, v_more, v_heads, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c175 = v_going
+        _c179 = v_going
 
-        def _then176(st, v_each, v_more, v_heads, v_going, v_k):
+        def _then180(st, v_each, v_more, v_heads, v_going, v_k):
             st = dict(st)
-            st, _r178 = _randint(st, 0, 1)
-            _c177 = _r178 == 1
+            st, _r182 = _randint(st, 0, 1)
+            _c181 = _r182 == 1
 
-            def _then179(st, v_each, v_more, v_heads, v_going, v_k):
+            def _then183(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a180 = jnp.minimum((_i32(v_heads) + 1), 12)
-                v_heads = _lcast(_a180, jnp.int8)
+                _a184 = jnp.minimum((_i32(v_heads) + 1), 12)
+                v_heads = _lcast(_a184, jnp.int8)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
 
-            def _else181(st, v_each, v_more, v_heads, v_going, v_k):
+            def _else185(st, v_each, v_more, v_heads, v_going, v_k):
                 st = dict(st)
-                _a182 = False
-                v_going = _lcast(_a182, jnp.bool_)
+                _a186 = False
+                v_going = _lcast(_a186, jnp.bool_)
                 return st, (v_each, v_more, v_heads, v_going, v_k)
 
             st, (v_each, v_more, v_heads, v_going, v_k) = _branch(
-                _c177,
-                lambda: _then179(st, v_each, v_more, v_heads, v_going, v_k),
-                lambda: _else181(st, v_each, v_more, v_heads, v_going, v_k),
+                _c181,
+                lambda: _then183(st, v_each, v_more, v_heads, v_going, v_k),
+                lambda: _else185(st, v_each, v_more, v_heads, v_going, v_k),
             )
             return st, (v_each, v_more, v_heads, v_going, v_k)
 
         st, (v_each, v_more, v_heads, v_going, v_k) = _branch(
-            _c175,
-            lambda: _then176(st, v_each, v_more, v_heads, v_going, v_k),
+            _c179,
+            lambda: _then180(st, v_each, v_more, v_heads, v_going, v_k),
             lambda: (st, (v_each, v_more, v_heads, v_going, v_k)),
         )
         return st, (v_each, v_more, v_heads, v_going, v_k)
 
     _, (st, (v_each, v_more, v_heads, v_going, v_k)) = lax.while_loop(
         lambda c: (c[0] < 12) & c[1][1][3],
-        lambda c: (c[0] + 1, _loop174(c[0], c[1])),
+        lambda c: (c[0] + 1, _loop178(c[0], c[1])),
         (jnp.int32(0), (st, (v_each, v_more, v_heads, v_going, v_k))),
     )
-    _a183 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
-    st["dmg"] = _cast(_a183, jnp.int16)
+    _a187 = jnp.minimum((_i32(jnp.where(v_more, _i32(st["dmg"]), 0)) + (_i32(v_heads) * _i32(v_each))), 300)
+    st["dmg"] = _cast(_a187, jnp.int16)
     return st
 
 
@@ -14522,21 +14570,21 @@ def p_bonus_or_recoil(st, v_p, v_amount, v_recoil):
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
     v_recoil = _lcast(v_recoil, jnp.int16)
-    st, _r185 = _randint(st, 0, 1)
-    _c184 = _r185 == 1
+    st, _r189 = _randint(st, 0, 1)
+    _c188 = _r189 == 1
 
-    def _then186(st, v_p, v_amount, v_recoil):
+    def _then190(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount, v_recoil)
 
-    def _else187(st, v_p, v_amount, v_recoil):
+    def _else191(st, v_p, v_amount, v_recoil):
         st = dict(st)
         st = p_damage_self(st, v_p, v_recoil)
         return st, (v_p, v_amount, v_recoil)
 
     st, (v_p, v_amount, v_recoil) = _branch(
-        _c184, lambda: _then186(st, v_p, v_amount, v_recoil), lambda: _else187(st, v_p, v_amount, v_recoil)
+        _c188, lambda: _then190(st, v_p, v_amount, v_recoil), lambda: _else191(st, v_p, v_amount, v_recoil)
     )
     return st
 
@@ -14548,14 +14596,15 @@ def p_bonus_per_bench_named(st, v_p, v_n, v_each):
     v_n = _lcast(v_n, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
 
-    def _g189(i188):
+    def _g193(i192):
         return jnp.logical_and(
-            st["occupied"][_i32(v_p)][i188], (_i32(_K11[_i32(st["card"][_i32(v_p)][i188])]) == _i32(v_n))
+            _ix(_ix(st["occupied"], _i32(v_p)), i192),
+            (_i32(_ix(_K11, _i32(_ix(_ix(st["card"], _i32(v_p)), i192)))) == _i32(v_n)),
         )
 
-    _e190 = jax.vmap(_g189)(jnp.arange(1, 4, dtype=jnp.int32))
-    _a191 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e190, dtype=jnp.int32))), 300)
-    st["dmg"] = _cast(_a191, jnp.int16)
+    _e194 = jax.vmap(_g193)(jnp.arange(1, 4, dtype=jnp.int32))
+    _a195 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * jnp.sum(_e194, dtype=jnp.int32))), 300)
+    st["dmg"] = _cast(_a195, jnp.int16)
     return st
 
 
@@ -14564,8 +14613,8 @@ def p_bonus_per_opponent_energy(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a192 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
-    st["dmg"] = _cast(_a192, jnp.int16)
+    _a196 = jnp.minimum((_i32(st["dmg"]) + (_i32(v_each) * _i32(f_energy_total(st, (1 - _i32(v_p)), 0)))), 300)
+    st["dmg"] = _cast(_a196, jnp.int16)
     return st
 
 
@@ -14575,19 +14624,19 @@ def f_attack_condition(st, v_p, v_w):
     v_w = _lcast(v_w, jnp.int8)
     return jnp.where(
         (v_w == 0),
-        (_i32(st["damage"][(1 - _i32(v_p))][0]) > 0),
+        (_i32(_ix(st["damage"], (1 - _i32(v_p)))[0]) > 0),
         jnp.where(
             (v_w == 1),
-            (_i32(st["damage"][_i32(v_p)][0]) > 0),
+            (_i32(_ix(st["damage"], _i32(v_p))[0]) > 0),
             jnp.where(
                 (v_w == 2),
-                st["poisoned"][(1 - _i32(v_p))],
+                _ix(st["poisoned"], (1 - _i32(v_p))),
                 jnp.where(
                     (v_w == 3),
                     (f_stage_of(st, (1 - _i32(v_p)), 0) != 0),
                     jnp.logical_and(
-                        (_i32(st["placed"][_i32(v_p)][0]) == _i32(st["turn"])),
-                        (_i32(st["evolutions"][_i32(v_p)][0]) > 0),
+                        (_i32(_ix(st["placed"], _i32(v_p))[0]) == _i32(st["turn"])),
+                        (_i32(_ix(st["evolutions"], _i32(v_p))[0]) > 0),
                     ),
                 ),
             ),
@@ -14601,15 +14650,15 @@ def p_bonus_if(st, v_p, v_w, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_w = _lcast(v_w, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c193 = f_attack_condition(st, v_p, v_w)
+    _c197 = f_attack_condition(st, v_p, v_w)
 
-    def _then194(st, v_p, v_w, v_amount):
+    def _then198(st, v_p, v_w, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_w, v_amount)
 
     st, (v_p, v_w, v_amount) = _branch(
-        _c193, lambda: _then194(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount))
+        _c197, lambda: _then198(st, v_p, v_w, v_amount), lambda: (st, (v_p, v_w, v_amount))
     )
     return st
 
@@ -14619,8 +14668,8 @@ def p_discard_all_energy(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _a196 = _each(lambda i195: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a196, jnp.int8))
+    _a200 = _each(lambda i199: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = _iset(st["energy"], (_i32(v_p), _i32(v_s)), _cast(_a200, jnp.int8))
     return st
 
 
@@ -14631,53 +14680,53 @@ def p_discard_opponent_energy(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c197 = v_coin
+    _c201 = v_coin
 
-    def _then198(st, v_p, v_coin, v_q, v_go):
+    def _then202(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r199 = _randint(st, 0, 1)
-        _a200 = _r199 == 1
-        v_go = _lcast(_a200, jnp.bool_)
+        st, _r203 = _randint(st, 0, 1)
+        _a204 = _r203 == 1
+        v_go = _lcast(_a204, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c197, lambda: _then198(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c201, lambda: _then202(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
     v_n = _lcast(f_energy_total(st, v_q, 0), jnp.int16)
-    _c201 = jnp.logical_and(v_go, (_i32(v_n) > 0))
+    _c205 = jnp.logical_and(v_go, (_i32(v_n) > 0))
 
-    def _then202(st, v_p, v_coin, v_q, v_go, v_n):
+    def _then206(st, v_p, v_coin, v_q, v_go, v_n):
         st = dict(st)
-        st, _r203 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
-        v_r = _lcast(_r203, jnp.int16)
+        st, _r207 = _randint(st, 0, jnp.maximum((_i32(v_n) - 1), 0))
+        v_r = _lcast(_r207, jnp.int16)
 
-        def _g208(i204):
-            def _g206(i205):
-                return _i32(jnp.where((i205 <= i204), _i32(st["energy"][_i32(v_q)][0][i205]), 0))
+        def _g212(i208):
+            def _g210(i209):
+                return _i32(jnp.where((i209 <= i208), _i32(_ix(_ix(st["energy"], _i32(v_q))[0], i209)), 0))
 
-            _e207 = jax.vmap(_g206)(jnp.arange(0, 11, dtype=jnp.int32))
-            return _i32(jnp.where((jnp.sum(_e207, dtype=jnp.int32) > _i32(v_r)), i204, 10))
+            _e211 = jax.vmap(_g210)(jnp.arange(0, 11, dtype=jnp.int32))
+            return _i32(jnp.where((jnp.sum(_e211, dtype=jnp.int32) > _i32(v_r)), i208, 10))
 
-        _e209 = jax.vmap(_g208)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e209), jnp.int8)
-        _c210 = jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
+        _e213 = jax.vmap(_g212)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e213), jnp.int8)
+        _c214 = jnp.logical_not(jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p)))))
 
-        def _then211(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
+        def _then215(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t):
             st = dict(st)
-            _a212 = jnp.maximum((_i32(st["energy"][_i32(v_q)][0][_i32(v_t)]) - 1), 0)
-            st["energy"] = st["energy"].at[(_i32(v_q), 0, _i32(v_t))].set(_cast(_a212, jnp.int8))
+            _a216 = jnp.maximum((_i32(_ix(_ix(st["energy"], _i32(v_q))[0], _i32(v_t))) - 1), 0)
+            st["energy"] = _iset(st["energy"], (_i32(v_q), 0, _i32(v_t)), _cast(_a216, jnp.int8))
             return st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)
 
         st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t) = _branch(
-            _c210,
-            lambda: _then211(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t),
+            _c214,
+            lambda: _then215(st, v_p, v_coin, v_q, v_go, v_n, v_r, v_t),
             lambda: (st, (v_p, v_coin, v_q, v_go, v_n, v_r, v_t)),
         )
         return st, (v_p, v_coin, v_q, v_go, v_n)
 
     st, (v_p, v_coin, v_q, v_go, v_n) = _branch_any(
-        _c201,
-        lambda: _then202(st, v_p, v_coin, v_q, v_go, v_n),
+        _c205,
+        lambda: _then206(st, v_p, v_coin, v_q, v_go, v_n),
         lambda: (st, (v_p, v_coin, v_q, v_go, v_n)),
         True,
         (v_p, v_coin, v_q, v_go, v_n),
@@ -14699,40 +14748,42 @@ def p_discard_opponent_hand_card(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c213 = v_coin
-
-    def _then214(st, v_p, v_coin, v_q, v_go):
-        st = dict(st)
-        st, _r215 = _randint(st, 0, 1)
-        _a216 = _r215 == 1
-        v_go = _lcast(_a216, jnp.bool_)
-        return st, (v_p, v_coin, v_q, v_go)
-
-    st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c213, lambda: _then214(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
-    )
-    _c217 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
+    _c217 = v_coin
 
     def _then218(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r219 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
-        v_h = _lcast(_r219, jnp.int8)
-        _f220 = _i32(v_h)
-        _f221 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 8, _f220, _f221)
-        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 9, 0, 0)
-        _l222 = _push(_get(st["discard"], _i32(v_q)), _cast(_get(st["hand"], _i32(v_q))["items"][_i32(v_h)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l222)
-        _f223 = _i32(v_h)
-        _f224 = _get(st["hand"], _i32(v_q))["len"]
-        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 10, _f223, _f224)
-        _f225 = _i32(v_h)
-        _l226 = _remove_at(_get(st["hand"], _i32(v_q)), _f225)
-        st["hand"] = _set(st["hand"], _i32(v_q), _l226)
+        st, _r219 = _randint(st, 0, 1)
+        _a220 = _r219 == 1
+        v_go = _lcast(_a220, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
         _c217, lambda: _then218(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+    )
+    _c221 = jnp.logical_and(v_go, (_get(st["hand"], _i32(v_q))["len"] > 0))
+
+    def _then222(st, v_p, v_coin, v_q, v_go):
+        st = dict(st)
+        st, _r223 = _randint(st, 0, jnp.maximum((_get(st["hand"], _i32(v_q))["len"] - 1), 0))
+        v_h = _lcast(_r223, jnp.int8)
+        _f224 = _i32(v_h)
+        _f225 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 8, _f224, _f225)
+        st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 9, 0, 0)
+        _l226 = _push(
+            _get(st["discard"], _i32(v_q)), _cast(_ix(_get(st["hand"], _i32(v_q))["items"], _i32(v_h)), jnp.int16)
+        )
+        st["discard"] = _set(st["discard"], _i32(v_q), _l226)
+        _f227 = _i32(v_h)
+        _f228 = _get(st["hand"], _i32(v_q))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_q))["len"]), 10, _f227, _f228)
+        _f229 = _i32(v_h)
+        _l230 = _remove_at(_get(st["hand"], _i32(v_q)), _f229)
+        st["hand"] = _set(st["hand"], _i32(v_q), _l230)
+        return st, (v_p, v_coin, v_q, v_go)
+
+    st, (v_p, v_coin, v_q, v_go) = _branch(
+        _c221, lambda: _then222(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
     return st
 
@@ -14745,9 +14796,10 @@ def f_pokemon_in_deck(st, v_p, v_i, v_t):
     return jnp.where(
         (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]),
         jnp.logical_and(
-            (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])] == 0),
+            (_ix(_K0, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_i)))) == 0),
             jnp.logical_or(
-                (_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])]) == _i32(v_t))
+                (_i32(v_t) == 10),
+                (_i32(_ix(_K2, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_i))))) == _i32(v_t)),
             ),
         ),
         False,
@@ -14759,53 +14811,54 @@ def p_pokemon_from_deck(st, v_p, v_t):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
-    _c227 = _get(st["hand"], _i32(v_p))["len"] < 10
+    _c231 = _get(st["hand"], _i32(v_p))["len"] < 10
 
-    def _then228(st, v_p, v_t):
+    def _then232(st, v_p, v_t):
         st = dict(st)
 
-        def _g231(i229):
+        def _g235(i233):
             return jnp.where(
-                (i229 < _get(st["deck"], _i32(v_p))["len"]),
+                (i233 < _get(st["deck"], _i32(v_p))["len"]),
                 jnp.logical_and(
-                    (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i229])] == 0),
+                    (_ix(_K0, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i233))) == 0),
                     jnp.logical_or(
-                        (_i32(v_t) == 10), (_i32(_K2[_i32(_get(st["deck"], _i32(v_p))["items"][i229])]) == _i32(v_t))
+                        (_i32(v_t) == 10),
+                        (_i32(_ix(_K2, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i233)))) == _i32(v_t)),
                     ),
                 ),
                 False,
             )
 
-        _e232 = jax.vmap(_g231)(jnp.arange(0, 20, dtype=jnp.int32))
-        _pm230 = _e232
-        st, _r233 = _randint(st, 0, jnp.maximum(jnp.sum(_pm230, dtype=jnp.int32) - 1, 0))
-        v_at = _lcast(_pick(_pm230, _r233, 0, -1), jnp.int8)
-        _c234 = _i32(v_at) >= 0
+        _e236 = jax.vmap(_g235)(jnp.arange(0, 20, dtype=jnp.int32))
+        _pm234 = _e236
+        st, _r237 = _randint(st, 0, jnp.maximum(jnp.sum(_pm234, dtype=jnp.int32) - 1, 0))
+        v_at = _lcast(_pick(_pm234, _r237, 0, -1), jnp.int8)
+        _c238 = _i32(v_at) >= 0
 
-        def _then235(st, v_p, v_t, v_at):
+        def _then239(st, v_p, v_t, v_at):
             st = dict(st)
-            _f236 = _i32(v_at)
-            _f237 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 11, _f236, _f237)
+            _f240 = _i32(v_at)
+            _f241 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 11, _f240, _f241)
             st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 12, 0, 0)
-            _l238 = _push(
-                _get(st["hand"], _i32(v_p)), _cast(_get(st["deck"], _i32(v_p))["items"][_i32(v_at)], jnp.int16)
+            _l242 = _push(
+                _get(st["hand"], _i32(v_p)), _cast(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_at)), jnp.int16)
             )
-            st["hand"] = _set(st["hand"], _i32(v_p), _l238)
-            _f239 = _i32(v_at)
-            _f240 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 13, _f239, _f240)
-            _f241 = _i32(v_at)
-            _l242 = _remove_at(_get(st["deck"], _i32(v_p)), _f241)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l242)
+            st["hand"] = _set(st["hand"], _i32(v_p), _l242)
+            _f243 = _i32(v_at)
+            _f244 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 13, _f243, _f244)
+            _f245 = _i32(v_at)
+            _l246 = _remove_at(_get(st["deck"], _i32(v_p)), _f245)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l246)
             return st, (v_p, v_t, v_at)
 
-        st, (v_p, v_t, v_at) = _branch(_c234, lambda: _then235(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
+        st, (v_p, v_t, v_at) = _branch(_c238, lambda: _then239(st, v_p, v_t, v_at), lambda: (st, (v_p, v_t, v_at)))
         return st, (v_p, v_t)
 
     st, (v_p, v_t) = _branch_any(
-        _c227,
-        lambda: _then228(st, v_p, v_t),
+        _c231,
+        lambda: _then232(st, v_p, v_t),
         lambda: (st, (v_p, v_t)),
         True,
         (v_p, v_t),
@@ -14825,7 +14878,7 @@ def f_named_in_deck(st, v_p, v_i, v_n):
     return jnp.where(
         (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"]),
         jnp.logical_and(
-            (_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)])]) == _i32(v_n))
+            (_i32(v_n) != 0), (_i32(_ix(_K11, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_i))))) == _i32(v_n))
         ),
         False,
     )
@@ -14837,43 +14890,44 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
-    _c243 = _i32(v_s) < 4
+    _c247 = _i32(v_s) < 4
 
-    def _then244(st, v_p, v_n, v_s):
+    def _then248(st, v_p, v_n, v_s):
         st = dict(st)
 
-        def _g247(i245):
+        def _g251(i249):
             return jnp.where(
-                (i245 < _get(st["deck"], _i32(v_p))["len"]),
+                (i249 < _get(st["deck"], _i32(v_p))["len"]),
                 jnp.logical_and(
-                    (_i32(v_n) != 0), (_i32(_K11[_i32(_get(st["deck"], _i32(v_p))["items"][i245])]) == _i32(v_n))
+                    (_i32(v_n) != 0),
+                    (_i32(_ix(_K11, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i249)))) == _i32(v_n)),
                 ),
                 False,
             )
 
-        _e248 = jax.vmap(_g247)(jnp.arange(0, 20, dtype=jnp.int32))
-        _pm246 = _e248
-        st, _r249 = _randint(st, 0, jnp.maximum(jnp.sum(_pm246, dtype=jnp.int32) - 1, 0))
-        v_at = _lcast(_pick(_pm246, _r249, 0, -1), jnp.int8)
-        _c250 = _i32(v_at) >= 0
+        _e252 = jax.vmap(_g251)(jnp.arange(0, 20, dtype=jnp.int32))
+        _pm250 = _e252
+        st, _r253 = _randint(st, 0, jnp.maximum(jnp.sum(_pm250, dtype=jnp.int32) - 1, 0))
+        v_at = _lcast(_pick(_pm250, _r253, 0, -1), jnp.int8)
+        _c254 = _i32(v_at) >= 0
 
-        def _then251(st, v_p, v_n, v_s, v_at):
+        def _then255(st, v_p, v_n, v_s, v_at):
             st = dict(st)
-            _f252 = _i32(v_at)
-            _f253 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 14, _f252, _f253)
-            st = p_put_in_play(st, v_p, v_s, _get(st["deck"], _i32(v_p))["items"][_i32(v_at)])
-            _f254 = _i32(v_at)
-            _f255 = _get(st["deck"], _i32(v_p))["len"]
-            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 15, _f254, _f255)
             _f256 = _i32(v_at)
-            _l257 = _remove_at(_get(st["deck"], _i32(v_p)), _f256)
-            st["deck"] = _set(st["deck"], _i32(v_p), _l257)
+            _f257 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 14, _f256, _f257)
+            st = p_put_in_play(st, v_p, v_s, _ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_at)))
+            _f258 = _i32(v_at)
+            _f259 = _get(st["deck"], _i32(v_p))["len"]
+            st = _fault_at(st, (_i32(v_at) >= _get(st["deck"], _i32(v_p))["len"]), 15, _f258, _f259)
+            _f260 = _i32(v_at)
+            _l261 = _remove_at(_get(st["deck"], _i32(v_p)), _f260)
+            st["deck"] = _set(st["deck"], _i32(v_p), _l261)
             return st, (v_p, v_n, v_s, v_at)
 
         st, (v_p, v_n, v_s, v_at) = _branch_any(
-            _c250,
-            lambda: _then251(st, v_p, v_n, v_s, v_at),
+            _c254,
+            lambda: _then255(st, v_p, v_n, v_s, v_at),
             lambda: (st, (v_p, v_n, v_s, v_at)),
             True,
             (v_p, v_n, v_s, v_at),
@@ -14887,8 +14941,8 @@ def p_named_from_deck_to_bench(st, v_p, v_n):
         return st, (v_p, v_n, v_s)
 
     st, (v_p, v_n, v_s) = _branch_any(
-        _c243,
-        lambda: _then244(st, v_p, v_n, v_s),
+        _c247,
+        lambda: _then248(st, v_p, v_n, v_s),
         lambda: (st, (v_p, v_n, v_s)),
         True,
         (v_p, v_n, v_s),
@@ -14907,156 +14961,156 @@ def p_discard_deck_tops(st, v_n):
     v_n = _lcast(v_n, jnp.int8)
     v_q = 0
     v_k = 0
-    _c258 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c262 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then259(st, v_n, v_q, v_k):
+    def _then263(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v260, _l261 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l261)
-        v__envc_list3 = _lcast(_v260, jnp.int16)
+        _v264, _l265 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l265)
+        v__envc_list3 = _lcast(_v264, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l262 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l262)
+        _l266 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l266)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c258, lambda: _then259(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c262, lambda: _then263(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 1
-    _c263 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c267 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then264(st, v_n, v_q, v_k):
+    def _then268(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v265, _l266 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l266)
-        v__envc_list3 = _lcast(_v265, jnp.int16)
+        _v269, _l270 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l270)
+        v__envc_list3 = _lcast(_v269, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l267 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l267)
+        _l271 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l271)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c263, lambda: _then264(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c267, lambda: _then268(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 2
-    _c268 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c272 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then269(st, v_n, v_q, v_k):
+    def _then273(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v270, _l271 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l271)
-        v__envc_list3 = _lcast(_v270, jnp.int16)
+        _v274, _l275 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l275)
+        v__envc_list3 = _lcast(_v274, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l272 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l272)
+        _l276 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l276)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c268, lambda: _then269(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c272, lambda: _then273(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 3
-    _c273 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c277 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then274(st, v_n, v_q, v_k):
+    def _then278(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v275, _l276 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l276)
-        v__envc_list3 = _lcast(_v275, jnp.int16)
+        _v279, _l280 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l280)
+        v__envc_list3 = _lcast(_v279, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l277 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l277)
+        _l281 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l281)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c273, lambda: _then274(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c277, lambda: _then278(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 4
-    _c278 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c282 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then279(st, v_n, v_q, v_k):
+    def _then283(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v280, _l281 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l281)
-        v__envc_list3 = _lcast(_v280, jnp.int16)
+        _v284, _l285 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l285)
+        v__envc_list3 = _lcast(_v284, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l282 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l282)
+        _l286 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l286)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c278, lambda: _then279(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c282, lambda: _then283(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_q = 1
     v_k = 0
-    _c283 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c287 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then284(st, v_n, v_q, v_k):
+    def _then288(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v285, _l286 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l286)
-        v__envc_list3 = _lcast(_v285, jnp.int16)
+        _v289, _l290 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l290)
+        v__envc_list3 = _lcast(_v289, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l287 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l287)
+        _l291 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l291)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c283, lambda: _then284(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c287, lambda: _then288(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 1
-    _c288 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c292 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then289(st, v_n, v_q, v_k):
+    def _then293(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v290, _l291 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l291)
-        v__envc_list3 = _lcast(_v290, jnp.int16)
+        _v294, _l295 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l295)
+        v__envc_list3 = _lcast(_v294, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l292 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l292)
+        _l296 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l296)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c288, lambda: _then289(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c292, lambda: _then293(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 2
-    _c293 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c297 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then294(st, v_n, v_q, v_k):
+    def _then298(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v295, _l296 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l296)
-        v__envc_list3 = _lcast(_v295, jnp.int16)
+        _v299, _l300 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l300)
+        v__envc_list3 = _lcast(_v299, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l297 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l297)
+        _l301 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l301)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c293, lambda: _then294(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c297, lambda: _then298(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 3
-    _c298 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c302 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then299(st, v_n, v_q, v_k):
+    def _then303(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v300, _l301 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l301)
-        v__envc_list3 = _lcast(_v300, jnp.int16)
+        _v304, _l305 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l305)
+        v__envc_list3 = _lcast(_v304, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l302 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l302)
+        _l306 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l306)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c298, lambda: _then299(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c302, lambda: _then303(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     v_k = 4
-    _c303 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
+    _c307 = jnp.logical_and((_i32(v_k) < _i32(v_n)), (_get(st["deck"], _i32(v_q))["len"] > 0))
 
-    def _then304(st, v_n, v_q, v_k):
+    def _then308(st, v_n, v_q, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] == 0), 16, 0, 0)
-        _v305, _l306 = _take_front(_get(st["deck"], _i32(v_q)))
-        st["deck"] = _set(st["deck"], _i32(v_q), _l306)
-        v__envc_list3 = _lcast(_v305, jnp.int16)
+        _v309, _l310 = _take_front(_get(st["deck"], _i32(v_q)))
+        st["deck"] = _set(st["deck"], _i32(v_q), _l310)
+        v__envc_list3 = _lcast(_v309, jnp.int16)
         st = _fault_at(st, (_get(st["discard"], _i32(v_q))["len"] >= 20), 17, 0, 0)
-        _l307 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_q), _l307)
+        _l311 = _push(_get(st["discard"], _i32(v_q)), _cast(v__envc_list3, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_q), _l311)
         return st, (v_n, v_q, v_k)
 
-    st, (v_n, v_q, v_k) = _branch(_c303, lambda: _then304(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
+    st, (v_n, v_q, v_k) = _branch(_c307, lambda: _then308(st, v_n, v_q, v_k), lambda: (st, (v_n, v_q, v_k)))
     return st
 
 
@@ -15068,39 +15122,43 @@ def p_random_hits(st, v_p, v_times, v_each):
     v_each = _lcast(v_each, jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop308(i, carry):
+    def _loop312(i, carry):
         st, (v_p, v_times, v_each, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c309 = _i32(v_k) < _i32(v_times)
+        _c313 = _i32(v_k) < _i32(v_times)
 
-        def _then310(st, v_p, v_times, v_each, v_k):
+        def _then314(st, v_p, v_times, v_each, v_k):
             st = dict(st)
-            _pm312 = jax.vmap(lambda i311: st["occupied"][(1 - _i32(v_p))][i311])(jnp.arange(0, 4, dtype=jnp.int32))
-            st, _r313 = _randint(st, 0, jnp.maximum(jnp.sum(_pm312, dtype=jnp.int32) - 1, 0))
-            v_s = _lcast(_pick(_pm312, _r313, 0, -1), jnp.int8)
-            _c314 = jnp.logical_and(
+            _pm316 = jax.vmap(lambda i315: _ix(_ix(st["occupied"], (1 - _i32(v_p))), i315))(
+                jnp.arange(0, 4, dtype=jnp.int32)
+            )
+            st, _r317 = _randint(st, 0, jnp.maximum(jnp.sum(_pm316, dtype=jnp.int32) - 1, 0))
+            v_s = _lcast(_pick(_pm316, _r317, 0, -1), jnp.int8)
+            _c318 = jnp.logical_and(
                 (_i32(v_s) >= 0),
                 jnp.logical_not(
-                    jnp.logical_and((_i32(v_s) == 0), jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))
+                    jnp.logical_and(
+                        (_i32(v_s) == 0), jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p))))
+                    )
                 ),
             )
 
-            def _then315(st, v_p, v_times, v_each, v_k, v_s):
+            def _then319(st, v_p, v_times, v_each, v_k, v_s):
                 st = dict(st)
-                _a316 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][_i32(v_s)]) + _i32(v_each)), 300)
-                st["damage"] = st["damage"].at[((1 - _i32(v_p)), _i32(v_s))].set(_cast(_a316, jnp.int16))
+                _a320 = jnp.minimum((_i32(_ix(_ix(st["damage"], (1 - _i32(v_p))), _i32(v_s))) + _i32(v_each)), 300)
+                st["damage"] = _iset(st["damage"], ((1 - _i32(v_p)), _i32(v_s)), _cast(_a320, jnp.int16))
                 return st, (v_p, v_times, v_each, v_k, v_s)
 
             st, (v_p, v_times, v_each, v_k, v_s) = _branch(
-                _c314,
-                lambda: _then315(st, v_p, v_times, v_each, v_k, v_s),
+                _c318,
+                lambda: _then319(st, v_p, v_times, v_each, v_k, v_s),
                 lambda: (st, (v_p, v_times, v_each, v_k, v_s)),
             )
             return st, (v_p, v_times, v_each, v_k)
 
         st, (v_p, v_times, v_each, v_k) = _branch_any(
-            _c309,
-            lambda: _then310(st, v_p, v_times, v_each, v_k),
+            _c313,
+            lambda: _then314(st, v_p, v_times, v_each, v_k),
             lambda: (st, (v_p, v_times, v_each, v_k)),
             True,
             (v_p, v_times, v_each, v_k),
@@ -15113,7 +15171,7 @@ def p_random_hits(st, v_p, v_times, v_each):
         )
         return st, (v_p, v_times, v_each, v_k)
 
-    st, (v_p, v_times, v_each, v_k) = lax.fori_loop(0, 4, _loop308, (st, (v_p, v_times, v_each, v_k)))
+    st, (v_p, v_times, v_each, v_k) = lax.fori_loop(0, 4, _loop312, (st, (v_p, v_times, v_each, v_k)))
     return st
 
 
@@ -15122,14 +15180,14 @@ def p_poison_opponent_from(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c317 = _i32(v_s) == 0
+    _c321 = _i32(v_s) == 0
 
-    def _then318(st, v_p, v_s):
+    def _then322(st, v_p, v_s):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_p, v_s)
 
-    st, (v_p, v_s) = _branch(_c317, lambda: _then318(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c321, lambda: _then322(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -15139,17 +15197,17 @@ def f_attack_damage(st, v_p):
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
-    v_weak = _lcast(jnp.where((_K21[_i32(st["card"][_i32(v_q)][0])] == f_type_of(st, v_p, 0)), 20, 0), jnp.int8)
+    v_weak = _lcast(
+        jnp.where((_ix(_K21, _i32(_ix(st["card"], _i32(v_q))[0])) == f_type_of(st, v_p, 0)), 20, 0), jnp.int8
+    )
+
+    def _g325(i323, _h324):
+        return _i32(_ix(_K11, _i32(_ix(st["card"], _i32(v_p))[0]))) == _i32(_h324)
+
+    _e326 = jax.vmap(_g325)(jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"])
     v_named = _lcast(
         jnp.where(
-            jnp.logical_and(
-                (_i32(_K11[_i32(st["card"][_i32(v_p)][0])]) != 0),
-                jnp.any(
-                    jax.vmap(lambda i319, _h320: _i32(_K11[_i32(st["card"][_i32(v_p)][0])]) == _i32(_h320))(
-                        jnp.arange(0, 3, dtype=jnp.int32), st["bonus_named"]
-                    )
-                ),
-            ),
+            jnp.logical_and((_i32(_ix(_K11, _i32(_ix(st["card"], _i32(v_p))[0]))) != 0), jnp.any(_e326)),
             _i32(st["named_bonus"]),
             0,
         ),
@@ -15160,15 +15218,15 @@ def f_attack_damage(st, v_p):
         _ret,
         _cast(
             jnp.where(
-                jnp.logical_and((_i32(st["dmg"]) > 0), st["occupied"][_i32(v_q)][0]),
+                jnp.logical_and((_i32(st["dmg"]) > 0), _ix(st["occupied"], _i32(v_q))[0]),
                 jnp.clip(
                     (
                         (
                             (
                                 (((_i32(st["dmg"]) + _i32(st["attack_bonus"])) + _i32(v_named)) + _i32(v_weak))
-                                - _i32(st["barrier"][_i32(v_q)])
+                                - _i32(_ix(st["barrier"], _i32(v_q)))
                             )
-                            - _i32(st["weakened"][_i32(v_p)])
+                            - _i32(_ix(st["weakened"], _i32(v_p)))
                         )
                         - _i32(st["passive_cut"])
                     ),
@@ -15190,25 +15248,26 @@ def p_hit_active(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_done = _lcast(f_attack_damage(st, v_p), jnp.int16)
-    _a321 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(v_done)), 300)
-    st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a321, jnp.int16))
-    _c322 = jnp.logical_and((_i32(v_done) > 0), ((_i32(st["spiky"][_i32(v_q)]) + _i32(st["passive_spiky"])) > 0))
+    _a327 = jnp.minimum((_i32(_ix(st["damage"], _i32(v_q))[0]) + _i32(v_done)), 300)
+    st["damage"] = _iset(st["damage"], (_i32(v_q), 0), _cast(_a327, jnp.int16))
+    _c328 = jnp.logical_and((_i32(v_done) > 0), ((_i32(_ix(st["spiky"], _i32(v_q))) + _i32(st["passive_spiky"])) > 0))
 
-    def _then323(st, v_p, v_q, v_done):
+    def _then329(st, v_p, v_q, v_done):
         st = dict(st)
-        _a324 = jnp.minimum(
-            ((_i32(st["damage"][_i32(v_p)][0]) + _i32(st["spiky"][_i32(v_q)])) + _i32(st["passive_spiky"])), 300
+        _a330 = jnp.minimum(
+            ((_i32(_ix(st["damage"], _i32(v_p))[0]) + _i32(_ix(st["spiky"], _i32(v_q)))) + _i32(st["passive_spiky"])),
+            300,
         )
-        st["damage"] = st["damage"].at[(_i32(v_p), 0)].set(_cast(_a324, jnp.int16))
+        st["damage"] = _iset(st["damage"], (_i32(v_p), 0), _cast(_a330, jnp.int16))
         return st, (v_p, v_q, v_done)
 
-    st, (v_p, v_q, v_done) = _branch(_c322, lambda: _then323(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
-    _a325 = 0
-    st["dmg"] = _cast(_a325, jnp.int16)
-    _a326 = 0
-    st["passive_cut"] = _cast(_a326, jnp.int16)
-    _a327 = 0
-    st["passive_spiky"] = _cast(_a327, jnp.int8)
+    st, (v_p, v_q, v_done) = _branch(_c328, lambda: _then329(st, v_p, v_q, v_done), lambda: (st, (v_p, v_q, v_done)))
+    _a331 = 0
+    st["dmg"] = _cast(_a331, jnp.int16)
+    _a332 = 0
+    st["passive_cut"] = _cast(_a332, jnp.int16)
+    _a333 = 0
+    st["passive_spiky"] = _cast(_a333, jnp.int8)
     return st
 
 
@@ -15223,8 +15282,8 @@ def p_drain(st, v_p):
         0,
         jnp.maximum(
             (
-                jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + _i32(f_attack_damage(st, v_p))), 300)
-                - _i32(st["damage"][_i32(v_q)][0])
+                jnp.minimum((_i32(_ix(st["damage"], _i32(v_q))[0]) + _i32(f_attack_damage(st, v_p))), 300)
+                - _i32(_ix(st["damage"], _i32(v_q))[0])
             ),
             0,
         ),
@@ -15243,103 +15302,103 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_s = _lcast(0, jnp.int8)
-    _c328 = v__envc_run
+    _c334 = v__envc_run
 
-    def _then329(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then335(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a330 = 1 - _i32(v_p)
-        v_q = _lcast(_a330, jnp.int8)
+        _a336 = 1 - _i32(v_p)
+        v_q = _lcast(_a336, jnp.int8)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(
-        _c328,
-        lambda: _then329(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+        _c334,
+        lambda: _then335(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
     )
-    _c331 = v__envc_run
-    _c332 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 1))
+    _c337 = v__envc_run
+    _c338 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 1))
 
-    def _then333(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then339(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g336(i335):
+        def _g342(i341):
             return jnp.logical_and(
-                st["occupied"][_i32(v_q)][i335], jnp.logical_or((i335 > 0), jnp.logical_not(v_bench_only))
+                _ix(_ix(st["occupied"], _i32(v_q)), i341), jnp.logical_or((i341 > 0), jnp.logical_not(v_bench_only))
             )
 
-        _e337 = jax.vmap(_g336)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c334 = jnp.any(_e337)
+        _e343 = jax.vmap(_g342)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c340 = jnp.any(_e343)
 
-        def _then338(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _then344(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _c339 = st["terminated"]
+            _c345 = st["terminated"]
 
-            def _then340(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+            def _then346(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g342(i341):
+                def _g348(i347):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
-                                st["occupied"][_i32(v_q)][i341],
-                                jnp.logical_or((i341 > 0), jnp.logical_not(v_bench_only)),
+                                _ix(_ix(st["occupied"], _i32(v_q)), i347),
+                                jnp.logical_or((i347 > 0), jnp.logical_not(v_bench_only)),
                             ),
-                            i341,
+                            i347,
                             4,
                         )
                     )
 
-                _e343 = jax.vmap(_g342)(jnp.arange(0, 4, dtype=jnp.int32))
-                _a344 = jnp.minimum(jnp.min(_e343), 3)
-                v_s = _lcast(_a344, jnp.int8)
+                _e349 = jax.vmap(_g348)(jnp.arange(0, 4, dtype=jnp.int32))
+                _a350 = jnp.minimum(jnp.min(_e349), 3)
+                v_s = _lcast(_a350, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
-            def _else345(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+            def _else351(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
                 st = dict(st)
-                _a346 = v_amount
-                st["_envc_frame_g1_1"] = _cast(_a346, jnp.int16)
-                _a347 = v_bench_only
-                st["_envc_frame_g1_2"] = _cast(_a347, jnp.bool_)
-                _a348 = v_attack
-                st["_envc_frame_g1_3"] = _cast(_a348, jnp.bool_)
-                _a349 = v_q
-                st["_envc_frame_g1_4"] = _cast(_a349, jnp.int8)
-                _a350 = v_s
-                st["_envc_frame_g1_5"] = _cast(_a350, jnp.int8)
-                _a351 = 1
-                st["_envc_at_g1"] = _cast(_a351, jnp.int8)
-                _a352 = False
-                v__envc_run = _lcast(_a352, jnp.bool_)
-                _a353 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a353, jnp.int8)
-                _a354 = v__envc_who1
-                st["current_player"] = _cast(_a354, jnp.int8)
+                _a352 = v_amount
+                st["_envc_frame_g1_1"] = _cast(_a352, jnp.int16)
+                _a353 = v_bench_only
+                st["_envc_frame_g1_2"] = _cast(_a353, jnp.bool_)
+                _a354 = v_attack
+                st["_envc_frame_g1_3"] = _cast(_a354, jnp.bool_)
+                _a355 = v_q
+                st["_envc_frame_g1_4"] = _cast(_a355, jnp.int8)
+                _a356 = v_s
+                st["_envc_frame_g1_5"] = _cast(_a356, jnp.int8)
+                _a357 = 1
+                st["_envc_at_g1"] = _cast(_a357, jnp.int8)
+                _a358 = False
+                v__envc_run = _lcast(_a358, jnp.bool_)
+                _a359 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a359, jnp.int8)
+                _a360 = v__envc_who1
+                st["current_player"] = _cast(_a360, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
             st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch(
-                _c339,
-                lambda: _then340(
+                _c345,
+                lambda: _then346(
                     st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
                 ),
-                lambda: _else345(
+                lambda: _else351(
                     st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
                 ),
             )
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
-        def _else355(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
+        def _else361(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1):
             st = dict(st)
-            _a356 = -1
-            v_s = _lcast(_a356, jnp.int8)
+            _a362 = -1
+            v_s = _lcast(_a362, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1)
 
         st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1) = _branch_any(
-            _c334,
-            lambda: _then338(
+            _c340,
+            lambda: _then344(
                 st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
             ),
-            lambda: _else355(
+            lambda: _else361(
                 st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s, v__envc_who1
             ),
             True,
@@ -15358,39 +15417,39 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
         )
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
-    def _then357(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then363(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _a358 = st["_envc_frame_g1_1"]
-        v_amount = _lcast(_a358, jnp.int16)
-        _a359 = st["_envc_frame_g1_2"]
-        v_bench_only = _lcast(_a359, jnp.bool_)
-        _a360 = st["_envc_frame_g1_3"]
-        v_attack = _lcast(_a360, jnp.bool_)
-        _a361 = st["_envc_frame_g1_4"]
-        v_q = _lcast(_a361, jnp.int8)
-        _a362 = st["_envc_frame_g1_5"]
-        v_s = _lcast(_a362, jnp.int8)
-        _a363 = 0
-        st["_envc_at_g1"] = _cast(_a363, jnp.int8)
-        _a364 = False
-        v__envc_seek = _lcast(_a364, jnp.bool_)
-        _a365 = st["_envc_choice_option"]
-        v_s = _lcast(_a365, jnp.int8)
-        _a366 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a366, jnp.int8)
-        _a367 = True
-        v__envc_run = _lcast(_a367, jnp.bool_)
+        _a364 = st["_envc_frame_g1_1"]
+        v_amount = _lcast(_a364, jnp.int16)
+        _a365 = st["_envc_frame_g1_2"]
+        v_bench_only = _lcast(_a365, jnp.bool_)
+        _a366 = st["_envc_frame_g1_3"]
+        v_attack = _lcast(_a366, jnp.bool_)
+        _a367 = st["_envc_frame_g1_4"]
+        v_q = _lcast(_a367, jnp.int8)
+        _a368 = st["_envc_frame_g1_5"]
+        v_s = _lcast(_a368, jnp.int8)
+        _a369 = 0
+        st["_envc_at_g1"] = _cast(_a369, jnp.int8)
+        _a370 = False
+        v__envc_seek = _lcast(_a370, jnp.bool_)
+        _a371 = st["_envc_choice_option"]
+        v_s = _lcast(_a371, jnp.int8)
+        _a372 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a372, jnp.int8)
+        _a373 = True
+        v__envc_run = _lcast(_a373, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first_any(
         (
-            _c331,
-            _c332,
+            _c337,
+            _c338,
         ),
         (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         (
-            lambda: _then333(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
-            lambda: _then357(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+            lambda: _then339(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+            lambda: _then363(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         ),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         (
@@ -15408,41 +15467,41 @@ def p_damage_opponent_choice(st, v_p, v_amount, v_bench_only, v_attack):
             jnp.int8,
         ),
     )
-    _c368 = v__envc_run
+    _c374 = v__envc_run
 
-    def _then369(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+    def _then375(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
         st = dict(st)
-        _c370 = jnp.logical_and((_i32(v_s) == 0), v_attack)
-        _c371 = _i32(v_s) >= 0
+        _c376 = jnp.logical_and((_i32(v_s) == 0), v_attack)
+        _c377 = _i32(v_s) >= 0
 
-        def _then372(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then378(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
             st = p_add_damage(st, v_amount)
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
-        def _then373(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
+        def _then379(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s):
             st = dict(st)
-            _a374 = jnp.minimum((_i32(st["damage"][_i32(v_q)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_q), _i32(v_s))].set(_cast(_a374, jnp.int16))
+            _a380 = jnp.minimum((_i32(_ix(_ix(st["damage"], _i32(v_q)), _i32(v_s))) + _i32(v_amount)), 300)
+            st["damage"] = _iset(st["damage"], (_i32(v_q), _i32(v_s)), _cast(_a380, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
         st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _select_first(
             (
-                _c370,
-                _c371,
+                _c376,
+                _c377,
             ),
             (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
             (
-                lambda: _then372(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
-                lambda: _then373(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+                lambda: _then378(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+                lambda: _then379(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
             ),
             lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
         )
         return st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)
 
     st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s) = _branch(
-        _c368,
-        lambda: _then369(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
+        _c374,
+        lambda: _then375(st, v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v_attack, v__envc_run, v__envc_seek, v_q, v_s)),
     )
     return st
@@ -15457,82 +15516,82 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c375 = v__envc_run
-    _c376 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
+    _c381 = v__envc_run
+    _c382 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 2))
 
-    def _then377(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then383(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g380(i379):
+        def _g386(i385):
             return jnp.logical_and(
-                st["occupied"][_i32(v_p)][i379], jnp.logical_or((i379 > 0), jnp.logical_not(v_bench_only))
+                _ix(_ix(st["occupied"], _i32(v_p)), i385), jnp.logical_or((i385 > 0), jnp.logical_not(v_bench_only))
             )
 
-        _e381 = jax.vmap(_g380)(jnp.arange(0, 4, dtype=jnp.int32))
-        _c378 = jnp.any(_e381)
+        _e387 = jax.vmap(_g386)(jnp.arange(0, 4, dtype=jnp.int32))
+        _c384 = jnp.any(_e387)
 
-        def _then382(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _then388(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _c383 = st["terminated"]
+            _c389 = st["terminated"]
 
-            def _then384(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _then390(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g386(i385):
+                def _g392(i391):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
-                                st["occupied"][_i32(v_p)][i385],
-                                jnp.logical_or((i385 > 0), jnp.logical_not(v_bench_only)),
+                                _ix(_ix(st["occupied"], _i32(v_p)), i391),
+                                jnp.logical_or((i391 > 0), jnp.logical_not(v_bench_only)),
                             ),
-                            i385,
+                            i391,
                             4,
                         )
                     )
 
-                _e387 = jax.vmap(_g386)(jnp.arange(0, 4, dtype=jnp.int32))
-                _a388 = jnp.minimum(jnp.min(_e387), 3)
-                v_s = _lcast(_a388, jnp.int8)
+                _e393 = jax.vmap(_g392)(jnp.arange(0, 4, dtype=jnp.int32))
+                _a394 = jnp.minimum(jnp.min(_e393), 3)
+                v_s = _lcast(_a394, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-            def _else389(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _else395(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
-                _a390 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a390, jnp.int8)
-                _a391 = v_amount
-                st["_envc_frame_g1_1"] = _cast(_a391, jnp.int16)
-                _a392 = v_bench_only
-                st["_envc_frame_g1_2"] = _cast(_a392, jnp.bool_)
-                _a393 = v_s
-                st["_envc_frame_g1_5"] = _cast(_a393, jnp.int8)
-                _a394 = 2
-                st["_envc_at_g1"] = _cast(_a394, jnp.int8)
-                _a395 = False
-                v__envc_run = _lcast(_a395, jnp.bool_)
-                _a396 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a396, jnp.int8)
-                _a397 = v__envc_who1
-                st["current_player"] = _cast(_a397, jnp.int8)
+                _a396 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a396, jnp.int8)
+                _a397 = v_amount
+                st["_envc_frame_g1_1"] = _cast(_a397, jnp.int16)
+                _a398 = v_bench_only
+                st["_envc_frame_g1_2"] = _cast(_a398, jnp.bool_)
+                _a399 = v_s
+                st["_envc_frame_g1_5"] = _cast(_a399, jnp.int8)
+                _a400 = 2
+                st["_envc_at_g1"] = _cast(_a400, jnp.int8)
+                _a401 = False
+                v__envc_run = _lcast(_a401, jnp.bool_)
+                _a402 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a402, jnp.int8)
+                _a403 = v__envc_who1
+                st["current_player"] = _cast(_a403, jnp.int8)
                 return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
             st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch(
-                _c383,
-                lambda: _then384(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-                lambda: _else389(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                _c389,
+                lambda: _then390(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                lambda: _else395(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             )
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        def _else398(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else404(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a399 = -1
-            v_s = _lcast(_a399, jnp.int8)
+            _a405 = -1
+            v_s = _lcast(_a405, jnp.int8)
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
         st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-            _c378,
-            lambda: _then382(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-            lambda: _else398(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            _c384,
+            lambda: _then388(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            lambda: _else404(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             True,
             (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             (
@@ -15547,37 +15606,37 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
         )
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
-    def _then400(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then406(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a401 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a401, jnp.int8)
-        _a402 = st["_envc_frame_g1_1"]
-        v_amount = _lcast(_a402, jnp.int16)
-        _a403 = st["_envc_frame_g1_2"]
-        v_bench_only = _lcast(_a403, jnp.bool_)
-        _a404 = st["_envc_frame_g1_5"]
-        v_s = _lcast(_a404, jnp.int8)
-        _a405 = 0
-        st["_envc_at_g1"] = _cast(_a405, jnp.int8)
-        _a406 = False
-        v__envc_seek = _lcast(_a406, jnp.bool_)
-        _a407 = st["_envc_choice_option"]
-        v_s = _lcast(_a407, jnp.int8)
-        _a408 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a408, jnp.int8)
-        _a409 = True
-        v__envc_run = _lcast(_a409, jnp.bool_)
+        _a407 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a407, jnp.int8)
+        _a408 = st["_envc_frame_g1_1"]
+        v_amount = _lcast(_a408, jnp.int16)
+        _a409 = st["_envc_frame_g1_2"]
+        v_bench_only = _lcast(_a409, jnp.bool_)
+        _a410 = st["_envc_frame_g1_5"]
+        v_s = _lcast(_a410, jnp.int8)
+        _a411 = 0
+        st["_envc_at_g1"] = _cast(_a411, jnp.int8)
+        _a412 = False
+        v__envc_seek = _lcast(_a412, jnp.bool_)
+        _a413 = st["_envc_choice_option"]
+        v_s = _lcast(_a413, jnp.int8)
+        _a414 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a414, jnp.int8)
+        _a415 = True
+        v__envc_run = _lcast(_a415, jnp.bool_)
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _select_first_any(
         (
-            _c375,
-            _c376,
+            _c381,
+            _c382,
         ),
         (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         (
-            lambda: _then377(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
-            lambda: _then400(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            lambda: _then383(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            lambda: _then406(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
         ),
         lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         (
@@ -15593,28 +15652,28 @@ def p_damage_own_choice(st, v_p, v_amount, v_bench_only):
             jnp.int8,
         ),
     )
-    _c410 = v__envc_run
+    _c416 = v__envc_run
 
-    def _then411(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+    def _then417(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c412 = _i32(v_s) >= 0
+        _c418 = _i32(v_s) >= 0
 
-        def _then413(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
+        def _then419(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
-            _a414 = jnp.minimum((_i32(st["damage"][_i32(v_p)][_i32(v_s)]) + _i32(v_amount)), 300)
-            st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a414, jnp.int16))
+            _a420 = jnp.minimum((_i32(_ix(_ix(st["damage"], _i32(v_p)), _i32(v_s))) + _i32(v_amount)), 300)
+            st["damage"] = _iset(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a420, jnp.int16))
             return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
         st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(
-            _c412,
-            lambda: _then413(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+            _c418,
+            lambda: _then419(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
             lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
         )
         return st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s) = _branch(
-        _c410,
-        lambda: _then411(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
+        _c416,
+        lambda: _then417(st, v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s),
         lambda: (st, (v_p, v_amount, v_bench_only, v__envc_run, v__envc_seek, v_s)),
     )
     return st
@@ -15628,92 +15687,92 @@ def p_attach_to_bench_choice(st, v_p, v_t):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_s = _lcast(0, jnp.int8)
-    _c415 = v__envc_run
-    _c416 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
+    _c421 = v__envc_run
+    _c422 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 3))
 
-    def _then417(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then423(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
 
-        def _g420(i419):
+        def _g426(i425):
             return jnp.logical_and(
                 jnp.logical_and(
-                    st["occupied"][_i32(v_p)][i419],
+                    _ix(_ix(st["occupied"], _i32(v_p)), i425),
                     (
                         _i32(
                             jnp.where(
-                                (_K0[_i32(st["card"][_i32(v_p)][i419])] == 1),
-                                st["played_type"][_i32(v_p)][i419],
-                                _K2[_i32(st["card"][_i32(v_p)][i419])],
+                                (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(v_p)), i425))) == 1),
+                                _ix(_ix(st["played_type"], _i32(v_p)), i425),
+                                _ix(_K2, _i32(_ix(_ix(st["card"], _i32(v_p)), i425))),
                             )
                         )
                         == _i32(v_t)
                     ),
                 ),
-                (_i32(st["energy"][_i32(v_p)][i419][_i32(v_t)]) < 12),
+                (_i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), i425), _i32(v_t))) < 12),
             )
 
-        _e421 = jax.vmap(_g420)(jnp.arange(1, 4, dtype=jnp.int32))
-        _c418 = jnp.any(_e421)
+        _e427 = jax.vmap(_g426)(jnp.arange(1, 4, dtype=jnp.int32))
+        _c424 = jnp.any(_e427)
 
-        def _then422(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _then428(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _c423 = st["terminated"]
+            _c429 = st["terminated"]
 
-            def _then424(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _then430(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
 
-                def _g426(i425):
+                def _g432(i431):
                     return _i32(
                         jnp.where(
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_p)][i425],
+                                    _ix(_ix(st["occupied"], _i32(v_p)), i431),
                                     (
                                         _i32(
                                             jnp.where(
-                                                (_K0[_i32(st["card"][_i32(v_p)][i425])] == 1),
-                                                st["played_type"][_i32(v_p)][i425],
-                                                _K2[_i32(st["card"][_i32(v_p)][i425])],
+                                                (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(v_p)), i431))) == 1),
+                                                _ix(_ix(st["played_type"], _i32(v_p)), i431),
+                                                _ix(_K2, _i32(_ix(_ix(st["card"], _i32(v_p)), i431))),
                                             )
                                         )
                                         == _i32(v_t)
                                     ),
                                 ),
-                                (_i32(st["energy"][_i32(v_p)][i425][_i32(v_t)]) < 12),
+                                (_i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), i431), _i32(v_t))) < 12),
                             ),
-                            i425,
+                            i431,
                             4,
                         )
                     )
 
-                _e427 = jax.vmap(_g426)(jnp.arange(1, 4, dtype=jnp.int32))
-                _a428 = jnp.minimum(jnp.min(_e427), 3)
-                v_s = _lcast(_a428, jnp.int8)
+                _e433 = jax.vmap(_g432)(jnp.arange(1, 4, dtype=jnp.int32))
+                _a434 = jnp.minimum(jnp.min(_e433), 3)
+                v_s = _lcast(_a434, jnp.int8)
                 return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-            def _else429(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+            def _else435(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
                 st = dict(st)
-                _a430 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a430, jnp.int8)
-                _a431 = v_t
-                st["_envc_frame_g1_6"] = _cast(_a431, jnp.int8)
-                _a432 = v_s
-                st["_envc_frame_g1_7"] = _cast(_a432, jnp.int8)
-                _a433 = 3
-                st["_envc_at_g1"] = _cast(_a433, jnp.int8)
-                _a434 = False
-                v__envc_run = _lcast(_a434, jnp.bool_)
-                _a435 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a435, jnp.int8)
-                _a436 = v__envc_who1
-                st["current_player"] = _cast(_a436, jnp.int8)
+                _a436 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a436, jnp.int8)
+                _a437 = v_t
+                st["_envc_frame_g1_6"] = _cast(_a437, jnp.int8)
+                _a438 = v_s
+                st["_envc_frame_g1_7"] = _cast(_a438, jnp.int8)
+                _a439 = 3
+                st["_envc_at_g1"] = _cast(_a439, jnp.int8)
+                _a440 = False
+                v__envc_run = _lcast(_a440, jnp.bool_)
+                _a441 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a441, jnp.int8)
+                _a442 = v__envc_who1
+                st["current_player"] = _cast(_a442, jnp.int8)
                 return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
             st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-                _c423,
-                lambda: _then424(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-                lambda: _else429(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                _c429,
+                lambda: _then430(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+                lambda: _else435(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
                 True,
                 (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
                 (
@@ -15727,16 +15786,16 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             )
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
-        def _else437(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
+        def _else443(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1):
             st = dict(st)
-            _a438 = 0
-            v_s = _lcast(_a438, jnp.int8)
+            _a444 = 0
+            v_s = _lcast(_a444, jnp.int8)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1)
 
         st, (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1) = _branch_any(
-            _c418,
-            lambda: _then422(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
-            lambda: _else437(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            _c424,
+            lambda: _then428(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
+            lambda: _else443(st, v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             True,
             (v_p, v_t, v__envc_run, v__envc_seek, v_s, v__envc_who1),
             (
@@ -15750,35 +15809,35 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         )
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
-    def _then439(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then445(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _a440 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a440, jnp.int8)
-        _a441 = st["_envc_frame_g1_6"]
-        v_t = _lcast(_a441, jnp.int8)
-        _a442 = st["_envc_frame_g1_7"]
-        v_s = _lcast(_a442, jnp.int8)
-        _a443 = 0
-        st["_envc_at_g1"] = _cast(_a443, jnp.int8)
-        _a444 = False
-        v__envc_seek = _lcast(_a444, jnp.bool_)
-        _a445 = st["_envc_choice_option"]
-        v_s = _lcast(_a445, jnp.int8)
-        _a446 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a446, jnp.int8)
-        _a447 = True
-        v__envc_run = _lcast(_a447, jnp.bool_)
+        _a446 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a446, jnp.int8)
+        _a447 = st["_envc_frame_g1_6"]
+        v_t = _lcast(_a447, jnp.int8)
+        _a448 = st["_envc_frame_g1_7"]
+        v_s = _lcast(_a448, jnp.int8)
+        _a449 = 0
+        st["_envc_at_g1"] = _cast(_a449, jnp.int8)
+        _a450 = False
+        v__envc_seek = _lcast(_a450, jnp.bool_)
+        _a451 = st["_envc_choice_option"]
+        v_s = _lcast(_a451, jnp.int8)
+        _a452 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a452, jnp.int8)
+        _a453 = True
+        v__envc_run = _lcast(_a453, jnp.bool_)
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _select_first_any(
         (
-            _c415,
-            _c416,
+            _c421,
+            _c422,
         ),
         (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         (
-            lambda: _then417(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
-            lambda: _then439(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            lambda: _then423(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            lambda: _then445(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
         ),
         lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         (
@@ -15793,20 +15852,20 @@ def p_attach_to_bench_choice(st, v_p, v_t):
             jnp.int8,
         ),
     )
-    _c448 = v__envc_run
+    _c454 = v__envc_run
 
-    def _then449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+    def _then455(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
         st = dict(st)
-        _c450 = _i32(v_s) > 0
+        _c456 = _i32(v_s) > 0
 
-        def _then451(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
+        def _then457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_s, v_t, 1, False)
             return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
         st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(
-            _c450,
-            lambda: _then451(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+            _c456,
+            lambda: _then457(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
             lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
             True,
             (v_p, v_t, v__envc_run, v__envc_seek, v_s),
@@ -15821,8 +15880,8 @@ def p_attach_to_bench_choice(st, v_p, v_t):
         return st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)
 
     st, (v_p, v_t, v__envc_run, v__envc_seek, v_s) = _branch_any(
-        _c448,
-        lambda: _then449(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
+        _c454,
+        lambda: _then455(st, v_p, v_t, v__envc_run, v__envc_seek, v_s),
         lambda: (st, (v_p, v_t, v__envc_run, v__envc_seek, v_s)),
         True,
         (v_p, v_t, v__envc_run, v__envc_seek, v_s),
@@ -15846,98 +15905,98 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_a = _lcast(0, jnp.int8)
-    _c452 = v__envc_run
-    _c453 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
+    _c458 = v__envc_run
+    _c459 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 4))
 
-    def _then454(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then460(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c455 = jnp.any(jax.vmap(lambda i456: st["occupied"][_i32(v_p)][i456])(jnp.arange(1, 4, dtype=jnp.int32)))
+        _c461 = jnp.any(
+            jax.vmap(lambda i462: _ix(_ix(st["occupied"], _i32(v_p)), i462))(jnp.arange(1, 4, dtype=jnp.int32))
+        )
 
-        def _then457(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _then463(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _c458 = st["terminated"]
+            _c464 = st["terminated"]
 
-            def _then459(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+            def _then465(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
                 st = dict(st)
-                _a461 = jnp.minimum(
-                    jnp.min(
-                        jax.vmap(lambda i460: _i32(jnp.where(st["occupied"][_i32(v_p)][i460], i460, 4)))(
-                            jnp.arange(1, 4, dtype=jnp.int32)
-                        )
-                    ),
-                    3,
-                )
-                v_a = _lcast(_a461, jnp.int8)
+
+                def _g467(i466):
+                    return _i32(jnp.where(_ix(_ix(st["occupied"], _i32(v_p)), i466), i466, 4))
+
+                _e468 = jax.vmap(_g467)(jnp.arange(1, 4, dtype=jnp.int32))
+                _a469 = jnp.minimum(jnp.min(_e468), 3)
+                v_a = _lcast(_a469, jnp.int8)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
-            def _else462(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+            def _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
                 st = dict(st)
-                _a463 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a463, jnp.int8)
-                _a464 = v_t
-                st["_envc_frame_g1_6"] = _cast(_a464, jnp.int8)
-                _a465 = v_n
-                st["_envc_frame_g1_8"] = _cast(_a465, jnp.int8)
-                _a466 = 4
-                st["_envc_at_g1"] = _cast(_a466, jnp.int8)
-                _a467 = False
-                v__envc_run = _lcast(_a467, jnp.bool_)
-                _a468 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a468, jnp.int8)
-                _a469 = v__envc_who1
-                st["current_player"] = _cast(_a469, jnp.int8)
+                _a471 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a471, jnp.int8)
+                _a472 = v_t
+                st["_envc_frame_g1_6"] = _cast(_a472, jnp.int8)
+                _a473 = v_n
+                st["_envc_frame_g1_8"] = _cast(_a473, jnp.int8)
+                _a474 = 4
+                st["_envc_at_g1"] = _cast(_a474, jnp.int8)
+                _a475 = False
+                v__envc_run = _lcast(_a475, jnp.bool_)
+                _a476 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a476, jnp.int8)
+                _a477 = v__envc_who1
+                st["current_player"] = _cast(_a477, jnp.int8)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(
-                _c458,
-                lambda: _then459(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
-                lambda: _else462(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+                _c464,
+                lambda: _then465(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+                lambda: _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
             )
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
-        def _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
+        def _else478(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1):
             st = dict(st)
-            _a471 = 0
-            v_a = _lcast(_a471, jnp.int8)
+            _a479 = 0
+            v_a = _lcast(_a479, jnp.int8)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1) = _branch(
-            _c455,
-            lambda: _then457(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
-            lambda: _else470(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            _c461,
+            lambda: _then463(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
+            lambda: _else478(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v__envc_who1),
         )
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
-    def _then472(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then480(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _a473 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a473, jnp.int8)
-        _a474 = st["_envc_frame_g1_6"]
-        v_t = _lcast(_a474, jnp.int8)
-        _a475 = st["_envc_frame_g1_8"]
-        v_n = _lcast(_a475, jnp.int8)
-        _a476 = 0
-        st["_envc_at_g1"] = _cast(_a476, jnp.int8)
-        _a477 = False
-        v__envc_seek = _lcast(_a477, jnp.bool_)
-        _a478 = st["_envc_choice_option"]
-        v_a = _lcast(_a478, jnp.int8)
-        _a479 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a479, jnp.int8)
-        _a480 = True
-        v__envc_run = _lcast(_a480, jnp.bool_)
+        _a481 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a481, jnp.int8)
+        _a482 = st["_envc_frame_g1_6"]
+        v_t = _lcast(_a482, jnp.int8)
+        _a483 = st["_envc_frame_g1_8"]
+        v_n = _lcast(_a483, jnp.int8)
+        _a484 = 0
+        st["_envc_at_g1"] = _cast(_a484, jnp.int8)
+        _a485 = False
+        v__envc_seek = _lcast(_a485, jnp.bool_)
+        _a486 = st["_envc_choice_option"]
+        v_a = _lcast(_a486, jnp.int8)
+        _a487 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a487, jnp.int8)
+        _a488 = True
+        v__envc_run = _lcast(_a488, jnp.bool_)
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _select_first_any(
         (
-            _c452,
-            _c453,
+            _c458,
+            _c459,
         ),
         (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         (
-            lambda: _then454(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
-            lambda: _then472(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            lambda: _then460(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            lambda: _then480(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
         ),
         lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         (
@@ -15953,22 +16012,22 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             jnp.int8,
         ),
     )
-    _c481 = jnp.logical_or(
+    _c489 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_a) > 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
     )
 
-    def _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+    def _then490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
         st = dict(st)
-        _c483 = v__envc_run
+        _c491 = v__envc_run
 
-        def _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        def _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             st = p_attach_from_zone(st, v_p, v_a, v_t, 1, True)
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-            _c483,
-            lambda: _then484(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            _c491,
+            lambda: _then492(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
             lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
             True,
             (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -15981,80 +16040,82 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 jnp.int8,
             ),
         )
-        _c485 = jnp.logical_or(
+        _c493 = jnp.logical_or(
             jnp.logical_and(v__envc_run, (_i32(v_n) > 1)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
         )
 
-        def _then486(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
+        def _then494(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a):
             st = dict(st)
             v_b = _lcast(0, jnp.int8)
-            _c487 = v__envc_run
-            _c488 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
+            _c495 = v__envc_run
+            _c496 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 5))
 
-            def _then489(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
                 v__envc_who2 = _lcast(v_p, jnp.int8)
 
-                def _g492(i491):
-                    return jnp.logical_and(st["occupied"][_i32(v_p)][i491], (i491 != _i32(v_a)))
+                def _g500(i499):
+                    return jnp.logical_and(_ix(_ix(st["occupied"], _i32(v_p)), i499), (i499 != _i32(v_a)))
 
-                _e493 = jax.vmap(_g492)(jnp.arange(1, 4, dtype=jnp.int32))
-                _c490 = jnp.any(_e493)
+                _e501 = jax.vmap(_g500)(jnp.arange(1, 4, dtype=jnp.int32))
+                _c498 = jnp.any(_e501)
 
-                def _then494(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _c495 = st["terminated"]
+                    _c503 = st["terminated"]
 
-                    def _then496(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                    def _then504(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                         st = dict(st)
 
-                        def _g498(i497):
+                        def _g506(i505):
                             return _i32(
                                 jnp.where(
-                                    jnp.logical_and(st["occupied"][_i32(v_p)][i497], (i497 != _i32(v_a))), i497, 4
+                                    jnp.logical_and(_ix(_ix(st["occupied"], _i32(v_p)), i505), (i505 != _i32(v_a))),
+                                    i505,
+                                    4,
                                 )
                             )
 
-                        _e499 = jax.vmap(_g498)(jnp.arange(1, 4, dtype=jnp.int32))
-                        _a500 = jnp.minimum(jnp.min(_e499), 3)
-                        v_b = _lcast(_a500, jnp.int8)
+                        _e507 = jax.vmap(_g506)(jnp.arange(1, 4, dtype=jnp.int32))
+                        _a508 = jnp.minimum(jnp.min(_e507), 3)
+                        v_b = _lcast(_a508, jnp.int8)
                         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
-                    def _else501(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                    def _else509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                         st = dict(st)
-                        _a502 = v_p
-                        st["_envc_frame_g1_4"] = _cast(_a502, jnp.int8)
-                        _a503 = v_t
-                        st["_envc_frame_g1_6"] = _cast(_a503, jnp.int8)
-                        _a504 = v_a
-                        st["_envc_frame_g1_7"] = _cast(_a504, jnp.int8)
-                        _a505 = 5
-                        st["_envc_at_g1"] = _cast(_a505, jnp.int8)
-                        _a506 = False
-                        v__envc_run = _lcast(_a506, jnp.bool_)
-                        _a507 = st["current_player"]
-                        st["_envc_choice_mover"] = _cast(_a507, jnp.int8)
-                        _a508 = v__envc_who2
-                        st["current_player"] = _cast(_a508, jnp.int8)
+                        _a510 = v_p
+                        st["_envc_frame_g1_4"] = _cast(_a510, jnp.int8)
+                        _a511 = v_t
+                        st["_envc_frame_g1_6"] = _cast(_a511, jnp.int8)
+                        _a512 = v_a
+                        st["_envc_frame_g1_7"] = _cast(_a512, jnp.int8)
+                        _a513 = 5
+                        st["_envc_at_g1"] = _cast(_a513, jnp.int8)
+                        _a514 = False
+                        v__envc_run = _lcast(_a514, jnp.bool_)
+                        _a515 = st["current_player"]
+                        st["_envc_choice_mover"] = _cast(_a515, jnp.int8)
+                        _a516 = v__envc_who2
+                        st["current_player"] = _cast(_a516, jnp.int8)
                         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
                     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch(
-                        _c495,
-                        lambda: _then496(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
-                        lambda: _else501(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                        _c503,
+                        lambda: _then504(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                        lambda: _else509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     )
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
-                def _else509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
+                def _else517(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2):
                     st = dict(st)
-                    _a510 = 0
-                    v_b = _lcast(_a510, jnp.int8)
+                    _a518 = 0
+                    v_b = _lcast(_a518, jnp.int8)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2)
 
                 st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2) = _branch_any(
-                    _c490,
-                    lambda: _then494(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
-                    lambda: _else509(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    _c498,
+                    lambda: _then502(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
+                    lambda: _else517(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     True,
                     (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b, v__envc_who2),
                     (
@@ -16070,35 +16131,35 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 )
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
-            def _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then519(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _a512 = st["_envc_frame_g1_4"]
-                v_p = _lcast(_a512, jnp.int8)
-                _a513 = st["_envc_frame_g1_6"]
-                v_t = _lcast(_a513, jnp.int8)
-                _a514 = st["_envc_frame_g1_7"]
-                v_a = _lcast(_a514, jnp.int8)
-                _a515 = 0
-                st["_envc_at_g1"] = _cast(_a515, jnp.int8)
-                _a516 = False
-                v__envc_seek = _lcast(_a516, jnp.bool_)
-                _a517 = st["_envc_choice_option"]
-                v_b = _lcast(_a517, jnp.int8)
-                _a518 = st["_envc_choice_mover"]
-                st["current_player"] = _cast(_a518, jnp.int8)
-                _a519 = True
-                v__envc_run = _lcast(_a519, jnp.bool_)
+                _a520 = st["_envc_frame_g1_4"]
+                v_p = _lcast(_a520, jnp.int8)
+                _a521 = st["_envc_frame_g1_6"]
+                v_t = _lcast(_a521, jnp.int8)
+                _a522 = st["_envc_frame_g1_7"]
+                v_a = _lcast(_a522, jnp.int8)
+                _a523 = 0
+                st["_envc_at_g1"] = _cast(_a523, jnp.int8)
+                _a524 = False
+                v__envc_seek = _lcast(_a524, jnp.bool_)
+                _a525 = st["_envc_choice_option"]
+                v_b = _lcast(_a525, jnp.int8)
+                _a526 = st["_envc_choice_mover"]
+                st["current_player"] = _cast(_a526, jnp.int8)
+                _a527 = True
+                v__envc_run = _lcast(_a527, jnp.bool_)
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _select_first_any(
                 (
-                    _c487,
-                    _c488,
+                    _c495,
+                    _c496,
                 ),
                 (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 (
-                    lambda: _then489(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
-                    lambda: _then511(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    lambda: _then497(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    lambda: _then519(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                 ),
                 lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 (
@@ -16115,20 +16176,20 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                     jnp.int8,
                 ),
             )
-            _c520 = v__envc_run
+            _c528 = v__envc_run
 
-            def _then521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+            def _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                 st = dict(st)
-                _c522 = _i32(v_b) > 0
+                _c530 = _i32(v_b) > 0
 
-                def _then523(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
+                def _then531(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b):
                     st = dict(st)
                     st = p_attach_from_zone(st, v_p, v_b, v_t, 1, True)
                     return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
                 st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(
-                    _c522,
-                    lambda: _then523(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                    _c530,
+                    lambda: _then531(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                     lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                     True,
                     (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
@@ -16145,8 +16206,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
                 return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)
 
             st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b) = _branch_any(
-                _c520,
-                lambda: _then521(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
+                _c528,
+                lambda: _then529(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
                 lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b)),
                 True,
                 (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a, v_b),
@@ -16163,8 +16224,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
             return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
         st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-            _c485,
-            lambda: _then486(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+            _c493,
+            lambda: _then494(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
             lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
             True,
             (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16180,8 +16241,8 @@ def p_attach_to_benched_choices(st, v_p, v_t, v_n):
         return st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)
 
     st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a) = _branch_any(
-        _c481,
-        lambda: _then482(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
+        _c489,
+        lambda: _then490(st, v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
         lambda: (st, (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a)),
         True,
         (v_p, v_t, v_n, v__envc_run, v__envc_seek, v_a),
@@ -16208,69 +16269,73 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c524 = v__envc_run
+    _c532 = v__envc_run
 
-    def _then525(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    def _then533(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
-        _a526 = 1 - _i32(v_p)
-        v_q = _lcast(_a526, jnp.int8)
-        _c527 = v_coin
+        _a534 = 1 - _i32(v_p)
+        v_q = _lcast(_a534, jnp.int8)
+        _c535 = v_coin
 
-        def _then528(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+        def _then536(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
             st = dict(st)
-            st, _r529 = _randint(st, 0, 1)
-            _a530 = _r529 == 1
-            v_go = _lcast(_a530, jnp.bool_)
+            st, _r537 = _randint(st, 0, 1)
+            _a538 = _r537 == 1
+            v_go = _lcast(_a538, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(
-            _c527,
-            lambda: _then528(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+            _c535,
+            lambda: _then536(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
         )
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch(
-        _c524,
-        lambda: _then525(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+        _c532,
+        lambda: _then533(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
     )
-    _c531 = jnp.logical_or(
+    _c539 = jnp.logical_or(
         jnp.logical_and(
             v__envc_run,
-            jnp.logical_and(v_go, jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))]))),
+            jnp.logical_and(
+                v_go, jnp.logical_not(jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p)))))
+            ),
         ),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6)),
     )
 
-    def _then532(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
+    def _then540(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go):
         st = dict(st)
         v_b = _lcast(0, jnp.int8)
-        _c533 = v__envc_run
-        _c534 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
+        _c541 = v__envc_run
+        _c542 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 6))
 
-        def _then535(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then543(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
             v__envc_who1 = _lcast(jnp.where(v_opponent_chooses, _i32(v_q), _i32(v_p)), jnp.int8)
 
-            def _g538(i537):
+            def _g546(i545):
                 return jnp.logical_and(
-                    st["occupied"][_i32(v_q)][i537],
+                    _ix(_ix(st["occupied"], _i32(v_q)), i545),
                     jnp.logical_or(
                         jnp.logical_not(v_basic_only),
                         (
                             jnp.where(
-                                (_K0[_i32(st["card"][_i32(v_q)][i537])] == 1), 0, _K3[_i32(st["card"][_i32(v_q)][i537])]
+                                (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(v_q)), i545))) == 1),
+                                0,
+                                _ix(_K3, _i32(_ix(_ix(st["card"], _i32(v_q)), i545))),
                             )
                             == 0
                         ),
                     ),
                 )
 
-            _e539 = jax.vmap(_g538)(jnp.arange(1, 4, dtype=jnp.int32))
-            _c536 = jnp.any(_e539)
+            _e547 = jax.vmap(_g546)(jnp.arange(1, 4, dtype=jnp.int32))
+            _c544 = jnp.any(_e547)
 
-            def _then540(
+            def _then548(
                 st,
                 v_p,
                 v_coin,
@@ -16284,9 +16349,9 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 v__envc_who1,
             ):
                 st = dict(st)
-                _c541 = st["terminated"]
+                _c549 = st["terminated"]
 
-                def _then542(
+                def _then550(
                     st,
                     v_p,
                     v_coin,
@@ -16301,31 +16366,31 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 ):
                     st = dict(st)
 
-                    def _g544(i543):
+                    def _g552(i551):
                         return _i32(
                             jnp.where(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_q)][i543],
+                                    _ix(_ix(st["occupied"], _i32(v_q)), i551),
                                     jnp.logical_or(
                                         jnp.logical_not(v_basic_only),
                                         (
                                             jnp.where(
-                                                (_K0[_i32(st["card"][_i32(v_q)][i543])] == 1),
+                                                (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(v_q)), i551))) == 1),
                                                 0,
-                                                _K3[_i32(st["card"][_i32(v_q)][i543])],
+                                                _ix(_K3, _i32(_ix(_ix(st["card"], _i32(v_q)), i551))),
                                             )
                                             == 0
                                         ),
                                     ),
                                 ),
-                                i543,
+                                i551,
                                 4,
                             )
                         )
 
-                    _e545 = jax.vmap(_g544)(jnp.arange(1, 4, dtype=jnp.int32))
-                    _a546 = jnp.minimum(jnp.min(_e545), 3)
-                    v_b = _lcast(_a546, jnp.int8)
+                    _e553 = jax.vmap(_g552)(jnp.arange(1, 4, dtype=jnp.int32))
+                    _a554 = jnp.minimum(jnp.min(_e553), 3)
+                    v_b = _lcast(_a554, jnp.int8)
                     return st, (
                         v_p,
                         v_coin,
@@ -16339,7 +16404,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v__envc_who1,
                     )
 
-                def _else547(
+                def _else555(
                     st,
                     v_p,
                     v_coin,
@@ -16353,20 +16418,20 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 ):
                     st = dict(st)
-                    _a548 = v_p
-                    st["_envc_frame_g1_4"] = _cast(_a548, jnp.int8)
-                    _a549 = v_basic_only
-                    st["_envc_frame_g1_2"] = _cast(_a549, jnp.bool_)
-                    _a550 = v_q
-                    st["_envc_frame_g1_9"] = _cast(_a550, jnp.int8)
-                    _a551 = 6
-                    st["_envc_at_g1"] = _cast(_a551, jnp.int8)
-                    _a552 = False
-                    v__envc_run = _lcast(_a552, jnp.bool_)
-                    _a553 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a553, jnp.int8)
-                    _a554 = v__envc_who1
-                    st["current_player"] = _cast(_a554, jnp.int8)
+                    _a556 = v_p
+                    st["_envc_frame_g1_4"] = _cast(_a556, jnp.int8)
+                    _a557 = v_basic_only
+                    st["_envc_frame_g1_2"] = _cast(_a557, jnp.bool_)
+                    _a558 = v_q
+                    st["_envc_frame_g1_9"] = _cast(_a558, jnp.int8)
+                    _a559 = 6
+                    st["_envc_at_g1"] = _cast(_a559, jnp.int8)
+                    _a560 = False
+                    v__envc_run = _lcast(_a560, jnp.bool_)
+                    _a561 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a561, jnp.int8)
+                    _a562 = v__envc_who1
+                    st["current_player"] = _cast(_a562, jnp.int8)
                     return st, (
                         v_p,
                         v_coin,
@@ -16395,8 +16460,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v__envc_who1,
                     ),
                 ) = _branch(
-                    _c541,
-                    lambda: _then542(
+                    _c549,
+                    lambda: _then550(
                         st,
                         v_p,
                         v_coin,
@@ -16409,7 +16474,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                         v_b,
                         v__envc_who1,
                     ),
-                    lambda: _else547(
+                    lambda: _else555(
                         st,
                         v_p,
                         v_coin,
@@ -16436,7 +16501,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 )
 
-            def _else555(
+            def _else563(
                 st,
                 v_p,
                 v_coin,
@@ -16450,8 +16515,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 v__envc_who1,
             ):
                 st = dict(st)
-                _a556 = 0
-                v_b = _lcast(_a556, jnp.int8)
+                _a564 = 0
+                v_b = _lcast(_a564, jnp.int8)
                 return st, (
                     v_p,
                     v_coin,
@@ -16480,8 +16545,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v__envc_who1,
                 ),
             ) = _branch_any(
-                _c536,
-                lambda: _then540(
+                _c544,
+                lambda: _then548(
                     st,
                     v_p,
                     v_coin,
@@ -16494,7 +16559,7 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     v_b,
                     v__envc_who1,
                 ),
-                lambda: _else555(
+                lambda: _else563(
                     st,
                     v_p,
                     v_coin,
@@ -16535,38 +16600,38 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             )
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
-        def _then557(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then565(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _a558 = st["_envc_frame_g1_4"]
-            v_p = _lcast(_a558, jnp.int8)
-            _a559 = st["_envc_frame_g1_2"]
-            v_basic_only = _lcast(_a559, jnp.bool_)
-            _a560 = st["_envc_frame_g1_9"]
-            v_q = _lcast(_a560, jnp.int8)
-            _a561 = 0
-            st["_envc_at_g1"] = _cast(_a561, jnp.int8)
-            _a562 = False
-            v__envc_seek = _lcast(_a562, jnp.bool_)
-            _a563 = st["_envc_choice_option"]
-            v_b = _lcast(_a563, jnp.int8)
-            _a564 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a564, jnp.int8)
-            _a565 = True
-            v__envc_run = _lcast(_a565, jnp.bool_)
+            _a566 = st["_envc_frame_g1_4"]
+            v_p = _lcast(_a566, jnp.int8)
+            _a567 = st["_envc_frame_g1_2"]
+            v_basic_only = _lcast(_a567, jnp.bool_)
+            _a568 = st["_envc_frame_g1_9"]
+            v_q = _lcast(_a568, jnp.int8)
+            _a569 = 0
+            st["_envc_at_g1"] = _cast(_a569, jnp.int8)
+            _a570 = False
+            v__envc_seek = _lcast(_a570, jnp.bool_)
+            _a571 = st["_envc_choice_option"]
+            v_b = _lcast(_a571, jnp.int8)
+            _a572 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a572, jnp.int8)
+            _a573 = True
+            v__envc_run = _lcast(_a573, jnp.bool_)
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
             _select_first_any(
                 (
-                    _c533,
-                    _c534,
+                    _c541,
+                    _c542,
                 ),
                 (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)),
                 (
-                    lambda: _then535(
+                    lambda: _then543(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
-                    lambda: _then557(
+                    lambda: _then565(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                 ),
@@ -16591,21 +16656,21 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                 ),
             )
         )
-        _c566 = v__envc_run
+        _c574 = v__envc_run
 
-        def _then567(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+        def _then575(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
             st = dict(st)
-            _c568 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
+            _c576 = jnp.logical_and((_i32(v_b) > 0), st["attacking"])
 
-            def _then569(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            def _then577(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_hit_active(st, v_p)
                 return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
             st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
                 _branch_any(
-                    _c568,
-                    lambda: _then569(
+                    _c576,
+                    lambda: _then577(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                     lambda: (
@@ -16627,9 +16692,9 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
                     ),
                 )
             )
-            _c570 = _i32(v_b) > 0
+            _c578 = _i32(v_b) > 0
 
-            def _then571(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
+            def _then579(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b):
                 st = dict(st)
                 st = p_clear_conditions(st, v_q)
                 st = p_swap_slots(st, v_q, 0, v_b)
@@ -16637,8 +16702,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
 
             st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = (
                 _branch_any(
-                    _c570,
-                    lambda: _then571(
+                    _c578,
+                    lambda: _then579(
                         st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
                     ),
                     lambda: (
@@ -16663,8 +16728,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
             return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)
 
         st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b) = _branch_any(
-            _c566,
-            lambda: _then567(
+            _c574,
+            lambda: _then575(
                 st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b
             ),
             lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go, v_b)),
@@ -16685,8 +16750,8 @@ def p_switch_opponent(st, v_p, v_coin, v_opponent_chooses, v_basic_only):
         return st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)
 
     st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go) = _branch_any(
-        _c531,
-        lambda: _then532(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
+        _c539,
+        lambda: _then540(st, v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go)),
         True,
         (v_p, v_coin, v_opponent_chooses, v_basic_only, v__envc_run, v__envc_seek, v_q, v_go),
@@ -16711,90 +16776,90 @@ def p_switch_self(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_b = _lcast(0, jnp.int8)
-    _c572 = v__envc_run
-    _c573 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
+    _c580 = v__envc_run
+    _c581 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 7))
 
-    def _then574(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then582(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
         v__envc_who1 = _lcast(v_p, jnp.int8)
-        _c575 = jnp.any(jax.vmap(lambda i576: st["occupied"][_i32(v_p)][i576])(jnp.arange(1, 4, dtype=jnp.int32)))
+        _c583 = jnp.any(
+            jax.vmap(lambda i584: _ix(_ix(st["occupied"], _i32(v_p)), i584))(jnp.arange(1, 4, dtype=jnp.int32))
+        )
 
-        def _then577(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _then585(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _c578 = st["terminated"]
+            _c586 = st["terminated"]
 
-            def _then579(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+            def _then587(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
                 st = dict(st)
-                _a581 = jnp.minimum(
-                    jnp.min(
-                        jax.vmap(lambda i580: _i32(jnp.where(st["occupied"][_i32(v_p)][i580], i580, 4)))(
-                            jnp.arange(1, 4, dtype=jnp.int32)
-                        )
-                    ),
-                    3,
-                )
-                v_b = _lcast(_a581, jnp.int8)
+
+                def _g589(i588):
+                    return _i32(jnp.where(_ix(_ix(st["occupied"], _i32(v_p)), i588), i588, 4))
+
+                _e590 = jax.vmap(_g589)(jnp.arange(1, 4, dtype=jnp.int32))
+                _a591 = jnp.minimum(jnp.min(_e590), 3)
+                v_b = _lcast(_a591, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
-            def _else582(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+            def _else592(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
                 st = dict(st)
-                _a583 = v_p
-                st["_envc_frame_g1_4"] = _cast(_a583, jnp.int8)
-                _a584 = 7
-                st["_envc_at_g1"] = _cast(_a584, jnp.int8)
-                _a585 = False
-                v__envc_run = _lcast(_a585, jnp.bool_)
-                _a586 = st["current_player"]
-                st["_envc_choice_mover"] = _cast(_a586, jnp.int8)
-                _a587 = v__envc_who1
-                st["current_player"] = _cast(_a587, jnp.int8)
+                _a593 = v_p
+                st["_envc_frame_g1_4"] = _cast(_a593, jnp.int8)
+                _a594 = 7
+                st["_envc_at_g1"] = _cast(_a594, jnp.int8)
+                _a595 = False
+                v__envc_run = _lcast(_a595, jnp.bool_)
+                _a596 = st["current_player"]
+                st["_envc_choice_mover"] = _cast(_a596, jnp.int8)
+                _a597 = v__envc_who1
+                st["current_player"] = _cast(_a597, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(
-                _c578,
-                lambda: _then579(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
-                lambda: _else582(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+                _c586,
+                lambda: _then587(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+                lambda: _else592(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
             )
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
-        def _else588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
+        def _else598(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1):
             st = dict(st)
-            _a589 = 0
-            v_b = _lcast(_a589, jnp.int8)
+            _a599 = 0
+            v_b = _lcast(_a599, jnp.int8)
             return st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1)
 
         st, (v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1) = _branch(
-            _c575,
-            lambda: _then577(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
-            lambda: _else588(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            _c583,
+            lambda: _then585(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
+            lambda: _else598(st, v_p, v__envc_run, v__envc_seek, v_b, v__envc_who1),
         )
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
-    def _then590(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then600(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _a591 = st["_envc_frame_g1_4"]
-        v_p = _lcast(_a591, jnp.int8)
-        _a592 = 0
-        st["_envc_at_g1"] = _cast(_a592, jnp.int8)
-        _a593 = False
-        v__envc_seek = _lcast(_a593, jnp.bool_)
-        _a594 = st["_envc_choice_option"]
-        v_b = _lcast(_a594, jnp.int8)
-        _a595 = st["_envc_choice_mover"]
-        st["current_player"] = _cast(_a595, jnp.int8)
-        _a596 = True
-        v__envc_run = _lcast(_a596, jnp.bool_)
+        _a601 = st["_envc_frame_g1_4"]
+        v_p = _lcast(_a601, jnp.int8)
+        _a602 = 0
+        st["_envc_at_g1"] = _cast(_a602, jnp.int8)
+        _a603 = False
+        v__envc_seek = _lcast(_a603, jnp.bool_)
+        _a604 = st["_envc_choice_option"]
+        v_b = _lcast(_a604, jnp.int8)
+        _a605 = st["_envc_choice_mover"]
+        st["current_player"] = _cast(_a605, jnp.int8)
+        _a606 = True
+        v__envc_run = _lcast(_a606, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
     st, (v_p, v__envc_run, v__envc_seek, v_b) = _select_first_any(
         (
-            _c572,
-            _c573,
+            _c580,
+            _c581,
         ),
         (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         (
-            lambda: _then574(st, v_p, v__envc_run, v__envc_seek, v_b),
-            lambda: _then590(st, v_p, v__envc_run, v__envc_seek, v_b),
+            lambda: _then582(st, v_p, v__envc_run, v__envc_seek, v_b),
+            lambda: _then600(st, v_p, v__envc_run, v__envc_seek, v_b),
         ),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         (
@@ -16808,13 +16873,13 @@ def p_switch_self(st, v_p):
             jnp.int8,
         ),
     )
-    _c597 = v__envc_run
+    _c607 = v__envc_run
 
-    def _then598(st, v_p, v__envc_run, v__envc_seek, v_b):
+    def _then608(st, v_p, v__envc_run, v__envc_seek, v_b):
         st = dict(st)
-        _c599 = _i32(v_b) > 0
+        _c609 = _i32(v_b) > 0
 
-        def _then600(st, v_p, v__envc_run, v__envc_seek, v_b):
+        def _then610(st, v_p, v__envc_run, v__envc_seek, v_b):
             st = dict(st)
             st = p_hit_active(st, v_p)
             st = p_clear_conditions(st, v_p)
@@ -16822,8 +16887,8 @@ def p_switch_self(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
         st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(
-            _c599,
-            lambda: _then600(st, v_p, v__envc_run, v__envc_seek, v_b),
+            _c609,
+            lambda: _then610(st, v_p, v__envc_run, v__envc_seek, v_b),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_b),
@@ -16837,8 +16902,8 @@ def p_switch_self(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_b)
 
     st, (v_p, v__envc_run, v__envc_seek, v_b) = _branch_any(
-        _c597,
-        lambda: _then598(st, v_p, v__envc_run, v__envc_seek, v_b),
+        _c607,
+        lambda: _then608(st, v_p, v__envc_run, v__envc_seek, v_b),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_b)),
         True,
         (v_p, v__envc_run, v__envc_seek, v_b),
@@ -16859,30 +16924,30 @@ def p_protect(st, v_p, v_amount, v_coin):
     v_amount = _lcast(v_amount, jnp.int16)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c601 = v_coin
+    _c611 = v_coin
 
-    def _then602(st, v_p, v_amount, v_coin, v_go):
+    def _then612(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        st, _r603 = _randint(st, 0, 1)
-        _a604 = _r603 == 1
-        v_go = _lcast(_a604, jnp.bool_)
+        st, _r613 = _randint(st, 0, 1)
+        _a614 = _r613 == 1
+        v_go = _lcast(_a614, jnp.bool_)
         return st, (v_p, v_amount, v_coin, v_go)
 
     st, (v_p, v_amount, v_coin, v_go) = _branch(
-        _c601, lambda: _then602(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
+        _c611, lambda: _then612(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
     )
-    _c605 = v_go
+    _c615 = v_go
 
-    def _then606(st, v_p, v_amount, v_coin, v_go):
+    def _then616(st, v_p, v_amount, v_coin, v_go):
         st = dict(st)
-        _a607 = v_amount
-        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a607, jnp.int16))
-        _a608 = 1 + (1 - _i32(v_p))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a608, jnp.int8))
+        _a617 = v_amount
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a617, jnp.int16))
+        _a618 = 1 + (1 - _i32(v_p))
+        st["_envc_until_barrier"] = _iset(st["_envc_until_barrier"], _i32(v_p), _cast(_a618, jnp.int8))
         return st, (v_p, v_amount, v_coin, v_go)
 
     st, (v_p, v_amount, v_coin, v_go) = _branch(
-        _c605, lambda: _then606(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
+        _c615, lambda: _then616(st, v_p, v_amount, v_coin, v_go), lambda: (st, (v_p, v_amount, v_coin, v_go))
     )
     return st
 
@@ -16893,31 +16958,31 @@ def p_protect_all(st, v_p, v_coin):
     v_p = _lcast(v_p, jnp.int8)
     v_coin = _lcast(v_coin, jnp.bool_)
     v_go = _lcast(True, jnp.bool_)
-    _c609 = v_coin
+    _c619 = v_coin
 
-    def _then610(st, v_p, v_coin, v_go):
+    def _then620(st, v_p, v_coin, v_go):
         st = dict(st)
-        st, _r611 = _randint(st, 0, 1)
-        _a612 = _r611 == 1
-        v_go = _lcast(_a612, jnp.bool_)
+        st, _r621 = _randint(st, 0, 1)
+        _a622 = _r621 == 1
+        v_go = _lcast(_a622, jnp.bool_)
         return st, (v_p, v_coin, v_go)
 
-    st, (v_p, v_coin, v_go) = _branch(_c609, lambda: _then610(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
-    _c613 = v_go
+    st, (v_p, v_coin, v_go) = _branch(_c619, lambda: _then620(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    _c623 = v_go
 
-    def _then614(st, v_p, v_coin, v_go):
+    def _then624(st, v_p, v_coin, v_go):
         st = dict(st)
-        _a615 = 300
-        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a615, jnp.int16))
-        _a616 = 1 + (1 - _i32(v_p))
-        st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a616, jnp.int8))
-        _a617 = True
-        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a617, jnp.bool_))
-        _a618 = 1 + (1 - _i32(v_p))
-        st["_envc_until_shielded"] = st["_envc_until_shielded"].at[_i32(v_p)].set(_cast(_a618, jnp.int8))
+        _a625 = 300
+        st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a625, jnp.int16))
+        _a626 = 1 + (1 - _i32(v_p))
+        st["_envc_until_barrier"] = _iset(st["_envc_until_barrier"], _i32(v_p), _cast(_a626, jnp.int8))
+        _a627 = True
+        st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a627, jnp.bool_))
+        _a628 = 1 + (1 - _i32(v_p))
+        st["_envc_until_shielded"] = _iset(st["_envc_until_shielded"], _i32(v_p), _cast(_a628, jnp.int8))
         return st, (v_p, v_coin, v_go)
 
-    st, (v_p, v_coin, v_go) = _branch(_c613, lambda: _then614(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
+    st, (v_p, v_coin, v_go) = _branch(_c623, lambda: _then624(st, v_p, v_coin, v_go), lambda: (st, (v_p, v_coin, v_go)))
     return st
 
 
@@ -16931,77 +16996,77 @@ def p_hinder_defending(st, v_p, v_coin, v_attack, v_retreat, v_less):
     v_less = _lcast(v_less, jnp.int8)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c619 = v_coin
+    _c629 = v_coin
 
-    def _then620(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    def _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        st, _r621 = _randint(st, 0, 1)
-        _a622 = _r621 == 1
-        v_go = _lcast(_a622, jnp.bool_)
+        st, _r631 = _randint(st, 0, 1)
+        _a632 = _r631 == 1
+        v_go = _lcast(_a632, jnp.bool_)
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
     st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-        _c619,
-        lambda: _then620(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+        _c629,
+        lambda: _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
     )
-    _c623 = jnp.logical_and(
-        jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
-        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    _c633 = jnp.logical_and(
+        jnp.logical_and(v_go, _ix(st["occupied"], _i32(v_q))[0]),
+        jnp.logical_not(jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p))))),
     )
 
-    def _then624(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+    def _then634(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
         st = dict(st)
-        _c625 = v_attack
+        _c635 = v_attack
 
-        def _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then636(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a627 = True
-            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a627, jnp.bool_))
-            _a628 = 1 + _i32(v_q)
-            st["_envc_until_no_attack"] = st["_envc_until_no_attack"].at[_i32(v_q)].set(_cast(_a628, jnp.int8))
+            _a637 = True
+            st["no_attack"] = _put(st["no_attack"], _i32(v_q), _cast(_a637, jnp.bool_))
+            _a638 = 1 + _i32(v_q)
+            st["_envc_until_no_attack"] = _iset(st["_envc_until_no_attack"], _i32(v_q), _cast(_a638, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c625,
-            lambda: _then626(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c635,
+            lambda: _then636(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
-        _c629 = v_retreat
+        _c639 = v_retreat
 
-        def _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a631 = True
-            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a631, jnp.bool_))
-            _a632 = 1 + _i32(v_q)
-            st["_envc_until_no_retreat"] = st["_envc_until_no_retreat"].at[_i32(v_q)].set(_cast(_a632, jnp.int8))
+            _a641 = True
+            st["no_retreat"] = _put(st["no_retreat"], _i32(v_q), _cast(_a641, jnp.bool_))
+            _a642 = 1 + _i32(v_q)
+            st["_envc_until_no_retreat"] = _iset(st["_envc_until_no_retreat"], _i32(v_q), _cast(_a642, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c629,
-            lambda: _then630(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c639,
+            lambda: _then640(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
-        _c633 = _i32(v_less) > 0
+        _c643 = _i32(v_less) > 0
 
-        def _then634(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
+        def _then644(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go):
             st = dict(st)
-            _a635 = v_less
-            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a635, jnp.int8))
-            _a636 = 1 + _i32(v_q)
-            st["_envc_until_weakened"] = st["_envc_until_weakened"].at[_i32(v_q)].set(_cast(_a636, jnp.int8))
+            _a645 = v_less
+            st["weakened"] = _put(st["weakened"], _i32(v_q), _cast(_a645, jnp.int8))
+            _a646 = 1 + _i32(v_q)
+            st["_envc_until_weakened"] = _iset(st["_envc_until_weakened"], _i32(v_q), _cast(_a646, jnp.int8))
             return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
         st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch(
-            _c633,
-            lambda: _then634(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+            _c643,
+            lambda: _then644(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         )
         return st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)
 
     st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go) = _branch_any(
-        _c623,
-        lambda: _then624(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
+        _c633,
+        lambda: _then634(st, v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go)),
         True,
         (v_p, v_coin, v_attack, v_retreat, v_less, v_q, v_go),
@@ -17023,10 +17088,10 @@ def p_counter_damage(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _a637 = v_amount
-    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a637, jnp.int8))
-    _a638 = 1 + (1 - _i32(v_p))
-    st["_envc_until_spiky"] = st["_envc_until_spiky"].at[_i32(v_p)].set(_cast(_a638, jnp.int8))
+    _a647 = v_amount
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a647, jnp.int8))
+    _a648 = 1 + (1 - _i32(v_p))
+    st["_envc_until_spiky"] = _iset(st["_envc_until_spiky"], _i32(v_p), _cast(_a648, jnp.int8))
     return st
 
 
@@ -17034,10 +17099,10 @@ def p_block_supporters(st, v_p):
     """proc `block_supporters` (tcg.envspec:870)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a639 = True
-    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a639, jnp.bool_))
-    _a640 = 1 + (1 - _i32(v_p))
-    st["_envc_until_no_supporter"] = st["_envc_until_no_supporter"].at[(1 - _i32(v_p))].set(_cast(_a640, jnp.int8))
+    _a649 = True
+    st["no_supporter"] = _put(st["no_supporter"], (1 - _i32(v_p)), _cast(_a649, jnp.bool_))
+    _a650 = 1 + (1 - _i32(v_p))
+    st["_envc_until_no_supporter"] = _iset(st["_envc_until_no_supporter"], (1 - _i32(v_p)), _cast(_a650, jnp.int8))
     return st
 
 
@@ -17047,17 +17112,17 @@ def f_extra_energy(st, v_p, v_t):
     v_t = _lcast(v_t, jnp.int8)
     _done = jnp.bool_(False)
     _ret = jnp.int16(0)
-    v_c = _lcast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], st["card"][_i32(v_p)][0]), jnp.int16)
+    v_c = _lcast(jnp.where((_i32(st["copying"]) == 2), st["copy_card"], _ix(st["card"], _i32(v_p))[0]), jnp.int16)
     v_a = _lcast(jnp.where((_i32(st["copying"]) == 2), _i32(st["copy_index"]), _i32(st["attack_index"])), jnp.int8)
 
-    def _g644(i641, _h642, _h643):
+    def _g654(i651, _h652, _h653):
         return _i32(
             jnp.where(
-                jnp.logical_and((i641 != _i32(v_t)), (i641 < 9)),
+                jnp.logical_and((i651 != _i32(v_t)), (i651 < 9)),
                 jnp.maximum(
                     (
-                        _i32(st["energy"][_i32(v_p)][0][i641])
-                        - _i32(jnp.where((_i32(v_a) == 0), _i32(_h642), _i32(_h643)))
+                        _i32(_ix(_ix(st["energy"], _i32(v_p))[0], i651))
+                        - _i32(jnp.where((_i32(v_a) == 0), _i32(_h652), _i32(_h653)))
                     ),
                     0,
                 ),
@@ -17065,9 +17130,12 @@ def f_extra_energy(st, v_p, v_t):
             )
         )
 
-    _e645 = jax.vmap(_g644)(jnp.arange(0, 11, dtype=jnp.int32), _K13[_i32(v_c)], _K14[_i32(v_c)])
+    _e655 = jax.vmap(_g654)(jnp.arange(0, 11, dtype=jnp.int32), _ix(_K13, _i32(v_c)), _ix(_K14, _i32(v_c)))
     v_others = _lcast(
-        (jnp.sum(_e645, dtype=jnp.int32) + _i32(jnp.where((_i32(v_t) != 9), _i32(st["energy"][_i32(v_p)][0][9]), 0))),
+        (
+            jnp.sum(_e655, dtype=jnp.int32)
+            + _i32(jnp.where((_i32(v_t) != 9), _i32(_ix(st["energy"], _i32(v_p))[0][9]), 0))
+        ),
         jnp.int16,
     )
     _ret = _select(
@@ -17076,14 +17144,18 @@ def f_extra_energy(st, v_p, v_t):
         _cast(
             (
                 (
-                    _i32(st["energy"][_i32(v_p)][0][_i32(v_t)])
+                    _i32(_ix(_ix(st["energy"], _i32(v_p))[0], _i32(v_t)))
                     - _i32(
-                        jnp.where((_i32(v_a) == 0), _i32(_K13[_i32(v_c)][_i32(v_t)]), _i32(_K14[_i32(v_c)][_i32(v_t)]))
+                        jnp.where(
+                            (_i32(v_a) == 0),
+                            _i32(_ix(_ix(_K13, _i32(v_c)), _i32(v_t))),
+                            _i32(_ix(_ix(_K14, _i32(v_c)), _i32(v_t))),
+                        )
                     )
                 )
                 - jnp.maximum(
                     (
-                        _i32(jnp.where((_i32(v_a) == 0), _i32(_K13[_i32(v_c)][9]), _i32(_K14[_i32(v_c)][9])))
+                        _i32(jnp.where((_i32(v_a) == 0), _i32(_ix(_K13, _i32(v_c))[9]), _i32(_ix(_K14, _i32(v_c))[9])))
                         - _i32(v_others)
                     ),
                     0,
@@ -17103,15 +17175,15 @@ def p_bonus_if_extra_energy(st, v_p, v_t, v_n, v_amount):
     v_t = _lcast(v_t, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c646 = _i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n)
+    _c656 = _i32(f_extra_energy(st, v_p, v_t)) >= _i32(v_n)
 
-    def _then647(st, v_p, v_t, v_n, v_amount):
+    def _then657(st, v_p, v_t, v_n, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_t, v_n, v_amount)
 
     st, (v_p, v_t, v_n, v_amount) = _branch(
-        _c646, lambda: _then647(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount))
+        _c656, lambda: _then657(st, v_p, v_t, v_n, v_amount), lambda: (st, (v_p, v_t, v_n, v_amount))
     )
     return st
 
@@ -17121,18 +17193,18 @@ def p_sweets_relay(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c648 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["relay_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    _c658 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(_ix(st["relay_turn"], _i32(v_p))) == (_i32(st["turn"]) - 2)))
 
-    def _then649(st, v_p, v_amount):
+    def _then659(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
 
-    st, (v_p, v_amount) = _branch(_c648, lambda: _then649(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a650 = st["turn"]
-    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a650, jnp.int8))
-    _a651 = jnp.minimum((_i32(st["relays"][_i32(v_p)]) + 1), 50)
-    st["relays"] = st["relays"].at[_i32(v_p)].set(_cast(_a651, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c658, lambda: _then659(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a660 = st["turn"]
+    st["relay_turn"] = _put(st["relay_turn"], _i32(v_p), _cast(_a660, jnp.int8))
+    _a661 = jnp.minimum((_i32(_ix(st["relays"], _i32(v_p))) + 1), 50)
+    st["relays"] = _iset(st["relays"], _i32(v_p), _cast(_a661, jnp.int8))
     return st
 
 
@@ -17141,8 +17213,8 @@ def p_damage_per_relay(st, v_p, v_each):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_each = _lcast(v_each, jnp.int8)
-    _a652 = jnp.minimum((_i32(v_each) * _i32(st["relays"][_i32(v_p)])), 300)
-    st["dmg"] = _cast(_a652, jnp.int16)
+    _a662 = jnp.minimum((_i32(v_each) * _i32(_ix(st["relays"], _i32(v_p)))), 300)
+    st["dmg"] = _cast(_a662, jnp.int16)
     return st
 
 
@@ -17151,16 +17223,16 @@ def p_boost_next_turn(st, v_p, v_amount):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c653 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(st["boost_turn"][_i32(v_p)]) == (_i32(st["turn"]) - 2)))
+    _c663 = jnp.logical_and((_i32(st["turn"]) >= 3), (_i32(_ix(st["boost_turn"], _i32(v_p))) == (_i32(st["turn"]) - 2)))
 
-    def _then654(st, v_p, v_amount):
+    def _then664(st, v_p, v_amount):
         st = dict(st)
         st = p_add_damage(st, v_amount)
         return st, (v_p, v_amount)
 
-    st, (v_p, v_amount) = _branch(_c653, lambda: _then654(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
-    _a655 = st["turn"]
-    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a655, jnp.int8))
+    st, (v_p, v_amount) = _branch(_c663, lambda: _then664(st, v_p, v_amount), lambda: (st, (v_p, v_amount)))
+    _a665 = st["turn"]
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a665, jnp.int8))
     return st
 
 
@@ -17171,18 +17243,20 @@ def p_see_opponent_hand(st, v_p):
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop656(i, carry):
+    def _loop666(i, carry):
         st, (v_p, v_q, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _a657 = jnp.where(
-            (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]), _i32(_get(st["hand"], _i32(v_q))["items"][_i32(v_i)]), -1
+        _a667 = jnp.where(
+            (_i32(v_i) < _get(st["hand"], _i32(v_q))["len"]),
+            _i32(_ix(_get(st["hand"], _i32(v_q))["items"], _i32(v_i))),
+            -1,
         )
-        st["seen_hand"] = st["seen_hand"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a657, jnp.int16))
+        st["seen_hand"] = _iset(st["seen_hand"], (_i32(v_p), _i32(v_i)), _cast(_a667, jnp.int16))
         return st, (v_p, v_q, v_i)
 
-    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop656, (st, (v_p, v_q, v_i)))
-    _a658 = st["turn"]
-    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a658, jnp.int8))
+    st, (v_p, v_q, v_i) = lax.fori_loop(0, 10, _loop666, (st, (v_p, v_q, v_i)))
+    _a668 = st["turn"]
+    st["seen_hand_turn"] = _put(st["seen_hand_turn"], _i32(v_p), _cast(_a668, jnp.int8))
     return st
 
 
@@ -17192,28 +17266,28 @@ def p_look_at_deck(st, v_p, v_n):
     v_p = _lcast(v_p, jnp.int8)
     v_n = _lcast(v_n, jnp.int8)
     v_i = 0
-    _a659 = jnp.where(
+    _a669 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)]),
+        _i32(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_i))),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a659, jnp.int16))
+    st["seen_deck"] = _iset(st["seen_deck"], (_i32(v_p), _i32(v_i)), _cast(_a669, jnp.int16))
     v_i = 1
-    _a660 = jnp.where(
+    _a670 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)]),
+        _i32(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_i))),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a660, jnp.int16))
+    st["seen_deck"] = _iset(st["seen_deck"], (_i32(v_p), _i32(v_i)), _cast(_a670, jnp.int16))
     v_i = 2
-    _a661 = jnp.where(
+    _a671 = jnp.where(
         jnp.logical_and((_i32(v_i) < _i32(v_n)), (_i32(v_i) < _get(st["deck"], _i32(v_p))["len"])),
-        _i32(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)]),
+        _i32(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_i))),
         -1,
     )
-    st["seen_deck"] = st["seen_deck"].at[(_i32(v_p), _i32(v_i))].set(_cast(_a661, jnp.int16))
-    _a662 = st["turn"]
-    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a662, jnp.int8))
+    st["seen_deck"] = _iset(st["seen_deck"], (_i32(v_p), _i32(v_i)), _cast(_a671, jnp.int16))
+    _a672 = st["turn"]
+    st["seen_deck_turn"] = _put(st["seen_deck_turn"], _i32(v_p), _cast(_a672, jnp.int8))
     return st
 
 
@@ -17221,66 +17295,66 @@ def p_active_to_hand(st, v_p):
     """proc `active_to_hand` (tcg.envspec:941)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c663 = st["occupied"][_i32(v_p)][0]
+    _c673 = _ix(st["occupied"], _i32(v_p))[0]
 
-    def _then664(st, v_p):
+    def _then674(st, v_p):
         st = dict(st)
         v_k = jnp.int32(0)
 
-        def _loop665(i, carry):
+        def _loop675(i, carry):
             st, (v_p, v_k) = dict(carry[0]), carry[1]
             v_k = i
             v_c = _lcast(
                 jnp.where(
                     (_i32(v_k) == 0),
-                    st["card"][_i32(v_p)][0],
-                    st["below"][_i32(v_p)][0][jnp.clip((_i32(v_k) - 1), 0, 1)],
+                    _ix(st["card"], _i32(v_p))[0],
+                    _ix(_ix(st["below"], _i32(v_p))[0], jnp.clip((_i32(v_k) - 1), 0, 1)),
                 ),
                 jnp.int16,
             )
-            _c666 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_p)][0])))
+            _c676 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(_ix(st["evolutions"], _i32(v_p))[0])))
 
-            def _then667(st, v_p, v_k, v_c):
+            def _then677(st, v_p, v_k, v_c):
                 st = dict(st)
-                _c668 = _get(st["hand"], _i32(v_p))["len"] < 10
+                _c678 = _get(st["hand"], _i32(v_p))["len"] < 10
 
-                def _then669(st, v_p, v_k, v_c):
+                def _then679(st, v_p, v_k, v_c):
                     st = dict(st)
                     st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 18, 0, 0)
-                    _l670 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-                    st["hand"] = _set(st["hand"], _i32(v_p), _l670)
+                    _l680 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["hand"] = _set(st["hand"], _i32(v_p), _l680)
                     return st, (v_p, v_k, v_c)
 
-                def _else671(st, v_p, v_k, v_c):
+                def _else681(st, v_p, v_k, v_c):
                     st = dict(st)
                     st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 19, 0, 0)
-                    _l672 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-                    st["discard"] = _set(st["discard"], _i32(v_p), _l672)
+                    _l682 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+                    st["discard"] = _set(st["discard"], _i32(v_p), _l682)
                     return st, (v_p, v_k, v_c)
 
                 st, (v_p, v_k, v_c) = _branch(
-                    _c668, lambda: _then669(st, v_p, v_k, v_c), lambda: _else671(st, v_p, v_k, v_c)
+                    _c678, lambda: _then679(st, v_p, v_k, v_c), lambda: _else681(st, v_p, v_k, v_c)
                 )
                 return st, (v_p, v_k, v_c)
 
-            st, (v_p, v_k, v_c) = _branch(_c666, lambda: _then667(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
+            st, (v_p, v_k, v_c) = _branch(_c676, lambda: _then677(st, v_p, v_k, v_c), lambda: (st, (v_p, v_k, v_c)))
             return st, (v_p, v_k)
 
-        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop665, (st, (v_p, v_k)))
-        _a673 = False
-        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a673, jnp.bool_))
-        _a674 = 0
-        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a674, jnp.int16))
-        _a676 = _each(lambda i675: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
-        st["energy"] = st["energy"].at[(_i32(v_p), 0)].set(_cast(_a676, jnp.int8))
-        _a677 = 0
-        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a677, jnp.int8))
-        _a678 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a678, jnp.bool_))
+        st, (v_p, v_k) = lax.fori_loop(0, 3, _loop675, (st, (v_p, v_k)))
+        _a683 = False
+        st["occupied"] = _put(st["occupied"], (_i32(v_p), 0), _cast(_a683, jnp.bool_))
+        _a684 = 0
+        st["damage"] = _put(st["damage"], (_i32(v_p), 0), _cast(_a684, jnp.int16))
+        _a686 = _each(lambda i685: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
+        st["energy"] = _iset(st["energy"], (_i32(v_p), 0), _cast(_a686, jnp.int8))
+        _a687 = 0
+        st["evolutions"] = _put(st["evolutions"], (_i32(v_p), 0), _cast(_a687, jnp.int8))
+        _a688 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), 0), _cast(_a688, jnp.bool_))
         st = p_clear_conditions(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c663, lambda: _then664(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c673, lambda: _then674(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
     return st
 
 
@@ -17291,118 +17365,118 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
     v_coin = _lcast(v_coin, jnp.bool_)
     v_q = _lcast((1 - _i32(v_p)), jnp.int8)
     v_go = _lcast(True, jnp.bool_)
-    _c679 = v_coin
+    _c689 = v_coin
 
-    def _then680(st, v_p, v_coin, v_q, v_go):
+    def _then690(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
-        st, _r681 = _randint(st, 0, 1)
-        _a682 = _r681 == 1
-        v_go = _lcast(_a682, jnp.bool_)
+        st, _r691 = _randint(st, 0, 1)
+        _a692 = _r691 == 1
+        v_go = _lcast(_a692, jnp.bool_)
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch(
-        _c679, lambda: _then680(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
+        _c689, lambda: _then690(st, v_p, v_coin, v_q, v_go), lambda: (st, (v_p, v_coin, v_q, v_go))
     )
-    _c683 = jnp.logical_and(
-        jnp.logical_and(v_go, st["occupied"][_i32(v_q)][0]),
-        jnp.logical_not(jnp.logical_and(st["attacking"], st["shielded"][(1 - _i32(v_p))])),
+    _c693 = jnp.logical_and(
+        jnp.logical_and(v_go, _ix(st["occupied"], _i32(v_q))[0]),
+        jnp.logical_not(jnp.logical_and(st["attacking"], _ix(st["shielded"], (1 - _i32(v_p))))),
     )
 
-    def _then684(st, v_p, v_coin, v_q, v_go):
+    def _then694(st, v_p, v_coin, v_q, v_go):
         st = dict(st)
         st = p_hit_active(st, v_p)
-        _c685 = _i32(st["damage"][_i32(v_q)][0]) < _i32(f_hp_of(st, v_q, 0))
+        _c695 = _i32(_ix(st["damage"], _i32(v_q))[0]) < _i32(f_hp_of(st, v_q, 0))
 
-        def _then686(st, v_p, v_coin, v_q, v_go):
+        def _then696(st, v_p, v_coin, v_q, v_go):
             st = dict(st)
             v_k = 0
-            _c687 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c697 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(_ix(st["evolutions"], _i32(v_q))[0])))
 
-            def _then688(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then698(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
                 st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 20, 0, 0)
-                _l689 = _push(
+                _l699 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
                             (_i32(v_k) == 0),
-                            st["card"][_i32(v_q)][0],
-                            st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)],
+                            _ix(st["card"], _i32(v_q))[0],
+                            _ix(_ix(st["below"], _i32(v_q))[0], jnp.clip((_i32(v_k) - 1), 0, 1)),
                         ),
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l689)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l699)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c687, lambda: _then688(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c697, lambda: _then698(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
             v_k = 1
-            _c690 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c700 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(_ix(st["evolutions"], _i32(v_q))[0])))
 
-            def _then691(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then701(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
                 st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 20, 0, 0)
-                _l692 = _push(
+                _l702 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
                             (_i32(v_k) == 0),
-                            st["card"][_i32(v_q)][0],
-                            st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)],
+                            _ix(st["card"], _i32(v_q))[0],
+                            _ix(_ix(st["below"], _i32(v_q))[0], jnp.clip((_i32(v_k) - 1), 0, 1)),
                         ),
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l692)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l702)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c690, lambda: _then691(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c700, lambda: _then701(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
             v_k = 2
-            _c693 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(st["evolutions"][_i32(v_q)][0])))
+            _c703 = jnp.logical_or((_i32(v_k) == 0), ((_i32(v_k) - 1) < _i32(_ix(st["evolutions"], _i32(v_q))[0])))
 
-            def _then694(st, v_p, v_coin, v_q, v_go, v_k):
+            def _then704(st, v_p, v_coin, v_q, v_go, v_k):
                 st = dict(st)
                 st = _fault_at(st, (_get(st["deck"], _i32(v_q))["len"] >= 20), 20, 0, 0)
-                _l695 = _push(
+                _l705 = _push(
                     _get(st["deck"], _i32(v_q)),
                     _cast(
                         jnp.where(
                             (_i32(v_k) == 0),
-                            st["card"][_i32(v_q)][0],
-                            st["below"][_i32(v_q)][0][jnp.clip((_i32(v_k) - 1), 0, 1)],
+                            _ix(st["card"], _i32(v_q))[0],
+                            _ix(_ix(st["below"], _i32(v_q))[0], jnp.clip((_i32(v_k) - 1), 0, 1)),
                         ),
                         jnp.int16,
                     ),
                 )
-                st["deck"] = _set(st["deck"], _i32(v_q), _l695)
+                st["deck"] = _set(st["deck"], _i32(v_q), _l705)
                 return st, (v_p, v_coin, v_q, v_go, v_k)
 
             st, (v_p, v_coin, v_q, v_go, v_k) = _branch(
-                _c693, lambda: _then694(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
+                _c703, lambda: _then704(st, v_p, v_coin, v_q, v_go, v_k), lambda: (st, (v_p, v_coin, v_q, v_go, v_k))
             )
-            _f696 = _get(st["deck"], _i32(v_q))["len"]
-            st, _l697 = _shuffle(st, _get(st["deck"], _i32(v_q)))
-            st["deck"] = _set(st["deck"], _i32(v_q), _l697)
-            _a698 = False
-            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a698, jnp.bool_))
-            _a699 = 0
-            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a699, jnp.int16))
-            _a701 = _each(lambda i700: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
-            st["energy"] = st["energy"].at[(_i32(v_q), 0)].set(_cast(_a701, jnp.int8))
-            _a702 = 0
-            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a702, jnp.int8))
-            _a703 = False
-            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a703, jnp.bool_))
+            _f706 = _get(st["deck"], _i32(v_q))["len"]
+            st, _l707 = _shuffle(st, _get(st["deck"], _i32(v_q)))
+            st["deck"] = _set(st["deck"], _i32(v_q), _l707)
+            _a708 = False
+            st["occupied"] = _put(st["occupied"], (_i32(v_q), 0), _cast(_a708, jnp.bool_))
+            _a709 = 0
+            st["damage"] = _put(st["damage"], (_i32(v_q), 0), _cast(_a709, jnp.int16))
+            _a711 = _each(lambda i710: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
+            st["energy"] = _iset(st["energy"], (_i32(v_q), 0), _cast(_a711, jnp.int8))
+            _a712 = 0
+            st["evolutions"] = _put(st["evolutions"], (_i32(v_q), 0), _cast(_a712, jnp.int8))
+            _a713 = False
+            st["ability_used"] = _put(st["ability_used"], (_i32(v_q), 0), _cast(_a713, jnp.bool_))
             st = p_clear_conditions(st, v_q)
             return st, (v_p, v_coin, v_q, v_go)
 
         st, (v_p, v_coin, v_q, v_go) = _branch_any(
-            _c685,
-            lambda: _then686(st, v_p, v_coin, v_q, v_go),
+            _c695,
+            lambda: _then696(st, v_p, v_coin, v_q, v_go),
             lambda: (st, (v_p, v_coin, v_q, v_go)),
             True,
             (v_p, v_coin, v_q, v_go),
@@ -17416,8 +17490,8 @@ def p_opponent_active_to_deck(st, v_p, v_coin):
         return st, (v_p, v_coin, v_q, v_go)
 
     st, (v_p, v_coin, v_q, v_go) = _branch_any(
-        _c683,
-        lambda: _then684(st, v_p, v_coin, v_q, v_go),
+        _c693,
+        lambda: _then694(st, v_p, v_coin, v_q, v_go),
         lambda: (st, (v_p, v_coin, v_q, v_go)),
         True,
         (v_p, v_coin, v_q, v_go),
@@ -17437,26 +17511,38 @@ def p_move_bench_energy(st, v_p, v_t):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_s = 1
-    _a704 = jnp.minimum(
-        (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
+    _a714 = jnp.minimum(
+        (
+            _i32(_ix(_ix(st["energy"], _i32(v_p))[0], _i32(v_t)))
+            + _i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), _i32(v_s)), _i32(v_t)))
+        ),
+        12,
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a704, jnp.int8))
-    _a705 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a705, jnp.int8))
+    st["energy"] = _iset(st["energy"], (_i32(v_p), 0, _i32(v_t)), _cast(_a714, jnp.int8))
+    _a715 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a715, jnp.int8))
     v_s = 2
-    _a706 = jnp.minimum(
-        (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
+    _a716 = jnp.minimum(
+        (
+            _i32(_ix(_ix(st["energy"], _i32(v_p))[0], _i32(v_t)))
+            + _i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), _i32(v_s)), _i32(v_t)))
+        ),
+        12,
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a706, jnp.int8))
-    _a707 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a707, jnp.int8))
+    st["energy"] = _iset(st["energy"], (_i32(v_p), 0, _i32(v_t)), _cast(_a716, jnp.int8))
+    _a717 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a717, jnp.int8))
     v_s = 3
-    _a708 = jnp.minimum(
-        (_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) + _i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(v_t)])), 12
+    _a718 = jnp.minimum(
+        (
+            _i32(_ix(_ix(st["energy"], _i32(v_p))[0], _i32(v_t)))
+            + _i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), _i32(v_s)), _i32(v_t)))
+        ),
+        12,
     )
-    st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a708, jnp.int8))
-    _a709 = 0
-    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a709, jnp.int8))
+    st["energy"] = _iset(st["energy"], (_i32(v_p), 0, _i32(v_t)), _cast(_a718, jnp.int8))
+    _a719 = 0
+    st["energy"] = _put(st["energy"], (_i32(v_p), _i32(v_s), _i32(v_t)), _cast(_a719, jnp.int8))
     return st
 
 
@@ -17465,15 +17551,15 @@ def p_lock_opponent_supporters(st, v_p, v_s):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    _c710 = jnp.logical_and((_i32(v_s) == 0), st["occupied"][_i32(v_p)][0])
+    _c720 = jnp.logical_and((_i32(v_s) == 0), _ix(st["occupied"], _i32(v_p))[0])
 
-    def _then711(st, v_p, v_s):
+    def _then721(st, v_p, v_s):
         st = dict(st)
-        _a712 = True
-        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a712, jnp.bool_))
+        _a722 = True
+        st["locked_supporters"] = _put(st["locked_supporters"], (1 - _i32(v_p)), _cast(_a722, jnp.bool_))
         return st, (v_p, v_s)
 
-    st, (v_p, v_s) = _branch(_c710, lambda: _then711(st, v_p, v_s), lambda: (st, (v_p, v_s)))
+    st, (v_p, v_s) = _branch(_c720, lambda: _then721(st, v_p, v_s), lambda: (st, (v_p, v_s)))
     return st
 
 
@@ -17485,33 +17571,33 @@ def p_play_as_pokemon(st, v_p, v_hp, v_t):
     v_t = _lcast(v_t, jnp.int8)
     v_s = _lcast(f_free_bench(st, v_p), jnp.int8)
     v_n = _lcast(_get(st["discard"], _i32(v_p))["len"], jnp.int8)
-    _f714 = jnp.maximum((_i32(v_n) - 1), 0)
-    _f715 = _get(st["discard"], _i32(v_p))["len"]
-    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f714 >= _f715), 21, _f714, _f715)
-    _c713 = jnp.logical_and(
+    _f724 = jnp.maximum((_i32(v_n) - 1), 0)
+    _f725 = _get(st["discard"], _i32(v_p))["len"]
+    st = _fault_at(st, (jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0))) & (_f724 >= _f725), 21, _f724, _f725)
+    _c723 = jnp.logical_and(
         jnp.logical_and((_i32(v_s) < 4), (_i32(v_n) > 0)),
-        (_get(st["discard"], _i32(v_p))["items"][_f714] == st["playing"]),
+        (_ix(_get(st["discard"], _i32(v_p))["items"], _f724) == st["playing"]),
     )
 
-    def _then716(st, v_p, v_hp, v_t, v_s, v_n):
+    def _then726(st, v_p, v_hp, v_t, v_s, v_n):
         st = dict(st)
         v__envc_list4 = _lcast(jnp.maximum((_i32(v_n) - 1), 0), jnp.int8)
-        _f717 = _i32(v__envc_list4)
-        _f718 = _get(st["discard"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v__envc_list4) >= _get(st["discard"], _i32(v_p))["len"]), 22, _f717, _f718)
-        _f719 = _i32(v__envc_list4)
-        _l720 = _remove_at(_get(st["discard"], _i32(v_p)), _f719)
-        st["discard"] = _set(st["discard"], _i32(v_p), _l720)
+        _f727 = _i32(v__envc_list4)
+        _f728 = _get(st["discard"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v__envc_list4) >= _get(st["discard"], _i32(v_p))["len"]), 22, _f727, _f728)
+        _f729 = _i32(v__envc_list4)
+        _l730 = _remove_at(_get(st["discard"], _i32(v_p)), _f729)
+        st["discard"] = _set(st["discard"], _i32(v_p), _l730)
         st = p_put_in_play(st, v_p, v_s, st["playing"])
-        _a721 = v_hp
-        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a721, jnp.int16))
-        _a722 = v_t
-        st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a722, jnp.int8))
+        _a731 = v_hp
+        st["played_hp"] = _put(st["played_hp"], (_i32(v_p), _i32(v_s)), _cast(_a731, jnp.int16))
+        _a732 = v_t
+        st["played_type"] = _iset(st["played_type"], (_i32(v_p), _i32(v_s)), _cast(_a732, jnp.int8))
         return st, (v_p, v_hp, v_t, v_s, v_n)
 
     st, (v_p, v_hp, v_t, v_s, v_n) = _branch_any(
-        _c713,
-        lambda: _then716(st, v_p, v_hp, v_t, v_s, v_n),
+        _c723,
+        lambda: _then726(st, v_p, v_hp, v_t, v_s, v_n),
         lambda: (st, (v_p, v_hp, v_t, v_s, v_n)),
         True,
         (v_p, v_hp, v_t, v_s, v_n),
@@ -17532,16 +17618,16 @@ def p_cut_damage(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c723 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
+    _c733 = jnp.logical_or((_i32(v_t) == 10), (_i32(f_type_of(st, (1 - _i32(v_p)), 0)) == _i32(v_t)))
 
-    def _then724(st, v_p, v_t, v_amount):
+    def _then734(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a725 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
-        st["passive_cut"] = _cast(_a725, jnp.int16)
+        _a735 = jnp.minimum((_i32(st["passive_cut"]) + _i32(v_amount)), 300)
+        st["passive_cut"] = _cast(_a735, jnp.int16)
         return st, (v_p, v_t, v_amount)
 
     st, (v_p, v_t, v_amount) = _branch(
-        _c723, lambda: _then724(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
+        _c733, lambda: _then734(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
     )
     return st
 
@@ -17551,15 +17637,15 @@ def p_strike_back(st, v_s, v_amount):
     st = dict(st)
     v_s = _lcast(v_s, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int8)
-    _c726 = _i32(v_s) == 0
+    _c736 = _i32(v_s) == 0
 
-    def _then727(st, v_s, v_amount):
+    def _then737(st, v_s, v_amount):
         st = dict(st)
-        _a728 = v_amount
-        st["passive_spiky"] = _cast(_a728, jnp.int8)
+        _a738 = v_amount
+        st["passive_spiky"] = _cast(_a738, jnp.int8)
         return st, (v_s, v_amount)
 
-    st, (v_s, v_amount) = _branch(_c726, lambda: _then727(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
+    st, (v_s, v_amount) = _branch(_c736, lambda: _then737(st, v_s, v_amount), lambda: (st, (v_s, v_amount)))
     return st
 
 
@@ -17570,15 +17656,15 @@ def p_heal_on_attach(st, v_p, v_s, v_t, v_amount):
     v_s = _lcast(v_s, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c729 = _i32(st["last_attached"]) == _i32(v_t)
+    _c739 = _i32(st["last_attached"]) == _i32(v_t)
 
-    def _then730(st, v_p, v_s, v_t, v_amount):
+    def _then740(st, v_p, v_s, v_t, v_amount):
         st = dict(st)
         st = p_heal(st, v_p, v_s, v_amount)
         return st, (v_p, v_s, v_t, v_amount)
 
     st, (v_p, v_s, v_t, v_amount) = _branch(
-        _c729, lambda: _then730(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
+        _c739, lambda: _then740(st, v_p, v_s, v_t, v_amount), lambda: (st, (v_p, v_s, v_t, v_amount))
     )
     return st
 
@@ -17589,16 +17675,16 @@ def p_hit_on_attach(st, v_p, v_t, v_amount):
     v_p = _lcast(v_p, jnp.int8)
     v_t = _lcast(v_t, jnp.int8)
     v_amount = _lcast(v_amount, jnp.int16)
-    _c731 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), st["occupied"][(1 - _i32(v_p))][0])
+    _c741 = jnp.logical_and((_i32(st["last_attached"]) == _i32(v_t)), _ix(st["occupied"], (1 - _i32(v_p)))[0])
 
-    def _then732(st, v_p, v_t, v_amount):
+    def _then742(st, v_p, v_t, v_amount):
         st = dict(st)
-        _a733 = jnp.minimum((_i32(st["damage"][(1 - _i32(v_p))][0]) + _i32(v_amount)), 300)
-        st["damage"] = st["damage"].at[((1 - _i32(v_p)), 0)].set(_cast(_a733, jnp.int16))
+        _a743 = jnp.minimum((_i32(_ix(st["damage"], (1 - _i32(v_p)))[0]) + _i32(v_amount)), 300)
+        st["damage"] = _iset(st["damage"], ((1 - _i32(v_p)), 0), _cast(_a743, jnp.int16))
         return st, (v_p, v_t, v_amount)
 
     st, (v_p, v_t, v_amount) = _branch(
-        _c731, lambda: _then732(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
+        _c741, lambda: _then742(st, v_p, v_t, v_amount), lambda: (st, (v_p, v_t, v_amount))
     )
     return st
 
@@ -17610,122 +17696,136 @@ def p_copy_attack(st, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_g1"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g1"]) != 0), jnp.bool_)
     v_q = _lcast(0, jnp.int8)
-    _c734 = v__envc_run
+    _c744 = v__envc_run
 
-    def _then735(st, v_p, v__envc_run, v__envc_seek, v_q):
+    def _then745(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
-        _a736 = 1 - _i32(v_p)
-        v_q = _lcast(_a736, jnp.int8)
-        _a737 = 0
-        st["dmg"] = _cast(_a737, jnp.int16)
+        _a746 = 1 - _i32(v_p)
+        v_q = _lcast(_a746, jnp.int8)
+        _a747 = 0
+        st["dmg"] = _cast(_a747, jnp.int16)
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
 
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch(
-        _c734,
-        lambda: _then735(st, v_p, v__envc_run, v__envc_seek, v_q),
+        _c744,
+        lambda: _then745(st, v_p, v__envc_run, v__envc_seek, v_q),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)),
     )
-    _c738 = jnp.logical_or(
+    _c748 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(st["copying"]) == 0)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8)),
     )
 
-    def _then739(st, v_p, v__envc_run, v__envc_seek, v_q):
+    def _then749(st, v_p, v__envc_run, v__envc_seek, v_q):
         st = dict(st)
         v_k = _lcast(0, jnp.int8)
-        _c740 = v__envc_run
-        _c741 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
+        _c750 = v__envc_run
+        _c751 = jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g1"]) == 8))
 
-        def _then742(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then752(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
             v__envc_who1 = _lcast(v_p, jnp.int8)
 
-            def _g745(i744):
+            def _g755(i754):
                 return jnp.logical_and(
-                    st["occupied"][_i32(v_q)][jnp.floor_divide(i744, 2)],
+                    _ix(_ix(st["occupied"], _i32(v_q)), jnp.floor_divide(i754, 2)),
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i744, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i744, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i744, 2)])]),
+                                (jnp.remainder(i754, 2) == 0),
+                                _i32(_ix(_K15, _i32(_ix(_ix(st["card"], _i32(v_q)), jnp.floor_divide(i754, 2))))),
+                                _i32(_ix(_K16, _i32(_ix(_ix(st["card"], _i32(v_q)), jnp.floor_divide(i754, 2))))),
                             )
                         )
                         >= 0
                     ),
                 )
 
-            _e746 = jax.vmap(_g745)(jnp.arange(0, 8, dtype=jnp.int32))
-            _c743 = jnp.any(_e746)
+            _e756 = jax.vmap(_g755)(jnp.arange(0, 8, dtype=jnp.int32))
+            _c753 = jnp.any(_e756)
 
-            def _then747(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _then757(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _c748 = st["terminated"]
+                _c758 = st["terminated"]
 
-                def _then749(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                def _then759(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                     st = dict(st)
 
-                    def _g751(i750):
+                    def _g761(i760):
                         return _i32(
                             jnp.where(
                                 jnp.logical_and(
-                                    st["occupied"][_i32(v_q)][jnp.floor_divide(i750, 2)],
+                                    _ix(_ix(st["occupied"], _i32(v_q)), jnp.floor_divide(i760, 2)),
                                     (
                                         _i32(
                                             jnp.where(
-                                                (jnp.remainder(i750, 2) == 0),
-                                                _i32(_K15[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i750, 2)])]),
-                                                _i32(_K16[_i32(st["card"][_i32(v_q)][jnp.floor_divide(i750, 2)])]),
+                                                (jnp.remainder(i760, 2) == 0),
+                                                _i32(
+                                                    _ix(
+                                                        _K15,
+                                                        _i32(
+                                                            _ix(_ix(st["card"], _i32(v_q)), jnp.floor_divide(i760, 2))
+                                                        ),
+                                                    )
+                                                ),
+                                                _i32(
+                                                    _ix(
+                                                        _K16,
+                                                        _i32(
+                                                            _ix(_ix(st["card"], _i32(v_q)), jnp.floor_divide(i760, 2))
+                                                        ),
+                                                    )
+                                                ),
                                             )
                                         )
                                         >= 0
                                     ),
                                 ),
-                                i750,
+                                i760,
                                 8,
                             )
                         )
 
-                    _e752 = jax.vmap(_g751)(jnp.arange(0, 8, dtype=jnp.int32))
-                    _a753 = jnp.minimum(jnp.min(_e752), 7)
-                    v_k = _lcast(_a753, jnp.int8)
+                    _e762 = jax.vmap(_g761)(jnp.arange(0, 8, dtype=jnp.int32))
+                    _a763 = jnp.minimum(jnp.min(_e762), 7)
+                    v_k = _lcast(_a763, jnp.int8)
                     return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
-                def _else754(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+                def _else764(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                     st = dict(st)
-                    _a755 = v_p
-                    st["_envc_frame_g1_4"] = _cast(_a755, jnp.int8)
-                    _a756 = v_q
-                    st["_envc_frame_g1_9"] = _cast(_a756, jnp.int8)
-                    _a757 = v_k
-                    st["_envc_frame_g1_10"] = _cast(_a757, jnp.int8)
-                    _a758 = 8
-                    st["_envc_at_g1"] = _cast(_a758, jnp.int8)
-                    _a759 = False
-                    v__envc_run = _lcast(_a759, jnp.bool_)
-                    _a760 = st["current_player"]
-                    st["_envc_choice_mover"] = _cast(_a760, jnp.int8)
-                    _a761 = v__envc_who1
-                    st["current_player"] = _cast(_a761, jnp.int8)
+                    _a765 = v_p
+                    st["_envc_frame_g1_4"] = _cast(_a765, jnp.int8)
+                    _a766 = v_q
+                    st["_envc_frame_g1_9"] = _cast(_a766, jnp.int8)
+                    _a767 = v_k
+                    st["_envc_frame_g1_10"] = _cast(_a767, jnp.int8)
+                    _a768 = 8
+                    st["_envc_at_g1"] = _cast(_a768, jnp.int8)
+                    _a769 = False
+                    v__envc_run = _lcast(_a769, jnp.bool_)
+                    _a770 = st["current_player"]
+                    st["_envc_choice_mover"] = _cast(_a770, jnp.int8)
+                    _a771 = v__envc_who1
+                    st["current_player"] = _cast(_a771, jnp.int8)
                     return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch(
-                    _c748,
-                    lambda: _then749(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
-                    lambda: _else754(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                    _c758,
+                    lambda: _then759(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                    lambda: _else764(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 )
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
-            def _else762(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
+            def _else772(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1):
                 st = dict(st)
-                _a763 = -1
-                v_k = _lcast(_a763, jnp.int8)
+                _a773 = -1
+                v_k = _lcast(_a773, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1) = _branch_any(
-                _c743,
-                lambda: _then747(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
-                lambda: _else762(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                _c753,
+                lambda: _then757(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
+                lambda: _else772(st, v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_q, v_k, v__envc_who1),
                 (
@@ -17739,35 +17839,35 @@ def p_copy_attack(st, v_p):
             )
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
-        def _then764(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then774(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _a765 = st["_envc_frame_g1_4"]
-            v_p = _lcast(_a765, jnp.int8)
-            _a766 = st["_envc_frame_g1_9"]
-            v_q = _lcast(_a766, jnp.int8)
-            _a767 = st["_envc_frame_g1_10"]
-            v_k = _lcast(_a767, jnp.int8)
-            _a768 = 0
-            st["_envc_at_g1"] = _cast(_a768, jnp.int8)
-            _a769 = False
-            v__envc_seek = _lcast(_a769, jnp.bool_)
-            _a770 = st["_envc_choice_option"]
-            v_k = _lcast(_a770, jnp.int8)
-            _a771 = st["_envc_choice_mover"]
-            st["current_player"] = _cast(_a771, jnp.int8)
-            _a772 = True
-            v__envc_run = _lcast(_a772, jnp.bool_)
+            _a775 = st["_envc_frame_g1_4"]
+            v_p = _lcast(_a775, jnp.int8)
+            _a776 = st["_envc_frame_g1_9"]
+            v_q = _lcast(_a776, jnp.int8)
+            _a777 = st["_envc_frame_g1_10"]
+            v_k = _lcast(_a777, jnp.int8)
+            _a778 = 0
+            st["_envc_at_g1"] = _cast(_a778, jnp.int8)
+            _a779 = False
+            v__envc_seek = _lcast(_a779, jnp.bool_)
+            _a780 = st["_envc_choice_option"]
+            v_k = _lcast(_a780, jnp.int8)
+            _a781 = st["_envc_choice_mover"]
+            st["current_player"] = _cast(_a781, jnp.int8)
+            _a782 = True
+            v__envc_run = _lcast(_a782, jnp.bool_)
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _select_first_any(
             (
-                _c740,
-                _c741,
+                _c750,
+                _c751,
             ),
             (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             (
-                lambda: _then742(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
-                lambda: _then764(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                lambda: _then752(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                lambda: _then774(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
             ),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             (
@@ -17782,42 +17882,44 @@ def p_copy_attack(st, v_p):
                 jnp.int8,
             ),
         )
-        _c773 = v__envc_run
+        _c783 = v__envc_run
 
-        def _then774(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+        def _then784(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
             st = dict(st)
-            _c775 = jnp.logical_and(
+            _c785 = jnp.logical_and(
                 (_i32(v_k) >= 0),
                 f_pays(
                     st,
                     v_p,
-                    st["card"][_i32(v_q)][jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)],
+                    _ix(_ix(st["card"], _i32(v_q)), jnp.floor_divide(jnp.maximum(_i32(v_k), 0), 2)),
                     jnp.remainder(jnp.maximum(_i32(v_k), 0), 2),
                 ),
             )
 
-            def _then776(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
+            def _then786(st, v_p, v__envc_run, v__envc_seek, v_q, v_k):
                 st = dict(st)
-                _a777 = st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)]
-                st["copy_card"] = _cast(_a777, jnp.int16)
-                _a778 = jnp.remainder(_i32(v_k), 2)
-                st["copy_index"] = _cast(_a778, jnp.int8)
-                _a779 = jnp.maximum(
+                _a787 = _ix(_ix(st["card"], _i32(v_q)), jnp.floor_divide(_i32(v_k), 2))
+                st["copy_card"] = _cast(_a787, jnp.int16)
+                _a788 = jnp.remainder(_i32(v_k), 2)
+                st["copy_index"] = _cast(_a788, jnp.int8)
+                _a789 = jnp.maximum(
                     _i32(
                         f_printed_damage(
-                            st, st["card"][_i32(v_q)][jnp.floor_divide(_i32(v_k), 2)], jnp.remainder(_i32(v_k), 2)
+                            st,
+                            _ix(_ix(st["card"], _i32(v_q)), jnp.floor_divide(_i32(v_k), 2)),
+                            jnp.remainder(_i32(v_k), 2),
                         )
                     ),
                     0,
                 )
-                st["dmg"] = _cast(_a779, jnp.int16)
-                _a780 = 1
-                st["copying"] = _cast(_a780, jnp.int8)
+                st["dmg"] = _cast(_a789, jnp.int16)
+                _a790 = 1
+                st["copying"] = _cast(_a790, jnp.int8)
                 return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
             st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(
-                _c775,
-                lambda: _then776(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+                _c785,
+                lambda: _then786(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_q, v_k),
@@ -17832,8 +17934,8 @@ def p_copy_attack(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_q, v_k) = _branch_any(
-            _c773,
-            lambda: _then774(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
+            _c783,
+            lambda: _then784(st, v_p, v__envc_run, v__envc_seek, v_q, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_q, v_k),
@@ -17848,8 +17950,8 @@ def p_copy_attack(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_q)
 
     st, (v_p, v__envc_run, v__envc_seek, v_q) = _branch_any(
-        _c738,
-        lambda: _then739(st, v_p, v__envc_run, v__envc_seek, v_q),
+        _c748,
+        lambda: _then749(st, v_p, v__envc_run, v__envc_seek, v_q),
         lambda: (st, (v_p, v__envc_run, v__envc_seek, v_q)),
         True,
         (v_p, v__envc_run, v__envc_seek, v_q),
@@ -17869,20 +17971,20 @@ def p_put_in_play(st, v_p, v_s, v_c):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     v_c = _lcast(v_c, jnp.int16)
-    _a781 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a781, jnp.int16))
-    _a782 = True
-    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a782, jnp.bool_))
-    _a783 = 0
-    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a783, jnp.int16))
-    _a785 = _each(lambda i784: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a785, jnp.int8))
-    _a786 = 0
-    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a786, jnp.int8))
-    _a787 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a787, jnp.int8))
-    _a788 = False
-    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a788, jnp.bool_))
+    _a791 = v_c
+    st["card"] = _iset(st["card"], (_i32(v_p), _i32(v_s)), _cast(_a791, jnp.int16))
+    _a792 = True
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a792, jnp.bool_))
+    _a793 = 0
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a793, jnp.int16))
+    _a795 = _each(lambda i794: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = _iset(st["energy"], (_i32(v_p), _i32(v_s)), _cast(_a795, jnp.int8))
+    _a796 = 0
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a796, jnp.int8))
+    _a797 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a797, jnp.int8))
+    _a798 = False
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a798, jnp.bool_))
     return st
 
 
@@ -17890,26 +17992,26 @@ def p_clear_conditions(st, v_p):
     """proc `clear_conditions` (tcg.envspec:1968)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a789 = False
-    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a789, jnp.bool_))
-    _a790 = False
-    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a790, jnp.bool_))
-    _a791 = 0
-    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a791, jnp.int8))
-    _a792 = 0
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a792, jnp.int16))
-    _a793 = False
-    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a793, jnp.bool_))
-    _a794 = False
-    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a794, jnp.bool_))
-    _a795 = False
-    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a795, jnp.bool_))
-    _a796 = 0
-    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a796, jnp.int8))
-    _a797 = 0
-    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a797, jnp.int8))
-    _a798 = 0
-    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a798, jnp.int8))
+    _a799 = False
+    st["poisoned"] = _put(st["poisoned"], _i32(v_p), _cast(_a799, jnp.bool_))
+    _a800 = False
+    st["burned"] = _put(st["burned"], _i32(v_p), _cast(_a800, jnp.bool_))
+    _a801 = 0
+    st["condition"] = _put(st["condition"], _i32(v_p), _cast(_a801, jnp.int8))
+    _a802 = 0
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a802, jnp.int16))
+    _a803 = False
+    st["shielded"] = _put(st["shielded"], _i32(v_p), _cast(_a803, jnp.bool_))
+    _a804 = False
+    st["no_attack"] = _put(st["no_attack"], _i32(v_p), _cast(_a804, jnp.bool_))
+    _a805 = False
+    st["no_retreat"] = _put(st["no_retreat"], _i32(v_p), _cast(_a805, jnp.bool_))
+    _a806 = 0
+    st["weakened"] = _put(st["weakened"], _i32(v_p), _cast(_a806, jnp.int8))
+    _a807 = 0
+    st["spiky"] = _put(st["spiky"], _i32(v_p), _cast(_a807, jnp.int8))
+    _a808 = 0
+    st["boost_turn"] = _put(st["boost_turn"], _i32(v_p), _cast(_a808, jnp.int8))
     return st
 
 
@@ -17919,50 +18021,56 @@ def p_clear_slot(st, v_p, v_s):
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
     st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 23, 0, 0)
-    _l799 = _push(_get(st["discard"], _i32(v_p)), _cast(st["card"][_i32(v_p)][_i32(v_s)], jnp.int16))
-    st["discard"] = _set(st["discard"], _i32(v_p), _l799)
+    _l809 = _push(_get(st["discard"], _i32(v_p)), _cast(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)), jnp.int16))
+    st["discard"] = _set(st["discard"], _i32(v_p), _l809)
     v_k = 0
-    _c800 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
+    _c810 = _i32(v_k) < _i32(_ix(_ix(st["evolutions"], _i32(v_p)), _i32(v_s)))
 
-    def _then801(st, v_p, v_s, v_k):
+    def _then811(st, v_p, v_s, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 24, 0, 0)
-        _l802 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l802)
+        _l812 = _push(
+            _get(st["discard"], _i32(v_p)),
+            _cast(_ix(_ix(_ix(st["below"], _i32(v_p)), _i32(v_s)), _i32(v_k)), jnp.int16),
+        )
+        st["discard"] = _set(st["discard"], _i32(v_p), _l812)
         return st, (v_p, v_s, v_k)
 
-    st, (v_p, v_s, v_k) = _branch(_c800, lambda: _then801(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    st, (v_p, v_s, v_k) = _branch(_c810, lambda: _then811(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
     v_k = 1
-    _c803 = _i32(v_k) < _i32(st["evolutions"][_i32(v_p)][_i32(v_s)])
+    _c813 = _i32(v_k) < _i32(_ix(_ix(st["evolutions"], _i32(v_p)), _i32(v_s)))
 
-    def _then804(st, v_p, v_s, v_k):
+    def _then814(st, v_p, v_s, v_k):
         st = dict(st)
         st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 24, 0, 0)
-        _l805 = _push(_get(st["discard"], _i32(v_p)), _cast(st["below"][_i32(v_p)][_i32(v_s)][_i32(v_k)], jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l805)
+        _l815 = _push(
+            _get(st["discard"], _i32(v_p)),
+            _cast(_ix(_ix(_ix(st["below"], _i32(v_p)), _i32(v_s)), _i32(v_k)), jnp.int16),
+        )
+        st["discard"] = _set(st["discard"], _i32(v_p), _l815)
         return st, (v_p, v_s, v_k)
 
-    st, (v_p, v_s, v_k) = _branch(_c803, lambda: _then804(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
-    _a806 = False
-    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a806, jnp.bool_))
-    _a807 = 0
-    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a807, jnp.int16))
-    _a809 = _each(lambda i808: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a809, jnp.int8))
-    _a810 = 0
-    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a810, jnp.int8))
-    _a811 = False
-    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a811, jnp.bool_))
-    _c812 = _i32(v_s) == 0
+    st, (v_p, v_s, v_k) = _branch(_c813, lambda: _then814(st, v_p, v_s, v_k), lambda: (st, (v_p, v_s, v_k)))
+    _a816 = False
+    st["occupied"] = _put(st["occupied"], (_i32(v_p), _i32(v_s)), _cast(_a816, jnp.bool_))
+    _a817 = 0
+    st["damage"] = _put(st["damage"], (_i32(v_p), _i32(v_s)), _cast(_a817, jnp.int16))
+    _a819 = _each(lambda i818: jnp.asarray(0, jnp.int32), jnp.arange(0, 11, dtype=jnp.int32))
+    st["energy"] = _iset(st["energy"], (_i32(v_p), _i32(v_s)), _cast(_a819, jnp.int8))
+    _a820 = 0
+    st["evolutions"] = _put(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a820, jnp.int8))
+    _a821 = False
+    st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a821, jnp.bool_))
+    _c822 = _i32(v_s) == 0
 
-    def _then813(st, v_p, v_s):
+    def _then823(st, v_p, v_s):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         return st, (v_p, v_s)
 
     st, (v_p, v_s) = _branch_any(
-        _c812,
-        lambda: _then813(st, v_p, v_s),
+        _c822,
+        lambda: _then823(st, v_p, v_s),
         lambda: (st, (v_p, v_s)),
         True,
         (v_p, v_s),
@@ -17980,56 +18088,56 @@ def p_swap_slots(st, v_p, v_a, v_b):
     v_p = _lcast(v_p, jnp.int8)
     v_a = _lcast(v_a, jnp.int8)
     v_b = _lcast(v_b, jnp.int8)
-    v_c = _lcast(st["card"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a814 = st["card"][_i32(v_p)][_i32(v_b)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a814, jnp.int16))
-    _a815 = v_c
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a815, jnp.int16))
-    v_o = _lcast(st["occupied"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a816 = st["occupied"][_i32(v_p)][_i32(v_b)]
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a816, jnp.bool_))
-    _a817 = v_o
-    st["occupied"] = st["occupied"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a817, jnp.bool_))
-    v_u = _lcast(st["below"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a818 = st["below"][_i32(v_p)][_i32(v_b)]
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a818, jnp.int16))
-    _a819 = v_u
-    st["below"] = st["below"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a819, jnp.int16))
-    v_v = _lcast(st["evolutions"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a820 = st["evolutions"][_i32(v_p)][_i32(v_b)]
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a820, jnp.int8))
-    _a821 = v_v
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a821, jnp.int8))
-    v_d = _lcast(st["damage"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a822 = st["damage"][_i32(v_p)][_i32(v_b)]
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a822, jnp.int16))
-    _a823 = v_d
-    st["damage"] = st["damage"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a823, jnp.int16))
-    v_e = _lcast(st["energy"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a824 = st["energy"][_i32(v_p)][_i32(v_b)]
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a824, jnp.int8))
-    _a825 = v_e
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a825, jnp.int8))
-    v_t = _lcast(st["placed"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a826 = st["placed"][_i32(v_p)][_i32(v_b)]
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a826, jnp.int8))
-    _a827 = v_t
-    st["placed"] = st["placed"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a827, jnp.int8))
-    v_h = _lcast(st["played_hp"][_i32(v_p)][_i32(v_a)], jnp.int16)
-    _a828 = st["played_hp"][_i32(v_p)][_i32(v_b)]
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a828, jnp.int16))
-    _a829 = v_h
-    st["played_hp"] = st["played_hp"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a829, jnp.int16))
-    v_y = _lcast(st["played_type"][_i32(v_p)][_i32(v_a)], jnp.int8)
-    _a830 = st["played_type"][_i32(v_p)][_i32(v_b)]
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a830, jnp.int8))
-    _a831 = v_y
-    st["played_type"] = st["played_type"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a831, jnp.int8))
-    v_x = _lcast(st["ability_used"][_i32(v_p)][_i32(v_a)], jnp.bool_)
-    _a832 = st["ability_used"][_i32(v_p)][_i32(v_b)]
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_a))].set(_cast(_a832, jnp.bool_))
-    _a833 = v_x
-    st["ability_used"] = st["ability_used"].at[(_i32(v_p), _i32(v_b))].set(_cast(_a833, jnp.bool_))
+    v_c = _lcast(_ix(_ix(st["card"], _i32(v_p)), _i32(v_a)), jnp.int16)
+    _a824 = _ix(_ix(st["card"], _i32(v_p)), _i32(v_b))
+    st["card"] = _iset(st["card"], (_i32(v_p), _i32(v_a)), _cast(_a824, jnp.int16))
+    _a825 = v_c
+    st["card"] = _iset(st["card"], (_i32(v_p), _i32(v_b)), _cast(_a825, jnp.int16))
+    v_o = _lcast(_ix(_ix(st["occupied"], _i32(v_p)), _i32(v_a)), jnp.bool_)
+    _a826 = _ix(_ix(st["occupied"], _i32(v_p)), _i32(v_b))
+    st["occupied"] = _iset(st["occupied"], (_i32(v_p), _i32(v_a)), _cast(_a826, jnp.bool_))
+    _a827 = v_o
+    st["occupied"] = _iset(st["occupied"], (_i32(v_p), _i32(v_b)), _cast(_a827, jnp.bool_))
+    v_u = _lcast(_ix(_ix(st["below"], _i32(v_p)), _i32(v_a)), jnp.int16)
+    _a828 = _ix(_ix(st["below"], _i32(v_p)), _i32(v_b))
+    st["below"] = _iset(st["below"], (_i32(v_p), _i32(v_a)), _cast(_a828, jnp.int16))
+    _a829 = v_u
+    st["below"] = _iset(st["below"], (_i32(v_p), _i32(v_b)), _cast(_a829, jnp.int16))
+    v_v = _lcast(_ix(_ix(st["evolutions"], _i32(v_p)), _i32(v_a)), jnp.int8)
+    _a830 = _ix(_ix(st["evolutions"], _i32(v_p)), _i32(v_b))
+    st["evolutions"] = _iset(st["evolutions"], (_i32(v_p), _i32(v_a)), _cast(_a830, jnp.int8))
+    _a831 = v_v
+    st["evolutions"] = _iset(st["evolutions"], (_i32(v_p), _i32(v_b)), _cast(_a831, jnp.int8))
+    v_d = _lcast(_ix(_ix(st["damage"], _i32(v_p)), _i32(v_a)), jnp.int16)
+    _a832 = _ix(_ix(st["damage"], _i32(v_p)), _i32(v_b))
+    st["damage"] = _iset(st["damage"], (_i32(v_p), _i32(v_a)), _cast(_a832, jnp.int16))
+    _a833 = v_d
+    st["damage"] = _iset(st["damage"], (_i32(v_p), _i32(v_b)), _cast(_a833, jnp.int16))
+    v_e = _lcast(_ix(_ix(st["energy"], _i32(v_p)), _i32(v_a)), jnp.int8)
+    _a834 = _ix(_ix(st["energy"], _i32(v_p)), _i32(v_b))
+    st["energy"] = _iset(st["energy"], (_i32(v_p), _i32(v_a)), _cast(_a834, jnp.int8))
+    _a835 = v_e
+    st["energy"] = _iset(st["energy"], (_i32(v_p), _i32(v_b)), _cast(_a835, jnp.int8))
+    v_t = _lcast(_ix(_ix(st["placed"], _i32(v_p)), _i32(v_a)), jnp.int8)
+    _a836 = _ix(_ix(st["placed"], _i32(v_p)), _i32(v_b))
+    st["placed"] = _iset(st["placed"], (_i32(v_p), _i32(v_a)), _cast(_a836, jnp.int8))
+    _a837 = v_t
+    st["placed"] = _iset(st["placed"], (_i32(v_p), _i32(v_b)), _cast(_a837, jnp.int8))
+    v_h = _lcast(_ix(_ix(st["played_hp"], _i32(v_p)), _i32(v_a)), jnp.int16)
+    _a838 = _ix(_ix(st["played_hp"], _i32(v_p)), _i32(v_b))
+    st["played_hp"] = _iset(st["played_hp"], (_i32(v_p), _i32(v_a)), _cast(_a838, jnp.int16))
+    _a839 = v_h
+    st["played_hp"] = _iset(st["played_hp"], (_i32(v_p), _i32(v_b)), _cast(_a839, jnp.int16))
+    v_y = _lcast(_ix(_ix(st["played_type"], _i32(v_p)), _i32(v_a)), jnp.int8)
+    _a840 = _ix(_ix(st["played_type"], _i32(v_p)), _i32(v_b))
+    st["played_type"] = _iset(st["played_type"], (_i32(v_p), _i32(v_a)), _cast(_a840, jnp.int8))
+    _a841 = v_y
+    st["played_type"] = _iset(st["played_type"], (_i32(v_p), _i32(v_b)), _cast(_a841, jnp.int8))
+    v_x = _lcast(_ix(_ix(st["ability_used"], _i32(v_p)), _i32(v_a)), jnp.bool_)
+    _a842 = _ix(_ix(st["ability_used"], _i32(v_p)), _i32(v_b))
+    st["ability_used"] = _iset(st["ability_used"], (_i32(v_p), _i32(v_a)), _cast(_a842, jnp.bool_))
+    _a843 = v_x
+    st["ability_used"] = _iset(st["ability_used"], (_i32(v_p), _i32(v_b)), _cast(_a843, jnp.bool_))
     return st
 
 
@@ -18038,35 +18146,35 @@ def p_knock_outs(st):
     st = dict(st)
     v_q = jnp.int32(0)
 
-    def _loop834(i, carry):
+    def _loop844(i, carry):
         st, (v_q,) = dict(carry[0]), carry[1]
         v_q = i
         v_s = jnp.int32(0)
 
-        def _loop835(i, carry):
+        def _loop845(i, carry):
             st, (v_q, v_s) = dict(carry[0]), carry[1]
             v_s = i
-            _c836 = jnp.logical_and(
-                st["occupied"][_i32(v_q)][_i32(v_s)],
-                (_i32(st["damage"][_i32(v_q)][_i32(v_s)]) >= _i32(f_hp_of(st, v_q, v_s))),
+            _c846 = jnp.logical_and(
+                _ix(_ix(st["occupied"], _i32(v_q)), _i32(v_s)),
+                (_i32(_ix(_ix(st["damage"], _i32(v_q)), _i32(v_s))) >= _i32(f_hp_of(st, v_q, v_s))),
             )
 
-            def _then837(st, v_q, v_s):
+            def _then847(st, v_q, v_s):
                 st = dict(st)
-                _a838 = jnp.minimum(
+                _a848 = jnp.minimum(
                     (
-                        _i32(st["points"][(1 - _i32(v_q))])
-                        + _i32(jnp.where(_K22[_i32(st["card"][_i32(v_q)][_i32(v_s)])], 2, 1))
+                        _i32(_ix(st["points"], (1 - _i32(v_q))))
+                        + _i32(jnp.where(_ix(_K22, _i32(_ix(_ix(st["card"], _i32(v_q)), _i32(v_s)))), 2, 1))
                     ),
                     4,
                 )
-                st["points"] = st["points"].at[(1 - _i32(v_q))].set(_cast(_a838, jnp.int8))
+                st["points"] = _iset(st["points"], (1 - _i32(v_q)), _cast(_a848, jnp.int8))
                 st = p_clear_slot(st, v_q, v_s)
                 return st, (v_q, v_s)
 
             st, (v_q, v_s) = _branch_any(
-                _c836,
-                lambda: _then837(st, v_q, v_s),
+                _c846,
+                lambda: _then847(st, v_q, v_s),
                 lambda: (st, (v_q, v_s)),
                 True,
                 (v_q, v_s),
@@ -18077,15 +18185,15 @@ def p_knock_outs(st):
             )
             return st, (v_q, v_s)
 
-        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop835, (st, (v_q, v_s)))
+        st, (v_q, v_s) = lax.fori_loop(0, 4, _loop845, (st, (v_q, v_s)))
         return st, (v_q,)
 
-    st, (v_q,) = lax.fori_loop(0, 2, _loop834, (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop844, (st, (v_q,)))
     v_won0 = _lcast(
         jnp.logical_or(
             (_i32(st["points"][0]) >= 3),
             jnp.logical_not(
-                jnp.any(_each(lambda i839, _h840: _h840, jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
+                jnp.any(_each(lambda i849, _h850: _h850, jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][1, :]))
             ),
         ),
         jnp.bool_,
@@ -18094,50 +18202,50 @@ def p_knock_outs(st):
         jnp.logical_or(
             (_i32(st["points"][1]) >= 3),
             jnp.logical_not(
-                jnp.any(_each(lambda i841, _h842: _h842, jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
+                jnp.any(_each(lambda i851, _h852: _h852, jnp.arange(0, 4, dtype=jnp.int32), st["occupied"][0, :]))
             ),
         ),
         jnp.bool_,
     )
-    _c843 = jnp.logical_or(v_won0, v_won1)
+    _c853 = jnp.logical_or(v_won0, v_won1)
 
-    def _then844(st, v_won0, v_won1):
+    def _then854(st, v_won0, v_won1):
         st = dict(st)
-        _a845 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
-        st["ended_by"] = _cast(_a845, jnp.int8)
+        _a855 = jnp.where(jnp.logical_or((_i32(st["points"][0]) >= 3), (_i32(st["points"][1]) >= 3)), 1, 2)
+        st["ended_by"] = _cast(_a855, jnp.int8)
         return st, (v_won0, v_won1)
 
-    st, (v_won0, v_won1) = _branch(_c843, lambda: _then844(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
-    _c846 = jnp.logical_and(v_won0, v_won1)
-    _c847 = v_won0
-    _c848 = v_won1
+    st, (v_won0, v_won1) = _branch(_c853, lambda: _then854(st, v_won0, v_won1), lambda: (st, (v_won0, v_won1)))
+    _c856 = jnp.logical_and(v_won0, v_won1)
+    _c857 = v_won0
+    _c858 = v_won1
 
-    def _then849(st, v_won0, v_won1):
+    def _then859(st, v_won0, v_won1):
         st = dict(st)
         st = _draw(st)
         return st, (v_won0, v_won1)
 
-    def _then850(st, v_won0, v_won1):
+    def _then860(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 0, NUM_PLAYERS)
         return st, (v_won0, v_won1)
 
-    def _then851(st, v_won0, v_won1):
+    def _then861(st, v_won0, v_won1):
         st = dict(st)
         st = _win(st, 1, NUM_PLAYERS)
         return st, (v_won0, v_won1)
 
     st, (v_won0, v_won1) = _select_first(
         (
-            _c846,
-            _c847,
-            _c848,
+            _c856,
+            _c857,
+            _c858,
         ),
         (st, (v_won0, v_won1)),
         (
-            lambda: _then849(st, v_won0, v_won1),
-            lambda: _then850(st, v_won0, v_won1),
-            lambda: _then851(st, v_won0, v_won1),
+            lambda: _then859(st, v_won0, v_won1),
+            lambda: _then860(st, v_won0, v_won1),
+            lambda: _then861(st, v_won0, v_won1),
         ),
         lambda: (st, (v_won0, v_won1)),
     )
@@ -18151,15 +18259,17 @@ def p_random_zone_energy(st, v_p):
     v_n = _lcast(
         jnp.sum(
             _each(
-                lambda i852, _h853: _i32(_h853), jnp.arange(0, 11, dtype=jnp.int32), _K20[_i32(st["decks"][_i32(v_p)])]
+                lambda i862, _h863: _i32(_h863),
+                jnp.arange(0, 11, dtype=jnp.int32),
+                _ix(_K20, _i32(_ix(st["decks"], _i32(v_p)))),
             ),
             dtype=jnp.int32,
         ),
         jnp.int8,
     )
-    st, _r854 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
-    _a855 = f_nth_energy(st, st["decks"][_i32(v_p)], _r854)
-    st["zone_next"] = st["zone_next"].at[_i32(v_p)].set(_cast(_a855, jnp.int8))
+    st, _r864 = _randint(st, 0, jnp.clip((_i32(v_n) - 1), 0, 10))
+    _a865 = f_nth_energy(st, _ix(st["decks"], _i32(v_p)), _r864)
+    st["zone_next"] = _iset(st["zone_next"], _i32(v_p), _cast(_a865, jnp.int8))
     return st
 
 
@@ -18167,61 +18277,61 @@ def p_begin_turn(st, v_p):
     """proc `begin_turn` (tcg.envspec:2065)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _c856 = _i32(st["turn"]) >= 50
+    _c866 = _i32(st["turn"]) >= 50
 
-    def _then857(st, v_p):
+    def _then867(st, v_p):
         st = dict(st)
-        _a858 = 3
-        st["ended_by"] = _cast(_a858, jnp.int8)
+        _a868 = 3
+        st["ended_by"] = _cast(_a868, jnp.int8)
         st = _draw(st)
         return st, (v_p,)
 
-    def _else859(st, v_p):
+    def _else869(st, v_p):
         st = dict(st)
-        _a860 = jnp.minimum((_i32(st["turn"]) + 1), 50)
-        st["turn"] = _cast(_a860, jnp.int8)
-        _a861 = v_p
-        st["current_player"] = _cast(_a861, jnp.int8)
-        _a862 = 1
-        st["phase"] = _cast(_a862, jnp.int8)
-        _a863 = False
-        st["attached"] = _cast(_a863, jnp.bool_)
-        _a864 = False
-        st["supporter"] = _cast(_a864, jnp.bool_)
-        _a865 = False
-        st["retreated"] = _cast(_a865, jnp.bool_)
-        _a866 = 0
-        st["retreat_discount"] = _cast(_a866, jnp.int8)
-        _a867 = 0
-        st["attack_bonus"] = _cast(_a867, jnp.int8)
-        _a868 = 0
-        st["named_bonus"] = _cast(_a868, jnp.int8)
+        _a870 = jnp.minimum((_i32(st["turn"]) + 1), 50)
+        st["turn"] = _cast(_a870, jnp.int8)
+        _a871 = v_p
+        st["current_player"] = _cast(_a871, jnp.int8)
+        _a872 = 1
+        st["phase"] = _cast(_a872, jnp.int8)
+        _a873 = False
+        st["attached"] = _cast(_a873, jnp.bool_)
+        _a874 = False
+        st["supporter"] = _cast(_a874, jnp.bool_)
+        _a875 = False
+        st["retreated"] = _cast(_a875, jnp.bool_)
+        _a876 = 0
+        st["retreat_discount"] = _cast(_a876, jnp.int8)
+        _a877 = 0
+        st["attack_bonus"] = _cast(_a877, jnp.int8)
+        _a878 = 0
+        st["named_bonus"] = _cast(_a878, jnp.int8)
         v_s = 0
-        _a869 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a869, jnp.bool_))
+        _a879 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a879, jnp.bool_))
         v_s = 1
-        _a870 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a870, jnp.bool_))
+        _a880 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a880, jnp.bool_))
         v_s = 2
-        _a871 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a871, jnp.bool_))
+        _a881 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a881, jnp.bool_))
         v_s = 3
-        _a872 = False
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a872, jnp.bool_))
-        _c873 = _i32(st["turn"]) > 1
+        _a882 = False
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a882, jnp.bool_))
+        _c883 = _i32(st["turn"]) > 1
 
-        def _then874(st, v_p):
+        def _then884(st, v_p):
             st = dict(st)
-            _a875 = st["zone_next"][_i32(v_p)]
-            st["zone"] = st["zone"].at[_i32(v_p)].set(_cast(_a875, jnp.int8))
+            _a885 = _ix(st["zone_next"], _i32(v_p))
+            st["zone"] = _iset(st["zone"], _i32(v_p), _cast(_a885, jnp.int8))
             st = p_random_zone_energy(st, v_p)
             return st, (v_p,)
 
-        st, (v_p,) = _branch_any(_c873, lambda: _then874(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+        st, (v_p,) = _branch_any(_c883, lambda: _then884(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
         st = p_draw_cards(st, v_p, 1)
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c856, lambda: _then857(st, v_p), lambda: _else859(st, v_p), False, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c866, lambda: _then867(st, v_p), lambda: _else869(st, v_p), False, (v_p,), (jnp.int8,))
     return st
 
 
@@ -18230,57 +18340,58 @@ def p_continue_game(st, v_next, v_resume):
     st = dict(st)
     v_next = _lcast(v_next, jnp.int8)
     v_resume = _lcast(v_resume, jnp.bool_)
-    _c876 = jnp.logical_not(st["terminated"])
+    _c886 = jnp.logical_not(st["terminated"])
 
-    def _then877(st, v_next, v_resume):
+    def _then887(st, v_next, v_resume):
         st = dict(st)
-        _c878 = jnp.logical_or(
-            jnp.logical_not(st["occupied"][_i32(v_next)][0]), jnp.logical_not(st["occupied"][(1 - _i32(v_next))][0])
+        _c888 = jnp.logical_or(
+            jnp.logical_not(_ix(st["occupied"], _i32(v_next))[0]),
+            jnp.logical_not(_ix(st["occupied"], (1 - _i32(v_next)))[0]),
         )
-        _c879 = v_resume
+        _c889 = v_resume
 
-        def _then880(st, v_next, v_resume):
+        def _then890(st, v_next, v_resume):
             st = dict(st)
-            _a881 = 2
-            st["phase"] = _cast(_a881, jnp.int8)
-            _a882 = v_next
-            st["promote_next"] = _cast(_a882, jnp.int8)
-            _a883 = v_resume
-            st["promote_resume"] = _cast(_a883, jnp.bool_)
-            _a884 = jnp.where(jnp.logical_not(st["occupied"][_i32(v_next)][0]), _i32(v_next), (1 - _i32(v_next)))
-            st["current_player"] = _cast(_a884, jnp.int8)
+            _a891 = 2
+            st["phase"] = _cast(_a891, jnp.int8)
+            _a892 = v_next
+            st["promote_next"] = _cast(_a892, jnp.int8)
+            _a893 = v_resume
+            st["promote_resume"] = _cast(_a893, jnp.bool_)
+            _a894 = jnp.where(jnp.logical_not(_ix(st["occupied"], _i32(v_next))[0]), _i32(v_next), (1 - _i32(v_next)))
+            st["current_player"] = _cast(_a894, jnp.int8)
             return st, (v_next, v_resume)
 
-        def _then885(st, v_next, v_resume):
+        def _then895(st, v_next, v_resume):
             st = dict(st)
-            _a886 = 1
-            st["phase"] = _cast(_a886, jnp.int8)
-            _a887 = v_next
-            st["current_player"] = _cast(_a887, jnp.int8)
+            _a896 = 1
+            st["phase"] = _cast(_a896, jnp.int8)
+            _a897 = v_next
+            st["current_player"] = _cast(_a897, jnp.int8)
             return st, (v_next, v_resume)
 
-        def _else888(st, v_next, v_resume):
+        def _else898(st, v_next, v_resume):
             st = dict(st)
             st = p_begin_turn(st, v_next)
             return st, (v_next, v_resume)
 
         st, (v_next, v_resume) = _select_first(
             (
-                _c878,
-                _c879,
+                _c888,
+                _c889,
             ),
             (st, (v_next, v_resume)),
             (
-                lambda: _then880(st, v_next, v_resume),
-                lambda: _then885(st, v_next, v_resume),
+                lambda: _then890(st, v_next, v_resume),
+                lambda: _then895(st, v_next, v_resume),
             ),
-            lambda: _else888(st, v_next, v_resume),
+            lambda: _else898(st, v_next, v_resume),
         )
         return st, (v_next, v_resume)
 
     st, (v_next, v_resume) = _branch_any(
-        _c876,
-        lambda: _then877(st, v_next, v_resume),
+        _c886,
+        lambda: _then887(st, v_next, v_resume),
         lambda: (st, (v_next, v_resume)),
         True,
         (v_next, v_resume),
@@ -18296,24 +18407,26 @@ def p_continue_game(st, v_next, v_resume):
 def p_active_abilities(st):
     """proc `active_abilities` (tcg.envspec:2114)"""
     st = dict(st)
-    _a889 = _K23
-    st["locked_supporters"] = _cast(_a889, jnp.bool_)
+    _a899 = _K23
+    st["locked_supporters"] = _cast(_a899, jnp.bool_)
     v_q = jnp.int32(0)
 
-    def _loop890(i, carry):
+    def _loop900(i, carry):
         st, (v_q,) = dict(carry[0]), carry[1]
         v_q = i
-        _c891 = jnp.logical_and(st["occupied"][_i32(v_q)][0], (_K24[_i32(_K25[_i32(st["card"][_i32(v_q)][0])])] == 4))
+        _c901 = jnp.logical_and(
+            _ix(st["occupied"], _i32(v_q))[0], (_ix(_K24, _i32(_ix(_K25, _i32(_ix(st["card"], _i32(v_q))[0])))) == 4)
+        )
 
-        def _then892(st, v_q):
+        def _then902(st, v_q):
             st = dict(st)
-            st = p_ability_effect__dispatch__3(st, _K26[_i32(st["card"][_i32(v_q)][0])], v_q, 0)
+            st = p_ability_effect__dispatch__3(st, _ix(_K26, _i32(_ix(st["card"], _i32(v_q))[0])), v_q, 0)
             return st, (v_q,)
 
-        st, (v_q,) = _branch(_c891, lambda: _then892(st, v_q), lambda: (st, (v_q,)))
+        st, (v_q,) = _branch(_c901, lambda: _then902(st, v_q), lambda: (st, (v_q,)))
         return st, (v_q,)
 
-    st, (v_q,) = lax.fori_loop(0, 2, _loop890, (st, (v_q,)))
+    st, (v_q,) = lax.fori_loop(0, 2, _loop900, (st, (v_q,)))
     return st
 
 
@@ -18323,82 +18436,82 @@ def p_checkup(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v_k = jnp.int32(0)
 
-    def _loop893(i, carry):
+    def _loop903(i, carry):
         st, (v_p, v_k) = dict(carry[0]), carry[1]
         v_k = i
         v_q = _lcast(jnp.where((_i32(v_k) == 0), _i32(v_p), (1 - _i32(v_p))), jnp.int8)
-        _c894 = st["occupied"][_i32(v_q)][0]
+        _c904 = _ix(st["occupied"], _i32(v_q))[0]
 
-        def _then895(st, v_p, v_k, v_q):
+        def _then905(st, v_p, v_k, v_q):
             st = dict(st)
-            _c896 = st["poisoned"][_i32(v_q)]
+            _c906 = _ix(st["poisoned"], _i32(v_q))
 
-            def _then897(st, v_p, v_k, v_q):
+            def _then907(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a898 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 10), 300)
-                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a898, jnp.int16))
+                _a908 = jnp.minimum((_i32(_ix(st["damage"], _i32(v_q))[0]) + 10), 300)
+                st["damage"] = _iset(st["damage"], (_i32(v_q), 0), _cast(_a908, jnp.int16))
                 return st, (v_p, v_k, v_q)
 
-            st, (v_p, v_k, v_q) = _branch(_c896, lambda: _then897(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            _c899 = st["burned"][_i32(v_q)]
+            st, (v_p, v_k, v_q) = _branch(_c906, lambda: _then907(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c909 = _ix(st["burned"], _i32(v_q))
 
-            def _then900(st, v_p, v_k, v_q):
+            def _then910(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a901 = jnp.minimum((_i32(st["damage"][_i32(v_q)][0]) + 20), 300)
-                st["damage"] = st["damage"].at[(_i32(v_q), 0)].set(_cast(_a901, jnp.int16))
-                st, _r903 = _randint(st, 0, 1)
-                _c902 = _r903 == 1
+                _a911 = jnp.minimum((_i32(_ix(st["damage"], _i32(v_q))[0]) + 20), 300)
+                st["damage"] = _iset(st["damage"], (_i32(v_q), 0), _cast(_a911, jnp.int16))
+                st, _r913 = _randint(st, 0, 1)
+                _c912 = _r913 == 1
 
-                def _then904(st, v_p, v_k, v_q):
+                def _then914(st, v_p, v_k, v_q):
                     st = dict(st)
-                    _a905 = False
-                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a905, jnp.bool_))
+                    _a915 = False
+                    st["burned"] = _put(st["burned"], _i32(v_q), _cast(_a915, jnp.bool_))
                     return st, (v_p, v_k, v_q)
 
-                st, (v_p, v_k, v_q) = _branch(_c902, lambda: _then904(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+                st, (v_p, v_k, v_q) = _branch(_c912, lambda: _then914(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
 
-            st, (v_p, v_k, v_q) = _branch(_c899, lambda: _then900(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
-            _c906 = st["condition"][_i32(v_q)] == 1
-            _c907 = jnp.logical_and((st["condition"][_i32(v_q)] == 2), (_i32(v_q) == _i32(v_p)))
+            st, (v_p, v_k, v_q) = _branch(_c909, lambda: _then910(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+            _c916 = _ix(st["condition"], _i32(v_q)) == 1
+            _c917 = jnp.logical_and((_ix(st["condition"], _i32(v_q)) == 2), (_i32(v_q) == _i32(v_p)))
 
-            def _then908(st, v_p, v_k, v_q):
+            def _then918(st, v_p, v_k, v_q):
                 st = dict(st)
-                st, _r910 = _randint(st, 0, 1)
-                _c909 = _r910 == 1
+                st, _r920 = _randint(st, 0, 1)
+                _c919 = _r920 == 1
 
-                def _then911(st, v_p, v_k, v_q):
+                def _then921(st, v_p, v_k, v_q):
                     st = dict(st)
-                    _a912 = 0
-                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a912, jnp.int8))
+                    _a922 = 0
+                    st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a922, jnp.int8))
                     return st, (v_p, v_k, v_q)
 
-                st, (v_p, v_k, v_q) = _branch(_c909, lambda: _then911(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
+                st, (v_p, v_k, v_q) = _branch(_c919, lambda: _then921(st, v_p, v_k, v_q), lambda: (st, (v_p, v_k, v_q)))
                 return st, (v_p, v_k, v_q)
 
-            def _then913(st, v_p, v_k, v_q):
+            def _then923(st, v_p, v_k, v_q):
                 st = dict(st)
-                _a914 = 0
-                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a914, jnp.int8))
+                _a924 = 0
+                st["condition"] = _put(st["condition"], _i32(v_q), _cast(_a924, jnp.int8))
                 return st, (v_p, v_k, v_q)
 
             st, (v_p, v_k, v_q) = _select_first(
                 (
-                    _c906,
-                    _c907,
+                    _c916,
+                    _c917,
                 ),
                 (st, (v_p, v_k, v_q)),
                 (
-                    lambda: _then908(st, v_p, v_k, v_q),
-                    lambda: _then913(st, v_p, v_k, v_q),
+                    lambda: _then918(st, v_p, v_k, v_q),
+                    lambda: _then923(st, v_p, v_k, v_q),
                 ),
                 lambda: (st, (v_p, v_k, v_q)),
             )
             return st, (v_p, v_k, v_q)
 
         st, (v_p, v_k, v_q) = _branch_any(
-            _c894,
-            lambda: _then895(st, v_p, v_k, v_q),
+            _c904,
+            lambda: _then905(st, v_p, v_k, v_q),
             lambda: (st, (v_p, v_k, v_q)),
             True,
             (v_p, v_k, v_q),
@@ -18410,7 +18523,7 @@ def p_checkup(st, v_p):
         )
         return st, (v_p, v_k)
 
-    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop893, (st, (v_p, v_k)))
+    st, (v_p, v_k) = lax.fori_loop(0, 2, _loop903, (st, (v_p, v_k)))
     return st
 
 
@@ -18418,27 +18531,30 @@ def p_finish_turn(st):
     """proc `finish_turn` (tcg.envspec:2153)"""
     st = dict(st)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _c915 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
+    _c925 = _i32(st["turn"]) == _i32(jnp.where((_i32(v_p) == _i32(st["first"])), 1, 2))
 
-    def _then916(st, v_p):
+    def _then926(st, v_p):
         st = dict(st)
         v_s = jnp.int32(0)
 
-        def _loop917(i, carry):
+        def _loop927(i, carry):
             st, (v_p, v_s) = dict(carry[0]), carry[1]
             v_s = i
-            _c918 = jnp.logical_and(
-                st["occupied"][_i32(v_p)][_i32(v_s)], (_K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 3)
+            _c928 = jnp.logical_and(
+                _ix(_ix(st["occupied"], _i32(v_p)), _i32(v_s)),
+                (_ix(_K24, _i32(_ix(_K25, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))))) == 3),
             )
 
-            def _then919(st, v_p, v_s):
+            def _then929(st, v_p, v_s):
                 st = dict(st)
-                st = p_ability_effect__dispatch__4(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
+                st = p_ability_effect__dispatch__4(
+                    st, _ix(_K26, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))), v_p, v_s
+                )
                 return st, (v_p, v_s)
 
             st, (v_p, v_s) = _branch_any(
-                _c918,
-                lambda: _then919(st, v_p, v_s),
+                _c928,
+                lambda: _then929(st, v_p, v_s),
                 lambda: (st, (v_p, v_s)),
                 True,
                 (v_p, v_s),
@@ -18449,117 +18565,117 @@ def p_finish_turn(st):
             )
             return st, (v_p, v_s)
 
-        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop917, (st, (v_p, v_s)))
+        st, (v_p, v_s) = lax.fori_loop(0, 4, _loop927, (st, (v_p, v_s)))
         return st, (v_p,)
 
-    st, (v_p,) = _branch_any(_c915, lambda: _then916(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
+    st, (v_p,) = _branch_any(_c925, lambda: _then926(st, v_p), lambda: (st, (v_p,)), True, (v_p,), (jnp.int8,))
     v__envc_reached23 = _lcast((1 + _i32(v_p)), jnp.int8)
 
-    def _g924(i920, _h921, _h922, _h923):
+    def _g934(i930, _h931, _h932, _h933):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h921) == _i32(v__envc_reached23)), _i32(_h922), _i32(_h923))), jnp.int32
+            _i32(jnp.where((_i32(_h931) == _i32(v__envc_reached23)), _i32(_h932), _i32(_h933))), jnp.int32
         )
 
-    _e925 = _each(_g924, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
-    _a926 = _e925
-    st["barrier"] = _cast(_a926, jnp.int16)
+    _e935 = _each(_g934, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"], _K27, st["barrier"])
+    _a936 = _e935
+    st["barrier"] = _cast(_a936, jnp.int16)
 
-    def _g929(i927, _h928):
-        return jnp.asarray(_i32(jnp.where((_i32(_h928) == _i32(v__envc_reached23)), 0, _i32(_h928))), jnp.int32)
+    def _g939(i937, _h938):
+        return jnp.asarray(_i32(jnp.where((_i32(_h938) == _i32(v__envc_reached23)), 0, _i32(_h938))), jnp.int32)
 
-    _e930 = _each(_g929, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
-    _a931 = _e930
-    st["_envc_until_barrier"] = _cast(_a931, jnp.int8)
+    _e940 = _each(_g939, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_barrier"])
+    _a941 = _e940
+    st["_envc_until_barrier"] = _cast(_a941, jnp.int8)
 
-    def _g936(i932, _h933, _h934, _h935):
-        return jnp.where((_i32(_h933) == _i32(v__envc_reached23)), _h934, _h935)
+    def _g946(i942, _h943, _h944, _h945):
+        return jnp.where((_i32(_h943) == _i32(v__envc_reached23)), _h944, _h945)
 
-    _e937 = _each(_g936, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
-    _a938 = _e937
-    st["no_attack"] = _cast(_a938, jnp.bool_)
+    _e947 = _each(_g946, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"], _K23, st["no_attack"])
+    _a948 = _e947
+    st["no_attack"] = _cast(_a948, jnp.bool_)
 
-    def _g941(i939, _h940):
-        return jnp.asarray(_i32(jnp.where((_i32(_h940) == _i32(v__envc_reached23)), 0, _i32(_h940))), jnp.int32)
+    def _g951(i949, _h950):
+        return jnp.asarray(_i32(jnp.where((_i32(_h950) == _i32(v__envc_reached23)), 0, _i32(_h950))), jnp.int32)
 
-    _e942 = _each(_g941, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
-    _a943 = _e942
-    st["_envc_until_no_attack"] = _cast(_a943, jnp.int8)
+    _e952 = _each(_g951, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_attack"])
+    _a953 = _e952
+    st["_envc_until_no_attack"] = _cast(_a953, jnp.int8)
 
-    def _g948(i944, _h945, _h946, _h947):
-        return jnp.where((_i32(_h945) == _i32(v__envc_reached23)), _h946, _h947)
+    def _g958(i954, _h955, _h956, _h957):
+        return jnp.where((_i32(_h955) == _i32(v__envc_reached23)), _h956, _h957)
 
-    _e949 = _each(_g948, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
-    _a950 = _e949
-    st["no_retreat"] = _cast(_a950, jnp.bool_)
+    _e959 = _each(_g958, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"], _K23, st["no_retreat"])
+    _a960 = _e959
+    st["no_retreat"] = _cast(_a960, jnp.bool_)
 
-    def _g953(i951, _h952):
-        return jnp.asarray(_i32(jnp.where((_i32(_h952) == _i32(v__envc_reached23)), 0, _i32(_h952))), jnp.int32)
+    def _g963(i961, _h962):
+        return jnp.asarray(_i32(jnp.where((_i32(_h962) == _i32(v__envc_reached23)), 0, _i32(_h962))), jnp.int32)
 
-    _e954 = _each(_g953, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
-    _a955 = _e954
-    st["_envc_until_no_retreat"] = _cast(_a955, jnp.int8)
+    _e964 = _each(_g963, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_retreat"])
+    _a965 = _e964
+    st["_envc_until_no_retreat"] = _cast(_a965, jnp.int8)
 
-    def _g960(i956, _h957, _h958, _h959):
+    def _g970(i966, _h967, _h968, _h969):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h957) == _i32(v__envc_reached23)), _i32(_h958), _i32(_h959))), jnp.int32
+            _i32(jnp.where((_i32(_h967) == _i32(v__envc_reached23)), _i32(_h968), _i32(_h969))), jnp.int32
         )
 
-    _e961 = _each(_g960, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
-    _a962 = _e961
-    st["weakened"] = _cast(_a962, jnp.int8)
+    _e971 = _each(_g970, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"], _K28, st["weakened"])
+    _a972 = _e971
+    st["weakened"] = _cast(_a972, jnp.int8)
 
-    def _g965(i963, _h964):
-        return jnp.asarray(_i32(jnp.where((_i32(_h964) == _i32(v__envc_reached23)), 0, _i32(_h964))), jnp.int32)
+    def _g975(i973, _h974):
+        return jnp.asarray(_i32(jnp.where((_i32(_h974) == _i32(v__envc_reached23)), 0, _i32(_h974))), jnp.int32)
 
-    _e966 = _each(_g965, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
-    _a967 = _e966
-    st["_envc_until_weakened"] = _cast(_a967, jnp.int8)
+    _e976 = _each(_g975, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_weakened"])
+    _a977 = _e976
+    st["_envc_until_weakened"] = _cast(_a977, jnp.int8)
 
-    def _g972(i968, _h969, _h970, _h971):
+    def _g982(i978, _h979, _h980, _h981):
         return jnp.asarray(
-            _i32(jnp.where((_i32(_h969) == _i32(v__envc_reached23)), _i32(_h970), _i32(_h971))), jnp.int32
+            _i32(jnp.where((_i32(_h979) == _i32(v__envc_reached23)), _i32(_h980), _i32(_h981))), jnp.int32
         )
 
-    _e973 = _each(_g972, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
-    _a974 = _e973
-    st["spiky"] = _cast(_a974, jnp.int8)
+    _e983 = _each(_g982, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"], _K28, st["spiky"])
+    _a984 = _e983
+    st["spiky"] = _cast(_a984, jnp.int8)
 
-    def _g977(i975, _h976):
-        return jnp.asarray(_i32(jnp.where((_i32(_h976) == _i32(v__envc_reached23)), 0, _i32(_h976))), jnp.int32)
+    def _g987(i985, _h986):
+        return jnp.asarray(_i32(jnp.where((_i32(_h986) == _i32(v__envc_reached23)), 0, _i32(_h986))), jnp.int32)
 
-    _e978 = _each(_g977, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
-    _a979 = _e978
-    st["_envc_until_spiky"] = _cast(_a979, jnp.int8)
+    _e988 = _each(_g987, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_spiky"])
+    _a989 = _e988
+    st["_envc_until_spiky"] = _cast(_a989, jnp.int8)
 
-    def _g984(i980, _h981, _h982, _h983):
-        return jnp.where((_i32(_h981) == _i32(v__envc_reached23)), _h982, _h983)
+    def _g994(i990, _h991, _h992, _h993):
+        return jnp.where((_i32(_h991) == _i32(v__envc_reached23)), _h992, _h993)
 
-    _e985 = _each(_g984, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
-    _a986 = _e985
-    st["no_supporter"] = _cast(_a986, jnp.bool_)
+    _e995 = _each(_g994, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"], _K23, st["no_supporter"])
+    _a996 = _e995
+    st["no_supporter"] = _cast(_a996, jnp.bool_)
 
-    def _g989(i987, _h988):
-        return jnp.asarray(_i32(jnp.where((_i32(_h988) == _i32(v__envc_reached23)), 0, _i32(_h988))), jnp.int32)
+    def _g999(i997, _h998):
+        return jnp.asarray(_i32(jnp.where((_i32(_h998) == _i32(v__envc_reached23)), 0, _i32(_h998))), jnp.int32)
 
-    _e990 = _each(_g989, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
-    _a991 = _e990
-    st["_envc_until_no_supporter"] = _cast(_a991, jnp.int8)
+    _e1000 = _each(_g999, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_no_supporter"])
+    _a1001 = _e1000
+    st["_envc_until_no_supporter"] = _cast(_a1001, jnp.int8)
 
-    def _g996(i992, _h993, _h994, _h995):
-        return jnp.where((_i32(_h993) == _i32(v__envc_reached23)), _h994, _h995)
+    def _g1006(i1002, _h1003, _h1004, _h1005):
+        return jnp.where((_i32(_h1003) == _i32(v__envc_reached23)), _h1004, _h1005)
 
-    _e997 = _each(_g996, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
-    _a998 = _e997
-    st["shielded"] = _cast(_a998, jnp.bool_)
+    _e1007 = _each(_g1006, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"], _K23, st["shielded"])
+    _a1008 = _e1007
+    st["shielded"] = _cast(_a1008, jnp.bool_)
 
-    def _g1001(i999, _h1000):
-        return jnp.asarray(_i32(jnp.where((_i32(_h1000) == _i32(v__envc_reached23)), 0, _i32(_h1000))), jnp.int32)
+    def _g1011(i1009, _h1010):
+        return jnp.asarray(_i32(jnp.where((_i32(_h1010) == _i32(v__envc_reached23)), 0, _i32(_h1010))), jnp.int32)
 
-    _e1002 = _each(_g1001, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
-    _a1003 = _e1002
-    st["_envc_until_shielded"] = _cast(_a1003, jnp.int8)
-    _a1004 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1004, jnp.int8))
+    _e1012 = _each(_g1011, jnp.arange(0, 2, dtype=jnp.int32), st["_envc_until_shielded"])
+    _a1013 = _e1012
+    st["_envc_until_shielded"] = _cast(_a1013, jnp.int8)
+    _a1014 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1014, jnp.int8))
     st = p_checkup(st, v_p)
     st = p_knock_outs(st)
     st = p_continue_game(st, (1 - _i32(v_p)), False)
@@ -18571,109 +18687,133 @@ def p_deal(st, v_p):
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
 
-    def _g1008(i1005):
+    def _g1018(i1015):
         _flt = jnp.zeros(3, jnp.int32)
-        _f1006 = _get(st["deck"], _i32(v_p))["len"]
-        _flt = _fault_in(_flt, (i1005 >= _f1006), 25, i1005, _f1006)
-        _f1007 = _get(st["deck"], _i32(v_p))["len"]
+        _f1016 = _get(st["deck"], _i32(v_p))["len"]
+        _flt = _fault_in(_flt, (i1015 >= _f1016), 25, i1015, _f1016)
+        _f1017 = _get(st["deck"], _i32(v_p))["len"]
         _flt = _fault_in(
-            _flt, (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1005])] == 0) & (i1005 >= _f1007), 25, i1005, _f1007
+            _flt,
+            (_ix(_K0, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i1015))) == 0) & (i1015 >= _f1017),
+            25,
+            i1015,
+            _f1017,
         )
         return (
             jnp.logical_and(
-                (_K0[_i32(_get(st["deck"], _i32(v_p))["items"][i1005])] == 0),
-                (_K3[_i32(_get(st["deck"], _i32(v_p))["items"][i1005])] == 0),
+                (_ix(_K0, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i1015))) == 0),
+                (_ix(_K3, _i32(_ix(_get(st["deck"], _i32(v_p))["items"], i1015))) == 0),
             ),
             _flt,
         )
 
-    _e1009 = jax.vmap(_g1008)(jnp.arange(0, 20, dtype=jnp.int32))
-    st = _fault_put(st, True, _first_fault(_e1009[1]))
-    v_b = _lcast(jnp.sum(_e1009[0], dtype=jnp.int32), jnp.int8)
-    v_hands = _lcast((_i32(_K29[20][5]) - _i32(_K29[(20 - _i32(v_b))][5])), jnp.int16)
-    st, _r1010 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
-    v_r = _lcast(_r1010, jnp.int16)
+    _e1019 = jax.vmap(_g1018)(jnp.arange(0, 20, dtype=jnp.int32))
+    st = _fault_put(st, True, _first_fault(_e1019[1]))
+    v_b = _lcast(jnp.sum(_e1019[0], dtype=jnp.int32), jnp.int8)
+    v_hands = _lcast((_i32(_K29[20][5]) - _i32(_ix(_K29, (20 - _i32(v_b)))[5])), jnp.int16)
+    st, _r1020 = _randint(st, 0, jnp.maximum((_i32(v_hands) - 1), 0))
+    v_r = _lcast(_r1020, jnp.int16)
 
-    def _g1012(i1011):
+    def _g1022(i1021):
         return (
             (
                 (
-                    _i32(jnp.where((1 <= i1011), (_i32(_K29[_i32(v_b)][1]) * _i32(_K29[(20 - _i32(v_b))][(5 - 1)])), 0))
+                    _i32(
+                        jnp.where(
+                            (1 <= i1021),
+                            (_i32(_ix(_K29, _i32(v_b))[1]) * _i32(_ix(_ix(_K29, (20 - _i32(v_b))), (5 - 1)))),
+                            0,
+                        )
+                    )
                     + _i32(
-                        jnp.where((2 <= i1011), (_i32(_K29[_i32(v_b)][2]) * _i32(_K29[(20 - _i32(v_b))][(5 - 2)])), 0)
+                        jnp.where(
+                            (2 <= i1021),
+                            (_i32(_ix(_K29, _i32(v_b))[2]) * _i32(_ix(_ix(_K29, (20 - _i32(v_b))), (5 - 2)))),
+                            0,
+                        )
                     )
                 )
-                + _i32(jnp.where((3 <= i1011), (_i32(_K29[_i32(v_b)][3]) * _i32(_K29[(20 - _i32(v_b))][(5 - 3)])), 0))
+                + _i32(
+                    jnp.where(
+                        (3 <= i1021),
+                        (_i32(_ix(_K29, _i32(v_b))[3]) * _i32(_ix(_ix(_K29, (20 - _i32(v_b))), (5 - 3)))),
+                        0,
+                    )
+                )
             )
-            + _i32(jnp.where((4 <= i1011), (_i32(_K29[_i32(v_b)][4]) * _i32(_K29[(20 - _i32(v_b))][(5 - 4)])), 0))
+            + _i32(
+                jnp.where(
+                    (4 <= i1021), (_i32(_ix(_K29, _i32(v_b))[4]) * _i32(_ix(_ix(_K29, (20 - _i32(v_b))), (5 - 4)))), 0
+                )
+            )
         ) <= _i32(v_r)
 
-    _e1013 = jax.vmap(_g1012)(jnp.arange(1, 5, dtype=jnp.int32))
-    v_k = _lcast((1 + jnp.sum(_e1013, dtype=jnp.int32)), jnp.int8)
+    _e1023 = jax.vmap(_g1022)(jnp.arange(1, 5, dtype=jnp.int32))
+    v_k = _lcast((1 + jnp.sum(_e1023, dtype=jnp.int32)), jnp.int8)
     v_rest = _lcast({"items": _K30, "len": jnp.int32(0)}, _DT31)
     v_basics = _lcast(0, jnp.int8)
     v_others = _lcast(0, jnp.int8)
     v_i = jnp.int32(0)
 
-    def _loop1014(i, carry):
+    def _loop1024(i, carry):
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = dict(carry[0]), carry[1]
         v_i = i
-        _f1015 = _i32(v_i)
-        _f1016 = _get(st["deck"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_i) >= _get(st["deck"], _i32(v_p))["len"]), 26, _f1015, _f1016)
-        v_c = _lcast(_get(st["deck"], _i32(v_p))["items"][_i32(v_i)], jnp.int16)
-        _c1017 = jnp.logical_and(
-            jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0)), (_i32(v_basics) < _i32(v_k))
+        _f1025 = _i32(v_i)
+        _f1026 = _get(st["deck"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_i) >= _get(st["deck"], _i32(v_p))["len"]), 26, _f1025, _f1026)
+        v_c = _lcast(_ix(_get(st["deck"], _i32(v_p))["items"], _i32(v_i)), jnp.int16)
+        _c1027 = jnp.logical_and(
+            jnp.logical_and((_ix(_K0, _i32(v_c)) == 0), (_ix(_K3, _i32(v_c)) == 0)), (_i32(v_basics) < _i32(v_k))
         )
-        _c1018 = jnp.logical_and(
-            jnp.logical_not(jnp.logical_and((_K0[_i32(v_c)] == 0), (_K3[_i32(v_c)] == 0))),
+        _c1028 = jnp.logical_and(
+            jnp.logical_not(jnp.logical_and((_ix(_K0, _i32(v_c)) == 0), (_ix(_K3, _i32(v_c)) == 0))),
             (_i32(v_others) < (5 - _i32(v_k))),
         )
 
-        def _then1019(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1029(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
             st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 27, 0, 0)
-            _l1020 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1020)
-            _a1021 = jnp.minimum((_i32(v_basics) + 1), 20)
-            v_basics = _lcast(_a1021, jnp.int8)
+            _l1030 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1030)
+            _a1031 = jnp.minimum((_i32(v_basics) + 1), 20)
+            v_basics = _lcast(_a1031, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _then1022(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _then1032(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
             st = _fault_at(st, (_get(st["hand"], _i32(v_p))["len"] >= 10), 28, 0, 0)
-            _l1023 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
-            st["hand"] = _set(st["hand"], _i32(v_p), _l1023)
-            _a1024 = jnp.minimum((_i32(v_others) + 1), 20)
-            v_others = _lcast(_a1024, jnp.int8)
+            _l1033 = _push(_get(st["hand"], _i32(v_p)), _cast(v_c, jnp.int16))
+            st["hand"] = _set(st["hand"], _i32(v_p), _l1033)
+            _a1034 = jnp.minimum((_i32(v_others) + 1), 20)
+            v_others = _lcast(_a1034, jnp.int8)
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
-        def _else1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
+        def _else1035(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c):
             st = dict(st)
             st = _fault_at(st, (v_rest["len"] >= 20), 29, 0, 0)
-            _l1026 = _push(v_rest, _cast(v_c, jnp.int16))
-            v_rest = _l1026
+            _l1036 = _push(v_rest, _cast(v_c, jnp.int16))
+            v_rest = _l1036
             return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)
 
         st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c) = _select_first(
             (
-                _c1017,
-                _c1018,
+                _c1027,
+                _c1028,
             ),
             (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c)),
             (
-                lambda: _then1019(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
-                lambda: _then1022(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1029(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+                lambda: _then1032(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
             ),
-            lambda: _else1025(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
+            lambda: _else1035(st, v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i, v_c),
         )
         return st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i)
 
     st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i) = lax.fori_loop(
-        0, 20, _loop1014, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
+        0, 20, _loop1024, (st, (v_p, v_b, v_hands, v_r, v_k, v_rest, v_basics, v_others, v_i))
     )
-    _a1027 = v_rest
-    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1027, _DT31))
+    _a1037 = v_rest
+    st["deck"] = _set(st["deck"], _i32(v_p), _cast(_a1037, _DT31))
     return st
 
 
@@ -18685,25 +18825,25 @@ def p_attack_texts(st, v_p, v_a):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_c = _lcast(0, jnp.int16)
-    _c1028 = v__envc_run
+    _c1038 = v__envc_run
 
-    def _then1029(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1039(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1030 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1030, jnp.int16)
+        _a1040 = _ix(st["card"], _i32(v_p))[0]
+        v_c = _lcast(_a1040, jnp.int16)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1028,
-        lambda: _then1029(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1038,
+        lambda: _then1039(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     v_r = jnp.int32(0)
 
-    def _loop1031(i, carry):
+    def _loop1041(i, carry):
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = dict(carry[0]), carry[1]
         v_r = i
-        _c1032 = jnp.logical_or(
+        _c1042 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
@@ -18711,108 +18851,108 @@ def p_attack_texts(st, v_p, v_a):
             ),
         )
 
-        def _then1033(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+        def _then1043(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
             st = dict(st)
-            _c1034 = jnp.logical_or(
+            _c1044 = jnp.logical_or(
                 jnp.logical_and(v__envc_run, jnp.logical_or((_i32(v_r) == 0), (_i32(st["copying"]) == 1))),
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 1)),
             )
 
-            def _then1035(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+            def _then1045(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                 st = dict(st)
-                _c1036 = v__envc_run
+                _c1046 = v__envc_run
 
-                def _then1037(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
+                def _then1047(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r):
                     st = dict(st)
-                    _a1038 = 2 * _i32(v_r)
-                    st["copying"] = _cast(_a1038, jnp.int8)
+                    _a1048 = 2 * _i32(v_r)
+                    st["copying"] = _cast(_a1048, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch(
-                    _c1036,
-                    lambda: _then1037(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                    _c1046,
+                    lambda: _then1047(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                     lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 )
                 v__envc_arg1 = _lcast(0, jnp.int8)
-                _c1039 = v__envc_run
-
-                def _then1040(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
-                    st = dict(st)
-                    _a1041 = jnp.where(
-                        (_i32(v_r) == 0),
-                        _i32(jnp.where((_i32(v_a) == 0), _i32(_K32[_i32(v_c)]), _i32(_K33[_i32(v_c)]))),
-                        _i32(
-                            jnp.where(
-                                (_i32(st["copy_index"]) == 0),
-                                _i32(_K32[_i32(st["copy_card"])]),
-                                _i32(_K33[_i32(st["copy_card"])]),
-                            )
-                        ),
-                    )
-                    v__envc_arg1 = _lcast(_a1041, jnp.int8)
-                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1039,
-                    lambda: _then1040(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
-                    lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
-                )
-                _c1042 = v__envc_seek
-
-                def _then1043(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
-                    st = dict(st)
-                    _a1044 = st["_envc_frame_g2_1"]
-                    v_p = _lcast(_a1044, jnp.int8)
-                    _a1045 = st["_envc_frame_g2_2"]
-                    v_a = _lcast(_a1045, jnp.int8)
-                    _a1046 = st["_envc_frame_g2_3"]
-                    v_c = _lcast(_a1046, jnp.int16)
-                    _a1047 = 0
-                    st["_envc_at_g2"] = _cast(_a1047, jnp.int8)
-                    _a1048 = False
-                    v__envc_seek = _lcast(_a1048, jnp.bool_)
-                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-
-                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
-                    _c1042,
-                    lambda: _then1043(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
-                    lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
-                )
-                st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
-                _c1049 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
+                _c1049 = v__envc_run
 
                 def _then1050(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
                     st = dict(st)
-                    _a1051 = v_p
-                    st["_envc_frame_g2_1"] = _cast(_a1051, jnp.int8)
-                    _a1052 = v_a
-                    st["_envc_frame_g2_2"] = _cast(_a1052, jnp.int8)
-                    _a1053 = v_c
-                    st["_envc_frame_g2_3"] = _cast(_a1053, jnp.int16)
-                    _a1054 = v_r
-                    st["_envc_frame_g2_4"] = _cast(_a1054, jnp.int8)
-                    _a1055 = 1
-                    st["_envc_at_g2"] = _cast(_a1055, jnp.int8)
-                    _a1056 = False
-                    v__envc_run = _lcast(_a1056, jnp.bool_)
-                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
-
-                def _else1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
-                    st = dict(st)
-                    _a1058 = True
-                    v__envc_run = _lcast(_a1058, jnp.bool_)
+                    _a1051 = jnp.where(
+                        (_i32(v_r) == 0),
+                        _i32(jnp.where((_i32(v_a) == 0), _i32(_ix(_K32, _i32(v_c))), _i32(_ix(_K33, _i32(v_c))))),
+                        _i32(
+                            jnp.where(
+                                (_i32(st["copy_index"]) == 0),
+                                _i32(_ix(_K32, _i32(st["copy_card"]))),
+                                _i32(_ix(_K33, _i32(st["copy_card"]))),
+                            )
+                        ),
+                    )
+                    v__envc_arg1 = _lcast(_a1051, jnp.int8)
                     return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
 
                 st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
                     _c1049,
                     lambda: _then1050(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
-                    lambda: _else1057(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
+                )
+                _c1052 = v__envc_seek
+
+                def _then1053(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                    st = dict(st)
+                    _a1054 = st["_envc_frame_g2_1"]
+                    v_p = _lcast(_a1054, jnp.int8)
+                    _a1055 = st["_envc_frame_g2_2"]
+                    v_a = _lcast(_a1055, jnp.int8)
+                    _a1056 = st["_envc_frame_g2_3"]
+                    v_c = _lcast(_a1056, jnp.int16)
+                    _a1057 = 0
+                    st["_envc_at_g2"] = _cast(_a1057, jnp.int8)
+                    _a1058 = False
+                    v__envc_seek = _lcast(_a1058, jnp.bool_)
+                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
+
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
+                    _c1052,
+                    lambda: _then1053(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)),
+                )
+                st = p_attack_effect__dispatch(st, v__envc_arg1, v_p)
+                _c1059 = _i32(st["_envc_at_p_attack_effect__dispatch"]) != 0
+
+                def _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                    st = dict(st)
+                    _a1061 = v_p
+                    st["_envc_frame_g2_1"] = _cast(_a1061, jnp.int8)
+                    _a1062 = v_a
+                    st["_envc_frame_g2_2"] = _cast(_a1062, jnp.int8)
+                    _a1063 = v_c
+                    st["_envc_frame_g2_3"] = _cast(_a1063, jnp.int16)
+                    _a1064 = v_r
+                    st["_envc_frame_g2_4"] = _cast(_a1064, jnp.int8)
+                    _a1065 = 1
+                    st["_envc_at_g2"] = _cast(_a1065, jnp.int8)
+                    _a1066 = False
+                    v__envc_run = _lcast(_a1066, jnp.bool_)
+                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
+
+                def _else1067(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1):
+                    st = dict(st)
+                    _a1068 = True
+                    v__envc_run = _lcast(_a1068, jnp.bool_)
+                    return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1)
+
+                st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1) = _branch(
+                    _c1059,
+                    lambda: _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
+                    lambda: _else1067(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r, v__envc_arg1),
                 )
                 return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
             st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-                _c1034,
-                lambda: _then1035(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+                _c1044,
+                lambda: _then1045(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
                 lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
                 True,
                 (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18828,8 +18968,8 @@ def p_attack_texts(st, v_p, v_a):
             return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
         st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = _branch_any(
-            _c1032,
-            lambda: _then1033(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
+            _c1042,
+            lambda: _then1043(st, v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
             lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)),
             True,
             (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r),
@@ -18845,19 +18985,19 @@ def p_attack_texts(st, v_p, v_a):
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r) = lax.fori_loop(
-        0, 2, _loop1031, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
+        0, 2, _loop1041, (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c, v_r))
     )
-    _c1059 = v__envc_run
+    _c1069 = v__envc_run
 
-    def _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
+    def _then1070(st, v_p, v_a, v__envc_run, v__envc_seek, v_c):
         st = dict(st)
-        _a1061 = 0
-        st["copying"] = _cast(_a1061, jnp.int8)
+        _a1071 = 0
+        st["copying"] = _cast(_a1071, jnp.int8)
         return st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)
 
     st, (v_p, v_a, v__envc_run, v__envc_seek, v_c) = _branch(
-        _c1059,
-        lambda: _then1060(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
+        _c1069,
+        lambda: _then1070(st, v_p, v_a, v__envc_run, v__envc_seek, v_c),
         lambda: (st, (v_p, v_a, v__envc_run, v__envc_seek, v_c)),
     )
     return st
@@ -18933,40 +19073,40 @@ def p_attack_effect__9(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1062 = v__envc_seek
+    _c1072 = v__envc_seek
 
-    def _then1063(st, v_p, v__envc_run, v__envc_seek):
+    def _then1073(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1064 = 0
-        st["_envc_at_g2"] = _cast(_a1064, jnp.int8)
-        _a1065 = False
-        v__envc_seek = _lcast(_a1065, jnp.bool_)
+        _a1074 = 0
+        st["_envc_at_g2"] = _cast(_a1074, jnp.int8)
+        _a1075 = False
+        v__envc_seek = _lcast(_a1075, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1062, lambda: _then1063(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1072, lambda: _then1073(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 0)
-    _c1066 = _i32(st["_envc_at_g1"]) != 0
+    _c1076 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1067(st, v_p, v__envc_run, v__envc_seek):
+    def _then1077(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1068 = 2
-        st["_envc_at_g2"] = _cast(_a1068, jnp.int8)
-        _a1069 = False
-        v__envc_run = _lcast(_a1069, jnp.bool_)
+        _a1078 = 2
+        st["_envc_at_g2"] = _cast(_a1078, jnp.int8)
+        _a1079 = False
+        v__envc_run = _lcast(_a1079, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1070(st, v_p, v__envc_run, v__envc_seek):
+    def _else1080(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1071 = True
-        v__envc_run = _lcast(_a1071, jnp.bool_)
+        _a1081 = True
+        v__envc_run = _lcast(_a1081, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1066,
-        lambda: _then1067(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1070(st, v_p, v__envc_run, v__envc_seek),
+        _c1076,
+        lambda: _then1077(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1080(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19027,10 +19167,10 @@ def p_attack_effect__16(st, v_p):
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1072(i, carry):
+    def _loop1082(i, carry):
         st, (v_p, v__envc_run, v__envc_seek, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1073 = jnp.logical_or(
+        _c1083 = jnp.logical_or(
             v__envc_run,
             jnp.logical_and(
                 jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)),
@@ -19038,75 +19178,75 @@ def p_attack_effect__16(st, v_p):
             ),
         )
 
-        def _then1074(st, v_p, v__envc_run, v__envc_seek, v_k):
+        def _then1084(st, v_p, v__envc_run, v__envc_seek, v_k):
             st = dict(st)
             v__envc_c1 = _lcast(False, jnp.bool_)
-            _c1075 = v__envc_run
+            _c1085 = v__envc_run
 
-            def _then1076(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1086(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                st, _r1077 = _randint(st, 0, 1)
-                _a1078 = _r1077 == 1
-                v__envc_c1 = _lcast(_a1078, jnp.bool_)
+                st, _r1087 = _randint(st, 0, 1)
+                _a1088 = _r1087 == 1
+                v__envc_c1 = _lcast(_a1088, jnp.bool_)
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                _c1075,
-                lambda: _then1076(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1085,
+                lambda: _then1086(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
             )
-            _c1079 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
+            _c1089 = jnp.logical_or(v__envc_c1, jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 1)))
 
-            def _then1080(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+            def _then1090(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                 st = dict(st)
-                _c1081 = v__envc_seek
+                _c1091 = v__envc_seek
 
-                def _then1082(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1083 = st["_envc_frame_g3_1"]
-                    v_p = _lcast(_a1083, jnp.int8)
-                    _a1084 = 0
-                    st["_envc_at_g3"] = _cast(_a1084, jnp.int8)
-                    _a1085 = False
-                    v__envc_seek = _lcast(_a1085, jnp.bool_)
+                    _a1093 = st["_envc_frame_g3_1"]
+                    v_p = _lcast(_a1093, jnp.int8)
+                    _a1094 = 0
+                    st["_envc_at_g3"] = _cast(_a1094, jnp.int8)
+                    _a1095 = False
+                    v__envc_seek = _lcast(_a1095, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1081,
-                    lambda: _then1082(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1091,
+                    lambda: _then1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                     lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 )
                 st = p_attach_to_bench_choice(st, v_p, 1)
-                _c1086 = _i32(st["_envc_at_g1"]) != 0
+                _c1096 = _i32(st["_envc_at_g1"]) != 0
 
-                def _then1087(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _then1097(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1088 = v_p
-                    st["_envc_frame_g3_1"] = _cast(_a1088, jnp.int8)
-                    _a1089 = v_k
-                    st["_envc_frame_g3_2"] = _cast(_a1089, jnp.int8)
-                    _a1090 = 1
-                    st["_envc_at_g3"] = _cast(_a1090, jnp.int8)
-                    _a1091 = False
-                    v__envc_run = _lcast(_a1091, jnp.bool_)
+                    _a1098 = v_p
+                    st["_envc_frame_g3_1"] = _cast(_a1098, jnp.int8)
+                    _a1099 = v_k
+                    st["_envc_frame_g3_2"] = _cast(_a1099, jnp.int8)
+                    _a1100 = 1
+                    st["_envc_at_g3"] = _cast(_a1100, jnp.int8)
+                    _a1101 = False
+                    v__envc_run = _lcast(_a1101, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
-                def _else1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
+                def _else1102(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1):
                     st = dict(st)
-                    _a1093 = True
-                    v__envc_run = _lcast(_a1093, jnp.bool_)
+                    _a1103 = True
+                    v__envc_run = _lcast(_a1103, jnp.bool_)
                     return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
                 st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch(
-                    _c1086,
-                    lambda: _then1087(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
-                    lambda: _else1092(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    _c1096,
+                    lambda: _then1097(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                    lambda: _else1102(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 )
                 return st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)
 
             st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1) = _branch_any(
-                _c1079,
-                lambda: _then1080(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
+                _c1089,
+                lambda: _then1090(st, v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
                 lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1)),
                 True,
                 (v_p, v__envc_run, v__envc_seek, v_k, v__envc_c1),
@@ -19121,8 +19261,8 @@ def p_attack_effect__16(st, v_p):
             return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
         st, (v_p, v__envc_run, v__envc_seek, v_k) = _branch_any(
-            _c1073,
-            lambda: _then1074(st, v_p, v__envc_run, v__envc_seek, v_k),
+            _c1083,
+            lambda: _then1084(st, v_p, v__envc_run, v__envc_seek, v_k),
             lambda: (st, (v_p, v__envc_run, v__envc_seek, v_k)),
             True,
             (v_p, v__envc_run, v__envc_seek, v_k),
@@ -19136,7 +19276,7 @@ def p_attack_effect__16(st, v_p):
         return st, (v_p, v__envc_run, v__envc_seek, v_k)
 
     st, (v_p, v__envc_run, v__envc_seek, v_k) = lax.fori_loop(
-        0, 3, _loop1072, (st, (v_p, v__envc_run, v__envc_seek, v_k))
+        0, 3, _loop1082, (st, (v_p, v__envc_run, v__envc_seek, v_k))
     )
     return st
 
@@ -19171,40 +19311,40 @@ def p_attack_effect__20(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1094 = v__envc_seek
+    _c1104 = v__envc_seek
 
-    def _then1095(st, v_p, v__envc_run, v__envc_seek):
+    def _then1105(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1096 = 0
-        st["_envc_at_g2"] = _cast(_a1096, jnp.int8)
-        _a1097 = False
-        v__envc_seek = _lcast(_a1097, jnp.bool_)
+        _a1106 = 0
+        st["_envc_at_g2"] = _cast(_a1106, jnp.int8)
+        _a1107 = False
+        v__envc_seek = _lcast(_a1107, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1094, lambda: _then1095(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1104, lambda: _then1105(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 50, False, True)
-    _c1098 = _i32(st["_envc_at_g1"]) != 0
+    _c1108 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1099(st, v_p, v__envc_run, v__envc_seek):
+    def _then1109(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1100 = 3
-        st["_envc_at_g2"] = _cast(_a1100, jnp.int8)
-        _a1101 = False
-        v__envc_run = _lcast(_a1101, jnp.bool_)
+        _a1110 = 3
+        st["_envc_at_g2"] = _cast(_a1110, jnp.int8)
+        _a1111 = False
+        v__envc_run = _lcast(_a1111, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1102(st, v_p, v__envc_run, v__envc_seek):
+    def _else1112(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1103 = True
-        v__envc_run = _lcast(_a1103, jnp.bool_)
+        _a1113 = True
+        v__envc_run = _lcast(_a1113, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1098,
-        lambda: _then1099(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1102(st, v_p, v__envc_run, v__envc_seek),
+        _c1108,
+        lambda: _then1109(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1112(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19295,58 +19435,6 @@ def p_attack_effect__31(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1104 = v__envc_seek
-
-    def _then1105(st, v_p, v__envc_run, v__envc_seek):
-        st = dict(st)
-        _a1106 = 0
-        st["_envc_at_g2"] = _cast(_a1106, jnp.int8)
-        _a1107 = False
-        v__envc_seek = _lcast(_a1107, jnp.bool_)
-        return st, (v_p, v__envc_run, v__envc_seek)
-
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1104, lambda: _then1105(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
-    )
-    st = p_damage_own_choice(st, v_p, 30, True)
-    _c1108 = _i32(st["_envc_at_g1"]) != 0
-
-    def _then1109(st, v_p, v__envc_run, v__envc_seek):
-        st = dict(st)
-        _a1110 = 4
-        st["_envc_at_g2"] = _cast(_a1110, jnp.int8)
-        _a1111 = False
-        v__envc_run = _lcast(_a1111, jnp.bool_)
-        return st, (v_p, v__envc_run, v__envc_seek)
-
-    def _else1112(st, v_p, v__envc_run, v__envc_seek):
-        st = dict(st)
-        _a1113 = True
-        v__envc_run = _lcast(_a1113, jnp.bool_)
-        return st, (v_p, v__envc_run, v__envc_seek)
-
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1108,
-        lambda: _then1109(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1112(st, v_p, v__envc_run, v__envc_seek),
-    )
-    return st
-
-
-def p_attack_effect__32(st, v_p):
-    """proc `attack_effect__32` (tcg.fills:24)"""
-    st = dict(st)
-    v_p = _lcast(v_p, jnp.int8)
-    st = p_damage_per_heads(st, 4, 50)
-    return st
-
-
-def p_attack_effect__33(st, v_p):
-    """proc `attack_effect__33` (tcg.fills:419)"""
-    st = dict(st)
-    v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1114 = v__envc_seek
 
     def _then1115(st, v_p, v__envc_run, v__envc_seek):
@@ -19360,12 +19448,12 @@ def p_attack_effect__33(st, v_p):
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
         _c1114, lambda: _then1115(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
-    st = p_damage_opponent_choice(st, v_p, 30, False, True)
+    st = p_damage_own_choice(st, v_p, 30, True)
     _c1118 = _i32(st["_envc_at_g1"]) != 0
 
     def _then1119(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1120 = 5
+        _a1120 = 4
         st["_envc_at_g2"] = _cast(_a1120, jnp.int8)
         _a1121 = False
         v__envc_run = _lcast(_a1121, jnp.bool_)
@@ -19385,8 +19473,16 @@ def p_attack_effect__33(st, v_p):
     return st
 
 
-def p_attack_effect__34(st, v_p):
-    """proc `attack_effect__34` (tcg.fills:58)"""
+def p_attack_effect__32(st, v_p):
+    """proc `attack_effect__32` (tcg.fills:24)"""
+    st = dict(st)
+    v_p = _lcast(v_p, jnp.int8)
+    st = p_damage_per_heads(st, 4, 50)
+    return st
+
+
+def p_attack_effect__33(st, v_p):
+    """proc `attack_effect__33` (tcg.fills:419)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
@@ -19404,12 +19500,12 @@ def p_attack_effect__34(st, v_p):
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
         _c1124, lambda: _then1125(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
-    st = p_switch_self(st, v_p)
+    st = p_damage_opponent_choice(st, v_p, 30, False, True)
     _c1128 = _i32(st["_envc_at_g1"]) != 0
 
     def _then1129(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1130 = 6
+        _a1130 = 5
         st["_envc_at_g2"] = _cast(_a1130, jnp.int8)
         _a1131 = False
         v__envc_run = _lcast(_a1131, jnp.bool_)
@@ -19429,6 +19525,50 @@ def p_attack_effect__34(st, v_p):
     return st
 
 
+def p_attack_effect__34(st, v_p):
+    """proc `attack_effect__34` (tcg.fills:58)"""
+    st = dict(st)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
+    _c1134 = v__envc_seek
+
+    def _then1135(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
+        _a1136 = 0
+        st["_envc_at_g2"] = _cast(_a1136, jnp.int8)
+        _a1137 = False
+        v__envc_seek = _lcast(_a1137, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(
+        _c1134, lambda: _then1135(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+    )
+    st = p_switch_self(st, v_p)
+    _c1138 = _i32(st["_envc_at_g1"]) != 0
+
+    def _then1139(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
+        _a1140 = 6
+        st["_envc_at_g2"] = _cast(_a1140, jnp.int8)
+        _a1141 = False
+        v__envc_run = _lcast(_a1141, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+
+    def _else1142(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
+        _a1143 = True
+        v__envc_run = _lcast(_a1143, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(
+        _c1138,
+        lambda: _then1139(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1142(st, v_p, v__envc_run, v__envc_seek),
+    )
+    return st
+
+
 def p_attack_effect__35(st, v_p):
     """proc `attack_effect__35` (tcg.fills:257)"""
     st = dict(st)
@@ -19441,10 +19581,10 @@ def p_attack_effect__36(st, v_p):
     """proc `attack_effect__36` (tcg.fills:64)"""
     st = dict(st)
     v_p = _lcast(v_p, jnp.int8)
-    _a1134 = 20
-    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1134, jnp.int16))
-    _a1135 = 1 + (1 - _i32(v_p))
-    st["_envc_until_barrier"] = st["_envc_until_barrier"].at[_i32(v_p)].set(_cast(_a1135, jnp.int8))
+    _a1144 = 20
+    st["barrier"] = _put(st["barrier"], _i32(v_p), _cast(_a1144, jnp.int16))
+    _a1145 = 1 + (1 - _i32(v_p))
+    st["_envc_until_barrier"] = _iset(st["_envc_until_barrier"], _i32(v_p), _cast(_a1145, jnp.int8))
     return st
 
 
@@ -19518,40 +19658,40 @@ def p_attack_effect__45(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1136 = v__envc_seek
+    _c1146 = v__envc_seek
 
-    def _then1137(st, v_p, v__envc_run, v__envc_seek):
+    def _then1147(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1138 = 0
-        st["_envc_at_g2"] = _cast(_a1138, jnp.int8)
-        _a1139 = False
-        v__envc_seek = _lcast(_a1139, jnp.bool_)
+        _a1148 = 0
+        st["_envc_at_g2"] = _cast(_a1148, jnp.int8)
+        _a1149 = False
+        v__envc_seek = _lcast(_a1149, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1136, lambda: _then1137(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1146, lambda: _then1147(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 30, True, True)
-    _c1140 = _i32(st["_envc_at_g1"]) != 0
+    _c1150 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1141(st, v_p, v__envc_run, v__envc_seek):
+    def _then1151(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1142 = 7
-        st["_envc_at_g2"] = _cast(_a1142, jnp.int8)
-        _a1143 = False
-        v__envc_run = _lcast(_a1143, jnp.bool_)
+        _a1152 = 7
+        st["_envc_at_g2"] = _cast(_a1152, jnp.int8)
+        _a1153 = False
+        v__envc_run = _lcast(_a1153, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1144(st, v_p, v__envc_run, v__envc_seek):
+    def _else1154(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1145 = True
-        v__envc_run = _lcast(_a1145, jnp.bool_)
+        _a1155 = True
+        v__envc_run = _lcast(_a1155, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1140,
-        lambda: _then1141(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1144(st, v_p, v__envc_run, v__envc_seek),
+        _c1150,
+        lambda: _then1151(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1154(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19570,40 +19710,40 @@ def p_attack_effect__47(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1146 = v__envc_seek
+    _c1156 = v__envc_seek
 
-    def _then1147(st, v_p, v__envc_run, v__envc_seek):
+    def _then1157(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1148 = 0
-        st["_envc_at_g2"] = _cast(_a1148, jnp.int8)
-        _a1149 = False
-        v__envc_seek = _lcast(_a1149, jnp.bool_)
+        _a1158 = 0
+        st["_envc_at_g2"] = _cast(_a1158, jnp.int8)
+        _a1159 = False
+        v__envc_seek = _lcast(_a1159, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1146, lambda: _then1147(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1156, lambda: _then1157(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1150 = _i32(st["_envc_at_g1"]) != 0
+    _c1160 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1151(st, v_p, v__envc_run, v__envc_seek):
+    def _then1161(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1152 = 8
-        st["_envc_at_g2"] = _cast(_a1152, jnp.int8)
-        _a1153 = False
-        v__envc_run = _lcast(_a1153, jnp.bool_)
+        _a1162 = 8
+        st["_envc_at_g2"] = _cast(_a1162, jnp.int8)
+        _a1163 = False
+        v__envc_run = _lcast(_a1163, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1154(st, v_p, v__envc_run, v__envc_seek):
+    def _else1164(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1155 = True
-        v__envc_run = _lcast(_a1155, jnp.bool_)
+        _a1165 = True
+        v__envc_run = _lcast(_a1165, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1150,
-        lambda: _then1151(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1154(st, v_p, v__envc_run, v__envc_seek),
+        _c1160,
+        lambda: _then1161(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1164(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19702,40 +19842,40 @@ def p_attack_effect__59(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1156 = v__envc_seek
+    _c1166 = v__envc_seek
 
-    def _then1157(st, v_p, v__envc_run, v__envc_seek):
+    def _then1167(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1158 = 0
-        st["_envc_at_g2"] = _cast(_a1158, jnp.int8)
-        _a1159 = False
-        v__envc_seek = _lcast(_a1159, jnp.bool_)
+        _a1168 = 0
+        st["_envc_at_g2"] = _cast(_a1168, jnp.int8)
+        _a1169 = False
+        v__envc_seek = _lcast(_a1169, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1156, lambda: _then1157(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1166, lambda: _then1167(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_copy_attack(st, v_p)
-    _c1160 = _i32(st["_envc_at_g1"]) != 0
+    _c1170 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1161(st, v_p, v__envc_run, v__envc_seek):
+    def _then1171(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1162 = 9
-        st["_envc_at_g2"] = _cast(_a1162, jnp.int8)
-        _a1163 = False
-        v__envc_run = _lcast(_a1163, jnp.bool_)
+        _a1172 = 9
+        st["_envc_at_g2"] = _cast(_a1172, jnp.int8)
+        _a1173 = False
+        v__envc_run = _lcast(_a1173, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1164(st, v_p, v__envc_run, v__envc_seek):
+    def _else1174(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1165 = True
-        v__envc_run = _lcast(_a1165, jnp.bool_)
+        _a1175 = True
+        v__envc_run = _lcast(_a1175, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1160,
-        lambda: _then1161(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1164(st, v_p, v__envc_run, v__envc_seek),
+        _c1170,
+        lambda: _then1171(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1174(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19786,50 +19926,50 @@ def p_attack_effect__65(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1166 = v__envc_run
+    _c1176 = v__envc_run
 
-    def _then1167(st, v_p, v__envc_run, v__envc_seek):
+    def _then1177(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
         st = p_discard_energy(st, v_p, 0, 1, 2)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1166, lambda: _then1167(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1176, lambda: _then1177(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
-    _c1168 = v__envc_seek
+    _c1178 = v__envc_seek
 
-    def _then1169(st, v_p, v__envc_run, v__envc_seek):
+    def _then1179(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1170 = 0
-        st["_envc_at_g2"] = _cast(_a1170, jnp.int8)
-        _a1171 = False
-        v__envc_seek = _lcast(_a1171, jnp.bool_)
+        _a1180 = 0
+        st["_envc_at_g2"] = _cast(_a1180, jnp.int8)
+        _a1181 = False
+        v__envc_seek = _lcast(_a1181, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1168, lambda: _then1169(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1178, lambda: _then1179(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 80, False, True)
-    _c1172 = _i32(st["_envc_at_g1"]) != 0
+    _c1182 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1173(st, v_p, v__envc_run, v__envc_seek):
+    def _then1183(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1174 = 10
-        st["_envc_at_g2"] = _cast(_a1174, jnp.int8)
-        _a1175 = False
-        v__envc_run = _lcast(_a1175, jnp.bool_)
+        _a1184 = 10
+        st["_envc_at_g2"] = _cast(_a1184, jnp.int8)
+        _a1185 = False
+        v__envc_run = _lcast(_a1185, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1176(st, v_p, v__envc_run, v__envc_seek):
+    def _else1186(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1177 = True
-        v__envc_run = _lcast(_a1177, jnp.bool_)
+        _a1187 = True
+        v__envc_run = _lcast(_a1187, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1172,
-        lambda: _then1173(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1176(st, v_p, v__envc_run, v__envc_seek),
+        _c1182,
+        lambda: _then1183(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1186(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19871,40 +20011,40 @@ def p_attack_effect__70(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1178 = v__envc_seek
+    _c1188 = v__envc_seek
 
-    def _then1179(st, v_p, v__envc_run, v__envc_seek):
+    def _then1189(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1180 = 0
-        st["_envc_at_g2"] = _cast(_a1180, jnp.int8)
-        _a1181 = False
-        v__envc_seek = _lcast(_a1181, jnp.bool_)
+        _a1190 = 0
+        st["_envc_at_g2"] = _cast(_a1190, jnp.int8)
+        _a1191 = False
+        v__envc_seek = _lcast(_a1191, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1178, lambda: _then1179(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1188, lambda: _then1189(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_opponent_choice(st, v_p, 20, True, True)
-    _c1182 = _i32(st["_envc_at_g1"]) != 0
+    _c1192 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1183(st, v_p, v__envc_run, v__envc_seek):
+    def _then1193(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1184 = 11
-        st["_envc_at_g2"] = _cast(_a1184, jnp.int8)
-        _a1185 = False
-        v__envc_run = _lcast(_a1185, jnp.bool_)
+        _a1194 = 11
+        st["_envc_at_g2"] = _cast(_a1194, jnp.int8)
+        _a1195 = False
+        v__envc_run = _lcast(_a1195, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1186(st, v_p, v__envc_run, v__envc_seek):
+    def _else1196(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1187 = True
-        v__envc_run = _lcast(_a1187, jnp.bool_)
+        _a1197 = True
+        v__envc_run = _lcast(_a1197, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1182,
-        lambda: _then1183(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1186(st, v_p, v__envc_run, v__envc_seek),
+        _c1192,
+        lambda: _then1193(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1196(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19923,40 +20063,40 @@ def p_attack_effect__72(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1188 = v__envc_seek
+    _c1198 = v__envc_seek
 
-    def _then1189(st, v_p, v__envc_run, v__envc_seek):
+    def _then1199(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1190 = 0
-        st["_envc_at_g2"] = _cast(_a1190, jnp.int8)
-        _a1191 = False
-        v__envc_seek = _lcast(_a1191, jnp.bool_)
+        _a1200 = 0
+        st["_envc_at_g2"] = _cast(_a1200, jnp.int8)
+        _a1201 = False
+        v__envc_seek = _lcast(_a1201, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1188, lambda: _then1189(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1198, lambda: _then1199(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_benched_choices(st, v_p, 2, 2)
-    _c1192 = _i32(st["_envc_at_g1"]) != 0
+    _c1202 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1193(st, v_p, v__envc_run, v__envc_seek):
+    def _then1203(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1194 = 12
-        st["_envc_at_g2"] = _cast(_a1194, jnp.int8)
-        _a1195 = False
-        v__envc_run = _lcast(_a1195, jnp.bool_)
+        _a1204 = 12
+        st["_envc_at_g2"] = _cast(_a1204, jnp.int8)
+        _a1205 = False
+        v__envc_run = _lcast(_a1205, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1196(st, v_p, v__envc_run, v__envc_seek):
+    def _else1206(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1197 = True
-        v__envc_run = _lcast(_a1197, jnp.bool_)
+        _a1207 = True
+        v__envc_run = _lcast(_a1207, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1192,
-        lambda: _then1193(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1196(st, v_p, v__envc_run, v__envc_seek),
+        _c1202,
+        lambda: _then1203(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1206(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -19991,40 +20131,40 @@ def p_attack_effect__76(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1198 = v__envc_seek
+    _c1208 = v__envc_seek
 
-    def _then1199(st, v_p, v__envc_run, v__envc_seek):
+    def _then1209(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1200 = 0
-        st["_envc_at_g2"] = _cast(_a1200, jnp.int8)
-        _a1201 = False
-        v__envc_seek = _lcast(_a1201, jnp.bool_)
+        _a1210 = 0
+        st["_envc_at_g2"] = _cast(_a1210, jnp.int8)
+        _a1211 = False
+        v__envc_seek = _lcast(_a1211, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1198, lambda: _then1199(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1208, lambda: _then1209(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_attach_to_bench_choice(st, v_p, 3)
-    _c1202 = _i32(st["_envc_at_g1"]) != 0
+    _c1212 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1203(st, v_p, v__envc_run, v__envc_seek):
+    def _then1213(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1204 = 13
-        st["_envc_at_g2"] = _cast(_a1204, jnp.int8)
-        _a1205 = False
-        v__envc_run = _lcast(_a1205, jnp.bool_)
+        _a1214 = 13
+        st["_envc_at_g2"] = _cast(_a1214, jnp.int8)
+        _a1215 = False
+        v__envc_run = _lcast(_a1215, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1206(st, v_p, v__envc_run, v__envc_seek):
+    def _else1216(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1207 = True
-        v__envc_run = _lcast(_a1207, jnp.bool_)
+        _a1217 = True
+        v__envc_run = _lcast(_a1217, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1202,
-        lambda: _then1203(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1206(st, v_p, v__envc_run, v__envc_seek),
+        _c1212,
+        lambda: _then1213(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1216(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20059,40 +20199,40 @@ def p_attack_effect__80(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1208 = v__envc_seek
+    _c1218 = v__envc_seek
 
-    def _then1209(st, v_p, v__envc_run, v__envc_seek):
+    def _then1219(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1210 = 0
-        st["_envc_at_g2"] = _cast(_a1210, jnp.int8)
-        _a1211 = False
-        v__envc_seek = _lcast(_a1211, jnp.bool_)
+        _a1220 = 0
+        st["_envc_at_g2"] = _cast(_a1220, jnp.int8)
+        _a1221 = False
+        v__envc_seek = _lcast(_a1221, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1208, lambda: _then1209(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+        _c1218, lambda: _then1219(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
     st = p_damage_own_choice(st, v_p, 20, False)
-    _c1212 = _i32(st["_envc_at_g1"]) != 0
+    _c1222 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1213(st, v_p, v__envc_run, v__envc_seek):
+    def _then1223(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1214 = 14
-        st["_envc_at_g2"] = _cast(_a1214, jnp.int8)
-        _a1215 = False
-        v__envc_run = _lcast(_a1215, jnp.bool_)
+        _a1224 = 14
+        st["_envc_at_g2"] = _cast(_a1224, jnp.int8)
+        _a1225 = False
+        v__envc_run = _lcast(_a1225, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
-    def _else1216(st, v_p, v__envc_run, v__envc_seek):
+    def _else1226(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1217 = True
-        v__envc_run = _lcast(_a1217, jnp.bool_)
+        _a1227 = True
+        v__envc_run = _lcast(_a1227, jnp.bool_)
         return st, (v_p, v__envc_run, v__envc_seek)
 
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1212,
-        lambda: _then1213(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1216(st, v_p, v__envc_run, v__envc_seek),
+        _c1222,
+        lambda: _then1223(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1226(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20222,50 +20362,6 @@ def p_attack_effect__96(st, v_p):
     v_p = _lcast(v_p, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1218 = v__envc_seek
-
-    def _then1219(st, v_p, v__envc_run, v__envc_seek):
-        st = dict(st)
-        _a1220 = 0
-        st["_envc_at_g2"] = _cast(_a1220, jnp.int8)
-        _a1221 = False
-        v__envc_seek = _lcast(_a1221, jnp.bool_)
-        return st, (v_p, v__envc_run, v__envc_seek)
-
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1218, lambda: _then1219(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
-    )
-    st = p_damage_opponent_choice(st, v_p, 10, False, True)
-    _c1222 = _i32(st["_envc_at_g1"]) != 0
-
-    def _then1223(st, v_p, v__envc_run, v__envc_seek):
-        st = dict(st)
-        _a1224 = 15
-        st["_envc_at_g2"] = _cast(_a1224, jnp.int8)
-        _a1225 = False
-        v__envc_run = _lcast(_a1225, jnp.bool_)
-        return st, (v_p, v__envc_run, v__envc_seek)
-
-    def _else1226(st, v_p, v__envc_run, v__envc_seek):
-        st = dict(st)
-        _a1227 = True
-        v__envc_run = _lcast(_a1227, jnp.bool_)
-        return st, (v_p, v__envc_run, v__envc_seek)
-
-    st, (v_p, v__envc_run, v__envc_seek) = _branch(
-        _c1222,
-        lambda: _then1223(st, v_p, v__envc_run, v__envc_seek),
-        lambda: _else1226(st, v_p, v__envc_run, v__envc_seek),
-    )
-    return st
-
-
-def p_attack_effect__97(st, v_p):
-    """proc `attack_effect__97` (tcg.fills:486)"""
-    st = dict(st)
-    v_p = _lcast(v_p, jnp.int8)
-    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
-    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     _c1228 = v__envc_seek
 
     def _then1229(st, v_p, v__envc_run, v__envc_seek):
@@ -20279,12 +20375,12 @@ def p_attack_effect__97(st, v_p):
     st, (v_p, v__envc_run, v__envc_seek) = _branch(
         _c1228, lambda: _then1229(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
     )
-    st = p_switch_opponent(st, v_p, True, False, False)
+    st = p_damage_opponent_choice(st, v_p, 10, False, True)
     _c1232 = _i32(st["_envc_at_g1"]) != 0
 
     def _then1233(st, v_p, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1234 = 16
+        _a1234 = 15
         st["_envc_at_g2"] = _cast(_a1234, jnp.int8)
         _a1235 = False
         v__envc_run = _lcast(_a1235, jnp.bool_)
@@ -20300,6 +20396,50 @@ def p_attack_effect__97(st, v_p):
         _c1232,
         lambda: _then1233(st, v_p, v__envc_run, v__envc_seek),
         lambda: _else1236(st, v_p, v__envc_run, v__envc_seek),
+    )
+    return st
+
+
+def p_attack_effect__97(st, v_p):
+    """proc `attack_effect__97` (tcg.fills:486)"""
+    st = dict(st)
+    v_p = _lcast(v_p, jnp.int8)
+    v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
+    v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
+    _c1238 = v__envc_seek
+
+    def _then1239(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
+        _a1240 = 0
+        st["_envc_at_g2"] = _cast(_a1240, jnp.int8)
+        _a1241 = False
+        v__envc_seek = _lcast(_a1241, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(
+        _c1238, lambda: _then1239(st, v_p, v__envc_run, v__envc_seek), lambda: (st, (v_p, v__envc_run, v__envc_seek))
+    )
+    st = p_switch_opponent(st, v_p, True, False, False)
+    _c1242 = _i32(st["_envc_at_g1"]) != 0
+
+    def _then1243(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
+        _a1244 = 16
+        st["_envc_at_g2"] = _cast(_a1244, jnp.int8)
+        _a1245 = False
+        v__envc_run = _lcast(_a1245, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+
+    def _else1246(st, v_p, v__envc_run, v__envc_seek):
+        st = dict(st)
+        _a1247 = True
+        v__envc_run = _lcast(_a1247, jnp.bool_)
+        return st, (v_p, v__envc_run, v__envc_seek)
+
+    st, (v_p, v__envc_run, v__envc_seek) = _branch(
+        _c1242,
+        lambda: _then1243(st, v_p, v__envc_run, v__envc_seek),
+        lambda: _else1246(st, v_p, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20344,54 +20484,54 @@ def p_ability_effect__2(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1238 = jnp.logical_or(
+    _c1248 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_s) == 0)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 17))
     )
 
-    def _then1239(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1249(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _c1240 = v__envc_seek
+        _c1250 = v__envc_seek
 
-        def _then1241(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1251(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1242 = 0
-            st["_envc_at_g2"] = _cast(_a1242, jnp.int8)
-            _a1243 = False
-            v__envc_seek = _lcast(_a1243, jnp.bool_)
+            _a1252 = 0
+            st["_envc_at_g2"] = _cast(_a1252, jnp.int8)
+            _a1253 = False
+            v__envc_seek = _lcast(_a1253, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1240,
-            lambda: _then1241(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1250,
+            lambda: _then1251(st, v_p, v_s, v__envc_run, v__envc_seek),
             lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         )
         st = p_switch_opponent(st, v_p, False, False, True)
-        _c1244 = _i32(st["_envc_at_g1"]) != 0
+        _c1254 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1245(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _then1255(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1246 = 17
-            st["_envc_at_g2"] = _cast(_a1246, jnp.int8)
-            _a1247 = False
-            v__envc_run = _lcast(_a1247, jnp.bool_)
+            _a1256 = 17
+            st["_envc_at_g2"] = _cast(_a1256, jnp.int8)
+            _a1257 = False
+            v__envc_run = _lcast(_a1257, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-        def _else1248(st, v_p, v_s, v__envc_run, v__envc_seek):
+        def _else1258(st, v_p, v_s, v__envc_run, v__envc_seek):
             st = dict(st)
-            _a1249 = True
-            v__envc_run = _lcast(_a1249, jnp.bool_)
+            _a1259 = True
+            v__envc_run = _lcast(_a1259, jnp.bool_)
             return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
         st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-            _c1244,
-            lambda: _then1245(st, v_p, v_s, v__envc_run, v__envc_seek),
-            lambda: _else1248(st, v_p, v_s, v__envc_run, v__envc_seek),
+            _c1254,
+            lambda: _then1255(st, v_p, v_s, v__envc_run, v__envc_seek),
+            lambda: _else1258(st, v_p, v_s, v__envc_run, v__envc_seek),
         )
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch_any(
-        _c1238,
-        lambda: _then1239(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1248,
+        lambda: _then1249(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
         True,
         (v_p, v_s, v__envc_run, v__envc_seek),
@@ -20430,42 +20570,42 @@ def p_ability_effect__5(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1250 = v__envc_seek
+    _c1260 = v__envc_seek
 
-    def _then1251(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1261(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1252 = 0
-        st["_envc_at_g2"] = _cast(_a1252, jnp.int8)
-        _a1253 = False
-        v__envc_seek = _lcast(_a1253, jnp.bool_)
+        _a1262 = 0
+        st["_envc_at_g2"] = _cast(_a1262, jnp.int8)
+        _a1263 = False
+        v__envc_seek = _lcast(_a1263, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1250,
-        lambda: _then1251(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1260,
+        lambda: _then1261(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_damage_opponent_choice(st, v_p, 20, False, False)
-    _c1254 = _i32(st["_envc_at_g1"]) != 0
+    _c1264 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1255(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1265(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1256 = 18
-        st["_envc_at_g2"] = _cast(_a1256, jnp.int8)
-        _a1257 = False
-        v__envc_run = _lcast(_a1257, jnp.bool_)
+        _a1266 = 18
+        st["_envc_at_g2"] = _cast(_a1266, jnp.int8)
+        _a1267 = False
+        v__envc_run = _lcast(_a1267, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1258(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1268(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1259 = True
-        v__envc_run = _lcast(_a1259, jnp.bool_)
+        _a1269 = True
+        v__envc_run = _lcast(_a1269, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1254,
-        lambda: _then1255(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1258(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1264,
+        lambda: _then1265(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1268(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20531,42 +20671,42 @@ def p_ability_effect__12(st, v_p, v_s):
     v_s = _lcast(v_s, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1260 = v__envc_seek
+    _c1270 = v__envc_seek
 
-    def _then1261(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1271(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1262 = 0
-        st["_envc_at_g2"] = _cast(_a1262, jnp.int8)
-        _a1263 = False
-        v__envc_seek = _lcast(_a1263, jnp.bool_)
+        _a1272 = 0
+        st["_envc_at_g2"] = _cast(_a1272, jnp.int8)
+        _a1273 = False
+        v__envc_seek = _lcast(_a1273, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1260,
-        lambda: _then1261(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1270,
+        lambda: _then1271(st, v_p, v_s, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_s, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1264 = _i32(st["_envc_at_g1"]) != 0
+    _c1274 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1265(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _then1275(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1266 = 19
-        st["_envc_at_g2"] = _cast(_a1266, jnp.int8)
-        _a1267 = False
-        v__envc_run = _lcast(_a1267, jnp.bool_)
+        _a1276 = 19
+        st["_envc_at_g2"] = _cast(_a1276, jnp.int8)
+        _a1277 = False
+        v__envc_run = _lcast(_a1277, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
-    def _else1268(st, v_p, v_s, v__envc_run, v__envc_seek):
+    def _else1278(st, v_p, v_s, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1269 = True
-        v__envc_run = _lcast(_a1269, jnp.bool_)
+        _a1279 = True
+        v__envc_run = _lcast(_a1279, jnp.bool_)
         return st, (v_p, v_s, v__envc_run, v__envc_seek)
 
     st, (v_p, v_s, v__envc_run, v__envc_seek) = _branch(
-        _c1264,
-        lambda: _then1265(st, v_p, v_s, v__envc_run, v__envc_seek),
-        lambda: _else1268(st, v_p, v_s, v__envc_run, v__envc_seek),
+        _c1274,
+        lambda: _then1275(st, v_p, v_s, v__envc_run, v__envc_seek),
+        lambda: _else1278(st, v_p, v_s, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20650,31 +20790,31 @@ def p_trainer_effect__3(st, v_p, v_target):
     v_going = _lcast(True, jnp.bool_)
     v_k = jnp.int32(0)
 
-    def _loop1270(i, carry):
+    def _loop1280(i, carry):
         st, (v_p, v_target, v_going, v_k) = dict(carry[0]), carry[1]
         v_k = i
-        _c1271 = v_going
+        _c1281 = v_going
 
-        def _then1272(st, v_p, v_target, v_going, v_k):
+        def _then1282(st, v_p, v_target, v_going, v_k):
             st = dict(st)
-            st, _r1274 = _randint(st, 0, 1)
-            _c1273 = _r1274 == 1
+            st, _r1284 = _randint(st, 0, 1)
+            _c1283 = _r1284 == 1
 
-            def _then1275(st, v_p, v_target, v_going, v_k):
+            def _then1285(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
                 st = p_attach_from_zone(st, v_p, v_target, 2, 1, False)
                 return st, (v_p, v_target, v_going, v_k)
 
-            def _else1276(st, v_p, v_target, v_going, v_k):
+            def _else1286(st, v_p, v_target, v_going, v_k):
                 st = dict(st)
-                _a1277 = False
-                v_going = _lcast(_a1277, jnp.bool_)
+                _a1287 = False
+                v_going = _lcast(_a1287, jnp.bool_)
                 return st, (v_p, v_target, v_going, v_k)
 
             st, (v_p, v_target, v_going, v_k) = _branch_any(
-                _c1273,
-                lambda: _then1275(st, v_p, v_target, v_going, v_k),
-                lambda: _else1276(st, v_p, v_target, v_going, v_k),
+                _c1283,
+                lambda: _then1285(st, v_p, v_target, v_going, v_k),
+                lambda: _else1286(st, v_p, v_target, v_going, v_k),
                 True,
                 (v_p, v_target, v_going, v_k),
                 (
@@ -20687,8 +20827,8 @@ def p_trainer_effect__3(st, v_p, v_target):
             return st, (v_p, v_target, v_going, v_k)
 
         st, (v_p, v_target, v_going, v_k) = _branch_any(
-            _c1271,
-            lambda: _then1272(st, v_p, v_target, v_going, v_k),
+            _c1281,
+            lambda: _then1282(st, v_p, v_target, v_going, v_k),
             lambda: (st, (v_p, v_target, v_going, v_k)),
             True,
             (v_p, v_target, v_going, v_k),
@@ -20703,7 +20843,7 @@ def p_trainer_effect__3(st, v_p, v_target):
 
     _, (st, (v_p, v_target, v_going, v_k)) = lax.while_loop(
         lambda c: (c[0] < 12) & c[1][1][2],
-        lambda c: (c[0] + 1, _loop1270(c[0], c[1])),
+        lambda c: (c[0] + 1, _loop1280(c[0], c[1])),
         (jnp.int32(0), (st, (v_p, v_target, v_going, v_k))),
     )
     return st
@@ -20752,42 +20892,42 @@ def p_trainer_effect__8(st, v_p, v_target):
     v_target = _lcast(v_target, jnp.int8)
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
-    _c1278 = v__envc_seek
+    _c1288 = v__envc_seek
 
-    def _then1279(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1289(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1280 = 0
-        st["_envc_at_g2"] = _cast(_a1280, jnp.int8)
-        _a1281 = False
-        v__envc_seek = _lcast(_a1281, jnp.bool_)
+        _a1290 = 0
+        st["_envc_at_g2"] = _cast(_a1290, jnp.int8)
+        _a1291 = False
+        v__envc_seek = _lcast(_a1291, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1278,
-        lambda: _then1279(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1288,
+        lambda: _then1289(st, v_p, v_target, v__envc_run, v__envc_seek),
         lambda: (st, (v_p, v_target, v__envc_run, v__envc_seek)),
     )
     st = p_switch_opponent(st, v_p, False, True, False)
-    _c1282 = _i32(st["_envc_at_g1"]) != 0
+    _c1292 = _i32(st["_envc_at_g1"]) != 0
 
-    def _then1283(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _then1293(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1284 = 20
-        st["_envc_at_g2"] = _cast(_a1284, jnp.int8)
-        _a1285 = False
-        v__envc_run = _lcast(_a1285, jnp.bool_)
+        _a1294 = 20
+        st["_envc_at_g2"] = _cast(_a1294, jnp.int8)
+        _a1295 = False
+        v__envc_run = _lcast(_a1295, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
-    def _else1286(st, v_p, v_target, v__envc_run, v__envc_seek):
+    def _else1296(st, v_p, v_target, v__envc_run, v__envc_seek):
         st = dict(st)
-        _a1287 = True
-        v__envc_run = _lcast(_a1287, jnp.bool_)
+        _a1297 = True
+        v__envc_run = _lcast(_a1297, jnp.bool_)
         return st, (v_p, v_target, v__envc_run, v__envc_seek)
 
     st, (v_p, v_target, v__envc_run, v__envc_seek) = _branch(
-        _c1282,
-        lambda: _then1283(st, v_p, v_target, v__envc_run, v__envc_seek),
-        lambda: _else1286(st, v_p, v_target, v__envc_run, v__envc_seek),
+        _c1292,
+        lambda: _then1293(st, v_p, v_target, v__envc_run, v__envc_seek),
+        lambda: _else1296(st, v_p, v_target, v__envc_run, v__envc_seek),
     )
     return st
 
@@ -20872,786 +21012,783 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
     v__envc_run = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_p_attack_effect__dispatch"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1288 = v__envc_run
+    _c1298 = v__envc_run
 
-    def _then1289(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1299(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1290 = _K34[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1290, jnp.int8)
+        _a1300 = _ix(_K34, _i32(v_effect))[0]
+        v_op_0 = _lcast(_a1300, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1288,
-        lambda: _then1289(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+        _c1298,
+        lambda: _then1299(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1291 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1292 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1293 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1294 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1295 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1296 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1297 = jnp.logical_or(
+    _c1301 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1302 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1303 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1304 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1305 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1306 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1307 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 1)),
     )
-    _c1298 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1299 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
-    _c1300 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1301 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1302 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1303 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
-    _c1304 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
-    _c1305 = jnp.logical_or(
+    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1309 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9))
+    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1313 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13))
+    _c1314 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 14))
+    _c1315 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 2)),
     )
-    _c1306 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
-    _c1307 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
-    _c1308 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
-    _c1309 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
-    _c1310 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
-    _c1311 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
-    _c1312 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
-    _c1313 = jnp.logical_or(
+    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 16))
+    _c1317 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 17))
+    _c1318 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 18))
+    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 19))
+    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 20))
+    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 21))
+    _c1322 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 22))
+    _c1323 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 23)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 3)),
     )
-    _c1314 = jnp.logical_or(
+    _c1324 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 24)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 4)),
     )
-    _c1315 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
-    _c1316 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
-    _c1317 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
-    _c1318 = jnp.logical_or(
+    _c1325 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 25))
+    _c1326 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 26))
+    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 27))
+    _c1328 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 28)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 5)),
     )
-    _c1319 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
-    _c1320 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
-    _c1321 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
-    _c1322 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
-    _c1323 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
-    _c1324 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
-    _c1325 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
-    _c1326 = jnp.logical_or(
+    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 29))
+    _c1330 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 30))
+    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 31))
+    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 32))
+    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 33))
+    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 34))
+    _c1335 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 35))
+    _c1336 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 36)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 6)),
     )
-    _c1327 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
-    _c1328 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
-    _c1329 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
-    _c1330 = jnp.logical_or(
+    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 37))
+    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 38))
+    _c1339 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 39))
+    _c1340 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 40)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 7)),
     )
-    _c1331 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
-    _c1332 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
-    _c1333 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
-    _c1334 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
-    _c1335 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
-    _c1336 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
-    _c1337 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
-    _c1338 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
-    _c1339 = jnp.logical_or(
+    _c1341 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 41))
+    _c1342 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 42))
+    _c1343 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 43))
+    _c1344 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 44))
+    _c1345 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 45))
+    _c1346 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 46))
+    _c1347 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 47))
+    _c1348 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 48))
+    _c1349 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 49)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 8)),
     )
-    _c1340 = v__envc_run
+    _c1350 = v__envc_run
 
-    def _then1341(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1351(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_heal(st, v_p, 0, _K35[_i32(v_effect)][0])
+        st = p_heal(st, v_p, 0, _ix(_K35, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1342(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_pokemon_from_deck(st, v_p, _K36[_i32(v_effect)][0])
+        st = p_pokemon_from_deck(st, v_p, _ix(_K36, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1343(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_afflict_opponent(st, v_p, _K37[_i32(v_effect)][0])
+        st = p_afflict_opponent(st, v_p, _ix(_K37, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1344(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1345(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_on_heads(st, _K38[_i32(v_effect)][0])
+        st = p_bonus_on_heads(st, _ix(_K38, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1346(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_per_heads(st, _K39[_i32(v_effect)][0], _K40[_i32(v_effect)][0])
+        st = p_damage_per_heads(st, _ix(_K39, _i32(v_effect))[0], _ix(_K40, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1347(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1357(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg1 = _lcast(0, jnp.int8)
-        _c1348 = v__envc_run
+        _c1358 = v__envc_run
 
-        def _then1349(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1350 = _K41[_i32(v_effect)][0]
-            v__envc_arg1 = _lcast(_a1350, jnp.int8)
+            _a1360 = _ix(_K41, _i32(v_effect))[0]
+            v__envc_arg1 = _lcast(_a1360, jnp.int8)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1348,
-            lambda: _then1349(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1358,
+            lambda: _then1359(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
-        _c1351 = v__envc_seek
+        _c1361 = v__envc_seek
 
-        def _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1362(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1353 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1353, jnp.int8)
-            _a1354 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1354, jnp.int8)
-            _a1355 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1355, jnp.int8)
-            _a1356 = False
-            v__envc_seek = _lcast(_a1356, jnp.bool_)
+            _a1363 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1363, jnp.int8)
+            _a1364 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1364, jnp.int8)
+            _a1365 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1365, jnp.int8)
+            _a1366 = False
+            v__envc_seek = _lcast(_a1366, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1351,
-            lambda: _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1361,
+            lambda: _then1362(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)),
         )
         st = p_attach_to_bench_choice(st, v_p, v__envc_arg1)
-        _c1357 = _i32(st["_envc_at_g1"]) != 0
+        _c1367 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _then1368(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1359 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1359, jnp.int8)
-            _a1360 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1360, jnp.int8)
-            _a1361 = 1
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1361, jnp.int8)
-            _a1362 = False
-            v__envc_run = _lcast(_a1362, jnp.bool_)
+            _a1369 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1369, jnp.int8)
+            _a1370 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1370, jnp.int8)
+            _a1371 = 1
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1371, jnp.int8)
+            _a1372 = False
+            v__envc_run = _lcast(_a1372, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
-        def _else1363(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
+        def _else1373(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1):
             st = dict(st)
-            _a1364 = True
-            v__envc_run = _lcast(_a1364, jnp.bool_)
+            _a1374 = True
+            v__envc_run = _lcast(_a1374, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1) = _branch(
-            _c1357,
-            lambda: _then1358(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
-            lambda: _else1363(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            _c1367,
+            lambda: _then1368(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
+            lambda: _else1373(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg1),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1365(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_nothing_on_tails(st)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1366(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_discard_energy(st, v_p, 0, _K42[_i32(v_effect)][0], _K43[_i32(v_effect)][0])
+        st = p_discard_energy(st, v_p, 0, _ix(_K42, _i32(v_effect))[0], _ix(_K43, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_hinder_defending(
-            st, v_p, _K44[_i32(v_effect)][0], _K45[_i32(v_effect)][0], _K46[_i32(v_effect)][0], _K47[_i32(v_effect)][0]
+            st,
+            v_p,
+            _ix(_K44, _i32(v_effect))[0],
+            _ix(_K45, _i32(v_effect))[0],
+            _ix(_K46, _i32(v_effect))[0],
+            _ix(_K47, _i32(v_effect))[0],
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1368(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_self(st, v_p, _K48[_i32(v_effect)][0])
+        st = p_damage_self(st, v_p, _ix(_K48, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_if_extra_energy(st, v_p, _K49[_i32(v_effect)][0], _K50[_i32(v_effect)][0], _K51[_i32(v_effect)][0])
+        st = p_bonus_if_extra_energy(
+            st, v_p, _ix(_K49, _i32(v_effect))[0], _ix(_K50, _i32(v_effect))[0], _ix(_K51, _i32(v_effect))[0]
+        )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_block_supporters(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1371(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_if_all_heads(st, 2, 80)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg2 = _lcast(0, jnp.int16)
         v__envc_arg3 = _lcast(False, jnp.bool_)
-        _c1373 = v__envc_run
-
-        def _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
-            st = dict(st)
-            _a1375 = _K52[_i32(v_effect)][0]
-            v__envc_arg2 = _lcast(_a1375, jnp.int16)
-            _a1376 = _K53[_i32(v_effect)][0]
-            v__envc_arg3 = _lcast(_a1376, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1373,
-            lambda: _then1374(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
-        )
-        _c1377 = v__envc_seek
-
-        def _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
-            st = dict(st)
-            _a1379 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1379, jnp.int8)
-            _a1380 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1380, jnp.int8)
-            _a1381 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1381, jnp.int8)
-            _a1382 = False
-            v__envc_seek = _lcast(_a1382, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
-            _c1377,
-            lambda: _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
-        )
-        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
-        _c1383 = _i32(st["_envc_at_g1"]) != 0
+        _c1383 = v__envc_run
 
         def _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
             st = dict(st)
-            _a1385 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1385, jnp.int8)
-            _a1386 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1386, jnp.int8)
-            _a1387 = 2
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1387, jnp.int8)
-            _a1388 = False
-            v__envc_run = _lcast(_a1388, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
-
-        def _else1389(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
-            st = dict(st)
-            _a1390 = True
-            v__envc_run = _lcast(_a1390, jnp.bool_)
+            _a1385 = _ix(_K52, _i32(v_effect))[0]
+            v__envc_arg2 = _lcast(_a1385, jnp.int16)
+            _a1386 = _ix(_K53, _i32(v_effect))[0]
+            v__envc_arg3 = _lcast(_a1386, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
             _c1383,
             lambda: _then1384(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
-            lambda: _else1389(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
+        )
+        _c1387 = v__envc_seek
+
+        def _then1388(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1389 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1389, jnp.int8)
+            _a1390 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1390, jnp.int8)
+            _a1391 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1391, jnp.int8)
+            _a1392 = False
+            v__envc_seek = _lcast(_a1392, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+            _c1387,
+            lambda: _then1388(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)),
+        )
+        st = p_damage_opponent_choice(st, v_p, v__envc_arg2, v__envc_arg3, True)
+        _c1393 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1395 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1395, jnp.int8)
+            _a1396 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1396, jnp.int8)
+            _a1397 = 2
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1397, jnp.int8)
+            _a1398 = False
+            v__envc_run = _lcast(_a1398, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        def _else1399(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3):
+            st = dict(st)
+            _a1400 = True
+            v__envc_run = _lcast(_a1400, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3) = _branch(
+            _c1393,
+            lambda: _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
+            lambda: _else1399(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg2, v__envc_arg3),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_discard_opponent_energy(st, v_p, _K54[_i32(v_effect)][0])
+        st = p_discard_opponent_energy(st, v_p, _ix(_K54, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1392(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 2)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_opponent_bench(st, v_p, _K55[_i32(v_effect)][0])
+        st = p_damage_opponent_bench(st, v_p, _ix(_K55, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_if(st, v_p, _K56[_i32(v_effect)][0], _K57[_i32(v_effect)][0])
+        st = p_bonus_if(st, v_p, _ix(_K56, _i32(v_effect))[0], _ix(_K57, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_all_energy(st, v_p, 0)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_per_bench_type(st, v_p, _K58[_i32(v_effect)][0], 30)
+        st = p_damage_per_bench_type(st, v_p, _ix(_K58, _i32(v_effect))[0], 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1397(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_or_recoil(st, v_p, 40, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg4 = _lcast(0, jnp.int16)
         v__envc_arg5 = _lcast(False, jnp.bool_)
-        _c1399 = v__envc_run
-
-        def _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1401 = _K59[_i32(v_effect)][0]
-            v__envc_arg4 = _lcast(_a1401, jnp.int16)
-            _a1402 = _K60[_i32(v_effect)][0]
-            v__envc_arg5 = _lcast(_a1402, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1399,
-            lambda: _then1400(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
-        )
-        _c1403 = v__envc_seek
-
-        def _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1405 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1405, jnp.int8)
-            _a1406 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1406, jnp.int8)
-            _a1407 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1407, jnp.int8)
-            _a1408 = False
-            v__envc_seek = _lcast(_a1408, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
-            _c1403,
-            lambda: _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
-        )
-        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
-        _c1409 = _i32(st["_envc_at_g1"]) != 0
+        _c1409 = v__envc_run
 
         def _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
             st = dict(st)
-            _a1411 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1411, jnp.int8)
-            _a1412 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1412, jnp.int8)
-            _a1413 = 3
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1413, jnp.int8)
-            _a1414 = False
-            v__envc_run = _lcast(_a1414, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
-
-        def _else1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
-            st = dict(st)
-            _a1416 = True
-            v__envc_run = _lcast(_a1416, jnp.bool_)
+            _a1411 = _ix(_K59, _i32(v_effect))[0]
+            v__envc_arg4 = _lcast(_a1411, jnp.int16)
+            _a1412 = _ix(_K60, _i32(v_effect))[0]
+            v__envc_arg5 = _lcast(_a1412, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
             _c1409,
             lambda: _then1410(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
-            lambda: _else1415(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
+        )
+        _c1413 = v__envc_seek
+
+        def _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1415 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1415, jnp.int8)
+            _a1416 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1416, jnp.int8)
+            _a1417 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1417, jnp.int8)
+            _a1418 = False
+            v__envc_seek = _lcast(_a1418, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+            _c1413,
+            lambda: _then1414(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)),
+        )
+        st = p_damage_own_choice(st, v_p, v__envc_arg4, v__envc_arg5)
+        _c1419 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1420(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1421 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1421, jnp.int8)
+            _a1422 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1422, jnp.int8)
+            _a1423 = 3
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1423, jnp.int8)
+            _a1424 = False
+            v__envc_run = _lcast(_a1424, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        def _else1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5):
+            st = dict(st)
+            _a1426 = True
+            v__envc_run = _lcast(_a1426, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5) = _branch(
+            _c1419,
+            lambda: _then1420(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
+            lambda: _else1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg4, v__envc_arg5),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1418 = v__envc_seek
+        _c1428 = v__envc_seek
 
-        def _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1429(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1420 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1420, jnp.int8)
-            _a1421 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1421, jnp.int8)
-            _a1422 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1422, jnp.int8)
-            _a1423 = False
-            v__envc_seek = _lcast(_a1423, jnp.bool_)
+            _a1430 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1430, jnp.int8)
+            _a1431 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1431, jnp.int8)
+            _a1432 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1432, jnp.int8)
+            _a1433 = False
+            v__envc_seek = _lcast(_a1433, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1418,
-            lambda: _then1419(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1428,
+            lambda: _then1429(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_self(st, v_p)
-        _c1424 = _i32(st["_envc_at_g1"]) != 0
+        _c1434 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1426 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1426, jnp.int8)
-            _a1427 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1427, jnp.int8)
-            _a1428 = 4
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1428, jnp.int8)
-            _a1429 = False
-            v__envc_run = _lcast(_a1429, jnp.bool_)
+            _a1436 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1436, jnp.int8)
+            _a1437 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1437, jnp.int8)
+            _a1438 = 4
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1438, jnp.int8)
+            _a1439 = False
+            v__envc_run = _lcast(_a1439, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1431 = True
-            v__envc_run = _lcast(_a1431, jnp.bool_)
+            _a1441 = True
+            v__envc_run = _lcast(_a1441, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1424,
-            lambda: _then1425(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1430(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1434,
+            lambda: _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1440(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_bonus_per_opponent_energy(st, v_p, _K61[_i32(v_effect)][0])
+        st = p_bonus_per_opponent_energy(st, v_p, _ix(_K61, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1433(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_protect_all(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_drain(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         v__envc_arg6 = _lcast(False, jnp.bool_)
         v__envc_arg7 = _lcast(False, jnp.bool_)
-        _c1436 = v__envc_run
-
-        def _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1438 = _K62[_i32(v_effect)][0]
-            v__envc_arg6 = _lcast(_a1438, jnp.bool_)
-            _a1439 = _K63[_i32(v_effect)][0]
-            v__envc_arg7 = _lcast(_a1439, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1436,
-            lambda: _then1437(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
-        )
-        _c1440 = v__envc_seek
-
-        def _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1442 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1442, jnp.int8)
-            _a1443 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1443, jnp.int8)
-            _a1444 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1444, jnp.int8)
-            _a1445 = False
-            v__envc_seek = _lcast(_a1445, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-
-        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
-            _c1440,
-            lambda: _then1441(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
-            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
-        )
-        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
-        _c1446 = _i32(st["_envc_at_g1"]) != 0
+        _c1446 = v__envc_run
 
         def _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
             st = dict(st)
-            _a1448 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1448, jnp.int8)
-            _a1449 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1449, jnp.int8)
-            _a1450 = 5
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1450, jnp.int8)
-            _a1451 = False
-            v__envc_run = _lcast(_a1451, jnp.bool_)
-            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
-
-        def _else1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
-            st = dict(st)
-            _a1453 = True
-            v__envc_run = _lcast(_a1453, jnp.bool_)
+            _a1448 = _ix(_K62, _i32(v_effect))[0]
+            v__envc_arg6 = _lcast(_a1448, jnp.bool_)
+            _a1449 = _ix(_K63, _i32(v_effect))[0]
+            v__envc_arg7 = _lcast(_a1449, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
             _c1446,
             lambda: _then1447(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
-            lambda: _else1452(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
+        )
+        _c1450 = v__envc_seek
+
+        def _then1451(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1452 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1452, jnp.int8)
+            _a1453 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1453, jnp.int8)
+            _a1454 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1454, jnp.int8)
+            _a1455 = False
+            v__envc_seek = _lcast(_a1455, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
+            _c1450,
+            lambda: _then1451(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)),
+        )
+        st = p_switch_opponent(st, v_p, v__envc_arg6, v__envc_arg7, False)
+        _c1456 = _i32(st["_envc_at_g1"]) != 0
+
+        def _then1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1458 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1458, jnp.int8)
+            _a1459 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1459, jnp.int8)
+            _a1460 = 5
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1460, jnp.int8)
+            _a1461 = False
+            v__envc_run = _lcast(_a1461, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+
+        def _else1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7):
+            st = dict(st)
+            _a1463 = True
+            v__envc_run = _lcast(_a1463, jnp.bool_)
+            return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7)
+
+        st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7) = _branch(
+            _c1456,
+            lambda: _then1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
+            lambda: _else1462(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v__envc_arg6, v__envc_arg7),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1454(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_named_from_deck_to_bench(st, v_p, 12)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1455(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_bonus_per_bench_named(st, v_p, 8, 50)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_attach_from_zone(st, v_p, 0, _K64[_i32(v_effect)][0], 1, True)
+        st = p_attach_from_zone(st, v_p, 0, _ix(_K64, _i32(v_effect))[0], 1, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_random_hits(st, v_p, 4, _K65[_i32(v_effect)][0])
+        st = p_random_hits(st, v_p, 4, _ix(_K65, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_discard_opponent_hand_card(st, v_p, _K66[_i32(v_effect)][0])
+        st = p_discard_opponent_hand_card(st, v_p, _ix(_K66, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_damage_until_tails(st, _K67[_i32(v_effect)][0], _K68[_i32(v_effect)][0])
+        st = p_damage_until_tails(st, _ix(_K67, _i32(v_effect))[0], _ix(_K68, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1462 = v__envc_seek
+        _c1472 = v__envc_seek
 
-        def _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1464 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1464, jnp.int8)
-            _a1465 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1465, jnp.int8)
-            _a1466 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1466, jnp.int8)
-            _a1467 = False
-            v__envc_seek = _lcast(_a1467, jnp.bool_)
+            _a1474 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1474, jnp.int8)
+            _a1475 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1475, jnp.int8)
+            _a1476 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1476, jnp.int8)
+            _a1477 = False
+            v__envc_seek = _lcast(_a1477, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1462,
-            lambda: _then1463(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1472,
+            lambda: _then1473(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_copy_attack(st, v_p)
-        _c1468 = _i32(st["_envc_at_g1"]) != 0
+        _c1478 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1470 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1470, jnp.int8)
-            _a1471 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1471, jnp.int8)
-            _a1472 = 6
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1472, jnp.int8)
-            _a1473 = False
-            v__envc_run = _lcast(_a1473, jnp.bool_)
+            _a1480 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1480, jnp.int8)
+            _a1481 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1481, jnp.int8)
+            _a1482 = 6
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1482, jnp.int8)
+            _a1483 = False
+            v__envc_run = _lcast(_a1483, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1475 = True
-            v__envc_run = _lcast(_a1475, jnp.bool_)
+            _a1485 = True
+            v__envc_run = _lcast(_a1485, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1468,
-            lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1474(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1478,
+            lambda: _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1484(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_active_to_deck(st, v_p, True)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1477(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_protect(st, v_p, _K69[_i32(v_effect)][0], _K70[_i32(v_effect)][0])
+        st = p_protect(st, v_p, _ix(_K69, _i32(v_effect))[0], _ix(_K70, _i32(v_effect))[0])
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1480 = v__envc_seek
+        _c1490 = v__envc_seek
 
-        def _then1481(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1482 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1482, jnp.int8)
-            _a1483 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1483, jnp.int8)
-            _a1484 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1484, jnp.int8)
-            _a1485 = False
-            v__envc_seek = _lcast(_a1485, jnp.bool_)
+            _a1492 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1492, jnp.int8)
+            _a1493 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1493, jnp.int8)
+            _a1494 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1494, jnp.int8)
+            _a1495 = False
+            v__envc_seek = _lcast(_a1495, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1480,
-            lambda: _then1481(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1490,
+            lambda: _then1491(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_attach_to_benched_choices(st, v_p, 2, 2)
-        _c1486 = _i32(st["_envc_at_g1"]) != 0
+        _c1496 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1488 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1488, jnp.int8)
-            _a1489 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1489, jnp.int8)
-            _a1490 = 7
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1490, jnp.int8)
-            _a1491 = False
-            v__envc_run = _lcast(_a1491, jnp.bool_)
+            _a1498 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1498, jnp.int8)
+            _a1499 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1499, jnp.int8)
+            _a1500 = 7
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1500, jnp.int8)
+            _a1501 = False
+            v__envc_run = _lcast(_a1501, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1493 = True
-            v__envc_run = _lcast(_a1493, jnp.bool_)
+            _a1503 = True
+            v__envc_run = _lcast(_a1503, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1486,
-            lambda: _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1492(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1496,
+            lambda: _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_self(st, v_p, 1)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1495(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_boost_next_turn(st, v_p, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_burn_opponent_on_heads(st, v_p)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_discard_deck_tops(st, 5)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_sweets_relay(st, v_p, 20)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_damage_per_relay(st, v_p, 40)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1500(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_counter_damage(st, v_p, 30)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_on_heads(st, v_p, 0, 60)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1503 = v__envc_seek
+        _c1513 = v__envc_seek
 
-        def _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1505 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
-            v_effect = _lcast(_a1505, jnp.int8)
-            _a1506 = st["_envc_frame_p23_attack_effect__dispatch__p"]
-            v_p = _lcast(_a1506, jnp.int8)
-            _a1507 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1507, jnp.int8)
-            _a1508 = False
-            v__envc_seek = _lcast(_a1508, jnp.bool_)
+            _a1515 = st["_envc_frame_p23_attack_effect__dispatch__effect"]
+            v_effect = _lcast(_a1515, jnp.int8)
+            _a1516 = st["_envc_frame_p23_attack_effect__dispatch__p"]
+            v_p = _lcast(_a1516, jnp.int8)
+            _a1517 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1517, jnp.int8)
+            _a1518 = False
+            v__envc_seek = _lcast(_a1518, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1503,
-            lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1513,
+            lambda: _then1514(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_attack_effect__16(st, v_p)
-        _c1509 = _i32(st["_envc_at_g3"]) != 0
+        _c1519 = _i32(st["_envc_at_g3"]) != 0
 
-        def _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1520(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1511 = v_effect
-            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1511, jnp.int8)
-            _a1512 = v_p
-            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1512, jnp.int8)
-            _a1513 = 8
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1513, jnp.int8)
-            _a1514 = False
-            v__envc_run = _lcast(_a1514, jnp.bool_)
+            _a1521 = v_effect
+            st["_envc_frame_p23_attack_effect__dispatch__effect"] = _cast(_a1521, jnp.int8)
+            _a1522 = v_p
+            st["_envc_frame_p23_attack_effect__dispatch__p"] = _cast(_a1522, jnp.int8)
+            _a1523 = 8
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1523, jnp.int8)
+            _a1524 = False
+            v__envc_run = _lcast(_a1524, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _else1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1516 = True
-            v__envc_run = _lcast(_a1516, jnp.bool_)
+            _a1526 = True
+            v__envc_run = _lcast(_a1526, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1509,
-            lambda: _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1515(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1519,
+            lambda: _then1520(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1525(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1517(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+    def _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1518 = _i32(v_op_0) == 50
+        _c1528 = _i32(v_op_0) == 50
 
-        def _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
+        def _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
             st = p_attack_effect__36(st, v_p)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1518,
-            lambda: _then1519(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            _c1528,
+            lambda: _then1529(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1291,
-            _c1292,
-            _c1293,
-            _c1294,
-            _c1295,
-            _c1296,
-            _c1297,
-            _c1298,
-            _c1299,
-            _c1300,
             _c1301,
             _c1302,
             _c1303,
@@ -21692,59 +21829,69 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
             _c1338,
             _c1339,
             _c1340,
+            _c1341,
+            _c1342,
+            _c1343,
+            _c1344,
+            _c1345,
+            _c1346,
+            _c1347,
+            _c1348,
+            _c1349,
+            _c1350,
         ),
         (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1341(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1342(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1343(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1344(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1345(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1346(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1347(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1365(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1366(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1367(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1368(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1369(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1370(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1371(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1372(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1391(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1392(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1393(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1394(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1395(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1396(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1397(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1398(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1417(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1432(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1433(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1434(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1435(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1454(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1455(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1456(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1457(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1458(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1459(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1460(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1461(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1476(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1477(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1478(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1479(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1494(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1495(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1496(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1497(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1498(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1499(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1500(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1501(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1502(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1517(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1351(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1352(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1353(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1354(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1355(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1356(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1357(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1375(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1376(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1377(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1378(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1379(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1380(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1381(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1382(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1401(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1402(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1403(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1404(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1405(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1406(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1407(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1408(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1427(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1442(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1443(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1444(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1445(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1464(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1465(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1466(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1467(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1468(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1469(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1470(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1471(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1486(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1487(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1488(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1489(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1504(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1505(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1506(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1507(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1508(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1509(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1510(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1511(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1512(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1527(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -21808,85 +21955,85 @@ def p_attack_effect__dispatch(st, v_effect, v_p):
         ),
     )
     v_op_1 = _lcast(0, jnp.int8)
-    _c1520 = v__envc_run
+    _c1530 = v__envc_run
 
-    def _then1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
-        _a1522 = _K34[_i32(v_effect)][1]
-        v_op_1 = _lcast(_a1522, jnp.int8)
+        _a1532 = _ix(_K34, _i32(v_effect))[1]
+        v_op_1 = _lcast(_a1532, jnp.int8)
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch(
-        _c1520,
-        lambda: _then1521(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1530,
+        lambda: _then1531(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
     )
-    _c1523 = jnp.logical_or(
+    _c1533 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_1) == 15)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_p_attack_effect__dispatch"]) == 9)),
     )
 
-    def _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
+    def _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1):
         st = dict(st)
         v__envc_arg8 = _lcast(0, jnp.int16)
         v__envc_arg9 = _lcast(False, jnp.bool_)
-        _c1525 = v__envc_run
+        _c1535 = v__envc_run
 
-        def _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1527 = _K52[_i32(v_effect)][1]
-            v__envc_arg8 = _lcast(_a1527, jnp.int16)
-            _a1528 = _K53[_i32(v_effect)][1]
-            v__envc_arg9 = _lcast(_a1528, jnp.bool_)
+            _a1537 = _ix(_K52, _i32(v_effect))[1]
+            v__envc_arg8 = _lcast(_a1537, jnp.int16)
+            _a1538 = _ix(_K53, _i32(v_effect))[1]
+            v__envc_arg9 = _lcast(_a1538, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1525,
-            lambda: _then1526(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1535,
+            lambda: _then1536(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
         )
-        _c1529 = v__envc_seek
+        _c1539 = v__envc_seek
 
-        def _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1540(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1531 = 0
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1531, jnp.int8)
-            _a1532 = False
-            v__envc_seek = _lcast(_a1532, jnp.bool_)
+            _a1541 = 0
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1541, jnp.int8)
+            _a1542 = False
+            v__envc_seek = _lcast(_a1542, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1529,
-            lambda: _then1530(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1539,
+            lambda: _then1540(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
             lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)),
         )
         st = p_damage_opponent_choice(st, v_p, v__envc_arg8, v__envc_arg9, True)
-        _c1533 = _i32(st["_envc_at_g1"]) != 0
+        _c1543 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _then1544(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1535 = 9
-            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1535, jnp.int8)
-            _a1536 = False
-            v__envc_run = _lcast(_a1536, jnp.bool_)
+            _a1545 = 9
+            st["_envc_at_p_attack_effect__dispatch"] = _cast(_a1545, jnp.int8)
+            _a1546 = False
+            v__envc_run = _lcast(_a1546, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
-        def _else1537(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
+        def _else1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9):
             st = dict(st)
-            _a1538 = True
-            v__envc_run = _lcast(_a1538, jnp.bool_)
+            _a1548 = True
+            v__envc_run = _lcast(_a1548, jnp.bool_)
             return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9)
 
         st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9) = _branch(
-            _c1533,
-            lambda: _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
-            lambda: _else1537(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            _c1543,
+            lambda: _then1544(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
+            lambda: _else1547(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1, v__envc_arg8, v__envc_arg9),
         )
         return st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)
 
     st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1) = _branch_any(
-        _c1523,
-        lambda: _then1524(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
+        _c1533,
+        lambda: _then1534(st, v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
         lambda: (st, (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1)),
         True,
         (v_effect, v_p, v__envc_run, v__envc_seek, v_op_0, v_op_1),
@@ -21911,251 +22058,251 @@ def p_ability_effect__dispatch(st, v_effect, v_p, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_g3"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g3"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1539 = v__envc_run
+    _c1549 = v__envc_run
 
-    def _then1540(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1550(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1541 = _K71[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1541, jnp.int8)
+        _a1551 = _ix(_K71, _i32(v_effect))[0]
+        v_op_0 = _lcast(_a1551, jnp.int8)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1539,
-        lambda: _then1540(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+        _c1549,
+        lambda: _then1550(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1542 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1543 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1544 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1545 = jnp.logical_or(
+    _c1552 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1553 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1554 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1555 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 2))
     )
-    _c1546 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1547 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1548 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
-    _c1549 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
-    _c1550 = jnp.logical_or(
+    _c1556 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1557 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1558 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7))
+    _c1559 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 8))
+    _c1560 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 9)), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 3))
     )
-    _c1551 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
-    _c1552 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
-    _c1553 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
-    _c1554 = jnp.logical_or(
+    _c1561 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 10))
+    _c1562 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 11))
+    _c1563 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 12))
+    _c1564 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 13)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g3"]) == 4)),
     )
 
-    def _then1555(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1565(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_all(st, v_p, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1556(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1566(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1557(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
+        st = p_cut_damage(st, v_p, _ix(_K72, _i32(v_effect))[0], _ix(_K73, _i32(v_effect))[0])
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1558(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1559 = v__envc_seek
+        _c1569 = v__envc_seek
 
-        def _then1560(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1561 = 0
-            st["_envc_at_g3"] = _cast(_a1561, jnp.int8)
-            _a1562 = False
-            v__envc_seek = _lcast(_a1562, jnp.bool_)
+            _a1571 = 0
+            st["_envc_at_g3"] = _cast(_a1571, jnp.int8)
+            _a1572 = False
+            v__envc_seek = _lcast(_a1572, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1559,
-            lambda: _then1560(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1569,
+            lambda: _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_damage_opponent_choice(st, v_p, 20, False, False)
-        _c1563 = _i32(st["_envc_at_g1"]) != 0
+        _c1573 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1574(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1565 = 2
-            st["_envc_at_g3"] = _cast(_a1565, jnp.int8)
-            _a1566 = False
-            v__envc_run = _lcast(_a1566, jnp.bool_)
+            _a1575 = 2
+            st["_envc_at_g3"] = _cast(_a1575, jnp.int8)
+            _a1576 = False
+            v__envc_run = _lcast(_a1576, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _else1577(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1568 = True
-            v__envc_run = _lcast(_a1568, jnp.bool_)
+            _a1578 = True
+            v__envc_run = _lcast(_a1578, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1563,
-            lambda: _then1564(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1573,
+            lambda: _then1574(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1577(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(
             st,
             v_p,
-            jnp.where((_i32(_K74[_i32(v_effect)][0]) == 2), _i32(v_s), _i32(_K75[_i32(v_effect)][0])),
-            _K76[_i32(v_effect)][0],
+            jnp.where((_i32(_ix(_K74, _i32(v_effect))[0]) == 2), _i32(v_s), _i32(_ix(_K75, _i32(v_effect))[0])),
+            _ix(_K76, _i32(v_effect))[0],
             1,
-            _K77[_i32(v_effect)][0],
+            _ix(_K77, _i32(v_effect))[0],
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1580(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1571(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_afflict_opponent_on_heads(st, v_p, 1)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_poison_opponent_from(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1574 = v__envc_seek
+        _c1584 = v__envc_seek
 
-        def _then1575(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        def _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1576 = 0
-            st["_envc_at_g3"] = _cast(_a1576, jnp.int8)
-            _a1577 = False
-            v__envc_seek = _lcast(_a1577, jnp.bool_)
+            _a1586 = 0
+            st["_envc_at_g3"] = _cast(_a1586, jnp.int8)
+            _a1587 = False
+            v__envc_seek = _lcast(_a1587, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1574,
-            lambda: _then1575(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1584,
+            lambda: _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1578 = _i32(st["_envc_at_g1"]) != 0
-
-        def _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1580 = 3
-            st["_envc_at_g3"] = _cast(_a1580, jnp.int8)
-            _a1581 = False
-            v__envc_run = _lcast(_a1581, jnp.bool_)
-            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-
-        def _else1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1583 = True
-            v__envc_run = _lcast(_a1583, jnp.bool_)
-            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-
-        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1578,
-            lambda: _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-        )
-        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_look_at_deck(st, v_p, 1)
-        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_heal_on_attach(st, v_p, v_s, 4, 20)
-        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        st = p_hit_on_attach(st, v_p, 6, 20)
-        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
-
-    def _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
-        st = dict(st)
-        _c1588 = v__envc_seek
+        _c1588 = _i32(st["_envc_at_g1"]) != 0
 
         def _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1590 = 0
+            _a1590 = 3
             st["_envc_at_g3"] = _cast(_a1590, jnp.int8)
             _a1591 = False
-            v__envc_seek = _lcast(_a1591, jnp.bool_)
+            v__envc_run = _lcast(_a1591, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+
+        def _else1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1593 = True
+            v__envc_run = _lcast(_a1593, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
             _c1588,
             lambda: _then1589(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
+            lambda: _else1592(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
-        st = p_ability_effect__2(st, v_p, v_s)
-        _c1592 = _i32(st["_envc_at_g2"]) != 0
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
-            st = dict(st)
-            _a1594 = 4
-            st["_envc_at_g3"] = _cast(_a1594, jnp.int8)
-            _a1595 = False
-            v__envc_run = _lcast(_a1595, jnp.bool_)
-            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+    def _then1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_look_at_deck(st, v_p, 1)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+    def _then1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_heal_on_attach(st, v_p, v_s, 4, 20)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        st = p_hit_on_attach(st, v_p, 6, 20)
+        return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+
+    def _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+        st = dict(st)
+        _c1598 = v__envc_seek
+
+        def _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1597 = True
-            v__envc_run = _lcast(_a1597, jnp.bool_)
+            _a1600 = 0
+            st["_envc_at_g3"] = _cast(_a1600, jnp.int8)
+            _a1601 = False
+            v__envc_seek = _lcast(_a1601, jnp.bool_)
             return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1592,
-            lambda: _then1593(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            _c1598,
+            lambda: _then1599(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
+        )
+        st = p_ability_effect__2(st, v_p, v_s)
+        _c1602 = _i32(st["_envc_at_g2"]) != 0
+
+        def _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1604 = 4
+            st["_envc_at_g3"] = _cast(_a1604, jnp.int8)
+            _a1605 = False
+            v__envc_run = _lcast(_a1605, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+
+        def _else1606(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0):
+            st = dict(st)
+            _a1607 = True
+            v__envc_run = _lcast(_a1607, jnp.bool_)
+            return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
+
+        st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _branch(
+            _c1602,
+            lambda: _then1603(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1606(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1542,
-            _c1543,
-            _c1544,
-            _c1545,
-            _c1546,
-            _c1547,
-            _c1548,
-            _c1549,
-            _c1550,
-            _c1551,
             _c1552,
             _c1553,
             _c1554,
+            _c1555,
+            _c1556,
+            _c1557,
+            _c1558,
+            _c1559,
+            _c1560,
+            _c1561,
+            _c1562,
+            _c1563,
+            _c1564,
         ),
         (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1555(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1556(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1557(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1558(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1569(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1570(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1571(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1572(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1573(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1584(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1585(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1586(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1587(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1565(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1566(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1567(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1568(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1579(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1580(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1581(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1582(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1583(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1594(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1595(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1596(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1597(st, v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -22191,29 +22338,29 @@ def p_ability_effect__dispatch__1(st, v_effect, v_p, v_s):
     v_effect = _lcast(v_effect, jnp.int8)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    v_op_0 = _lcast(_K78[_i32(v_effect)][0], jnp.int8)
-    _c1598 = _i32(v_op_0) == 1
-    _c1599 = _i32(v_op_0) == 2
+    v_op_0 = _lcast(_ix(_K78, _i32(v_effect))[0], jnp.int8)
+    _c1608 = _i32(v_op_0) == 1
+    _c1609 = _i32(v_op_0) == 2
 
-    def _then1600(st, v_effect, v_p, v_s, v_op_0):
+    def _then1610(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_heal_on_attach(st, v_p, v_s, 4, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1601(st, v_effect, v_p, v_s, v_op_0):
+    def _then1611(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_hit_on_attach(st, v_p, 6, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first(
         (
-            _c1598,
-            _c1599,
+            _c1608,
+            _c1609,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1600(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1601(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1610(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1611(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
     )
@@ -22226,29 +22373,29 @@ def p_ability_effect__dispatch__2(st, v_effect, v_p, v_s):
     v_effect = _lcast(v_effect, jnp.int8)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    v_op_0 = _lcast(_K79[_i32(v_effect)][0], jnp.int8)
-    _c1602 = _i32(v_op_0) == 1
-    _c1603 = _i32(v_op_0) == 2
+    v_op_0 = _lcast(_ix(_K79, _i32(v_effect))[0], jnp.int8)
+    _c1612 = _i32(v_op_0) == 1
+    _c1613 = _i32(v_op_0) == 2
 
-    def _then1604(st, v_effect, v_p, v_s, v_op_0):
+    def _then1614(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_strike_back(st, v_s, 20)
         return st, (v_effect, v_p, v_s, v_op_0)
 
-    def _then1605(st, v_effect, v_p, v_s, v_op_0):
+    def _then1615(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
-        st = p_cut_damage(st, v_p, _K72[_i32(v_effect)][0], _K73[_i32(v_effect)][0])
+        st = p_cut_damage(st, v_p, _ix(_K72, _i32(v_effect))[0], _ix(_K73, _i32(v_effect))[0])
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _select_first_any(
         (
-            _c1602,
-            _c1603,
+            _c1612,
+            _c1613,
         ),
         (st, (v_effect, v_p, v_s, v_op_0)),
         (
-            lambda: _then1604(st, v_effect, v_p, v_s, v_op_0),
-            lambda: _then1605(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1614(st, v_effect, v_p, v_s, v_op_0),
+            lambda: _then1615(st, v_effect, v_p, v_s, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         (
@@ -22271,16 +22418,16 @@ def p_ability_effect__dispatch__3(st, v_effect, v_p, v_s):
     v_effect = _lcast(v_effect, jnp.int8)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    v_op_0 = _lcast(_K80[_i32(v_effect)][0], jnp.int8)
-    _c1606 = _i32(v_op_0) == 1
+    v_op_0 = _lcast(_ix(_K80, _i32(v_effect))[0], jnp.int8)
+    _c1616 = _i32(v_op_0) == 1
 
-    def _then1607(st, v_effect, v_p, v_s, v_op_0):
+    def _then1617(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_lock_opponent_supporters(st, v_p, v_s)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch(
-        _c1606, lambda: _then1607(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
+        _c1616, lambda: _then1617(st, v_effect, v_p, v_s, v_op_0), lambda: (st, (v_effect, v_p, v_s, v_op_0))
     )
     return st
 
@@ -22291,17 +22438,17 @@ def p_ability_effect__dispatch__4(st, v_effect, v_p, v_s):
     v_effect = _lcast(v_effect, jnp.int8)
     v_p = _lcast(v_p, jnp.int8)
     v_s = _lcast(v_s, jnp.int8)
-    v_op_0 = _lcast(_K81[_i32(v_effect)][0], jnp.int8)
-    _c1608 = _i32(v_op_0) == 1
+    v_op_0 = _lcast(_ix(_K81, _i32(v_effect))[0], jnp.int8)
+    _c1618 = _i32(v_op_0) == 1
 
-    def _then1609(st, v_effect, v_p, v_s, v_op_0):
+    def _then1619(st, v_effect, v_p, v_s, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_s, 3, 1, True)
         return st, (v_effect, v_p, v_s, v_op_0)
 
     st, (v_effect, v_p, v_s, v_op_0) = _branch_any(
-        _c1608,
-        lambda: _then1609(st, v_effect, v_p, v_s, v_op_0),
+        _c1618,
+        lambda: _then1619(st, v_effect, v_p, v_s, v_op_0),
         lambda: (st, (v_effect, v_p, v_s, v_op_0)),
         True,
         (v_effect, v_p, v_s, v_op_0),
@@ -22324,192 +22471,192 @@ def p_trainer_effect__dispatch(st, v_effect, v_p, v_target):
     v__envc_run = _lcast((_i32(st["_envc_at_g2"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_g2"]) != 0), jnp.bool_)
     v_op_0 = _lcast(0, jnp.int8)
-    _c1610 = v__envc_run
+    _c1620 = v__envc_run
 
-    def _then1611(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1621(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _a1612 = _K82[_i32(v_effect)][0]
-        v_op_0 = _lcast(_a1612, jnp.int8)
+        _a1622 = _ix(_K82, _i32(v_effect))[0]
+        v_op_0 = _lcast(_a1622, jnp.int8)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-        _c1610,
-        lambda: _then1611(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+        _c1620,
+        lambda: _then1621(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
     )
-    _c1613 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
-    _c1614 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
-    _c1615 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
-    _c1616 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
-    _c1617 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
-    _c1618 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
-    _c1619 = jnp.logical_or(
+    _c1623 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 1))
+    _c1624 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 2))
+    _c1625 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 3))
+    _c1626 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 4))
+    _c1627 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 5))
+    _c1628 = jnp.logical_and(v__envc_run, (_i32(v_op_0) == 6))
+    _c1629 = jnp.logical_or(
         jnp.logical_and(v__envc_run, (_i32(v_op_0) == 7)),
         jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_g2"]) == 21)),
     )
-    _c1620 = _i32(v_op_0) == 8
-    _c1621 = _i32(v_op_0) == 9
-    _c1622 = _i32(v_op_0) == 10
-    _c1623 = _i32(v_op_0) == 11
-    _c1624 = _i32(v_op_0) == 12
-    _c1625 = _i32(v_op_0) == 13
-    _c1626 = _i32(v_op_0) == 14
-    _c1627 = _i32(v_op_0) == 15
-    _c1628 = _i32(v_op_0) == 16
+    _c1630 = _i32(v_op_0) == 8
+    _c1631 = _i32(v_op_0) == 9
+    _c1632 = _i32(v_op_0) == 10
+    _c1633 = _i32(v_op_0) == 11
+    _c1634 = _i32(v_op_0) == 12
+    _c1635 = _i32(v_op_0) == 13
+    _c1636 = _i32(v_op_0) == 14
+    _c1637 = _i32(v_op_0) == 15
+    _c1638 = _i32(v_op_0) == 16
 
-    def _then1629(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_play_as_pokemon(st, v_p, 40, 9)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1630(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1640(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal_type(st, v_p, v_target, 0, 50)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1631(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_named_attack_bonus(st, 9, 10, 11, 30)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1632(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_active_to_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1633(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_attack_bonus(st, 10)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1634(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_attach_from_zone(st, v_p, v_target, 5, 1, True)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1635(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1645(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
-        _c1636 = v__envc_seek
+        _c1646 = v__envc_seek
 
-        def _then1637(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1638 = 0
-            st["_envc_at_g2"] = _cast(_a1638, jnp.int8)
-            _a1639 = False
-            v__envc_seek = _lcast(_a1639, jnp.bool_)
+            _a1648 = 0
+            st["_envc_at_g2"] = _cast(_a1648, jnp.int8)
+            _a1649 = False
+            v__envc_seek = _lcast(_a1649, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1636,
-            lambda: _then1637(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1646,
+            lambda: _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
             lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         )
         st = p_switch_opponent(st, v_p, False, True, False)
-        _c1640 = _i32(st["_envc_at_g1"]) != 0
+        _c1650 = _i32(st["_envc_at_g1"]) != 0
 
-        def _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1642 = 21
-            st["_envc_at_g2"] = _cast(_a1642, jnp.int8)
-            _a1643 = False
-            v__envc_run = _lcast(_a1643, jnp.bool_)
+            _a1652 = 21
+            st["_envc_at_g2"] = _cast(_a1652, jnp.int8)
+            _a1653 = False
+            v__envc_run = _lcast(_a1653, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-        def _else1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+        def _else1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
             st = dict(st)
-            _a1645 = True
-            v__envc_run = _lcast(_a1645, jnp.bool_)
+            _a1655 = True
+            v__envc_run = _lcast(_a1655, jnp.bool_)
             return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
         st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _branch(
-            _c1640,
-            lambda: _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _else1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            _c1650,
+            lambda: _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _else1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         )
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_move_bench_energy(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_heal(st, v_p, v_target, 20)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1648(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_add_retreat_discount(st, 1)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_see_opponent_hand(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_look_at_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_basic_from_deck(st, v_p)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1652(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_opponent_hand_into_deck(st, v_p, 3)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_draw_cards(st, v_p, 2)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
-    def _then1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
+    def _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0):
         st = dict(st)
         st = p_trainer_effect__3(st, v_p, v_target)
         return st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)
 
     st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0) = _select_first_any(
         (
-            _c1613,
-            _c1614,
-            _c1615,
-            _c1616,
-            _c1617,
-            _c1618,
-            _c1619,
-            _c1620,
-            _c1621,
-            _c1622,
             _c1623,
             _c1624,
             _c1625,
             _c1626,
             _c1627,
             _c1628,
+            _c1629,
+            _c1630,
+            _c1631,
+            _c1632,
+            _c1633,
+            _c1634,
+            _c1635,
+            _c1636,
+            _c1637,
+            _c1638,
         ),
         (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
-            lambda: _then1629(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1630(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1631(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1632(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1633(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1634(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1635(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1646(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1647(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1648(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1649(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1650(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1651(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1652(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1653(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
-            lambda: _then1654(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1639(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1640(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1641(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1642(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1643(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1644(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1645(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1656(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1657(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1658(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1659(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1660(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1661(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1662(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1663(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
+            lambda: _then1664(st, v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0),
         ),
         lambda: (st, (v_effect, v_p, v_target, v__envc_run, v__envc_seek, v_op_0)),
         (
@@ -22551,104 +22698,104 @@ def p__envc_run_play_trainer(st, v_h, v_target):
     v__envc_seek = _lcast((_i32(st["_envc_at_a_play_trainer"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
-    _c1655 = v__envc_run
+    _c1665 = v__envc_run
 
-    def _then1656(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+    def _then1666(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
         st = dict(st)
-        _a1657 = st["current_player"]
-        v_p = _lcast(_a1657, jnp.int8)
-        _f1658 = _i32(v_h)
-        _f1659 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 30, _f1658, _f1659)
-        _a1660 = _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]
-        v_c = _lcast(_a1660, jnp.int16)
-        _f1661 = _i32(v_h)
-        _f1662 = _get(st["hand"], _i32(v_p))["len"]
-        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 31, _f1661, _f1662)
-        _f1663 = _i32(v_h)
-        _l1664 = _remove_at(_get(st["hand"], _i32(v_p)), _f1663)
-        st["hand"] = _set(st["hand"], _i32(v_p), _l1664)
+        _a1667 = st["current_player"]
+        v_p = _lcast(_a1667, jnp.int8)
+        _f1668 = _i32(v_h)
+        _f1669 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 30, _f1668, _f1669)
+        _a1670 = _ix(_get(st["hand"], _i32(v_p))["items"], _i32(v_h))
+        v_c = _lcast(_a1670, jnp.int16)
+        _f1671 = _i32(v_h)
+        _f1672 = _get(st["hand"], _i32(v_p))["len"]
+        st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 31, _f1671, _f1672)
+        _f1673 = _i32(v_h)
+        _l1674 = _remove_at(_get(st["hand"], _i32(v_p)), _f1673)
+        st["hand"] = _set(st["hand"], _i32(v_p), _l1674)
         st = _fault_at(st, (_get(st["discard"], _i32(v_p))["len"] >= 20), 32, 0, 0)
-        _l1665 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
-        st["discard"] = _set(st["discard"], _i32(v_p), _l1665)
-        _a1666 = v_c
-        st["playing"] = _cast(_a1666, jnp.int16)
-        _c1667 = _K5[_i32(v_c)] == 1
+        _l1675 = _push(_get(st["discard"], _i32(v_p)), _cast(v_c, jnp.int16))
+        st["discard"] = _set(st["discard"], _i32(v_p), _l1675)
+        _a1676 = v_c
+        st["playing"] = _cast(_a1676, jnp.int16)
+        _c1677 = _ix(_K5, _i32(v_c)) == 1
 
-        def _then1668(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
+        def _then1678(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c):
             st = dict(st)
-            _a1669 = True
-            st["supporter"] = _cast(_a1669, jnp.bool_)
+            _a1679 = True
+            st["supporter"] = _cast(_a1679, jnp.bool_)
             return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
         st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-            _c1667,
-            lambda: _then1668(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+            _c1677,
+            lambda: _then1678(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
             lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
         )
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c) = _branch(
-        _c1655,
-        lambda: _then1656(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
+        _c1665,
+        lambda: _then1666(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1670 = v__envc_run
+    _c1680 = v__envc_run
 
-    def _then1671(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1681(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1672 = _K4[_i32(v_c)]
-        v__envc_arg1 = _lcast(_a1672, jnp.int8)
+        _a1682 = _ix(_K4, _i32(v_c))
+        v__envc_arg1 = _lcast(_a1682, jnp.int8)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1670,
-        lambda: _then1671(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1680,
+        lambda: _then1681(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
     )
-    _c1673 = v__envc_seek
+    _c1683 = v__envc_seek
 
-    def _then1674(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1684(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1675 = st["_envc_frame_a12_play_trainer__p"]
-        v_p = _lcast(_a1675, jnp.int8)
-        _a1676 = 0
-        st["_envc_at_a_play_trainer"] = _cast(_a1676, jnp.int8)
-        _a1677 = False
-        v__envc_seek = _lcast(_a1677, jnp.bool_)
+        _a1685 = st["_envc_frame_a12_play_trainer__p"]
+        v_p = _lcast(_a1685, jnp.int8)
+        _a1686 = 0
+        st["_envc_at_a_play_trainer"] = _cast(_a1686, jnp.int8)
+        _a1687 = False
+        v__envc_seek = _lcast(_a1687, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch(
-        _c1673,
-        lambda: _then1674(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1683,
+        lambda: _then1684(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         lambda: (st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)),
     )
     st = p_trainer_effect__dispatch(st, v__envc_arg1, v_p, v_target)
-    _c1678 = _i32(st["_envc_at_g2"]) != 0
+    _c1688 = _i32(st["_envc_at_g2"]) != 0
 
-    def _then1679(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _then1689(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1680 = v_p
-        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1680, jnp.int8)
-        _a1681 = 1
-        st["_envc_at_a_play_trainer"] = _cast(_a1681, jnp.int8)
-        _a1682 = False
-        v__envc_run = _lcast(_a1682, jnp.bool_)
+        _a1690 = v_p
+        st["_envc_frame_a12_play_trainer__p"] = _cast(_a1690, jnp.int8)
+        _a1691 = 1
+        st["_envc_at_a_play_trainer"] = _cast(_a1691, jnp.int8)
+        _a1692 = False
+        v__envc_run = _lcast(_a1692, jnp.bool_)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
-    def _else1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
+    def _else1693(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1):
         st = dict(st)
-        _a1684 = True
-        v__envc_run = _lcast(_a1684, jnp.bool_)
+        _a1694 = True
+        v__envc_run = _lcast(_a1694, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1)
 
     st, (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1) = _branch_any(
-        _c1678,
-        lambda: _then1679(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
-        lambda: _else1683(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        _c1688,
+        lambda: _then1689(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
+        lambda: _else1693(st, v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         False,
         (v_h, v_target, v__envc_run, v__envc_seek, v_p, v_c, v__envc_arg1),
         (
@@ -22671,77 +22818,77 @@ def p__envc_run_use_ability(st, v_s):
     v__envc_run = _lcast((_i32(st["_envc_at_a_use_ability"]) == 0), jnp.bool_)
     v__envc_seek = _lcast((_i32(st["_envc_at_a_use_ability"]) != 0), jnp.bool_)
     v_p = _lcast(0, jnp.int8)
-    _c1685 = v__envc_run
+    _c1695 = v__envc_run
 
-    def _then1686(st, v_s, v__envc_run, v__envc_seek, v_p):
+    def _then1696(st, v_s, v__envc_run, v__envc_seek, v_p):
         st = dict(st)
-        _a1687 = st["current_player"]
-        v_p = _lcast(_a1687, jnp.int8)
-        _a1688 = True
-        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1688, jnp.bool_))
+        _a1697 = st["current_player"]
+        v_p = _lcast(_a1697, jnp.int8)
+        _a1698 = True
+        st["ability_used"] = _put(st["ability_used"], (_i32(v_p), _i32(v_s)), _cast(_a1698, jnp.bool_))
         return st, (v_s, v__envc_run, v__envc_seek, v_p)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p) = _branch(
-        _c1685,
-        lambda: _then1686(st, v_s, v__envc_run, v__envc_seek, v_p),
+        _c1695,
+        lambda: _then1696(st, v_s, v__envc_run, v__envc_seek, v_p),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p)),
     )
     v__envc_arg1 = _lcast(0, jnp.int8)
-    _c1689 = v__envc_run
+    _c1699 = v__envc_run
 
-    def _then1690(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1700(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1691 = _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])]
-        v__envc_arg1 = _lcast(_a1691, jnp.int8)
+        _a1701 = _ix(_K26, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s))))
+        v__envc_arg1 = _lcast(_a1701, jnp.int8)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1689,
-        lambda: _then1690(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1699,
+        lambda: _then1700(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
     )
-    _c1692 = v__envc_seek
+    _c1702 = v__envc_seek
 
-    def _then1693(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1703(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1694 = st["_envc_frame_a11_use_ability__p"]
-        v_p = _lcast(_a1694, jnp.int8)
-        _a1695 = 0
-        st["_envc_at_a_use_ability"] = _cast(_a1695, jnp.int8)
-        _a1696 = False
-        v__envc_seek = _lcast(_a1696, jnp.bool_)
+        _a1704 = st["_envc_frame_a11_use_ability__p"]
+        v_p = _lcast(_a1704, jnp.int8)
+        _a1705 = 0
+        st["_envc_at_a_use_ability"] = _cast(_a1705, jnp.int8)
+        _a1706 = False
+        v__envc_seek = _lcast(_a1706, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch(
-        _c1692,
-        lambda: _then1693(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1702,
+        lambda: _then1703(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         lambda: (st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)),
     )
     st = p_ability_effect__dispatch(st, v__envc_arg1, v_p, v_s)
-    _c1697 = _i32(st["_envc_at_g3"]) != 0
+    _c1707 = _i32(st["_envc_at_g3"]) != 0
 
-    def _then1698(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _then1708(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1699 = v_p
-        st["_envc_frame_a11_use_ability__p"] = _cast(_a1699, jnp.int8)
-        _a1700 = 1
-        st["_envc_at_a_use_ability"] = _cast(_a1700, jnp.int8)
-        _a1701 = False
-        v__envc_run = _lcast(_a1701, jnp.bool_)
+        _a1709 = v_p
+        st["_envc_frame_a11_use_ability__p"] = _cast(_a1709, jnp.int8)
+        _a1710 = 1
+        st["_envc_at_a_use_ability"] = _cast(_a1710, jnp.int8)
+        _a1711 = False
+        v__envc_run = _lcast(_a1711, jnp.bool_)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
-    def _else1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
+    def _else1712(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1):
         st = dict(st)
-        _a1703 = True
-        v__envc_run = _lcast(_a1703, jnp.bool_)
+        _a1713 = True
+        v__envc_run = _lcast(_a1713, jnp.bool_)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1)
 
     st, (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1) = _branch_any(
-        _c1697,
-        lambda: _then1698(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
-        lambda: _else1702(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        _c1707,
+        lambda: _then1708(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
+        lambda: _else1712(st, v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         False,
         (v_s, v__envc_run, v__envc_seek, v_p, v__envc_arg1),
         (
@@ -22764,63 +22911,68 @@ def p__envc_run_attack(st, v_a):
     v_p = _lcast(0, jnp.int8)
     v_c = _lcast(0, jnp.int16)
     v_hits = _lcast(True, jnp.bool_)
-    _c1704 = v__envc_run
+    _c1714 = v__envc_run
 
-    def _then1705(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1715(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _a1706 = st["current_player"]
-        v_p = _lcast(_a1706, jnp.int8)
-        _a1707 = st["card"][_i32(v_p)][0]
-        v_c = _lcast(_a1707, jnp.int16)
-        _c1708 = st["condition"][_i32(v_p)] == 3
+        _a1716 = st["current_player"]
+        v_p = _lcast(_a1716, jnp.int8)
+        _a1717 = _ix(st["card"], _i32(v_p))[0]
+        v_c = _lcast(_a1717, jnp.int16)
+        _c1718 = _ix(st["condition"], _i32(v_p)) == 3
 
-        def _then1709(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1719(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            st, _r1710 = _randint(st, 0, 1)
-            _a1711 = _r1710 == 1
-            v_hits = _lcast(_a1711, jnp.bool_)
+            st, _r1720 = _randint(st, 0, 1)
+            _a1721 = _r1720 == 1
+            v_hits = _lcast(_a1721, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1708,
-            lambda: _then1709(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1718,
+            lambda: _then1719(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-        _c1704,
-        lambda: _then1705(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1714,
+        lambda: _then1715(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
     )
-    _c1712 = jnp.logical_or(
+    _c1722 = jnp.logical_or(
         jnp.logical_and(v__envc_run, v_hits), jnp.logical_and(v__envc_seek, (_i32(st["_envc_at_a_attack"]) == 1))
     )
 
-    def _then1713(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1723(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
-        _c1714 = v__envc_run
+        _c1724 = v__envc_run
 
-        def _then1715(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1725(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1716 = jnp.maximum(_i32(jnp.where((_i32(v_a) == 0), _i32(_K15[_i32(v_c)]), _i32(_K16[_i32(v_c)]))), 0)
-            st["dmg"] = _cast(_a1716, jnp.int16)
-            _a1717 = v_a
-            st["attack_index"] = _cast(_a1717, jnp.int8)
-            _a1718 = True
-            st["attacking"] = _cast(_a1718, jnp.bool_)
-            _c1719 = jnp.logical_and(
-                st["occupied"][(1 - _i32(v_p))][0], (_K24[_i32(_K25[_i32(st["card"][(1 - _i32(v_p))][0])])] == 1)
+            _a1726 = jnp.maximum(
+                _i32(jnp.where((_i32(v_a) == 0), _i32(_ix(_K15, _i32(v_c))), _i32(_ix(_K16, _i32(v_c))))), 0
+            )
+            st["dmg"] = _cast(_a1726, jnp.int16)
+            _a1727 = v_a
+            st["attack_index"] = _cast(_a1727, jnp.int8)
+            _a1728 = True
+            st["attacking"] = _cast(_a1728, jnp.bool_)
+            _c1729 = jnp.logical_and(
+                _ix(st["occupied"], (1 - _i32(v_p)))[0],
+                (_ix(_K24, _i32(_ix(_K25, _i32(_ix(st["card"], (1 - _i32(v_p)))[0])))) == 1),
             )
 
-            def _then1720(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+            def _then1730(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
                 st = dict(st)
-                st = p_ability_effect__dispatch__2(st, _K26[_i32(st["card"][(1 - _i32(v_p))][0])], (1 - _i32(v_p)), 0)
+                st = p_ability_effect__dispatch__2(
+                    st, _ix(_K26, _i32(_ix(st["card"], (1 - _i32(v_p)))[0])), (1 - _i32(v_p)), 0
+                )
                 return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
             st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-                _c1719,
-                lambda: _then1720(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+                _c1729,
+                lambda: _then1730(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
                 lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
                 True,
                 (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22836,8 +22988,8 @@ def p__envc_run_attack(st, v_a):
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1714,
-            lambda: _then1715(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1724,
+            lambda: _then1725(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22850,49 +23002,49 @@ def p__envc_run_attack(st, v_a):
                 jnp.bool_,
             ),
         )
-        _c1721 = v__envc_seek
+        _c1731 = v__envc_seek
 
-        def _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1723 = st["_envc_frame_a6_attack__p"]
-            v_p = _lcast(_a1723, jnp.int8)
-            _a1724 = 0
-            st["_envc_at_a_attack"] = _cast(_a1724, jnp.int8)
-            _a1725 = False
-            v__envc_seek = _lcast(_a1725, jnp.bool_)
+            _a1733 = st["_envc_frame_a6_attack__p"]
+            v_p = _lcast(_a1733, jnp.int8)
+            _a1734 = 0
+            st["_envc_at_a_attack"] = _cast(_a1734, jnp.int8)
+            _a1735 = False
+            v__envc_seek = _lcast(_a1735, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch(
-            _c1721,
-            lambda: _then1722(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1731,
+            lambda: _then1732(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         )
         st = p_attack_texts(st, v_p, v_a)
-        _c1726 = _i32(st["_envc_at_g2"]) != 0
+        _c1736 = _i32(st["_envc_at_g2"]) != 0
 
-        def _then1727(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1728 = v_p
-            st["_envc_frame_a6_attack__p"] = _cast(_a1728, jnp.int8)
-            _a1729 = 1
-            st["_envc_at_a_attack"] = _cast(_a1729, jnp.int8)
-            _a1730 = False
-            v__envc_run = _lcast(_a1730, jnp.bool_)
+            _a1738 = v_p
+            st["_envc_frame_a6_attack__p"] = _cast(_a1738, jnp.int8)
+            _a1739 = 1
+            st["_envc_at_a_attack"] = _cast(_a1739, jnp.int8)
+            _a1740 = False
+            v__envc_run = _lcast(_a1740, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
-        def _else1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _else1741(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
-            _a1732 = True
-            v__envc_run = _lcast(_a1732, jnp.bool_)
+            _a1742 = True
+            v__envc_run = _lcast(_a1742, jnp.bool_)
             st = p_hit_active(st, v_p)
-            _a1733 = False
-            st["attacking"] = _cast(_a1733, jnp.bool_)
+            _a1743 = False
+            st["attacking"] = _cast(_a1743, jnp.bool_)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1726,
-            lambda: _then1727(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
-            lambda: _else1731(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1736,
+            lambda: _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            lambda: _else1741(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             False,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             (
@@ -22907,8 +23059,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1712,
-        lambda: _then1713(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1722,
+        lambda: _then1723(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22921,21 +23073,21 @@ def p__envc_run_attack(st, v_a):
             jnp.bool_,
         ),
     )
-    _c1734 = v__envc_run
+    _c1744 = v__envc_run
 
-    def _then1735(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+    def _then1745(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
         st = dict(st)
         st = p_knock_outs(st)
-        _c1736 = jnp.logical_not(st["terminated"])
+        _c1746 = jnp.logical_not(st["terminated"])
 
-        def _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
+        def _then1747(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits):
             st = dict(st)
             st = p_finish_turn(st)
             return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
         st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-            _c1736,
-            lambda: _then1737(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+            _c1746,
+            lambda: _then1747(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
             lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
             True,
             (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22951,8 +23103,8 @@ def p__envc_run_attack(st, v_a):
         return st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)
 
     st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits) = _branch_any(
-        _c1734,
-        lambda: _then1735(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
+        _c1744,
+        lambda: _then1745(st, v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
         lambda: (st, (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits)),
         True,
         (v_a, v__envc_run, v__envc_seek, v_p, v_c, v_hits),
@@ -22973,31 +23125,33 @@ def a_setup_active(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1738 = _i32(v_h)
-    _f1739 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 33, _f1738, _f1739)
-    st = p_put_in_play(st, v_p, 0, _get(st["hand"], _i32(v_p))["items"][_i32(v_h)])
-    _f1740 = _i32(v_h)
-    _f1741 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 34, _f1740, _f1741)
-    _f1742 = _i32(v_h)
-    _l1743 = _remove_at(_get(st["hand"], _i32(v_p)), _f1742)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1743)
+    _f1748 = _i32(v_h)
+    _f1749 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 33, _f1748, _f1749)
+    st = p_put_in_play(st, v_p, 0, _ix(_get(st["hand"], _i32(v_p))["items"], _i32(v_h)))
+    _f1750 = _i32(v_h)
+    _f1751 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 34, _f1750, _f1751)
+    _f1752 = _i32(v_h)
+    _l1753 = _remove_at(_get(st["hand"], _i32(v_p)), _f1752)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1753)
     return st
 
 
 def m_setup_active(st):
     """guard of `setup_active` at each of its 10 flat indices (bool[10])"""
 
-    def _g1745(i1744):
+    def _g1755(i1754):
         return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and((st["phase"] == 0), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
+                jnp.logical_and(
+                    (st["phase"] == 0), jnp.logical_not(_ix(st["occupied"], _i32(st["current_player"]))[0])
+                ),
                 jnp.where(
-                    (i1744 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    (i1754 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                     jnp.logical_and(
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1744])] == 0),
-                        (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1744])] == 0),
+                        (_ix(_K0, _i32(_ix(_get(st["hand"], _i32(st["current_player"]))["items"], i1754))) == 0),
+                        (_ix(_K3, _i32(_ix(_get(st["hand"], _i32(st["current_player"]))["items"], i1754))) == 0),
                     ),
                     False,
                 ),
@@ -23012,8 +23166,8 @@ def m_setup_active(st):
             ),
         )
 
-    _e1746 = jax.vmap(_g1745)(jnp.arange(0, 10, dtype=jnp.int32))
-    return _e1746
+    _e1756 = jax.vmap(_g1755)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1756
 
 
 def a_setup_bench(st, index):
@@ -23021,36 +23175,36 @@ def a_setup_bench(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1747 = _i32(v_h)
-    _f1748 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1747 >= _f1748), 35, _f1747, _f1748)
+    _f1757 = _i32(v_h)
+    _f1758 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1757 >= _f1758), 35, _f1757, _f1758)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1747]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _ix(_get(st["hand"], _i32(v_p))["items"], _f1757)
     )
-    _f1749 = _i32(v_h)
-    _f1750 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 36, _f1749, _f1750)
-    _f1751 = _i32(v_h)
-    _l1752 = _remove_at(_get(st["hand"], _i32(v_p)), _f1751)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1752)
+    _f1759 = _i32(v_h)
+    _f1760 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 36, _f1759, _f1760)
+    _f1761 = _i32(v_h)
+    _l1762 = _remove_at(_get(st["hand"], _i32(v_p)), _f1761)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1762)
     return st
 
 
 def m_setup_bench(st):
     """guard of `setup_bench` at each of its 10 flat indices (bool[10])"""
 
-    def _g1754(i1753):
+    def _g1764(i1763):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
-                    jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
+                    jnp.logical_and((st["phase"] == 0), _ix(st["occupied"], _i32(st["current_player"]))[0]),
                     (_i32(f_free_bench(st, st["current_player"])) < 4),
                 ),
                 jnp.where(
-                    (i1753 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    (i1763 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                     jnp.logical_and(
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1753])] == 0),
-                        (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1753])] == 0),
+                        (_ix(_K0, _i32(_ix(_get(st["hand"], _i32(st["current_player"]))["items"], i1763))) == 0),
+                        (_ix(_K3, _i32(_ix(_get(st["hand"], _i32(st["current_player"]))["items"], i1763))) == 0),
                     ),
                     False,
                 ),
@@ -23065,37 +23219,37 @@ def m_setup_bench(st):
             ),
         )
 
-    _e1755 = jax.vmap(_g1754)(jnp.arange(0, 10, dtype=jnp.int32))
-    return _e1755
+    _e1765 = jax.vmap(_g1764)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1765
 
 
 def a_setup_done(st, index):
     """action `setup_done` (tcg.envspec:2240): index in 0..0"""
     st = dict(st)
-    _c1756 = _i32(st["current_player"]) == _i32(st["first"])
+    _c1766 = _i32(st["current_player"]) == _i32(st["first"])
 
-    def _then1757(st):
+    def _then1767(st):
         st = dict(st)
-        _a1758 = 1 - _i32(st["first"])
-        st["current_player"] = _cast(_a1758, jnp.int8)
+        _a1768 = 1 - _i32(st["first"])
+        st["current_player"] = _cast(_a1768, jnp.int8)
         return st, ()
 
-    def _else1759(st):
+    def _else1769(st):
         st = dict(st)
         st = p_begin_turn(st, st["first"])
         st = p_active_abilities(st)
         return st, ()
 
-    st, () = _branch_any(_c1756, lambda: _then1757(st), lambda: _else1759(st), False, (), ())
+    st, () = _branch_any(_c1766, lambda: _then1767(st), lambda: _else1769(st), False, (), ())
     return st
 
 
 def m_setup_done(st):
     """guard of `setup_done` at each of its 1 flat indices (bool[1])"""
 
-    def _g1761(i1760):
+    def _g1771(i1770):
         return jnp.logical_and(
-            jnp.logical_and((st["phase"] == 0), st["occupied"][_i32(st["current_player"])][0]),
+            jnp.logical_and((st["phase"] == 0), _ix(st["occupied"], _i32(st["current_player"]))[0]),
             jnp.logical_not(
                 jnp.logical_or(
                     jnp.logical_or(
@@ -23106,13 +23260,13 @@ def m_setup_done(st):
             ),
         )
 
-    _e1762 = jax.vmap(_g1761)(jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1762
+    _e1772 = jax.vmap(_g1771)(jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1772
 
 
 def rk_setup_done(st, index):
     """the guessed effect number of `setup_done` (a sort key of `_step_rows`), 0..18"""
-    return _i32(_K26[_i32(st["card"][0][0])]) - 0
+    return _i32(_ix(_K26, _i32(st["card"][0][0]))) - 0
 
 
 def a_play_basic(st, index):
@@ -23120,33 +23274,33 @@ def a_play_basic(st, index):
     st = dict(st)
     v_h = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _f1763 = _i32(v_h)
-    _f1764 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_f1763 >= _f1764), 37, _f1763, _f1764)
+    _f1773 = _i32(v_h)
+    _f1774 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_f1773 >= _f1774), 37, _f1773, _f1774)
     st = p_put_in_play(
-        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _get(st["hand"], _i32(v_p))["items"][_f1763]
+        st, v_p, jnp.minimum(_i32(f_free_bench(st, v_p)), 3), _ix(_get(st["hand"], _i32(v_p))["items"], _f1773)
     )
-    _f1765 = _i32(v_h)
-    _f1766 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 38, _f1765, _f1766)
-    _f1767 = _i32(v_h)
-    _l1768 = _remove_at(_get(st["hand"], _i32(v_p)), _f1767)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1768)
+    _f1775 = _i32(v_h)
+    _f1776 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 38, _f1775, _f1776)
+    _f1777 = _i32(v_h)
+    _l1778 = _remove_at(_get(st["hand"], _i32(v_p)), _f1777)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1778)
     return st
 
 
 def m_play_basic(st):
     """guard of `play_basic` at each of its 10 flat indices (bool[10])"""
 
-    def _g1770(i1769):
+    def _g1780(i1779):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and((st["phase"] == 1), (_i32(f_free_bench(st, st["current_player"])) < 4)),
                 jnp.where(
-                    (i1769 < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    (i1779 < _get(st["hand"], _i32(st["current_player"]))["len"]),
                     jnp.logical_and(
-                        (_K0[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1769])] == 0),
-                        (_K3[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][i1769])] == 0),
+                        (_ix(_K0, _i32(_ix(_get(st["hand"], _i32(st["current_player"]))["items"], i1779))) == 0),
+                        (_ix(_K3, _i32(_ix(_get(st["hand"], _i32(st["current_player"]))["items"], i1779))) == 0),
                     ),
                     False,
                 ),
@@ -23161,8 +23315,8 @@ def m_play_basic(st):
             ),
         )
 
-    _e1771 = jax.vmap(_g1770)(jnp.arange(0, 10, dtype=jnp.int32))
-    return _e1771
+    _e1781 = jax.vmap(_g1780)(jnp.arange(0, 10, dtype=jnp.int32))
+    return _e1781
 
 
 def a_evolve(st, index):
@@ -23171,38 +23325,38 @@ def a_evolve(st, index):
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1772 = st["card"][_i32(v_p)][_i32(v_s)]
-    st["below"] = (
-        st["below"]
-        .at[(_i32(v_p), _i32(v_s), jnp.minimum(_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]), 1))]
-        .set(_cast(_a1772, jnp.int16))
+    _a1782 = _ix(_ix(st["card"], _i32(v_p)), _i32(v_s))
+    st["below"] = _iset(
+        st["below"],
+        (_i32(v_p), _i32(v_s), jnp.minimum(_i32(_ix(_ix(st["evolutions"], _i32(v_p)), _i32(v_s))), 1)),
+        _cast(_a1782, jnp.int16),
     )
-    _a1773 = jnp.minimum((_i32(st["evolutions"][_i32(v_p)][_i32(v_s)]) + 1), 2)
-    st["evolutions"] = st["evolutions"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1773, jnp.int8))
-    _f1774 = _i32(v_h)
-    _f1775 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 39, _f1774, _f1775)
-    _a1776 = _get(st["hand"], _i32(v_p))["items"][_i32(v_h)]
-    st["card"] = st["card"].at[(_i32(v_p), _i32(v_s))].set(_cast(_a1776, jnp.int16))
-    _f1777 = _i32(v_h)
-    _f1778 = _get(st["hand"], _i32(v_p))["len"]
-    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 40, _f1777, _f1778)
-    _f1779 = _i32(v_h)
-    _l1780 = _remove_at(_get(st["hand"], _i32(v_p)), _f1779)
-    st["hand"] = _set(st["hand"], _i32(v_p), _l1780)
-    _a1781 = st["turn"]
-    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1781, jnp.int8))
-    _c1782 = _i32(v_s) == 0
+    _a1783 = jnp.minimum((_i32(_ix(_ix(st["evolutions"], _i32(v_p)), _i32(v_s))) + 1), 2)
+    st["evolutions"] = _iset(st["evolutions"], (_i32(v_p), _i32(v_s)), _cast(_a1783, jnp.int8))
+    _f1784 = _i32(v_h)
+    _f1785 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 39, _f1784, _f1785)
+    _a1786 = _ix(_get(st["hand"], _i32(v_p))["items"], _i32(v_h))
+    st["card"] = _iset(st["card"], (_i32(v_p), _i32(v_s)), _cast(_a1786, jnp.int16))
+    _f1787 = _i32(v_h)
+    _f1788 = _get(st["hand"], _i32(v_p))["len"]
+    st = _fault_at(st, (_i32(v_h) >= _get(st["hand"], _i32(v_p))["len"]), 40, _f1787, _f1788)
+    _f1789 = _i32(v_h)
+    _l1790 = _remove_at(_get(st["hand"], _i32(v_p)), _f1789)
+    st["hand"] = _set(st["hand"], _i32(v_p), _l1790)
+    _a1791 = st["turn"]
+    st["placed"] = _put(st["placed"], (_i32(v_p), _i32(v_s)), _cast(_a1791, jnp.int8))
+    _c1792 = _i32(v_s) == 0
 
-    def _then1783(st, v_h, v_s, v_p):
+    def _then1793(st, v_h, v_s, v_p):
         st = dict(st)
         st = p_clear_conditions(st, v_p)
         st = p_active_abilities(st)
         return st, (v_h, v_s, v_p)
 
     st, (v_h, v_s, v_p) = _branch_any(
-        _c1782,
-        lambda: _then1783(st, v_h, v_s, v_p),
+        _c1792,
+        lambda: _then1793(st, v_h, v_s, v_p),
         lambda: (st, (v_h, v_s, v_p)),
         True,
         (v_h, v_s, v_p),
@@ -23218,58 +23372,71 @@ def a_evolve(st, index):
 def m_evolve(st):
     """guard of `evolve` at each of its 40 flat indices (bool[40])"""
 
-    def _g1785(i1784):
+    def _g1795(i1794):
         return jnp.logical_and(
             jnp.logical_and(
                 (st["phase"] == 1),
                 jnp.where(
-                    (jnp.floor_divide(i1784, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    (jnp.floor_divide(i1794, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
                     jnp.logical_and(
                         jnp.logical_and(
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and(
                                         (_i32(st["turn"]) > 2),
-                                        st["occupied"][_i32(st["current_player"])][jnp.remainder(i1784, 4)],
+                                        _ix(_ix(st["occupied"], _i32(st["current_player"])), jnp.remainder(i1794, 4)),
                                     ),
                                     (
-                                        _i32(st["placed"][_i32(st["current_player"])][jnp.remainder(i1784, 4)])
+                                        _i32(
+                                            _ix(_ix(st["placed"], _i32(st["current_player"])), jnp.remainder(i1794, 4))
+                                        )
                                         < _i32(st["turn"])
                                     ),
                                 ),
                                 (
-                                    _K0[
+                                    _ix(
+                                        _K0,
                                         _i32(
-                                            _get(st["hand"], _i32(st["current_player"]))["items"][
-                                                jnp.floor_divide(i1784, 4)
-                                            ]
-                                        )
-                                    ]
+                                            _ix(
+                                                _get(st["hand"], _i32(st["current_player"]))["items"],
+                                                jnp.floor_divide(i1794, 4),
+                                            )
+                                        ),
+                                    )
                                     == 0
                                 ),
                             ),
                             (
-                                _K3[
+                                _ix(
+                                    _K3,
                                     _i32(
-                                        _get(st["hand"], _i32(st["current_player"]))["items"][
-                                            jnp.floor_divide(i1784, 4)
-                                        ]
-                                    )
-                                ]
+                                        _ix(
+                                            _get(st["hand"], _i32(st["current_player"]))["items"],
+                                            jnp.floor_divide(i1794, 4),
+                                        )
+                                    ),
+                                )
                                 != 0
                             ),
                         ),
                         (
                             _i32(
-                                _K18[
+                                _ix(
+                                    _K18,
                                     _i32(
-                                        _get(st["hand"], _i32(st["current_player"]))["items"][
-                                            jnp.floor_divide(i1784, 4)
-                                        ]
-                                    )
-                                ]
+                                        _ix(
+                                            _get(st["hand"], _i32(st["current_player"]))["items"],
+                                            jnp.floor_divide(i1794, 4),
+                                        )
+                                    ),
+                                )
                             )
-                            == _i32(_K19[_i32(st["card"][_i32(st["current_player"])][jnp.remainder(i1784, 4)])])
+                            == _i32(
+                                _ix(
+                                    _K19,
+                                    _i32(_ix(_ix(st["card"], _i32(st["current_player"])), jnp.remainder(i1794, 4))),
+                                )
+                            )
                         ),
                     ),
                     False,
@@ -23285,15 +23452,15 @@ def m_evolve(st):
             ),
         )
 
-    _e1786 = jax.vmap(_g1785)(jnp.arange(0, 40, dtype=jnp.int32))
-    return _e1786
+    _e1796 = jax.vmap(_g1795)(jnp.arange(0, 40, dtype=jnp.int32))
+    return _e1796
 
 
 def rk_evolve(st, index):
     """the guessed effect number of `evolve` (a sort key of `_step_rows`), 0..18"""
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_s = _lcast(jnp.remainder(index, 4), jnp.int8)
-    return _i32(_K26[_i32(st["card"][0][0])]) - 0
+    return _i32(_ix(_K26, _i32(st["card"][0][0]))) - 0
 
 
 def a_attach(st, index):
@@ -23301,26 +23468,30 @@ def a_attach(st, index):
     st = dict(st)
     v_s = _lcast(index, jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
-    _a1787 = jnp.minimum((_i32(st["energy"][_i32(v_p)][_i32(v_s)][_i32(st["zone"][_i32(v_p)])]) + 1), 12)
-    st["energy"] = st["energy"].at[(_i32(v_p), _i32(v_s), _i32(st["zone"][_i32(v_p)]))].set(_cast(_a1787, jnp.int8))
-    _a1788 = st["zone"][_i32(v_p)]
-    st["last_attached"] = _cast(_a1788, jnp.int8)
-    _a1789 = 10
-    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1789, jnp.int8))
-    _a1790 = True
-    st["attached"] = _cast(_a1790, jnp.bool_)
-    _c1791 = _K24[_i32(_K25[_i32(st["card"][_i32(v_p)][_i32(v_s)])])] == 2
+    _a1797 = jnp.minimum(
+        (_i32(_ix(_ix(_ix(st["energy"], _i32(v_p)), _i32(v_s)), _i32(_ix(st["zone"], _i32(v_p))))) + 1), 12
+    )
+    st["energy"] = _iset(
+        st["energy"], (_i32(v_p), _i32(v_s), _i32(_ix(st["zone"], _i32(v_p)))), _cast(_a1797, jnp.int8)
+    )
+    _a1798 = _ix(st["zone"], _i32(v_p))
+    st["last_attached"] = _cast(_a1798, jnp.int8)
+    _a1799 = 10
+    st["zone"] = _put(st["zone"], _i32(v_p), _cast(_a1799, jnp.int8))
+    _a1800 = True
+    st["attached"] = _cast(_a1800, jnp.bool_)
+    _c1801 = _ix(_K24, _i32(_ix(_K25, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))))) == 2
 
-    def _then1792(st, v_s, v_p):
+    def _then1802(st, v_s, v_p):
         st = dict(st)
-        st = p_ability_effect__dispatch__1(st, _K26[_i32(st["card"][_i32(v_p)][_i32(v_s)])], v_p, v_s)
+        st = p_ability_effect__dispatch__1(st, _ix(_K26, _i32(_ix(_ix(st["card"], _i32(v_p)), _i32(v_s)))), v_p, v_s)
         st = p_knock_outs(st)
         st = p_continue_game(st, v_p, True)
         return st, (v_s, v_p)
 
     st, (v_s, v_p) = _branch_any(
-        _c1791,
-        lambda: _then1792(st, v_s, v_p),
+        _c1801,
+        lambda: _then1802(st, v_s, v_p),
         lambda: (st, (v_s, v_p)),
         True,
         (v_s, v_p),
@@ -23335,14 +23506,14 @@ def a_attach(st, index):
 def m_attach(st):
     """guard of `attach` at each of its 4 flat indices (bool[4])"""
 
-    def _g1794(i1793):
+    def _g1804(i1803):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["attached"])),
-                    (_i32(st["zone"][_i32(st["current_player"])]) != 10),
+                    (_i32(_ix(st["zone"], _i32(st["current_player"]))) != 10),
                 ),
-                st["occupied"][_i32(st["current_player"])][i1793],
+                _ix(_ix(st["occupied"], _i32(st["current_player"])), i1803),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23354,14 +23525,14 @@ def m_attach(st):
             ),
         )
 
-    _e1795 = jax.vmap(_g1794)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1795
+    _e1805 = jax.vmap(_g1804)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1805
 
 
 def rk_attach(st, index):
     """the guessed effect number of `attach` (a sort key of `_step_rows`), 0..18"""
     v_s = _lcast(index, jnp.int8)
-    return _i32(_K26[_i32(st["card"][_i32(st["current_player"])][_i32(v_s)])]) - 0
+    return _i32(_ix(_K26, _i32(_ix(_ix(st["card"], _i32(st["current_player"])), _i32(v_s))))) - 0
 
 
 def a_play_trainer(st, index):
@@ -23376,53 +23547,61 @@ def a_play_trainer(st, index):
 def m_play_trainer(st):
     """guard of `play_trainer` at each of its 40 flat indices (bool[40])"""
 
-    def _g1797(i1796):
+    def _g1807(i1806):
         return jnp.logical_and(
             jnp.logical_and(
                 (st["phase"] == 1),
                 jnp.where(
-                    (jnp.floor_divide(i1796, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
+                    (jnp.floor_divide(i1806, 4) < _get(st["hand"], _i32(st["current_player"]))["len"]),
                     jnp.logical_and(
                         jnp.logical_and(
                             jnp.logical_and(
                                 (
-                                    _K0[
+                                    _ix(
+                                        _K0,
                                         _i32(
-                                            _get(st["hand"], _i32(st["current_player"]))["items"][
-                                                jnp.floor_divide(i1796, 4)
-                                            ]
-                                        )
-                                    ]
+                                            _ix(
+                                                _get(st["hand"], _i32(st["current_player"]))["items"],
+                                                jnp.floor_divide(i1806, 4),
+                                            )
+                                        ),
+                                    )
                                     == 1
                                 ),
                                 (
                                     _i32(
-                                        _K4[
+                                        _ix(
+                                            _K4,
                                             _i32(
-                                                _get(st["hand"], _i32(st["current_player"]))["items"][
-                                                    jnp.floor_divide(i1796, 4)
-                                                ]
-                                            )
-                                        ]
+                                                _ix(
+                                                    _get(st["hand"], _i32(st["current_player"]))["items"],
+                                                    jnp.floor_divide(i1806, 4),
+                                                )
+                                            ),
+                                        )
                                     )
                                     != 0
                                 ),
                             ),
                             jnp.logical_or(
                                 (
-                                    _K5[
+                                    _ix(
+                                        _K5,
                                         _i32(
-                                            _get(st["hand"], _i32(st["current_player"]))["items"][
-                                                jnp.floor_divide(i1796, 4)
-                                            ]
-                                        )
-                                    ]
+                                            _ix(
+                                                _get(st["hand"], _i32(st["current_player"]))["items"],
+                                                jnp.floor_divide(i1806, 4),
+                                            )
+                                        ),
+                                    )
                                     != 1
                                 ),
                                 jnp.logical_not(
                                     jnp.logical_or(
-                                        jnp.logical_or(st["supporter"], st["no_supporter"][_i32(st["current_player"])]),
-                                        st["locked_supporters"][_i32(st["current_player"])],
+                                        jnp.logical_or(
+                                            st["supporter"], _ix(st["no_supporter"], _i32(st["current_player"]))
+                                        ),
+                                        _ix(st["locked_supporters"], _i32(st["current_player"])),
                                     )
                                 ),
                             ),
@@ -23430,8 +23609,8 @@ def m_play_trainer(st):
                         f_trainer_target_ok(
                             st,
                             st["current_player"],
-                            _get(st["hand"], _i32(st["current_player"]))["items"][jnp.floor_divide(i1796, 4)],
-                            jnp.remainder(i1796, 4),
+                            _ix(_get(st["hand"], _i32(st["current_player"]))["items"], jnp.floor_divide(i1806, 4)),
+                            jnp.remainder(i1806, 4),
                         ),
                     ),
                     False,
@@ -23447,15 +23626,15 @@ def m_play_trainer(st):
             ),
         )
 
-    _e1798 = jax.vmap(_g1797)(jnp.arange(0, 40, dtype=jnp.int32))
-    return _e1798
+    _e1808 = jax.vmap(_g1807)(jnp.arange(0, 40, dtype=jnp.int32))
+    return _e1808
 
 
 def rk_play_trainer(st, index):
     """the guessed effect number of `play_trainer` (a sort key of `_step_rows`), 0..16"""
     v_h = _lcast(jnp.floor_divide(index, 4), jnp.int8)
     v_target = _lcast(jnp.remainder(index, 4), jnp.int8)
-    return _i32(_K4[_i32(_get(st["hand"], _i32(st["current_player"]))["items"][_i32(v_h)])]) - 0
+    return _i32(_ix(_K4, _i32(_ix(_get(st["hand"], _i32(st["current_player"]))["items"], _i32(v_h))))) - 0
 
 
 def a_use_ability(st, index):
@@ -23469,17 +23648,19 @@ def a_use_ability(st, index):
 def m_use_ability(st):
     """guard of `use_ability` at each of its 4 flat indices (bool[4])"""
 
-    def _g1800(i1799):
+    def _g1810(i1809):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_and(
-                        jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1799]),
-                        (_i32(_K26[_i32(st["card"][_i32(st["current_player"])][i1799])]) != 0),
+                        jnp.logical_and(
+                            (st["phase"] == 1), _ix(_ix(st["occupied"], _i32(st["current_player"])), i1809)
+                        ),
+                        (_i32(_ix(_K26, _i32(_ix(_ix(st["card"], _i32(st["current_player"])), i1809)))) != 0),
                     ),
-                    (_K24[_i32(_K25[_i32(st["card"][_i32(st["current_player"])][i1799])])] == 0),
+                    (_ix(_K24, _i32(_ix(_K25, _i32(_ix(_ix(st["card"], _i32(st["current_player"])), i1809))))) == 0),
                 ),
-                jnp.logical_not(st["ability_used"][_i32(st["current_player"])][i1799]),
+                jnp.logical_not(_ix(_ix(st["ability_used"], _i32(st["current_player"])), i1809)),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23491,14 +23672,14 @@ def m_use_ability(st):
             ),
         )
 
-    _e1801 = jax.vmap(_g1800)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1801
+    _e1811 = jax.vmap(_g1810)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1811
 
 
 def rk_use_ability(st, index):
     """the guessed effect number of `use_ability` (a sort key of `_step_rows`), 0..17"""
     v_s = _lcast(index, jnp.int8)
-    return _i32(_K26[_i32(st["card"][_i32(st["current_player"])][_i32(v_s)])]) - 1
+    return _i32(_ix(_K26, _i32(_ix(_ix(st["card"], _i32(st["current_player"])), _i32(v_s))))) - 1
 
 
 def a_retreat(st, index):
@@ -23507,84 +23688,84 @@ def a_retreat(st, index):
     v_b = _lcast((index + 1), jnp.int8)
     v_p = _lcast(st["current_player"], jnp.int8)
     v_pay = _lcast(
-        jnp.maximum((_i32(_K17[_i32(st["card"][_i32(v_p)][0])]) - _i32(st["retreat_discount"])), 0), jnp.int8
+        jnp.maximum((_i32(_ix(_K17, _i32(_ix(st["card"], _i32(v_p))[0]))) - _i32(st["retreat_discount"])), 0), jnp.int8
     )
     v_k = 0
-    _c1802 = _i32(v_k) < _i32(v_pay)
+    _c1812 = _i32(v_k) < _i32(v_pay)
 
-    def _then1803(st, v_b, v_p, v_pay, v_k):
+    def _then1813(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1805(i1804):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1804]) > 0), i1804, 10))
+        def _g1815(i1814):
+            return _i32(jnp.where((_i32(_ix(_ix(st["energy"], _i32(v_p))[0], i1814)) > 0), i1814, 10))
 
-        _e1806 = jax.vmap(_g1805)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1806), jnp.int8)
-        _a1807 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1807, jnp.int8))
+        _e1816 = jax.vmap(_g1815)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1816), jnp.int8)
+        _a1817 = jnp.maximum((_i32(_ix(_ix(st["energy"], _i32(v_p))[0], _i32(v_t))) - 1), 0)
+        st["energy"] = _iset(st["energy"], (_i32(v_p), 0, _i32(v_t)), _cast(_a1817, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1802, lambda: _then1803(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1812, lambda: _then1813(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 1
-    _c1808 = _i32(v_k) < _i32(v_pay)
+    _c1818 = _i32(v_k) < _i32(v_pay)
 
-    def _then1809(st, v_b, v_p, v_pay, v_k):
+    def _then1819(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1811(i1810):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1810]) > 0), i1810, 10))
+        def _g1821(i1820):
+            return _i32(jnp.where((_i32(_ix(_ix(st["energy"], _i32(v_p))[0], i1820)) > 0), i1820, 10))
 
-        _e1812 = jax.vmap(_g1811)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1812), jnp.int8)
-        _a1813 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1813, jnp.int8))
+        _e1822 = jax.vmap(_g1821)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1822), jnp.int8)
+        _a1823 = jnp.maximum((_i32(_ix(_ix(st["energy"], _i32(v_p))[0], _i32(v_t))) - 1), 0)
+        st["energy"] = _iset(st["energy"], (_i32(v_p), 0, _i32(v_t)), _cast(_a1823, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1808, lambda: _then1809(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1818, lambda: _then1819(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 2
-    _c1814 = _i32(v_k) < _i32(v_pay)
+    _c1824 = _i32(v_k) < _i32(v_pay)
 
-    def _then1815(st, v_b, v_p, v_pay, v_k):
+    def _then1825(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1817(i1816):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1816]) > 0), i1816, 10))
+        def _g1827(i1826):
+            return _i32(jnp.where((_i32(_ix(_ix(st["energy"], _i32(v_p))[0], i1826)) > 0), i1826, 10))
 
-        _e1818 = jax.vmap(_g1817)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1818), jnp.int8)
-        _a1819 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1819, jnp.int8))
+        _e1828 = jax.vmap(_g1827)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1828), jnp.int8)
+        _a1829 = jnp.maximum((_i32(_ix(_ix(st["energy"], _i32(v_p))[0], _i32(v_t))) - 1), 0)
+        st["energy"] = _iset(st["energy"], (_i32(v_p), 0, _i32(v_t)), _cast(_a1829, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1814, lambda: _then1815(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1824, lambda: _then1825(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     v_k = 3
-    _c1820 = _i32(v_k) < _i32(v_pay)
+    _c1830 = _i32(v_k) < _i32(v_pay)
 
-    def _then1821(st, v_b, v_p, v_pay, v_k):
+    def _then1831(st, v_b, v_p, v_pay, v_k):
         st = dict(st)
 
-        def _g1823(i1822):
-            return _i32(jnp.where((_i32(st["energy"][_i32(v_p)][0][i1822]) > 0), i1822, 10))
+        def _g1833(i1832):
+            return _i32(jnp.where((_i32(_ix(_ix(st["energy"], _i32(v_p))[0], i1832)) > 0), i1832, 10))
 
-        _e1824 = jax.vmap(_g1823)(jnp.arange(0, 11, dtype=jnp.int32))
-        v_t = _lcast(jnp.min(_e1824), jnp.int8)
-        _a1825 = jnp.maximum((_i32(st["energy"][_i32(v_p)][0][_i32(v_t)]) - 1), 0)
-        st["energy"] = st["energy"].at[(_i32(v_p), 0, _i32(v_t))].set(_cast(_a1825, jnp.int8))
+        _e1834 = jax.vmap(_g1833)(jnp.arange(0, 11, dtype=jnp.int32))
+        v_t = _lcast(jnp.min(_e1834), jnp.int8)
+        _a1835 = jnp.maximum((_i32(_ix(_ix(st["energy"], _i32(v_p))[0], _i32(v_t))) - 1), 0)
+        st["energy"] = _iset(st["energy"], (_i32(v_p), 0, _i32(v_t)), _cast(_a1835, jnp.int8))
         return st, (v_b, v_p, v_pay, v_k)
 
     st, (v_b, v_p, v_pay, v_k) = _branch(
-        _c1820, lambda: _then1821(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
+        _c1830, lambda: _then1831(st, v_b, v_p, v_pay, v_k), lambda: (st, (v_b, v_p, v_pay, v_k))
     )
     st = p_clear_conditions(st, v_p)
     st = p_swap_slots(st, v_p, 0, v_b)
-    _a1826 = True
-    st["retreated"] = _cast(_a1826, jnp.bool_)
+    _a1836 = True
+    st["retreated"] = _cast(_a1836, jnp.bool_)
     st = p_active_abilities(st)
     return st
 
@@ -23592,7 +23773,7 @@ def a_retreat(st, index):
 def m_retreat(st):
     """guard of `retreat` at each of its 3 flat indices (bool[3])"""
 
-    def _g1828(i1827):
+    def _g1838(i1837):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
@@ -23601,23 +23782,27 @@ def m_retreat(st):
                             jnp.logical_and(
                                 jnp.logical_and(
                                     jnp.logical_and((st["phase"] == 1), jnp.logical_not(st["retreated"])),
-                                    st["occupied"][_i32(st["current_player"])][(i1827 + 1)],
+                                    _ix(_ix(st["occupied"], _i32(st["current_player"])), (i1837 + 1)),
                                 ),
-                                st["occupied"][_i32(st["current_player"])][0],
+                                _ix(st["occupied"], _i32(st["current_player"]))[0],
                             ),
                             jnp.logical_and(
-                                (st["condition"][_i32(st["current_player"])] != 1),
-                                (st["condition"][_i32(st["current_player"])] != 2),
+                                (_ix(st["condition"], _i32(st["current_player"])) != 1),
+                                (_ix(st["condition"], _i32(st["current_player"])) != 2),
                             ),
                         ),
-                        jnp.logical_not(st["no_retreat"][_i32(st["current_player"])]),
+                        jnp.logical_not(_ix(st["no_retreat"], _i32(st["current_player"]))),
                     ),
-                    (_K0[_i32(st["card"][_i32(st["current_player"])][0])] == 0),
+                    (_ix(_K0, _i32(_ix(st["card"], _i32(st["current_player"]))[0])) == 0),
                 ),
                 (
                     _i32(f_energy_total(st, st["current_player"], 0))
                     >= jnp.maximum(
-                        (_i32(_K17[_i32(st["card"][_i32(st["current_player"])][0])]) - _i32(st["retreat_discount"])), 0
+                        (
+                            _i32(_ix(_K17, _i32(_ix(st["card"], _i32(st["current_player"]))[0])))
+                            - _i32(st["retreat_discount"])
+                        ),
+                        0,
                     )
                 ),
             ),
@@ -23631,14 +23816,14 @@ def m_retreat(st):
             ),
         )
 
-    _e1829 = jax.vmap(_g1828)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1829
+    _e1839 = jax.vmap(_g1838)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1839
 
 
 def rk_retreat(st, index):
     """the guessed effect number of `retreat` (a sort key of `_step_rows`), 0..18"""
     v_b = _lcast((index + 1), jnp.int8)
-    return _i32(_K26[_i32(st["card"][0][0])]) - 0
+    return _i32(_ix(_K26, _i32(st["card"][0][0]))) - 0
 
 
 def a_attack(st, index):
@@ -23652,9 +23837,9 @@ def a_attack(st, index):
 def m_attack(st):
     """guard of `attack` at each of its 2 flat indices (bool[2])"""
 
-    def _g1831(i1830):
+    def _g1841(i1840):
         return jnp.logical_and(
-            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1830)),
+            jnp.logical_and((st["phase"] == 1), f_can_attack(st, st["current_player"], i1840)),
             jnp.logical_not(
                 jnp.logical_or(
                     jnp.logical_or(
@@ -23665,8 +23850,8 @@ def m_attack(st):
             ),
         )
 
-    _e1832 = jax.vmap(_g1831)(jnp.arange(0, 2, dtype=jnp.int32))
-    return _e1832
+    _e1842 = jax.vmap(_g1841)(jnp.arange(0, 2, dtype=jnp.int32))
+    return _e1842
 
 
 def rk_attack(st, index):
@@ -23679,15 +23864,15 @@ def rk_attack(st, index):
                 _i32(
                     jnp.where(
                         (_i32(v_a) == 0),
-                        _i32(_K32[_i32(st["card"][_i32(st["current_player"])][0])]),
-                        _i32(_K33[_i32(st["card"][_i32(st["current_player"])][0])]),
+                        _i32(_ix(_K32, _i32(_ix(st["card"], _i32(st["current_player"]))[0]))),
+                        _i32(_ix(_K33, _i32(_ix(st["card"], _i32(st["current_player"]))[0]))),
                     )
                 ),
                 _i32(
                     jnp.where(
                         (_i32(st["copy_index"]) == 0),
-                        _i32(_K32[_i32(st["copy_card"])]),
-                        _i32(_K33[_i32(st["copy_card"])]),
+                        _i32(_ix(_K32, _i32(st["copy_card"]))),
+                        _i32(_ix(_K33, _i32(st["copy_card"]))),
                     )
                 ),
             )
@@ -23710,11 +23895,11 @@ def a_discard_from_play(st, index):
 def m_discard_from_play(st):
     """guard of `discard_from_play` at each of its 4 flat indices (bool[4])"""
 
-    def _g1834(i1833):
+    def _g1844(i1843):
         return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and((st["phase"] == 1), st["occupied"][_i32(st["current_player"])][i1833]),
-                (_K0[_i32(st["card"][_i32(st["current_player"])][i1833])] == 1),
+                jnp.logical_and((st["phase"] == 1), _ix(_ix(st["occupied"], _i32(st["current_player"])), i1843)),
+                (_ix(_K0, _i32(_ix(_ix(st["card"], _i32(st["current_player"])), i1843))) == 1),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23726,14 +23911,14 @@ def m_discard_from_play(st):
             ),
         )
 
-    _e1835 = jax.vmap(_g1834)(jnp.arange(0, 4, dtype=jnp.int32))
-    return _e1835
+    _e1845 = jax.vmap(_g1844)(jnp.arange(0, 4, dtype=jnp.int32))
+    return _e1845
 
 
 def rk_discard_from_play(st, index):
     """the guessed effect number of `discard_from_play` (a sort key of `_step_rows`), 0..18"""
     v_s = _lcast(index, jnp.int8)
-    return _i32(_K26[_i32(st["card"][0][0])]) - 0
+    return _i32(_ix(_K26, _i32(st["card"][0][0]))) - 0
 
 
 def a_end_turn(st, index):
@@ -23746,7 +23931,7 @@ def a_end_turn(st, index):
 def m_end_turn(st):
     """guard of `end_turn` at each of its 1 flat indices (bool[1])"""
 
-    def _g1837(i1836):
+    def _g1847(i1846):
         return jnp.logical_and(
             (st["phase"] == 1),
             jnp.logical_not(
@@ -23759,13 +23944,13 @@ def m_end_turn(st):
             ),
         )
 
-    _e1838 = _each(_g1837, jnp.arange(0, 1, dtype=jnp.int32))
-    return _e1838
+    _e1848 = _each(_g1847, jnp.arange(0, 1, dtype=jnp.int32))
+    return _e1848
 
 
 def rk_end_turn(st, index):
     """the guessed effect number of `end_turn` (a sort key of `_step_rows`), 0..18"""
-    return _i32(_K26[_i32(st["card"][_i32(st["current_player"])][0])]) - 0
+    return _i32(_ix(_K26, _i32(_ix(st["card"], _i32(st["current_player"]))[0]))) - 0
 
 
 def a_promote(st, index):
@@ -23780,11 +23965,13 @@ def a_promote(st, index):
 def m_promote(st):
     """guard of `promote` at each of its 3 flat indices (bool[3])"""
 
-    def _g1840(i1839):
+    def _g1850(i1849):
         return jnp.logical_and(
             jnp.logical_and(
-                jnp.logical_and((st["phase"] == 2), jnp.logical_not(st["occupied"][_i32(st["current_player"])][0])),
-                st["occupied"][_i32(st["current_player"])][(i1839 + 1)],
+                jnp.logical_and(
+                    (st["phase"] == 2), jnp.logical_not(_ix(st["occupied"], _i32(st["current_player"]))[0])
+                ),
+                _ix(_ix(st["occupied"], _i32(st["current_player"])), (i1849 + 1)),
             ),
             jnp.logical_not(
                 jnp.logical_or(
@@ -23796,20 +23983,20 @@ def m_promote(st):
             ),
         )
 
-    _e1841 = jax.vmap(_g1840)(jnp.arange(0, 3, dtype=jnp.int32))
-    return _e1841
+    _e1851 = jax.vmap(_g1850)(jnp.arange(0, 3, dtype=jnp.int32))
+    return _e1851
 
 
 def rk_promote(st, index):
     """the guessed effect number of `promote` (a sort key of `_step_rows`), 0..18"""
     v_b = _lcast((index + 1), jnp.int8)
-    return _i32(_K26[_i32(st["card"][0][0])]) - 0
+    return _i32(_ix(_K26, _i32(st["card"][0][0]))) - 0
 
 
 def m_choose(st):
     """guard of `choose` at each of its 8 flat indices (bool[8])"""
 
-    def _g1843(i1842):
+    def _g1853(i1852):
         return jnp.logical_or(
             jnp.logical_or(
                 jnp.logical_or(
@@ -23819,40 +24006,41 @@ def m_choose(st):
                                 jnp.logical_or(
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1842 >= 0), (i1842 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 1), jnp.logical_and((i1852 >= 0), (i1852 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
-                                            jnp.logical_or((i1842 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            _ix(_ix(st["occupied"], _i32(st["_envc_frame_g1_4"])), i1852),
+                                            jnp.logical_or((i1852 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1842 >= 0), (i1842 < 4))
+                                            (_i32(st["_envc_at_g1"]) == 2), jnp.logical_and((i1852 >= 0), (i1852 < 4))
                                         ),
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
-                                            jnp.logical_or((i1842 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
+                                            _ix(_ix(st["occupied"], _i32(st["_envc_frame_g1_4"])), i1852),
+                                            jnp.logical_or((i1852 > 0), jnp.logical_not(st["_envc_frame_g1_2"])),
                                         ),
                                     ),
                                 ),
                                 jnp.logical_and(
                                     jnp.logical_and(
-                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1842 >= 1), (i1842 < 4))
+                                        (_i32(st["_envc_at_g1"]) == 3), jnp.logical_and((i1852 >= 1), (i1852 < 4))
                                     ),
                                     jnp.logical_and(
                                         jnp.logical_and(
-                                            st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
+                                            _ix(_ix(st["occupied"], _i32(st["_envc_frame_g1_4"])), i1852),
                                             (
-                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1842))
+                                                _i32(f_type_of(st, st["_envc_frame_g1_4"], i1852))
                                                 == _i32(st["_envc_frame_g1_6"])
                                             ),
                                         ),
                                         (
                                             _i32(
-                                                st["energy"][_i32(st["_envc_frame_g1_4"])][i1842][
-                                                    _i32(st["_envc_frame_g1_6"])
-                                                ]
+                                                _ix(
+                                                    _ix(_ix(st["energy"], _i32(st["_envc_frame_g1_4"])), i1852),
+                                                    _i32(st["_envc_frame_g1_6"]),
+                                                )
                                             )
                                             < 12
                                         ),
@@ -23861,45 +24049,65 @@ def m_choose(st):
                             ),
                             jnp.logical_and(
                                 jnp.logical_and(
-                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1842 >= 1), (i1842 < 4))
+                                    (_i32(st["_envc_at_g1"]) == 4), jnp.logical_and((i1852 >= 1), (i1852 < 4))
                                 ),
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
+                                _ix(_ix(st["occupied"], _i32(st["_envc_frame_g1_4"])), i1852),
                             ),
                         ),
                         jnp.logical_and(
-                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1842 >= 1), (i1842 < 4))),
+                            jnp.logical_and((_i32(st["_envc_at_g1"]) == 5), jnp.logical_and((i1852 >= 1), (i1852 < 4))),
                             jnp.logical_and(
-                                st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
-                                (i1842 != _i32(st["_envc_frame_g1_7"])),
+                                _ix(_ix(st["occupied"], _i32(st["_envc_frame_g1_4"])), i1852),
+                                (i1852 != _i32(st["_envc_frame_g1_7"])),
                             ),
                         ),
                     ),
                     jnp.logical_and(
-                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1842 >= 1), (i1842 < 4))),
+                        jnp.logical_and((_i32(st["_envc_at_g1"]) == 6), jnp.logical_and((i1852 >= 1), (i1852 < 4))),
                         jnp.logical_and(
-                            st["occupied"][_i32(st["_envc_frame_g1_9"])][i1842],
+                            _ix(_ix(st["occupied"], _i32(st["_envc_frame_g1_9"])), i1852),
                             jnp.logical_or(
                                 jnp.logical_not(st["_envc_frame_g1_2"]),
-                                (f_stage_of(st, st["_envc_frame_g1_9"], i1842) == 0),
+                                (f_stage_of(st, st["_envc_frame_g1_9"], i1852) == 0),
                             ),
                         ),
                     ),
                 ),
                 jnp.logical_and(
-                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1842 >= 1), (i1842 < 4))),
-                    st["occupied"][_i32(st["_envc_frame_g1_4"])][i1842],
+                    jnp.logical_and((_i32(st["_envc_at_g1"]) == 7), jnp.logical_and((i1852 >= 1), (i1852 < 4))),
+                    _ix(_ix(st["occupied"], _i32(st["_envc_frame_g1_4"])), i1852),
                 ),
             ),
             jnp.logical_and(
-                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1842 >= 0), (i1842 < 8))),
+                jnp.logical_and((_i32(st["_envc_at_g1"]) == 8), jnp.logical_and((i1852 >= 0), (i1852 < 8))),
                 jnp.logical_and(
-                    st["occupied"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1842, 2)],
+                    _ix(_ix(st["occupied"], _i32(st["_envc_frame_g1_9"])), jnp.floor_divide(i1852, 2)),
                     (
                         _i32(
                             jnp.where(
-                                (jnp.remainder(i1842, 2) == 0),
-                                _i32(_K15[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1842, 2)])]),
-                                _i32(_K16[_i32(st["card"][_i32(st["_envc_frame_g1_9"])][jnp.floor_divide(i1842, 2)])]),
+                                (jnp.remainder(i1852, 2) == 0),
+                                _i32(
+                                    _ix(
+                                        _K15,
+                                        _i32(
+                                            _ix(
+                                                _ix(st["card"], _i32(st["_envc_frame_g1_9"])),
+                                                jnp.floor_divide(i1852, 2),
+                                            )
+                                        ),
+                                    )
+                                ),
+                                _i32(
+                                    _ix(
+                                        _K16,
+                                        _i32(
+                                            _ix(
+                                                _ix(st["card"], _i32(st["_envc_frame_g1_9"])),
+                                                jnp.floor_divide(i1852, 2),
+                                            )
+                                        ),
+                                    )
+                                ),
                             )
                         )
                         >= 0
@@ -23908,8 +24116,8 @@ def m_choose(st):
             ),
         )
 
-    _e1844 = jax.vmap(_g1843)(jnp.arange(0, 8, dtype=jnp.int32))
-    return _e1844
+    _e1854 = jax.vmap(_g1853)(jnp.arange(0, 8, dtype=jnp.int32))
+    return _e1854
 
 
 def _observe(st, v_p):
@@ -23933,27 +24141,27 @@ def _observe(st, v_p):
                     jnp.asarray(_i32(st["retreated"]), jnp.int32),
                     jnp.asarray(st["retreat_discount"], jnp.int32),
                     jnp.asarray(st["attack_bonus"], jnp.int32),
-                    jnp.asarray(_i32(st["decks"][_i32(v_p)]), jnp.int32),
-                    jnp.asarray(st["points"][_i32(v_p)], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["decks"], _i32(v_p))), jnp.int32),
+                    jnp.asarray(_ix(st["points"], _i32(v_p)), jnp.int32),
                     jnp.asarray(_get(st["deck"], _i32(v_p))["len"], jnp.int32),
                     jnp.asarray(_get(st["hand"], _i32(v_p))["len"], jnp.int32),
                     jnp.asarray(_get(st["discard"], _i32(v_p))["len"], jnp.int32),
-                    jnp.asarray(st["zone"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(st["zone_next"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(_i32(st["poisoned"][_i32(v_p)]), jnp.int32),
-                    jnp.asarray(_i32(st["burned"][_i32(v_p)]), jnp.int32),
-                    jnp.asarray(_i32(st["condition"][_i32(v_p)]), jnp.int32),
-                    jnp.asarray(st["barrier"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(st["points"][_i32(v_q)], jnp.int32),
+                    jnp.asarray(_ix(st["zone"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_ix(st["zone_next"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["poisoned"], _i32(v_p))), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["burned"], _i32(v_p))), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["condition"], _i32(v_p))), jnp.int32),
+                    jnp.asarray(_ix(st["barrier"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_ix(st["points"], _i32(v_q)), jnp.int32),
                     jnp.asarray(_get(st["deck"], _i32(v_q))["len"], jnp.int32),
                     jnp.asarray(_get(st["hand"], _i32(v_q))["len"], jnp.int32),
                     jnp.asarray(_get(st["discard"], _i32(v_q))["len"], jnp.int32),
-                    jnp.asarray(st["zone"][_i32(v_q)], jnp.int32),
-                    jnp.asarray(st["zone_next"][_i32(v_q)], jnp.int32),
-                    jnp.asarray(_i32(st["poisoned"][_i32(v_q)]), jnp.int32),
-                    jnp.asarray(_i32(st["burned"][_i32(v_q)]), jnp.int32),
-                    jnp.asarray(_i32(st["condition"][_i32(v_q)]), jnp.int32),
-                    jnp.asarray(st["barrier"][_i32(v_q)], jnp.int32),
+                    jnp.asarray(_ix(st["zone"], _i32(v_q)), jnp.int32),
+                    jnp.asarray(_ix(st["zone_next"], _i32(v_q)), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["poisoned"], _i32(v_q))), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["burned"], _i32(v_q))), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["condition"], _i32(v_q))), jnp.int32),
+                    jnp.asarray(_ix(st["barrier"], _i32(v_q)), jnp.int32),
                     jnp.asarray(
                         jnp.where(
                             (0 < _get(st["hand"], _i32(v_p))["len"]), _i32(_get(st["hand"], _i32(v_p))["items"][0]), -1
@@ -24014,126 +24222,142 @@ def _observe(st, v_p):
                         ),
                         jnp.int32,
                     ),
-                    jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][0], _i32(st["card"][_i32(v_p)][0]), -1), jnp.int32),
-                    jnp.asarray(st["damage"][_i32(v_p)][0], jnp.int32),
-                    jnp.asarray(st["placed"][_i32(v_p)][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][4], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][5], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][6], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][7], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][8], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][0][9], jnp.int32),
-                    jnp.asarray(st["evolutions"][_i32(v_p)][0], jnp.int32),
-                    jnp.asarray(_i32(st["ability_used"][_i32(v_p)][0]), jnp.int32),
-                    jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][1], _i32(st["card"][_i32(v_p)][1]), -1), jnp.int32),
-                    jnp.asarray(st["damage"][_i32(v_p)][1], jnp.int32),
-                    jnp.asarray(st["placed"][_i32(v_p)][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][4], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][5], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][6], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][7], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][8], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][1][9], jnp.int32),
-                    jnp.asarray(st["evolutions"][_i32(v_p)][1], jnp.int32),
-                    jnp.asarray(_i32(st["ability_used"][_i32(v_p)][1]), jnp.int32),
-                    jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][2], _i32(st["card"][_i32(v_p)][2]), -1), jnp.int32),
-                    jnp.asarray(st["damage"][_i32(v_p)][2], jnp.int32),
-                    jnp.asarray(st["placed"][_i32(v_p)][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][4], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][5], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][6], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][7], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][8], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][2][9], jnp.int32),
-                    jnp.asarray(st["evolutions"][_i32(v_p)][2], jnp.int32),
-                    jnp.asarray(_i32(st["ability_used"][_i32(v_p)][2]), jnp.int32),
-                    jnp.asarray(jnp.where(st["occupied"][_i32(v_p)][3], _i32(st["card"][_i32(v_p)][3]), -1), jnp.int32),
-                    jnp.asarray(st["damage"][_i32(v_p)][3], jnp.int32),
-                    jnp.asarray(st["placed"][_i32(v_p)][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][4], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][5], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][6], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][7], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][8], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_p)][3][9], jnp.int32),
-                    jnp.asarray(st["evolutions"][_i32(v_p)][3], jnp.int32),
-                    jnp.asarray(_i32(st["ability_used"][_i32(v_p)][3]), jnp.int32),
-                    jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][0], _i32(st["card"][_i32(v_q)][0]), -1), jnp.int32),
-                    jnp.asarray(st["damage"][_i32(v_q)][0], jnp.int32),
-                    jnp.asarray(st["placed"][_i32(v_q)][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][4], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][5], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][6], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][7], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][8], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][0][9], jnp.int32),
-                    jnp.asarray(st["evolutions"][_i32(v_q)][0], jnp.int32),
-                    jnp.asarray(_i32(st["ability_used"][_i32(v_q)][0]), jnp.int32),
-                    jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][1], _i32(st["card"][_i32(v_q)][1]), -1), jnp.int32),
-                    jnp.asarray(st["damage"][_i32(v_q)][1], jnp.int32),
-                    jnp.asarray(st["placed"][_i32(v_q)][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][4], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][5], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][6], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][7], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][8], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][1][9], jnp.int32),
-                    jnp.asarray(st["evolutions"][_i32(v_q)][1], jnp.int32),
-                    jnp.asarray(_i32(st["ability_used"][_i32(v_q)][1]), jnp.int32),
-                    jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][2], _i32(st["card"][_i32(v_q)][2]), -1), jnp.int32),
-                    jnp.asarray(st["damage"][_i32(v_q)][2], jnp.int32),
-                    jnp.asarray(st["placed"][_i32(v_q)][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][4], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][5], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][6], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][7], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][8], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][2][9], jnp.int32),
-                    jnp.asarray(st["evolutions"][_i32(v_q)][2], jnp.int32),
-                    jnp.asarray(_i32(st["ability_used"][_i32(v_q)][2]), jnp.int32),
-                    jnp.asarray(jnp.where(st["occupied"][_i32(v_q)][3], _i32(st["card"][_i32(v_q)][3]), -1), jnp.int32),
-                    jnp.asarray(st["damage"][_i32(v_q)][3], jnp.int32),
-                    jnp.asarray(st["placed"][_i32(v_q)][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][0], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][1], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][2], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][3], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][4], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][5], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][6], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][7], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][8], jnp.int32),
-                    jnp.asarray(st["energy"][_i32(v_q)][3][9], jnp.int32),
-                    jnp.asarray(st["evolutions"][_i32(v_q)][3], jnp.int32),
-                    jnp.asarray(_i32(st["ability_used"][_i32(v_q)][3]), jnp.int32),
+                    jnp.asarray(
+                        jnp.where(_ix(st["occupied"], _i32(v_p))[0], _i32(_ix(st["card"], _i32(v_p))[0]), -1), jnp.int32
+                    ),
+                    jnp.asarray(_ix(st["damage"], _i32(v_p))[0], jnp.int32),
+                    jnp.asarray(_ix(st["placed"], _i32(v_p))[0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][4], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][5], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][6], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][7], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][8], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[0][9], jnp.int32),
+                    jnp.asarray(_ix(st["evolutions"], _i32(v_p))[0], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["ability_used"], _i32(v_p))[0]), jnp.int32),
+                    jnp.asarray(
+                        jnp.where(_ix(st["occupied"], _i32(v_p))[1], _i32(_ix(st["card"], _i32(v_p))[1]), -1), jnp.int32
+                    ),
+                    jnp.asarray(_ix(st["damage"], _i32(v_p))[1], jnp.int32),
+                    jnp.asarray(_ix(st["placed"], _i32(v_p))[1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][4], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][5], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][6], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][7], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][8], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[1][9], jnp.int32),
+                    jnp.asarray(_ix(st["evolutions"], _i32(v_p))[1], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["ability_used"], _i32(v_p))[1]), jnp.int32),
+                    jnp.asarray(
+                        jnp.where(_ix(st["occupied"], _i32(v_p))[2], _i32(_ix(st["card"], _i32(v_p))[2]), -1), jnp.int32
+                    ),
+                    jnp.asarray(_ix(st["damage"], _i32(v_p))[2], jnp.int32),
+                    jnp.asarray(_ix(st["placed"], _i32(v_p))[2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][4], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][5], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][6], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][7], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][8], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[2][9], jnp.int32),
+                    jnp.asarray(_ix(st["evolutions"], _i32(v_p))[2], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["ability_used"], _i32(v_p))[2]), jnp.int32),
+                    jnp.asarray(
+                        jnp.where(_ix(st["occupied"], _i32(v_p))[3], _i32(_ix(st["card"], _i32(v_p))[3]), -1), jnp.int32
+                    ),
+                    jnp.asarray(_ix(st["damage"], _i32(v_p))[3], jnp.int32),
+                    jnp.asarray(_ix(st["placed"], _i32(v_p))[3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][4], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][5], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][6], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][7], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][8], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_p))[3][9], jnp.int32),
+                    jnp.asarray(_ix(st["evolutions"], _i32(v_p))[3], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["ability_used"], _i32(v_p))[3]), jnp.int32),
+                    jnp.asarray(
+                        jnp.where(_ix(st["occupied"], _i32(v_q))[0], _i32(_ix(st["card"], _i32(v_q))[0]), -1), jnp.int32
+                    ),
+                    jnp.asarray(_ix(st["damage"], _i32(v_q))[0], jnp.int32),
+                    jnp.asarray(_ix(st["placed"], _i32(v_q))[0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][4], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][5], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][6], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][7], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][8], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[0][9], jnp.int32),
+                    jnp.asarray(_ix(st["evolutions"], _i32(v_q))[0], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["ability_used"], _i32(v_q))[0]), jnp.int32),
+                    jnp.asarray(
+                        jnp.where(_ix(st["occupied"], _i32(v_q))[1], _i32(_ix(st["card"], _i32(v_q))[1]), -1), jnp.int32
+                    ),
+                    jnp.asarray(_ix(st["damage"], _i32(v_q))[1], jnp.int32),
+                    jnp.asarray(_ix(st["placed"], _i32(v_q))[1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][4], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][5], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][6], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][7], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][8], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[1][9], jnp.int32),
+                    jnp.asarray(_ix(st["evolutions"], _i32(v_q))[1], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["ability_used"], _i32(v_q))[1]), jnp.int32),
+                    jnp.asarray(
+                        jnp.where(_ix(st["occupied"], _i32(v_q))[2], _i32(_ix(st["card"], _i32(v_q))[2]), -1), jnp.int32
+                    ),
+                    jnp.asarray(_ix(st["damage"], _i32(v_q))[2], jnp.int32),
+                    jnp.asarray(_ix(st["placed"], _i32(v_q))[2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][4], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][5], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][6], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][7], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][8], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[2][9], jnp.int32),
+                    jnp.asarray(_ix(st["evolutions"], _i32(v_q))[2], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["ability_used"], _i32(v_q))[2]), jnp.int32),
+                    jnp.asarray(
+                        jnp.where(_ix(st["occupied"], _i32(v_q))[3], _i32(_ix(st["card"], _i32(v_q))[3]), -1), jnp.int32
+                    ),
+                    jnp.asarray(_ix(st["damage"], _i32(v_q))[3], jnp.int32),
+                    jnp.asarray(_ix(st["placed"], _i32(v_q))[3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][0], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][1], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][2], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][3], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][4], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][5], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][6], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][7], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][8], jnp.int32),
+                    jnp.asarray(_ix(st["energy"], _i32(v_q))[3][9], jnp.int32),
+                    jnp.asarray(_ix(st["evolutions"], _i32(v_q))[3], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["ability_used"], _i32(v_q))[3]), jnp.int32),
                     jnp.asarray(st["current_player"], jnp.int32),
                     jnp.asarray(st["promote_next"], jnp.int32),
                     jnp.asarray(_i32(st["promote_resume"]), jnp.int32),
@@ -24185,37 +24409,37 @@ def _observe(st, v_p):
                         ),
                         jnp.int32,
                     ),
-                    jnp.asarray(_i32(st["no_attack"][_i32(v_p)]), jnp.int32),
-                    jnp.asarray(_i32(st["no_retreat"][_i32(v_p)]), jnp.int32),
-                    jnp.asarray(st["weakened"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(_i32(st["no_supporter"][_i32(v_p)]), jnp.int32),
-                    jnp.asarray(_i32(st["no_attack"][_i32(v_q)]), jnp.int32),
-                    jnp.asarray(_i32(st["no_retreat"][_i32(v_q)]), jnp.int32),
-                    jnp.asarray(st["weakened"][_i32(v_q)], jnp.int32),
-                    jnp.asarray(_i32(st["no_supporter"][_i32(v_q)]), jnp.int32),
-                    jnp.asarray(st["relays"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(st["relay_turn"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(st["boost_turn"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(st["relays"][_i32(v_q)], jnp.int32),
-                    jnp.asarray(st["relay_turn"][_i32(v_q)], jnp.int32),
-                    jnp.asarray(st["boost_turn"][_i32(v_q)], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][0], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][1], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][2], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][3], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][4], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][5], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][6], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][7], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][8], jnp.int32),
-                    jnp.asarray(st["seen_hand"][_i32(v_p)][9], jnp.int32),
-                    jnp.asarray(st["seen_deck"][_i32(v_p)][0], jnp.int32),
-                    jnp.asarray(st["seen_deck"][_i32(v_p)][1], jnp.int32),
-                    jnp.asarray(st["seen_deck"][_i32(v_p)][2], jnp.int32),
-                    jnp.asarray(st["seen_hand_turn"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(st["seen_deck_turn"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(st["spiky"][_i32(v_p)], jnp.int32),
-                    jnp.asarray(st["spiky"][_i32(v_q)], jnp.int32),
+                    jnp.asarray(_i32(_ix(st["no_attack"], _i32(v_p))), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["no_retreat"], _i32(v_p))), jnp.int32),
+                    jnp.asarray(_ix(st["weakened"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["no_supporter"], _i32(v_p))), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["no_attack"], _i32(v_q))), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["no_retreat"], _i32(v_q))), jnp.int32),
+                    jnp.asarray(_ix(st["weakened"], _i32(v_q)), jnp.int32),
+                    jnp.asarray(_i32(_ix(st["no_supporter"], _i32(v_q))), jnp.int32),
+                    jnp.asarray(_ix(st["relays"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_ix(st["relay_turn"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_ix(st["boost_turn"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_ix(st["relays"], _i32(v_q)), jnp.int32),
+                    jnp.asarray(_ix(st["relay_turn"], _i32(v_q)), jnp.int32),
+                    jnp.asarray(_ix(st["boost_turn"], _i32(v_q)), jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[0], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[1], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[2], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[3], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[4], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[5], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[6], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[7], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[8], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand"], _i32(v_p))[9], jnp.int32),
+                    jnp.asarray(_ix(st["seen_deck"], _i32(v_p))[0], jnp.int32),
+                    jnp.asarray(_ix(st["seen_deck"], _i32(v_p))[1], jnp.int32),
+                    jnp.asarray(_ix(st["seen_deck"], _i32(v_p))[2], jnp.int32),
+                    jnp.asarray(_ix(st["seen_hand_turn"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_ix(st["seen_deck_turn"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_ix(st["spiky"], _i32(v_p)), jnp.int32),
+                    jnp.asarray(_ix(st["spiky"], _i32(v_q)), jnp.int32),
                 ]
             ),
             jnp.int16,
@@ -24230,54 +24454,47 @@ def _init_body(st):
     st = dict(st)
     v_p = jnp.int32(0)
 
-    def _loop1845(i, carry):
+    def _loop1855(i, carry):
         st, (v_p,) = dict(carry[0]), carry[1]
         v_p = i
-        st, _r1846 = _randint(st, 0, 21)
-        _a1847 = _r1846
-        st["decks"] = st["decks"].at[_i32(v_p)].set(_cast(_a1847, jnp.int8))
+        st, _r1856 = _randint(st, 0, 21)
+        _a1857 = _r1856
+        st["decks"] = _iset(st["decks"], _i32(v_p), _cast(_a1857, jnp.int8))
         v_i = jnp.int32(0)
 
-        def _loop1848(i, carry):
+        def _loop1858(i, carry):
             st, (v_p, v_i) = dict(carry[0]), carry[1]
             v_i = i
             st = _fault_at(st, (_get(st["deck"], _i32(v_p))["len"] >= 20), 41, 0, 0)
-            _l1849 = _push(_get(st["deck"], _i32(v_p)), _cast(_K84[_i32(st["decks"][_i32(v_p)])][_i32(v_i)], jnp.int16))
-            st["deck"] = _set(st["deck"], _i32(v_p), _l1849)
+            _l1859 = _push(
+                _get(st["deck"], _i32(v_p)),
+                _cast(_ix(_ix(_K84, _i32(_ix(st["decks"], _i32(v_p)))), _i32(v_i)), jnp.int16),
+            )
+            st["deck"] = _set(st["deck"], _i32(v_p), _l1859)
             return st, (v_p, v_i)
 
-        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1848, (st, (v_p, v_i)))
-        _f1850 = _get(st["deck"], _i32(v_p))["len"]
-        st, _l1851 = _shuffle(st, _get(st["deck"], _i32(v_p)))
-        st["deck"] = _set(st["deck"], _i32(v_p), _l1851)
+        st, (v_p, v_i) = lax.fori_loop(0, 20, _loop1858, (st, (v_p, v_i)))
+        _f1860 = _get(st["deck"], _i32(v_p))["len"]
+        st, _l1861 = _shuffle(st, _get(st["deck"], _i32(v_p)))
+        st["deck"] = _set(st["deck"], _i32(v_p), _l1861)
         st = p_deal(st, v_p)
         st = p_random_zone_energy(st, v_p)
         return st, (v_p,)
 
-    st, (v_p,) = lax.fori_loop(0, 2, _loop1845, (st, (v_p,)))
-    st, _r1852 = _randint(st, 0, 1)
-    _a1853 = jnp.where((_r1852 == 1), 1, 0)
-    st["first"] = _cast(_a1853, jnp.int8)
-    _a1854 = st["first"]
-    st["current_player"] = _cast(_a1854, jnp.int8)
+    st, (v_p,) = lax.fori_loop(0, 2, _loop1855, (st, (v_p,)))
+    st, _r1862 = _randint(st, 0, 1)
+    _a1863 = jnp.where((_r1862 == 1), 1, 0)
+    st["first"] = _cast(_a1863, jnp.int8)
+    _a1864 = st["first"]
+    st["current_player"] = _cast(_a1864, jnp.int8)
     return st
 
 
 def inv_cards_conserved(st):
     """invariant `cards_conserved`: every card is in the deck, the hand, the discard pile or in play, exactly once"""
 
-    def _g1880(
-        i1855,
-        _h1857,
-        _h1858,
-        _h1859,
-        _h1860,
-        _h1861,
-        _h1862,
-        _h1863,
-        _h1864,
-        _h1865,
-        _h1866,
+    def _g1890(
+        i1865,
         _h1867,
         _h1868,
         _h1869,
@@ -24289,26 +24506,36 @@ def inv_cards_conserved(st):
         _h1875,
         _h1876,
         _h1877,
+        _h1878,
+        _h1879,
+        _h1880,
+        _h1881,
+        _h1882,
+        _h1883,
+        _h1884,
+        _h1885,
+        _h1886,
+        _h1887,
     ):
-        def _g1878(i1856):
+        def _g1888(i1866):
             return (
                 (
                     (
                         (
-                            _lcount(_get(st["deck"], i1855), _K84[_i32(_h1857)][i1856])
-                            + _lcount(_get(st["hand"], i1855), _K84[_i32(_h1857)][i1856])
+                            _lcount(_get(st["deck"], i1865), _ix(_ix(_K84, _i32(_h1867)), i1866))
+                            + _lcount(_get(st["hand"], i1865), _ix(_ix(_K84, _i32(_h1867)), i1866))
                         )
-                        + _lcount(_get(st["discard"], i1855), _K84[_i32(_h1857)][i1856])
+                        + _lcount(_get(st["discard"], i1865), _ix(_ix(_K84, _i32(_h1867)), i1866))
                     )
                     + (
                         (
                             (
-                                _i32(jnp.logical_and(_h1858, (_h1859 == _K84[_i32(_h1857)][i1856])))
-                                + _i32(jnp.logical_and(_h1860, (_h1861 == _K84[_i32(_h1857)][i1856])))
+                                _i32(jnp.logical_and(_h1868, (_h1869 == _ix(_ix(_K84, _i32(_h1867)), i1866))))
+                                + _i32(jnp.logical_and(_h1870, (_h1871 == _ix(_ix(_K84, _i32(_h1867)), i1866))))
                             )
-                            + _i32(jnp.logical_and(_h1862, (_h1863 == _K84[_i32(_h1857)][i1856])))
+                            + _i32(jnp.logical_and(_h1872, (_h1873 == _ix(_ix(_K84, _i32(_h1867)), i1866))))
                         )
-                        + _i32(jnp.logical_and(_h1864, (_h1865 == _K84[_i32(_h1857)][i1856])))
+                        + _i32(jnp.logical_and(_h1874, (_h1875 == _ix(_ix(_K84, _i32(_h1867)), i1866))))
                     )
                 )
                 + (
@@ -24318,14 +24545,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1858, (0 < _i32(_h1866))),
-                                            (_h1867 == _K84[_i32(_h1857)][i1856]),
+                                            jnp.logical_and(_h1868, (0 < _i32(_h1876))),
+                                            (_h1877 == _ix(_ix(_K84, _i32(_h1867)), i1866)),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1858, (1 < _i32(_h1866))),
-                                            (_h1868 == _K84[_i32(_h1857)][i1856]),
+                                            jnp.logical_and(_h1868, (1 < _i32(_h1876))),
+                                            (_h1878 == _ix(_ix(_K84, _i32(_h1867)), i1866)),
                                         )
                                     )
                                 )
@@ -24334,14 +24561,14 @@ def inv_cards_conserved(st):
                                 (
                                     _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1860, (0 < _i32(_h1869))),
-                                            (_h1870 == _K84[_i32(_h1857)][i1856]),
+                                            jnp.logical_and(_h1870, (0 < _i32(_h1879))),
+                                            (_h1880 == _ix(_ix(_K84, _i32(_h1867)), i1866)),
                                         )
                                     )
                                     + _i32(
                                         jnp.logical_and(
-                                            jnp.logical_and(_h1860, (1 < _i32(_h1869))),
-                                            (_h1871 == _K84[_i32(_h1857)][i1856]),
+                                            jnp.logical_and(_h1870, (1 < _i32(_h1879))),
+                                            (_h1881 == _ix(_ix(_K84, _i32(_h1867)), i1866)),
                                         )
                                     )
                                 )
@@ -24351,14 +24578,14 @@ def inv_cards_conserved(st):
                             (
                                 _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1862, (0 < _i32(_h1872))),
-                                        (_h1873 == _K84[_i32(_h1857)][i1856]),
+                                        jnp.logical_and(_h1872, (0 < _i32(_h1882))),
+                                        (_h1883 == _ix(_ix(_K84, _i32(_h1867)), i1866)),
                                     )
                                 )
                                 + _i32(
                                     jnp.logical_and(
-                                        jnp.logical_and(_h1862, (1 < _i32(_h1872))),
-                                        (_h1874 == _K84[_i32(_h1857)][i1856]),
+                                        jnp.logical_and(_h1872, (1 < _i32(_h1882))),
+                                        (_h1884 == _ix(_ix(_K84, _i32(_h1867)), i1866)),
                                     )
                                 )
                             )
@@ -24368,23 +24595,25 @@ def inv_cards_conserved(st):
                         (
                             _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1864, (0 < _i32(_h1875))), (_h1876 == _K84[_i32(_h1857)][i1856])
+                                    jnp.logical_and(_h1874, (0 < _i32(_h1885))),
+                                    (_h1886 == _ix(_ix(_K84, _i32(_h1867)), i1866)),
                                 )
                             )
                             + _i32(
                                 jnp.logical_and(
-                                    jnp.logical_and(_h1864, (1 < _i32(_h1875))), (_h1877 == _K84[_i32(_h1857)][i1856])
+                                    jnp.logical_and(_h1874, (1 < _i32(_h1885))),
+                                    (_h1887 == _ix(_ix(_K84, _i32(_h1867)), i1866)),
                                 )
                             )
                         )
                     )
                 )
-            ) == jnp.sum(_wide(_K84[_i32(_h1857)]) == _K84[_i32(_h1857)][i1856], dtype=jnp.int32)
+            ) == jnp.sum(_wide(_ix(_K84, _i32(_h1867))) == _ix(_ix(_K84, _i32(_h1867)), i1866), dtype=jnp.int32)
 
-        _e1879 = jax.vmap(_g1878)(jnp.arange(0, 20, dtype=jnp.int32))
-        return jnp.all(_e1879)
+        _e1889 = jax.vmap(_g1888)(jnp.arange(0, 20, dtype=jnp.int32))
+        return jnp.all(_e1889)
 
-    _e1881 = jax.vmap(_g1880)(
+    _e1891 = jax.vmap(_g1890)(
         jnp.arange(0, 2, dtype=jnp.int32),
         st["decks"],
         st["occupied"][:, 0],
@@ -24408,62 +24637,68 @@ def inv_cards_conserved(st):
         st["below"][:, 3, 0],
         st["below"][:, 3, 1],
     )
-    return jnp.all(_e1881)
+    return jnp.all(_e1891)
 
 
 def inv_hp_bounds(st):
     """invariant `hp_bounds`: a Pokémon in play has less damage than its HP, between actions"""
 
-    def _g1899(
-        i1882,
-        _h1883,
-        _h1884,
-        _h1885,
-        _h1886,
-        _h1887,
-        _h1888,
-        _h1889,
-        _h1890,
-        _h1891,
-        _h1892,
+    def _g1909(
+        i1892,
         _h1893,
         _h1894,
         _h1895,
         _h1896,
         _h1897,
         _h1898,
+        _h1899,
+        _h1900,
+        _h1901,
+        _h1902,
+        _h1903,
+        _h1904,
+        _h1905,
+        _h1906,
+        _h1907,
+        _h1908,
     ):
         return jnp.logical_and(
             jnp.logical_and(
                 jnp.logical_and(
                     jnp.logical_or(
-                        jnp.logical_not(_h1883),
+                        jnp.logical_not(_h1893),
                         (
-                            _i32(_h1884)
-                            < _i32(jnp.where((_K0[_i32(_h1885)] == 1), _i32(_h1886), _i32(_K1[_i32(_h1885)])))
+                            _i32(_h1894)
+                            < _i32(jnp.where((_ix(_K0, _i32(_h1895)) == 1), _i32(_h1896), _i32(_ix(_K1, _i32(_h1895)))))
                         ),
                     ),
                     jnp.logical_or(
-                        jnp.logical_not(_h1887),
+                        jnp.logical_not(_h1897),
                         (
-                            _i32(_h1888)
-                            < _i32(jnp.where((_K0[_i32(_h1889)] == 1), _i32(_h1890), _i32(_K1[_i32(_h1889)])))
+                            _i32(_h1898)
+                            < _i32(jnp.where((_ix(_K0, _i32(_h1899)) == 1), _i32(_h1900), _i32(_ix(_K1, _i32(_h1899)))))
                         ),
                     ),
                 ),
                 jnp.logical_or(
-                    jnp.logical_not(_h1891),
-                    (_i32(_h1892) < _i32(jnp.where((_K0[_i32(_h1893)] == 1), _i32(_h1894), _i32(_K1[_i32(_h1893)])))),
+                    jnp.logical_not(_h1901),
+                    (
+                        _i32(_h1902)
+                        < _i32(jnp.where((_ix(_K0, _i32(_h1903)) == 1), _i32(_h1904), _i32(_ix(_K1, _i32(_h1903)))))
+                    ),
                 ),
             ),
             jnp.logical_or(
-                jnp.logical_not(_h1895),
-                (_i32(_h1896) < _i32(jnp.where((_K0[_i32(_h1897)] == 1), _i32(_h1898), _i32(_K1[_i32(_h1897)])))),
+                jnp.logical_not(_h1905),
+                (
+                    _i32(_h1906)
+                    < _i32(jnp.where((_ix(_K0, _i32(_h1907)) == 1), _i32(_h1908), _i32(_ix(_K1, _i32(_h1907)))))
+                ),
             ),
         )
 
-    _e1900 = _each(
-        _g1899,
+    _e1910 = _each(
+        _g1909,
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["damage"][:, 0],
@@ -24482,14 +24717,14 @@ def inv_hp_bounds(st):
         st["card"][:, 3],
         st["played_hp"][:, 3],
     )
-    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1900))
+    return jnp.logical_or(jnp.logical_or(st["terminated"], (st["phase"] == 0)), jnp.all(_e1910))
 
 
 def inv_points_bounds(st):
     """invariant `points_bounds`: points are 0..3 while the game goes on"""
     return jnp.logical_or(
         st["terminated"],
-        jnp.all(_each(lambda i1901, _h1902: _i32(_h1902) < 3, jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
+        jnp.all(_each(lambda i1911, _h1912: _i32(_h1912) < 3, jnp.arange(0, 2, dtype=jnp.int32), st["points"])),
     )
 
 
@@ -24504,25 +24739,25 @@ def inv_active_in_play(st):
     """invariant `active_in_play`: outside set-up and promotion, both Active Spots are filled"""
     return jnp.logical_or(
         jnp.logical_or(st["terminated"], (st["phase"] != 1)),
-        jnp.all(_each(lambda i1903, _h1904: _h1904, jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
+        jnp.all(_each(lambda i1913, _h1914: _h1914, jnp.arange(0, 2, dtype=jnp.int32), st["occupied"][:, 0])),
     )
 
 
 def inv_bench_size(st):
     """invariant `bench_size`: at most 3 Benched Pokémon, so at most 4 in play"""
 
-    def _g1910(i1905, _h1906, _h1907, _h1908, _h1909):
-        return (((_i32(_h1906) + _i32(_h1907)) + _i32(_h1908)) + _i32(_h1909)) <= 4
+    def _g1920(i1915, _h1916, _h1917, _h1918, _h1919):
+        return (((_i32(_h1916) + _i32(_h1917)) + _i32(_h1918)) + _i32(_h1919)) <= 4
 
-    _e1911 = _each(
-        _g1910,
+    _e1921 = _each(
+        _g1920,
         jnp.arange(0, 2, dtype=jnp.int32),
         st["occupied"][:, 0],
         st["occupied"][:, 1],
         st["occupied"][:, 2],
         st["occupied"][:, 3],
     )
-    return jnp.all(_e1911)
+    return jnp.all(_e1921)
 
 
 # ---- the environment
