@@ -99,3 +99,13 @@ def test_no_wrap_is_traced():
     batch = jnp.stack([x, x]), jnp.asarray([0, 2], jnp.int32)
     assert "lt" not in _primitives(jax.vmap(rt._ix), *batch)
     assert "lt" not in _primitives(jax.vmap(lambda x, i: rt._iset(x, i, x[0])), *batch)
+
+
+def test_ix_reads_an_array_of_indices():
+    """Inside `_each` (a comprehension computed on its whole range at once) an index is an
+    array: `_ix` gathers every element, small arrays and large alike."""
+    for n in (2, 7, 20):
+        x = jnp.arange(3 * n, dtype=jnp.int16).reshape(n, 3)
+        i = jnp.asarray([n - 1, 0, n // 2], jnp.int32)
+        assert np.array_equal(np.asarray(jax.jit(rt._ix)(x, i)), np.asarray(x[i])), n
+        assert np.array_equal(np.asarray(jax.vmap(rt._ix, in_axes=(None, 0))(x, i[:, None])), np.asarray(x[i[:, None]]))

@@ -153,6 +153,8 @@ def _ix(x, i):
     if type(i) is int:
         return x[i]
     x = jnp.asarray(x)
+    if jnp.ndim(i):  # an array of indices (`_each` computes a comprehension's range at once): a gather
+        return x[i]
     start = (i,) + (0,) * (x.ndim - 1)
     return lax.squeeze(lax.dynamic_slice(x, start, (1,) + x.shape[1:], allow_negative_indices=False), (0,))
 
