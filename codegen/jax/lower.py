@@ -15,7 +15,9 @@ How each construct lowers (decisions here, layout in `templates/env.py.j2`):
   the TCG's unrolled `for q`/`for s` loops called procs with constant slots; its traced step
   went from 83,233 to 63,189 jaxpr equations; those loops weigh over `HEAVY_BODY` since it is
   40 and are rolled now, which measured faster still). The checker's ranges keep such values
-  inside int32, so Python's unbounded ints compute the same;
+  inside int32, so Python's unbounded ints compute the same; a traced index reads through
+  `_ix` and stores through `_iset` (`Lowering.at`), which skip jnp's negative-index wrap
+  since the checker proves every index in range (runtime.py, the decision above `_ix`);
 - `if`/`else` becomes two traced branch functions whose results are merged by `_select`
   (`jnp.where` per changed leaf): no Python branching on traced values, but a condition decided
   while tracing (a Python bool) traces only its arm (`_branch`, thunks); an `elif` chain or
