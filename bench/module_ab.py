@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.modules:
         name, _, path = item.partition("=")
         module = load_module(f"module_ab_{name}", path)
+        jax.clear_caches()  # each module's compile cold alike (envc.bench.compare_rollouts)
         if args.user_loop:
             f = jax.jit(pgx_api_loop(module.Env()), static_argnums=(1, 2))
             compiled[name], (trace_s, lower_s, xla_s) = compile_stages(f, key, args.steps, args.batch)

@@ -139,11 +139,18 @@ def compare_rollouts(a: tuple[str, Callable], b: tuple[str, Callable], batch: in
     """Time two rollouts of the same shape, interleaved (a, b, a, b, ...) after compiling both,
     so that drift in the machine's speed affects both sides of the ratio alike. `finals`, when
     given, receives each side's final batched state of its first (untimed) run; `outputs` that
-    run's whole output (state, rewards, done, ...)."""
+    run's whole output (state, rewards, done, ...).
+
+    JAX's in-process caches are cleared before each side's compile (`jax.clear_caches()`), so
+    that both compiles are cold alike: the code the two sides share (a harness's policy and
+    reset, jnp's own jitted helpers) is otherwise traced by the first side and found in the
+    caches by the second, which made the side compiled first look slower (bench/RESULTS.md,
+    "Both sides' compiles cold"). The persistent cache is the caller's (`envc.jax_cache`)."""
     import jax
 
     compiled, stages, state_bytes = [], [], []
     for _, rollout in (a, b):
+        jax.clear_caches()
         fn = jax.jit(rollout, static_argnums=(1, 2))
         c, timed = compile_stages(fn, jax.random.PRNGKey(0), n_steps, batch)
         stages.append(timed)

@@ -306,6 +306,37 @@ def test_bench_counts_the_episodes_of_a_running_batch():
         assert row.episodes_per_s * seconds == pytest.approx(expected), (given, row)
 
 
+def test_compare_rollouts_compiles_each_side_cold():
+    """`compare_rollouts` clears JAX's in-process caches before each side's compile: a jitted
+    helper both sides call (a harness's policy, say) is traced once per side, not found traced
+    by the side compiled second."""
+    import jax
+    import jax.numpy as jnp
+
+    from envc.bench import compare_rollouts
+
+    traces = []
+
+    @jax.jit
+    def shared(x):
+        traces.append(x.shape)  # runs while tracing only
+        return x * 2.0
+
+    def make(scale):
+        def rollout(key, n_steps, batch):
+            def body(x, _):
+                return shared(x) * scale, None
+
+            x, _ = jax.lax.scan(body, jax.random.uniform(key, (batch,)), None, length=n_steps)
+            return x, jnp.zeros((n_steps, batch, 1), jnp.float32), jnp.zeros((n_steps, batch), jnp.bool_)
+
+        return rollout
+
+    first, second = compare_rollouts(("a", make(1.0)), ("b", make(0.5)), batch=4, n_steps=3, repeats=1)
+    assert traces == [(4,), (4,)]
+    assert first.trace_s > 0 and second.trace_s > 0
+
+
 def test_simultaneous_lengths_are_turns(tmp_path):
     """A simultaneous spec (oshi: two players, each turn both commit, one step each): `envc run`
     counts and labels lengths in turns, what `turn_limit` bounds, on both targets. The steps
