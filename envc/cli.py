@@ -724,7 +724,9 @@ def bench(
 
     A simultaneous spec plays whole turns (every player's action at once): SPS counts turns.
     `--peer FILE` times another engine in the same run and prints the ratios of finished
-    episodes per second per CPU core (JAX uses every core; Rust per thread).
+    episodes and of steps per second per CPU core (JAX uses every core; Rust per thread). The
+    JAX rows count the episodes of a running batch: each timed scan continues the states the
+    last one left.
 
     Example: `envc bench specs/connect4.envspec --target jax --batch 1,64,1024,8192`
     """
@@ -879,10 +881,10 @@ def _print_peer(m, peer_mod, path: str, ours: list[tuple[str, float, float]]) ->
     episodes_per_s, steps_per_s} on one core) and print the ratios of finished episodes and of
     steps per second per core: `ours` is [(label, envc's episodes per second per core, its
     steps per second per core)]; `path`: the peer file (its name labels the peer's figures when
-    it gives no label). Both ratios, because the JAX rows count the episodes that end within
-    rollouts that start every environment at step 0: a scan not much longer than an episode
-    (Pokémon at batch 8192: 64 turns, battles of about 70) finishes few, and its episodes per
-    second are low; its steps per second are not."""
+    it gives no label). Both ratios, because an engine's episodes may differ in length from
+    the peer's (the JAX rows count the episodes of a running batch, `envc.bench.measure_rollout`
+    with `init`: until 2026-12-05 they counted only those that ended within scans starting every
+    environment at step 0, far fewer where a scan is not much longer than an episode)."""
     try:
         result = peer_mod.peer_speed(m, 5.0, progress=lambda text: err.print(text, markup=False))
     except Exception as e:  # the user's own code (a raise in it was an internal error of envc)
