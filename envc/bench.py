@@ -99,19 +99,16 @@ def measure_rollout(name: str, rollout: Callable, batch: int, n_steps: int, repe
                                        (*tag, "continued"))
         stages = (stages[0] + init_stages[0], stages[1] + init_stages[1], stages[2] + init_stages[2])
         warm_calls = max(1, -(-WARM_STEPS // n_steps))
-    out = jax.block_until_ready(call(key, state))  # warm-up (allocations, thread pools; the episodes' first wave)
-    for _ in range(warm_calls - 1):
-        state = out[0]
-        out = jax.block_until_ready(call(key, state))
-    state = out[0] if init is not None else None
-    fault = env.fault_message(out[0]) if hasattr(env, "fault_message") else None
-    state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(out[0]))
+    for _ in range(warm_calls):  # warm-up (allocations, thread pools; the episodes' first wave)
+        state = jax.block_until_ready(call(key, state))[0]  # (a call without `init` ignores it)
+    fault = env.fault_message(state) if hasattr(env, "fault_message") else None
+    state_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(state))
     runs, episodes, seconds = [], 0.0, 0.0
     for r in range(repeats):
         start = time.perf_counter()
         result = jax.block_until_ready(call(jax.random.PRNGKey(r + 1), state))
         took = time.perf_counter() - start
-        state = result[0] if init is not None else None
+        state = result[0]
         runs.append(batch * n_steps / took)
         episodes += float(result[2].sum()) if len(result) > 2 else 0.0
         seconds += took
