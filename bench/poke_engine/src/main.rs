@@ -11,7 +11,9 @@
 //!   `{"seed", "winner": 0 | 1 | -1 (draw or turn limit), "turns", "moves": {move: uses}, "switches"}`.
 //!   A turn is a decision in which neither side is replacing a fainted Pokémon (as the spec counts).
 //! * `{"mode": "bench", "battles": [...], "repeat": R}`: the battles above R times, timed on one
-//!   thread; one line `{"battles", "turns", "seconds"}`.
+//!   thread; one line `{"battles", "turns", "decisions", "seconds"}`: `decisions` counts every
+//!   joint choice of the two sides, the replacements after a faint included, as envc's joint
+//!   steps (`step_joint`, `rollout_joint`) count them; `turns` leaves the replacements out.
 //!
 //! MON = `{"species": "tauros", "level": 100, "types": ["Normal", "???"], "hp": 353,
 //! "stats": [atk, def, spc, spe], "moves": [["bodyslam", pp], ...]}`.
@@ -133,7 +135,8 @@ fn move_name(state: &State, side: SideReference, choice: &MoveChoice) -> Option<
     }
 }
 
-fn play(battle: &Value, max_turns: i64, rng: &mut Rng, usage: &mut BTreeMap<String, i64>) -> (i64, i64, i64) {
+/// One battle: (winner, turns, switches, decisions); see the module comment for the counts.
+fn play(battle: &Value, max_turns: i64, rng: &mut Rng, usage: &mut BTreeMap<String, i64>) -> (i64, i64, i64, i64) {
     let mut state = empty_state();
     let teams = battle["teams"].as_array().unwrap();
     for (side, team) in [(SideReference::SideOne, &teams[0]), (SideReference::SideTwo, &teams[1])] {
@@ -143,14 +146,16 @@ fn play(battle: &Value, max_turns: i64, rng: &mut Rng, usage: &mut BTreeMap<Stri
     }
     let mut turns = 0;
     let mut switches = 0;
+    let mut decisions = 0;
     loop {
         let over = state.battle_is_over();
         if over != 0.0 {
-            return (if over > 0.0 { 0 } else { 1 }, turns, switches);
+            return (if over > 0.0 { 0 } else { 1 }, turns, switches, decisions);
         }
         if turns >= max_turns {
-            return (-1, turns, switches);
+            return (-1, turns, switches, decisions);
         }
+        decisions += 1;
         let replacing = state.side_one.get_active_immutable().hp <= 0 || state.side_two.get_active_immutable().hp <= 0;
         let (s1, s2) = state.root_get_all_options();
         let c1 = s1[rng.below(s1.len())];
@@ -185,7 +190,7 @@ fn battles_mode(req: &Value) {
         let seed = battle["seed"].as_u64().unwrap();
         let mut rng = Rng(seed ^ 0x5EED_0F_B477);
         let mut usage = BTreeMap::new();
-        let (winner, turns, switches) = play(battle, max_turns, &mut rng, &mut usage);
+        let (winner, turns, switches, _) = play(battle, max_turns, &mut rng, &mut usage);
         println!("{}", json!({"seed": seed, "winner": winner, "turns": turns, "moves": usage, "switches": switches}));
     }
 }
@@ -196,16 +201,18 @@ fn bench_mode(req: &Value) {
     let battles = req["battles"].as_array().unwrap();
     let mut usage = BTreeMap::new();
     let start = std::time::Instant::now();
-    let (mut n, mut turns) = (0u64, 0i64);
+    let (mut n, mut turns, mut decisions) = (0u64, 0i64, 0i64);
     for r in 0..repeat {
         for battle in battles {
             let mut rng = Rng(battle["seed"].as_u64().unwrap() ^ r);
-            let (_, t, _) = play(battle, max_turns, &mut rng, &mut usage);
+            let (_, t, _, d) = play(battle, max_turns, &mut rng, &mut usage);
             n += 1;
             turns += t;
+            decisions += d;
         }
     }
-    println!("{}", json!({"battles": n, "turns": turns, "seconds": start.elapsed().as_secs_f64()}));
+    let seconds = start.elapsed().as_secs_f64();
+    println!("{}", json!({"battles": n, "turns": turns, "decisions": decisions, "seconds": seconds}));
 }
 
 fn main() {
